@@ -1,0 +1,26 @@
+# Coffer: build with the pinned toolchain, run as a non-root user on a slim base.
+
+FROM rust:1.95-bookworm AS builder
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked -p coffer-server \
+ && install -D -m 0755 target/release/coffer /out/coffer
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin coffer \
+ && mkdir -p /data && chown coffer:coffer /data && chmod 0700 /data
+COPY --from=builder /out/coffer /usr/local/bin/coffer
+USER coffer
+VOLUME ["/data"]
+EXPOSE 9000
+ENTRYPOINT ["coffer"]
+# P7: plain HTTP is served only on loopback unless --insecure-http is given. Inside a
+# container the listener must bind 0.0.0.0, so this default opts in explicitly. In
+# production, terminate TLS in front of the container (a reverse proxy or load balancer)
+# and never publish this port unencrypted; native TLS flags land in a later issue.
+# Credentials: pass COFFER_ROOT_ACCESS_KEY / COFFER_ROOT_SECRET_KEY (and COFFER_MASTER_KEY,
+# ideally from a secret store) or read the generated ones from the first start's output.
+CMD ["serve", "--data", "/data", "--listen", "0.0.0.0:9000", "--insecure-http"]

@@ -1,0 +1,88 @@
+//! The access decision: may this principal do this to this bucket?
+
+use std::fmt;
+
+/// What a request wants to do, in the terms the decision needs (no S3 types).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// List the caller's buckets.
+    ListBuckets,
+    /// Create a bucket.
+    CreateBucket,
+    /// Delete a bucket.
+    DeleteBucket,
+    /// Read a bucket: existence, listing, location, configuration.
+    ReadBucket,
+    /// Change a bucket's configuration (tagging, versioning, ...).
+    ConfigureBucket,
+    /// Read an object or its metadata (including as a copy source).
+    ReadObject,
+    /// Write an object: put, copy, multipart.
+    WriteObject,
+    /// Delete an object or abort an upload.
+    DeleteObject,
+}
+
+/// Why a request was denied. The message contains no client input.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DenyReason {
+    /// The principal is not a known user.
+    UnknownPrincipal,
+    /// The bucket belongs to another user.
+    NotOwner,
+}
+
+impl DenyReason {
+    /// A message safe to send to the client.
+    pub fn message(self) -> &'static str {
+        match self {
+            DenyReason::UnknownPrincipal => "Access Denied",
+            DenyReason::NotOwner => "the bucket belongs to another user",
+        }
+    }
+}
+
+impl fmt::Display for DenyReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// The outcome of [`Auth::decide`](crate::Auth::decide).
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Go ahead.
+    Allow,
+    /// Refuse, for this reason.
+    Deny(DenyReason),
+}
+
+impl Decision {
+    /// `true` for [`Decision::Allow`].
+    pub fn is_allowed(self) -> bool {
+        matches!(self, Decision::Allow)
+    }
+}
+
+/// The rule, apart from the user table: `is_root` is whether the principal is the root user.
+///
+/// - root may do everything (it stays in charge of buckets created under an earlier root
+///   access key, see [`Auth::open`](crate::Auth::open));
+/// - any other user may act only on buckets it owns, or on no bucket (create, list);
+pub(crate) fn rule(
+    principal: &str,
+    is_root: bool,
+    _action: Action,
+    bucket_owner: Option<&str>,
+) -> Decision {
+    if is_root {
+        return Decision::Allow;
+    }
+    match bucket_owner {
+        Some(owner) if owner != principal => Decision::Deny(DenyReason::NotOwner),
+        _ => Decision::Allow,
+    }
+}

@@ -1,0 +1,378 @@
+//! Command line and environment: parsed by clap, validated once into [`Config`].
+//!
+//! Secrets never pass through here as values: `COFFER_MASTER_KEY` and the root credential
+//! are read from the environment where they are used (`main.rs`), so a `Config` can be
+//! printed or logged without leaking anything.
+// The doc comments of the clap types are the `--help` text, read as plain text.
+#![allow(clippy::doc_markdown)]
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Environment variable holding the base64 master key (takes precedence over a key file).
+pub(crate) const MASTER_KEY_VAR: &str = "COFFER_MASTER_KEY";
+
+/// Default port in durable mode (on 127.0.0.1).
+const DEFAULT_PORT: u16 = 9000;
+/// Default port in ephemeral mode: any free port (on 127.0.0.1).
+const DEFAULT_EPHEMERAL_PORT: u16 = 0;
+
+const MIN_CHUNK_SIZE: usize = 64 << 10;
+const MAX_CHUNK_SIZE: usize = 64 << 20;
+
+/// Coffer: a self-hosted S3-compatible object server, private by default.
+///
+/// Every request must be signed (AWS SigV4); nothing can be made public; everything on disk
+/// is encrypted.
+#[derive(Debug, Parser)]
+#[command(name = "coffer", version, about, long_about = None)]
+pub(crate) struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Serve the S3 API.
+    ///
+    /// The root credential comes from COFFER_ROOT_ACCESS_KEY / COFFER_ROOT_SECRET_KEY, or is
+    /// generated at the first start of a data directory and printed once on stdout. The
+    /// master key comes from COFFER_MASTER_KEY (base64), --master-key-file, or
+    /// <DATA>/master.key (created at first start; better kept elsewhere). Once listening,
+    /// stdout carries AWS_ENDPOINT_URL=… and AWS_REGION=… lines (plus AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY when the credential was generated).
+    Serve(ServeArgs),
+}
+
+/// Flags of `coffer serve`. Every flag can also be set by the `COFFER_…` variable shown.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Data directory (created 0700 if missing). Durable mode: writes are fsynced.
+    #[arg(
+        long,
+        env = "COFFER_DATA",
+        value_name = "DIR",
+        conflicts_with = "ephemeral"
+    )]
+    pub(crate) data: Option<PathBuf>,
+
+    /// Throwaway server for tests: temporary data removed on exit, in-memory index, a fresh
+    /// master key and generated credentials printed on stdout. Listens on a free loopback
+    /// port unless --listen is given.
+    #[arg(long, env = "COFFER_EPHEMERAL")]
+    pub(crate) ephemeral: bool,
+
+    /// Address to listen on [default: 127.0.0.1:9000; with --ephemeral 127.0.0.1:0].
+    /// Plain HTTP is served only on loopback unless --insecure-http is given.
+    #[arg(long, env = "COFFER_LISTEN", value_name = "ADDR")]
+    pub(crate) listen: Option<SocketAddr>,
+
+    /// File holding the base64 master key (must not be readable by group or others).
+    /// Ignored if COFFER_MASTER_KEY is set, and in --ephemeral mode.
+    #[arg(long, env = "COFFER_MASTER_KEY_FILE", value_name = "PATH")]
+    pub(crate) master_key_file: Option<PathBuf>,
+
+    /// Size of the chunks object bodies are cut into, in bytes (64 KiB to 64 MiB).
+    #[arg(long, env = "COFFER_CHUNK_SIZE", value_name = "BYTES", default_value_t = coffer_storage::DEFAULT_CHUNK_SIZE)]
+    pub(crate) chunk_size: usize,
+
+    /// Allow plain HTTP on a non-loopback address. Credentials and data then cross the
+    /// network readable by anyone on the path; a warning is logged at start.
+    #[arg(long, env = "COFFER_INSECURE_HTTP")]
+    pub(crate) insecure_http: bool,
+
+    /// Region reported to clients (AWS_REGION).
+    #[arg(
+        long,
+        env = "COFFER_REGION",
+        value_name = "REGION",
+        default_value = "us-east-1"
+    )]
+    pub(crate) region: String,
+
+    /// Seconds to wait for open connections to finish on SIGTERM / ctrl-c.
+    #[arg(
+        long,
+        env = "COFFER_SHUTDOWN_GRACE",
+        value_name = "SECS",
+        default_value_t = 30
+    )]
+    pub(crate) shutdown_grace: u64,
+
+    /// Most client connections served at once; further clients wait in the accept queue.
+    #[arg(
+        long,
+        env = "COFFER_MAX_CONNECTIONS",
+        value_name = "N",
+        default_value_t = 1024
+    )]
+    pub(crate) max_connections: usize,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// A data directory, durable writes.
+    Durable {
+        /// The data directory.
+        data: PathBuf,
+        /// Where the master key comes from.
+        master_key: MasterKeySource,
+    },
+    /// A temporary directory removed on exit, relaxed durability, a fresh master key.
+    Ephemeral,
+}
+
+/// Where the master key of a durable store comes from, in order of precedence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MasterKeySource {
+    /// `COFFER_MASTER_KEY` is set (read where it is used, never kept here).
+    Env,
+    /// `--master-key-file`.
+    File(PathBuf),
+    /// `<data>/master.key`, created at first start.
+    DataDir(PathBuf),
+}
+
+/// The validated configuration of `coffer serve`.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    /// Durable or ephemeral.
+    pub(crate) mode: Mode,
+    /// Address to bind.
+    pub(crate) listen: SocketAddr,
+    /// `true` when serving plain HTTP beyond loopback was explicitly allowed and is in use.
+    pub(crate) insecure_http: bool,
+    /// Chunk size in bytes.
+    pub(crate) chunk_size: usize,
+    /// Region name.
+    pub(crate) region: String,
+    /// How long to wait for connections at shutdown.
+    pub(crate) shutdown_grace: Duration,
+    /// Connection cap.
+    pub(crate) max_connections: usize,
+}
+
+/// A configuration that cannot be served. Each message names the setting and the fix.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub(crate) enum ConfigError {
+    /// Neither `--data` nor `--ephemeral`.
+    #[error(
+        "no data directory: pass --data DIR (or COFFER_DATA) to keep data, or --ephemeral for a throwaway server"
+    )]
+    NoMode,
+    /// P7: plain HTTP on a non-loopback address without `--insecure-http`.
+    #[error(
+        "--listen {0} is not a loopback address, and plain HTTP is served only on loopback: add TLS (coming) or pass --insecure-http"
+    )]
+    PlainHttpBeyondLoopback(SocketAddr),
+    /// Chunk size out of range.
+    #[error("--chunk-size must be between 65536 (64 KiB) and 67108864 (64 MiB) bytes")]
+    ChunkSize,
+    /// Region empty or with odd characters.
+    #[error("--region must be 1 to 32 characters of a-z, 0-9 and '-'")]
+    Region,
+    /// Zero connections.
+    #[error("--max-connections must be at least 1")]
+    MaxConnections,
+    /// Absurd grace period.
+    #[error("--shutdown-grace must be at most 3600 seconds")]
+    ShutdownGrace,
+}
+
+impl Config {
+    /// Validates `args`. `master_key_env_set` says whether `COFFER_MASTER_KEY` is set.
+    pub(crate) fn from_args(
+        args: ServeArgs,
+        master_key_env_set: bool,
+    ) -> Result<Config, ConfigError> {
+        let mode = match (args.data, args.ephemeral) {
+            (Some(data), false) => {
+                let master_key = if master_key_env_set {
+                    MasterKeySource::Env
+                } else if let Some(path) = args.master_key_file {
+                    MasterKeySource::File(path)
+                } else {
+                    MasterKeySource::DataDir(data.join("master.key"))
+                };
+                Mode::Durable { data, master_key }
+            }
+            (None, true) => Mode::Ephemeral,
+            // clap refuses both together; the match must still be total.
+            (None, false) | (Some(_), true) => return Err(ConfigError::NoMode),
+        };
+
+        let default_port = if mode == Mode::Ephemeral {
+            DEFAULT_EPHEMERAL_PORT
+        } else {
+            DEFAULT_PORT
+        };
+        let listen = args
+            .listen
+            .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, default_port)));
+        // P7. TLS is not implemented yet, so every listener is plain HTTP.
+        let loopback = listen.ip().to_canonical().is_loopback();
+        if !loopback && !args.insecure_http {
+            return Err(ConfigError::PlainHttpBeyondLoopback(listen));
+        }
+
+        if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&args.chunk_size) {
+            return Err(ConfigError::ChunkSize);
+        }
+        let region_ok = (1..=32).contains(&args.region.len())
+            && args
+                .region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !region_ok {
+            return Err(ConfigError::Region);
+        }
+        if args.max_connections == 0 {
+            return Err(ConfigError::MaxConnections);
+        }
+        if args.shutdown_grace > 3600 {
+            return Err(ConfigError::ShutdownGrace);
+        }
+
+        Ok(Config {
+            mode,
+            listen,
+            insecure_http: !loopback,
+            chunk_size: args.chunk_size,
+            region: args.region,
+            shutdown_grace: Duration::from_secs(args.shutdown_grace),
+            max_connections: args.max_connections,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve_args(flags: &[&str]) -> Result<ServeArgs, clap::Error> {
+        let mut command_line = vec!["coffer", "serve"];
+        command_line.extend_from_slice(flags);
+        Cli::try_parse_from(command_line).map(|cli| match cli.command {
+            Command::Serve(parsed) => parsed,
+        })
+    }
+
+    fn config(flags: &[&str]) -> Result<Config, ConfigError> {
+        Config::from_args(serve_args(flags).unwrap(), false)
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn needs_data_or_ephemeral() {
+        assert_eq!(config(&[]).unwrap_err(), ConfigError::NoMode);
+        assert!(config(&[]).unwrap_err().to_string().contains("--ephemeral"));
+        assert!(serve_args(&["--data", "/tmp/x", "--ephemeral"]).is_err());
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&["--data", "/srv/coffer"]).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(c.region, "us-east-1");
+        assert_eq!(c.chunk_size, 4 << 20);
+        assert_eq!(c.max_connections, 1024);
+        assert!(!c.insecure_http);
+        assert_eq!(
+            c.mode,
+            Mode::Durable {
+                data: "/srv/coffer".into(),
+                master_key: MasterKeySource::DataDir("/srv/coffer/master.key".into()),
+            }
+        );
+        let e = config(&["--ephemeral"]).unwrap();
+        assert_eq!(e.mode, Mode::Ephemeral);
+        assert_eq!(e.listen, "127.0.0.1:0".parse().unwrap());
+    }
+
+    #[test]
+    fn master_key_precedence() {
+        let args = serve_args(&["--data", "/d", "--master-key-file", "/k"]).unwrap();
+        let c = Config::from_args(args, true).unwrap();
+        assert!(matches!(
+            c.mode,
+            Mode::Durable {
+                master_key: MasterKeySource::Env,
+                ..
+            }
+        ));
+        let c = config(&["--data", "/d", "--master-key-file", "/k"]).unwrap();
+        assert!(matches!(
+            c.mode,
+            Mode::Durable { master_key: MasterKeySource::File(p), .. } if p == std::path::Path::new("/k")
+        ));
+    }
+
+    #[test]
+    fn p7_plain_http_beyond_loopback_is_refused() {
+        let err = config(&["--data", "/d", "--listen", "0.0.0.0:9000"]).unwrap_err();
+        assert!(matches!(err, ConfigError::PlainHttpBeyondLoopback(_)));
+        let text = err.to_string();
+        assert!(
+            text.contains("--insecure-http") && text.contains("TLS"),
+            "{text}"
+        );
+        assert!(config(&["--ephemeral", "--listen", "192.168.1.5:0"]).is_err());
+        assert!(config(&["--ephemeral", "--listen", "[::]:0"]).is_err());
+
+        let ok = config(&[
+            "--data",
+            "/d",
+            "--listen",
+            "0.0.0.0:9000",
+            "--insecure-http",
+        ])
+        .unwrap();
+        assert!(ok.insecure_http);
+        for lo in [
+            "127.0.0.1:9000",
+            "127.8.9.10:1",
+            "[::1]:9000",
+            "[::ffff:127.0.0.1]:1",
+        ] {
+            let c = config(&["--data", "/d", "--listen", lo]).unwrap();
+            assert!(!c.insecure_http, "{lo}");
+        }
+    }
+
+    #[test]
+    fn limits_are_checked() {
+        assert_eq!(
+            config(&["--ephemeral", "--chunk-size", "1000"]).unwrap_err(),
+            ConfigError::ChunkSize
+        );
+        assert_eq!(
+            config(&["--ephemeral", "--chunk-size", "134217728"]).unwrap_err(),
+            ConfigError::ChunkSize
+        );
+        assert!(config(&["--ephemeral", "--chunk-size", "65536"]).is_ok());
+        assert_eq!(
+            config(&["--ephemeral", "--region", "US East"]).unwrap_err(),
+            ConfigError::Region
+        );
+        assert_eq!(
+            config(&["--ephemeral", "--region", ""]).unwrap_err(),
+            ConfigError::Region
+        );
+        assert_eq!(
+            config(&["--ephemeral", "--max-connections", "0"]).unwrap_err(),
+            ConfigError::MaxConnections
+        );
+        assert!(serve_args(&["--ephemeral", "--listen", "not-an-address"]).is_err());
+    }
+}

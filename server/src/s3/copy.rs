@@ -1,0 +1,132 @@
+//! CopyObject: same bucket links chunks; across buckets storage reseals.
+
+use super::Coffer;
+use super::bucket_access::{caller, owned_bucket};
+use super::conditional::{Conditions, check_copy_source};
+use super::error_map::storage_error;
+use super::object_headers::{RequestHeaders, meta_from_request};
+use s3s::dto::{
+    CopyObjectInput, CopyObjectOutput, CopyObjectResult, CopySource, ETag, MetadataDirective,
+    Timestamp,
+};
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+/// AWS refuses a single CopyObject of a source above 5 GiB.
+const MAX_COPY_SOURCE: u64 = 5 << 30;
+
+pub(crate) async fn copy_object(
+    coffer: &Coffer,
+    req: S3Request<CopyObjectInput>,
+) -> S3Result<S3Response<CopyObjectOutput>> {
+    let principal = caller(coffer, &req)?;
+    let input = req.input;
+    let CopySource::Bucket {
+        bucket: src_bucket,
+        key: src_key,
+        version_id,
+    } = &input.copy_source
+    else {
+        return Err(s3_error!(
+            NotImplemented,
+            "Access point copy sources are not supported."
+        ));
+    };
+    if version_id.as_deref().is_some_and(|v| v != "null") {
+        return Err(s3_error!(
+            NoSuchVersion,
+            "Versioning is not enabled on this server."
+        ));
+    }
+    if input.tagging.is_some() || input.tagging_directive.is_some() {
+        return Err(s3_error!(
+            NotImplemented,
+            "Object tagging is not supported yet."
+        ));
+    }
+    if input.sse_customer_algorithm.is_some() || input.copy_source_sse_customer_algorithm.is_some()
+    {
+        return Err(s3_error!(
+            NotImplemented,
+            "SSE-C is not supported: Coffer encrypts every object with its own keys."
+        ));
+    }
+
+    // The source bucket must be the caller's too: the access layer only saw
+    // the destination in the request path.
+    let source_bucket = owned_bucket(coffer, &principal, src_bucket).await?;
+    let dest_bucket = if **src_bucket == *input.bucket {
+        source_bucket.clone()
+    } else {
+        owned_bucket(coffer, &principal, &input.bucket).await?
+    };
+    let src = coffer
+        .store
+        .head_object(&source_bucket, src_key)
+        .await
+        .map_err(storage_error)?;
+    check_copy_source(
+        &Conditions {
+            if_match: input.copy_source_if_match.as_ref(),
+            if_none_match: input.copy_source_if_none_match.as_ref(),
+            if_modified_since: input.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+        },
+        &src,
+    )?;
+    if src.size > MAX_COPY_SOURCE {
+        return Err(s3_error!(
+            InvalidRequest,
+            "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120"
+        ));
+    }
+
+    let replace = match input
+        .metadata_directive
+        .as_ref()
+        .map(MetadataDirective::as_str)
+    {
+        None | Some(MetadataDirective::COPY) => false,
+        Some(MetadataDirective::REPLACE) => true,
+        Some(_) => {
+            return Err(s3_error!(InvalidArgument, "Unknown metadata directive."));
+        }
+    };
+    if !replace && **src_bucket == *input.bucket && **src_key == *input.key {
+        return Err(s3_error!(
+            InvalidRequest,
+            "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
+        ));
+    }
+    let meta = if replace {
+        let fresh = meta_from_request(RequestHeaders {
+            content_type: input.content_type,
+            content_encoding: input.content_encoding,
+            content_disposition: input.content_disposition,
+            content_language: input.content_language,
+            cache_control: input.cache_control,
+            expires: input.expires,
+            metadata: input.metadata,
+        })?;
+        // The bytes are the source's, so its verified checksums still hold.
+        coffer_storage::ObjectMeta {
+            checksums: src.meta.checksums.clone(),
+            ..fresh
+        }
+    } else {
+        src.meta.clone()
+    };
+
+    let info = coffer
+        .store
+        .copy_object(&src, &dest_bucket, &input.key, meta)
+        .await
+        .map_err(storage_error)?;
+    Ok(S3Response::new(CopyObjectOutput {
+        copy_object_result: Some(CopyObjectResult {
+            e_tag: Some(ETag::Strong(info.etag)),
+            last_modified: Some(Timestamp::from(info.last_modified)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }))
+}

@@ -1,0 +1,69 @@
+//! The one place where storage errors become S3 errors.
+//!
+//! Messages are fixed texts: no client-supplied string (bucket name, key)
+//! ever goes into an error body, and internal failures are logged under the
+//! request's span with their source while the client sees only
+//! `InternalError`.
+
+use s3s::{S3Error, S3ErrorCode, s3_error};
+
+/// Maps a storage error to the S3 error a client should see.
+pub(crate) fn storage_error(err: coffer_storage::Error) -> S3Error {
+    use coffer_storage::Error as E;
+    match err {
+        E::NoSuchBucket => s3_error!(NoSuchBucket, "The specified bucket does not exist."),
+        E::NoSuchKey => s3_error!(NoSuchKey, "The specified key does not exist."),
+        E::BucketNotEmpty => {
+            s3_error!(
+                BucketNotEmpty,
+                "The bucket you tried to delete is not empty."
+            )
+        }
+        E::BucketAlreadyExists { .. } => s3_error!(
+            BucketAlreadyExists,
+            "The requested bucket name is not available. Please select a different name."
+        ),
+        E::ShuttingDown => s3_error!(ServiceUnavailable, "The server is shutting down."),
+        other => internal(other),
+    }
+}
+
+/// An unexpected failure: logged with its cause, reported as `InternalError`.
+pub(crate) fn internal<E>(err: E) -> S3Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    tracing::error!(error = %err, "internal error");
+    let mut e = S3Error::with_source(S3ErrorCode::InternalError, Box::new(err));
+    e.set_message("We encountered an internal error. Please try again.");
+    e
+}
+
+/// S3's `XAmzContentSHA256Mismatch`, which s3s has no variant for.
+pub(crate) fn content_sha256_mismatch() -> S3Error {
+    let mut e = S3Error::with_message(
+        S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
+        "The provided 'x-amz-content-sha256' header does not match what was computed.",
+    );
+    e.set_status_code(http::StatusCode::BAD_REQUEST);
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_errors_have_s3_codes_and_no_names() {
+        let e = storage_error(coffer_storage::Error::NoSuchKey);
+        assert_eq!(*e.code(), S3ErrorCode::NoSuchKey);
+        let e = storage_error(coffer_storage::Error::NoSuchBucket);
+        assert_eq!(*e.code(), S3ErrorCode::NoSuchBucket);
+    }
+
+    #[test]
+    fn custom_sha_mismatch_is_a_client_error() {
+        let e = content_sha256_mismatch();
+        assert_eq!(e.status_code(), Some(http::StatusCode::BAD_REQUEST));
+    }
+}

@@ -1,0 +1,165 @@
+//! The S3 front: maps s3s operations onto sealed storage.
+//!
+//! One file per operation family; this module only wires them into the
+//! `s3s::S3` trait, so every method here is a one-line delegation. Operations
+//! not listed fall through to s3s's default, `501 NotImplemented`.
+
+pub(crate) mod auth_adapter;
+mod body;
+mod bucket;
+mod bucket_access;
+mod conditional;
+mod copy;
+mod delete;
+mod error_map;
+mod list;
+mod object_get;
+mod object_headers;
+mod object_put;
+
+use coffer_auth::Auth;
+use coffer_storage::Store;
+use s3s::dto::{
+    CopyObjectInput, CopyObjectOutput, CreateBucketInput, CreateBucketOutput, DeleteBucketInput,
+    DeleteBucketOutput, DeleteObjectInput, DeleteObjectOutput, DeleteObjectsInput,
+    DeleteObjectsOutput, GetBucketLocationInput, GetBucketLocationOutput, GetObjectInput,
+    GetObjectOutput, HeadBucketInput, HeadBucketOutput, HeadObjectInput, HeadObjectOutput,
+    ListBucketsInput, ListBucketsOutput, ListObjectsInput, ListObjectsOutput, ListObjectsV2Input,
+    ListObjectsV2Output, PutObjectInput, PutObjectOutput,
+};
+use s3s::service::{S3Service, S3ServiceBuilder};
+use s3s::{S3, S3Request, S3Response, S3Result};
+use std::sync::Arc;
+
+/// Largest XML request body we buffer. A DeleteObjects of 1000 keys of 1024
+/// bytes each is about 1.1 MiB, so 4 MiB leaves room without inviting abuse.
+const XML_MAX_BODY: usize = 4 << 20;
+
+/// Clock skew tolerated on signed requests (P1: 15 minutes).
+const MAX_SKEW_SECS: u32 = 900;
+
+/// The `s3s::S3` implementation: storage plus who may use it.
+pub(crate) struct Coffer {
+    store: Store,
+    auth: Auth,
+    region: String,
+}
+
+/// Builds the s3s service: our `S3` implementation with authentication and the
+/// access policy always installed (without `set_auth`, s3s would skip access
+/// checks entirely and serve anonymous requests).
+pub(crate) fn build_service(store: Store, auth: Auth, region: String) -> S3Service {
+    let mut config = s3s::config::S3Config::default();
+    config.xml_max_body_size = XML_MAX_BODY;
+    config.presigned_url_max_skew_time_secs = MAX_SKEW_SECS;
+    // Browser form uploads are refused before s3s (guard), but keep its own
+    // buffer small in case a form ever gets through.
+    config.post_object_max_file_size = 0;
+
+    let coffer = Coffer {
+        store: store.clone(),
+        auth: auth.clone(),
+        region,
+    };
+    let mut builder = S3ServiceBuilder::new(coffer);
+    builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(
+        config,
+    ))));
+    builder.set_auth(auth_adapter::KeyRing::new(auth.clone()));
+    builder.set_access(auth_adapter::Strict::new(auth, store));
+    builder.build()
+}
+
+#[async_trait::async_trait]
+impl S3 for Coffer {
+    async fn list_buckets(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
+        bucket::list_buckets(self, req).await
+    }
+
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        bucket::create_bucket(self, req).await
+    }
+
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
+        bucket::head_bucket(self, req).await
+    }
+
+    async fn delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
+        bucket::delete_bucket(self, req).await
+    }
+
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        bucket::get_bucket_location(self, req).await
+    }
+
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        object_put::put_object(self, req).await
+    }
+
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        object_get::get_object(self, req).await
+    }
+
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        object_get::head_object(self, req).await
+    }
+
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        copy::copy_object(self, req).await
+    }
+
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        delete::delete_object(self, req).await
+    }
+
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        delete::delete_objects(self, req).await
+    }
+
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        list::list_objects(self, req).await
+    }
+
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        list::list_objects_v2(self, req).await
+    }
+}

@@ -1,0 +1,173 @@
+//! GetObject and HeadObject: conditionals, ranges, and the stored headers.
+
+use super::Coffer;
+use super::bucket_access::{caller, owned_bucket};
+use super::conditional::{Conditions, check_read};
+use super::error_map::storage_error;
+use super::object_headers::{checksum_fields, expires, user_metadata};
+use coffer_storage::ObjectInfo;
+use s3s::dto::{
+    ChecksumMode, ETag, GetObjectInput, GetObjectOutput, HeadObjectInput, HeadObjectOutput,
+    PartNumber, Range, ServerSideEncryption, StreamingBlob, Timestamp,
+};
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+/// What GET and HEAD share: the object, which bytes of it, and whether to
+/// return checksums.
+struct Resolved {
+    obj: ObjectInfo,
+    range: Option<std::ops::Range<u64>>,
+    with_checksums: bool,
+}
+
+struct ReadRequest<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    conditions: Conditions<'a>,
+    range: Option<&'a Range>,
+    part_number: Option<PartNumber>,
+    checksum_mode: Option<&'a ChecksumMode>,
+    version_id: Option<&'a str>,
+}
+
+async fn resolve(coffer: &Coffer, principal: &str, r: ReadRequest<'_>) -> S3Result<Resolved> {
+    if r.version_id.is_some_and(|v| v != "null") {
+        return Err(s3_error!(
+            NoSuchVersion,
+            "Versioning is not enabled on this server."
+        ));
+    }
+    let bucket = owned_bucket(coffer, principal, r.bucket).await?;
+    let obj = coffer
+        .store
+        .head_object(&bucket, r.key)
+        .await
+        .map_err(storage_error)?;
+    check_read(&r.conditions, &obj)?;
+
+    let range = match (r.part_number, r.range) {
+        (Some(_), Some(_)) => {
+            return Err(s3_error!(
+                InvalidRequest,
+                "Cannot specify both Range header and partNumber."
+            ));
+        }
+        // A single-part object is its own part 1.
+        (Some(1) | None, None) => None,
+        (Some(_), None) => {
+            return Err(s3_error!(
+                InvalidRange,
+                "The requested partnumber is not satisfiable."
+            ));
+        }
+        (None, Some(range)) => Some(range.check(obj.size)?),
+    };
+    let with_checksums = r
+        .checksum_mode
+        .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
+        && range.is_none();
+    Ok(Resolved {
+        obj,
+        range,
+        with_checksums,
+    })
+}
+
+fn content_range(range: &std::ops::Range<u64>, total: u64) -> String {
+    format!(
+        "bytes {}-{}/{}",
+        range.start,
+        range.end.saturating_sub(1),
+        total
+    )
+}
+
+fn length_i64(n: u64) -> S3Result<i64> {
+    i64::try_from(n).map_err(|_| s3_error!(InternalError, "Object size out of range."))
+}
+
+/// Fills the headers GET and HEAD share, for either output type (the two
+/// s3s types have the same field names but no common trait).
+macro_rules! describe {
+    ($ty:ident, $resolved:expr, { $($extra:tt)* }) => {{
+        let Resolved { obj, range, with_checksums } = $resolved;
+        let bytes = range.clone().unwrap_or(0..obj.size);
+        let sums = if with_checksums { checksum_fields(&obj.meta) } else { Default::default() };
+        $ty {
+            content_length: Some(length_i64(bytes.end - bytes.start)?),
+            content_range: range.as_ref().map(|r| content_range(r, obj.size)),
+            accept_ranges: Some("bytes".into()),
+            e_tag: Some(ETag::Strong(obj.etag.clone())),
+            last_modified: Some(Timestamp::from(obj.last_modified)),
+            content_type: obj.meta.content_type.clone(),
+            content_encoding: obj.meta.content_encoding.clone(),
+            content_disposition: obj.meta.content_disposition.clone(),
+            content_language: obj.meta.content_language.clone(),
+            cache_control: obj.meta.cache_control.clone(),
+            expires: expires(&obj.meta),
+            metadata: user_metadata(&obj.meta),
+            checksum_crc32: sums.crc32,
+            checksum_crc32c: sums.crc32c,
+            checksum_crc64nvme: sums.crc64nvme,
+            checksum_sha1: sums.sha1,
+            checksum_sha256: sums.sha256,
+            server_side_encryption: Some(ServerSideEncryption::from_static(
+                ServerSideEncryption::AES256,
+            )),
+            $($extra)*
+            ..Default::default()
+        }
+    }};
+}
+
+macro_rules! read_request {
+    ($input:expr) => {
+        ReadRequest {
+            bucket: &$input.bucket,
+            key: &$input.key,
+            conditions: Conditions {
+                if_match: $input.if_match.as_ref(),
+                if_none_match: $input.if_none_match.as_ref(),
+                if_modified_since: $input.if_modified_since.as_ref(),
+                if_unmodified_since: $input.if_unmodified_since.as_ref(),
+            },
+            range: $input.range.as_ref(),
+            part_number: $input.part_number,
+            checksum_mode: $input.checksum_mode.as_ref(),
+            version_id: $input.version_id.as_deref(),
+        }
+    };
+}
+
+pub(crate) async fn get_object(
+    coffer: &Coffer,
+    req: S3Request<GetObjectInput>,
+) -> S3Result<S3Response<GetObjectOutput>> {
+    let principal = caller(coffer, &req)?;
+    let resolved = resolve(coffer, &principal, read_request!(req.input)).await?;
+    let bytes = resolved.range.clone().unwrap_or(0..resolved.obj.size);
+    let body = coffer.store.read_object(&resolved.obj, bytes);
+    Ok(S3Response::new(describe!(GetObjectOutput, resolved, {
+        body: Some(StreamingBlob::wrap(body)),
+    })))
+}
+
+pub(crate) async fn head_object(
+    coffer: &Coffer,
+    req: S3Request<HeadObjectInput>,
+) -> S3Result<S3Response<HeadObjectOutput>> {
+    let principal = caller(coffer, &req)?;
+    let resolved = resolve(coffer, &principal, read_request!(req.input)).await?;
+    Ok(S3Response::new(describe!(HeadObjectOutput, resolved, {})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_is_inclusive() {
+        assert_eq!(content_range(&(0..10), 100), "bytes 0-9/100");
+        assert_eq!(content_range(&(99..100), 100), "bytes 99-99/100");
+    }
+}

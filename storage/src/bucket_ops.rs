@@ -1,0 +1,76 @@
+//! Bucket operations of [`Store`].
+
+use crate::error::{Error, Result};
+use crate::keyring::random_bytes;
+use crate::object::{BucketInfo, now_ms};
+use crate::records::BucketRecord;
+use crate::store::Store;
+use crate::writer::Op;
+
+impl Store {
+    /// Creates a bucket with a fresh random id and a fresh bucket key (stored wrapped).
+    ///
+    /// # Errors
+    /// `Error::BucketAlreadyExists { owner }` if the name is taken.
+    pub async fn create_bucket(&self, name: &str, owner: &str) -> Result<BucketInfo> {
+        let id = random_bytes::<16>()?;
+        let (wrapped_key, _keys) = self.inner.shared.keyring.new_bucket_key(&id)?;
+        let record = BucketRecord {
+            id,
+            owner: owner.to_owned(),
+            created_ms: now_ms(),
+        };
+        self.submit(Op::CreateBucket {
+            name: name.to_owned(),
+            record: record.clone(),
+            wrapped_key,
+        })
+        .await?;
+        Ok(BucketInfo::from_record(name.to_owned(), record))
+    }
+
+    /// The bucket named `name`.
+    ///
+    /// # Errors
+    /// `Error::NoSuchBucket`.
+    pub async fn bucket(&self, name: &str) -> Result<BucketInfo> {
+        let owned = name.to_owned();
+        let record = self
+            .inner
+            .shared
+            .read(move |s| s.bucket(&owned))
+            .await?
+            .ok_or(Error::NoSuchBucket)?;
+        Ok(BucketInfo::from_record(name.to_owned(), record))
+    }
+
+    /// Every bucket, sorted by name (byte order).
+    ///
+    /// # Errors
+    /// Index errors.
+    pub async fn list_buckets(&self) -> Result<Vec<BucketInfo>> {
+        let all = self
+            .inner
+            .shared
+            .read(crate::index::Snapshot::buckets)
+            .await?;
+        Ok(all
+            .into_iter()
+            .map(|(name, record)| BucketInfo::from_record(name, record))
+            .collect())
+    }
+
+    /// Deletes an empty bucket: its record and wrapped key go in one transaction
+    /// (crypto-shredding: any copy of its chunks is unreadable from then on), then its
+    /// chunk directory is removed.
+    ///
+    /// # Errors
+    /// `Error::NoSuchBucket`; `Error::BucketNotEmpty` if any object remains.
+    pub async fn delete_bucket(&self, name: &str) -> Result<()> {
+        self.submit(Op::DeleteBucket {
+            name: name.to_owned(),
+        })
+        .await
+        .map(|_| ())
+    }
+}

@@ -1,0 +1,283 @@
+//! The content-addressed tree of sealed chunk files.
+//!
+//! Layout: `<root>/chunks/<bucket id hex>/<first id byte hex>/<id hex>`. A chunk is written
+//! to a randomly named temporary file in its final directory, fsynced, renamed into place,
+//! and the directory fsynced (a rename is durable only once its directory is). Files are
+//! 0600 and directories 0700 whatever the umask. Nothing here knows object keys or bucket
+//! names: paths hold only random bucket ids and keyed hashes.
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+use crate::chunk_id::ChunkId;
+use crate::error::{Error, Result};
+use crate::records::BucketId;
+
+const TEMP_PREFIX: &str = ".tmp-";
+
+/// The chunk tree of one data directory.
+#[derive(Debug)]
+pub(crate) struct ChunkStore {
+    dir: PathBuf,
+    sync: bool,
+}
+
+impl ChunkStore {
+    /// The tree under `dir` (`<root>/chunks`, already created). `sync` fsyncs every write.
+    pub(crate) fn new(dir: PathBuf, sync: bool) -> ChunkStore {
+        ChunkStore { dir, sync }
+    }
+
+    fn bucket_dir(&self, bucket: &BucketId) -> PathBuf {
+        self.dir.join(hex::encode(bucket))
+    }
+
+    fn fan_dir(&self, bucket: &BucketId, id: &ChunkId) -> PathBuf {
+        self.bucket_dir(bucket).join(hex::encode(&id.0[..1]))
+    }
+
+    pub(crate) fn path(&self, bucket: &BucketId, id: &ChunkId) -> PathBuf {
+        self.fan_dir(bucket, id).join(id.to_hex())
+    }
+
+    /// Whether the chunk's file exists. When it does and writes are durable, its directory
+    /// is fsynced, since the writer that renamed it there may not have done so yet.
+    pub(crate) fn exists(&self, bucket: &BucketId, id: &ChunkId) -> Result<bool> {
+        match fs::symlink_metadata(self.path(bucket, id)) {
+            Ok(_) => {
+                if self.sync {
+                    fsync_dir(&self.fan_dir(bucket, id))?;
+                }
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(Error::Io {
+                action: "stat chunk file",
+                source,
+            }),
+        }
+    }
+
+    /// Writes a sealed chunk: temp file, fsync, rename, fsync directory.
+    pub(crate) fn put(&self, bucket: &BucketId, id: &ChunkId, sealed: &[u8]) -> Result<()> {
+        let fan = self.fan_dir(bucket, id);
+        let suffix = hex::encode(crate::keyring::random_bytes::<8>()?);
+        let temp_path = fan.join(format!("{TEMP_PREFIX}{suffix}"));
+        let mut file = match create_private(&temp_path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                create_dir_private(&self.bucket_dir(bucket), self.sync)?;
+                create_dir_private(&fan, self.sync)?;
+                create_private(&temp_path)
+            }
+            other => other,
+        }
+        .map_err(Error::io("create chunk temp file"))?;
+        let mut temp = TempFile(Some(temp_path));
+        file.write_all(sealed)
+            .map_err(Error::io("write chunk temp file"))?;
+        if self.sync {
+            file.sync_data().map_err(Error::io("fsync chunk file"))?;
+        }
+        drop(file);
+        if let Some(temp_path) = temp.0.take()
+            && let Err(source) = fs::rename(&temp_path, self.path(bucket, id))
+        {
+            temp.0 = Some(temp_path);
+            return Err(Error::Io {
+                action: "rename chunk file",
+                source,
+            });
+        }
+        if self.sync {
+            // The rename is durable only once the directory is fsynced.
+            fsync_dir(&fan)?;
+        }
+        Ok(())
+    }
+
+    /// Reads a sealed chunk.
+    pub(crate) fn get(&self, bucket: &BucketId, id: &ChunkId) -> std::io::Result<Vec<u8>> {
+        fs::read(self.path(bucket, id))
+    }
+
+    /// Removes a chunk file; a missing one is not an error.
+    pub(crate) fn remove(&self, bucket: &BucketId, id: &ChunkId) -> Result<()> {
+        match fs::remove_file(self.path(bucket, id)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+                action: "remove chunk file",
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Removes a bucket's whole chunk directory; a missing one is not an error.
+    pub(crate) fn remove_bucket(&self, bucket: &BucketId) -> Result<()> {
+        match fs::remove_dir_all(self.bucket_dir(bucket)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+                action: "remove bucket chunk directory",
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Removes what a crash can leave behind: temp files, chunk files `referenced` says no
+    /// object uses, and directories of buckets `live` does not know. Returns files removed.
+    pub(crate) fn sweep(
+        &self,
+        live: impl Fn(&BucketId) -> bool,
+        mut referenced: impl FnMut(&BucketId, &ChunkId) -> Result<bool>,
+    ) -> Result<usize> {
+        let mut removed = 0;
+        for bucket_entry in read_dir(&self.dir)? {
+            let bucket_path = bucket_entry.path();
+            let Some(bucket) = parse_hex::<16>(&bucket_entry.file_name()) else {
+                continue;
+            };
+            if !live(&bucket) {
+                tracing::debug!("sweep: removing chunk directory of a deleted bucket");
+                fs::remove_dir_all(&bucket_path)
+                    .map_err(Error::io("remove stale bucket chunk directory"))?;
+                continue;
+            }
+            for fan_entry in read_dir(&bucket_path)? {
+                for file_entry in read_dir(&fan_entry.path())? {
+                    let name = file_entry.file_name();
+                    let stale = if name.to_string_lossy().starts_with(TEMP_PREFIX) {
+                        true
+                    } else if let Some(id) = parse_hex::<32>(&name) {
+                        !referenced(&bucket, &ChunkId(id))?
+                    } else {
+                        false
+                    };
+                    if stale {
+                        fs::remove_file(file_entry.path())
+                            .map_err(Error::io("remove stale chunk file"))?;
+                        removed += 1;
+                    }
+                }
+            }
+        }
+        if removed > 0 {
+            tracing::debug!(removed, "sweep: removed unreferenced chunk files");
+        }
+        Ok(removed)
+    }
+}
+
+/// Removes the temp file on any early return; emptied once the rename took it.
+struct TempFile(Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+fn read_dir(path: &Path) -> Result<Vec<fs::DirEntry>> {
+    let entries = match fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(Error::Io {
+                action: "list chunk directory",
+                source,
+            });
+        }
+    };
+    entries
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(Error::io("list chunk directory"))
+}
+
+fn parse_hex<const N: usize>(name: &std::ffi::OsStr) -> Option<[u8; N]> {
+    let mut out = [0u8; N];
+    hex::decode_to_slice(name.to_str()?, &mut out).ok()?;
+    Some(out)
+}
+
+fn create_private(path: &Path) -> std::io::Result<fs::File> {
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    // The mode above is filtered by the umask; make it exactly 0600 regardless.
+    file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    Ok(file)
+}
+
+/// Creates one directory 0700 (exactly, whatever the umask) if it is missing; with `sync`,
+/// fsyncs its parent so the new entry survives a crash. Returns whether it was created.
+pub(crate) fn create_dir_private(path: &Path, sync: bool) -> Result<bool> {
+    match fs::DirBuilder::new().mode(0o700).create(path) {
+        Ok(()) => {
+            fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+                .map_err(Error::io("chmod directory"))?;
+            if sync && let Some(parent) = path.parent() {
+                fsync_dir(parent)?;
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(source) => Err(Error::Io {
+            action: "create directory",
+            source,
+        }),
+    }
+}
+
+/// Fsyncs a directory, making renames and creations in it durable.
+pub(crate) fn fsync_dir(path: &Path) -> Result<()> {
+    fs::File::open(path)
+        .and_then(|dir| dir.sync_all())
+        .map_err(Error::io("fsync directory"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_get_remove_with_private_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChunkStore::new(dir.path().to_path_buf(), true);
+        let bucket = [7u8; 16];
+        let id = ChunkId([9u8; 32]);
+        assert!(!store.exists(&bucket, &id).unwrap());
+        store.put(&bucket, &id, b"sealed").unwrap();
+        assert!(store.exists(&bucket, &id).unwrap());
+        assert_eq!(store.get(&bucket, &id).unwrap(), b"sealed");
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&store.path(&bucket, &id)), 0o600);
+        assert_eq!(mode(&store.fan_dir(&bucket, &id)), 0o700);
+        assert_eq!(mode(&store.bucket_dir(&bucket)), 0o700);
+        store.remove(&bucket, &id).unwrap();
+        store.remove(&bucket, &id).unwrap();
+        assert!(!store.exists(&bucket, &id).unwrap());
+    }
+
+    #[test]
+    fn sweep_removes_temp_unreferenced_and_dead_buckets() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChunkStore::new(dir.path().to_path_buf(), false);
+        let (live, dead) = ([1u8; 16], [2u8; 16]);
+        let (keep, drop_) = (ChunkId([3; 32]), ChunkId([4; 32]));
+        store.put(&live, &keep, b"a").unwrap();
+        store.put(&live, &drop_, b"b").unwrap();
+        store.put(&dead, &keep, b"c").unwrap();
+        fs::write(store.fan_dir(&live, &keep).join(".tmp-1234"), b"x").unwrap();
+        let removed = store
+            .sweep(|b| *b == live, |_, id| Ok(*id == keep))
+            .unwrap();
+        assert_eq!(removed, 2);
+        assert!(store.exists(&live, &keep).unwrap());
+        assert!(!store.exists(&live, &drop_).unwrap());
+        assert!(!store.bucket_dir(&dead).exists());
+    }
+}

@@ -1,0 +1,105 @@
+//! The storage error type.
+//!
+//! # Design
+//!
+//! One enum for the whole crate: every variant is an outcome a caller acts on (map to an S3
+//! error code, retry, stop). Context is the *action* that failed, never a bucket name or an
+//! object key: those are personal data (P6) and must not reach a log line through `Display`.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `coffer-storage`.
+#[non_exhaustive]
+#[derive(thiserror::Error, Debug)]
+pub enum Error {
+    /// The bucket does not exist (or was deleted while the request ran).
+    #[error("no such bucket")]
+    NoSuchBucket,
+    /// The object does not exist (or changed while the request ran).
+    #[error("no such key")]
+    NoSuchKey,
+    /// A bucket with that name exists already.
+    #[error("bucket already exists")]
+    BucketAlreadyExists {
+        /// Owner of the existing bucket, so the caller can tell "yours" from "someone else's".
+        owner: String,
+    },
+    /// The bucket still holds objects.
+    #[error("bucket not empty")]
+    BucketNotEmpty,
+    /// The master key does not open this data directory's key-check record.
+    #[error("wrong master key for this data directory")]
+    WrongMasterKey,
+    /// The master key text is not base64 of exactly 32 bytes.
+    #[error("master key must be base64 of exactly 32 bytes")]
+    BadMasterKey,
+    /// The key file may be read by group or other; it must be 0600 (or stricter).
+    #[error("key file {path:?} is readable by group or other; chmod 600 it")]
+    KeyFilePermissions {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// Stored bytes failed verification: an AEAD open failed or a record did not decode.
+    /// Never returned with altered bytes.
+    #[error("corrupt {what}")]
+    Corrupt {
+        /// What failed to verify ("chunk", "object record", …).
+        what: &'static str,
+    },
+    /// A file-system operation failed.
+    #[error("i/o error: {action}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The redb index failed.
+    #[error("index error: {action}")]
+    Index {
+        /// What was being done.
+        action: &'static str,
+        /// The underlying error.
+        #[source]
+        source: redb::Error,
+    },
+    /// The store is shutting down (or was shut down); nothing more is accepted.
+    #[error("storage is shutting down")]
+    ShuttingDown,
+    /// An object key is longer than [`MAX_KEY_LEN`](crate::MAX_KEY_LEN) bytes.
+    #[error("object key too long")]
+    KeyTooLong,
+    /// A [`StoreConfig`](crate::StoreConfig) value is out of range.
+    #[error("bad storage configuration: {what}")]
+    BadConfig {
+        /// Which setting, and the allowed range.
+        what: &'static str,
+    },
+}
+
+impl Error {
+    /// `Io` with `action` as context; for `map_err`.
+    pub(crate) fn io(action: &'static str) -> impl FnOnce(std::io::Error) -> Error {
+        move |source| Error::Io { action, source }
+    }
+
+    /// `Index` with `action` as context; for `map_err` on any redb error type.
+    pub(crate) fn index<E: Into<redb::Error>>(action: &'static str) -> impl FnOnce(E) -> Error {
+        move |source| Error::Index {
+            action,
+            source: source.into(),
+        }
+    }
+
+    /// A blocking task panicked or was cancelled (only at runtime shutdown).
+    pub(crate) fn join(source: tokio::task::JoinError) -> Error {
+        Error::Io {
+            action: "join blocking task",
+            source: source.into(),
+        }
+    }
+}
+
+/// Result with the storage [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,204 @@
+//! The redb index: buckets, wrapped bucket keys, objects, chunk refcounts, sealed records.
+//!
+//! All redb access lives in this folder, so that sealing the index (an encrypting
+//! `StorageBackend`, later) stays a local change. Tables:
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `meta` | name | key-check record, format version |
+//! | `buckets` | bucket name | [`BucketRecord`](crate::records::BucketRecord) |
+//! | `bucket_keys` | bucket id (16 bytes) | wrapped bucket key |
+//! | `objects` | bucket id ‖ key bytes | [`ObjectRecord`](crate::records::ObjectRecord) |
+//! | `chunk_refs` | bucket id ‖ chunk id | reference count |
+//! | `sealed_records` | name | sealed value |
+//!
+//! Object keys are prefixed by the bucket id, so one bucket's keys sort together in byte
+//! order and a listing is a range scan.
+
+mod batch;
+mod list;
+mod snapshot;
+
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::Path;
+
+use redb::{ReadableDatabase, TableDefinition, TableError};
+
+pub(crate) use batch::{Batch, Effects};
+pub(crate) use snapshot::Snapshot;
+
+use crate::chunk_id::ChunkId;
+use crate::error::{Error, Result};
+use crate::keyring::Keyring;
+use crate::records::BucketId;
+use crate::store::IndexLocation;
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
+const BUCKET_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("bucket_keys");
+const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("objects");
+const CHUNK_REFS: TableDefinition<&[u8], u64> = TableDefinition::new("chunk_refs");
+const SEALED: TableDefinition<&str, &[u8]> = TableDefinition::new("sealed_records");
+
+const META_KEY_CHECK: &str = "key_check";
+const META_FORMAT: &str = "format";
+const FORMAT_VERSION: &[u8] = &[1];
+
+/// The open index.
+pub(crate) struct Index {
+    db: redb::Database,
+    durable: bool,
+}
+
+impl Index {
+    /// Opens (or creates) the index and checks the master key against its key-check
+    /// record; in a new index, creates the tables and writes the record. `durable` commits
+    /// with `Durability::Immediate`.
+    ///
+    /// An existing index file is first opened read-only, so a wrong master key is refused
+    /// before redb writes anything (opening for writing updates its header).
+    pub(crate) fn open(
+        root: &Path,
+        location: IndexLocation,
+        durable: bool,
+        keyring: &Keyring,
+    ) -> Result<Index> {
+        let builder = redb::Database::builder();
+        let db = match location {
+            IndexLocation::File => {
+                let path = root.join("index.redb");
+                if std::fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
+                    match builder.open_read_only(&path) {
+                        Ok(db) => {
+                            verify_key(&db, keyring)?;
+                        }
+                        // Needs recovery: only a writable open can repair it; check after.
+                        Err(e) => tracing::debug!(error = %e, "index not readable read-only"),
+                    }
+                }
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .mode(0o600)
+                    .open(&path)
+                    .map_err(Error::io("open index file"))?;
+                // The mode above is filtered by the umask; make it exactly 0600 regardless.
+                file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                    .map_err(Error::io("chmod index file"))?;
+                let backend =
+                    redb::backends::FileBackend::new(file).map_err(Error::index("open index"))?;
+                builder.create_with_backend(backend)
+            }
+            IndexLocation::Memory => {
+                builder.create_with_backend(redb::backends::InMemoryBackend::new())
+            }
+        }
+        .map_err(Error::index("open index"))?;
+        if !verify_key(&db, keyring)? {
+            init(&db, keyring)?;
+        }
+        Ok(Index { db, durable })
+    }
+
+    /// A consistent read-only view of the last commit.
+    pub(crate) fn snapshot(&self) -> Result<Snapshot> {
+        Snapshot::new(&self.db.begin_read().map_err(Error::index("begin read"))?)
+    }
+
+    /// Starts a write batch. `force_durable` overrides relaxed durability (shutdown).
+    pub(crate) fn batch(&self, force_durable: bool) -> Result<Batch> {
+        let mut txn = self.db.begin_write().map_err(Error::index("begin write"))?;
+        let durability = if self.durable || force_durable {
+            redb::Durability::Immediate
+        } else {
+            redb::Durability::None
+        };
+        txn.set_durability(durability)
+            .map_err(Error::index("set durability"))?;
+        Ok(Batch::new(txn))
+    }
+}
+
+/// Checks the master key against the key-check record. `Ok(false)`: a new index, no
+/// tables yet.
+fn verify_key(db: &impl ReadableDatabase, keyring: &Keyring) -> Result<bool> {
+    let read = db.begin_read().map_err(Error::index("begin read"))?;
+    match read.open_table(META) {
+        Ok(meta) => {
+            let record = meta
+                .get(META_KEY_CHECK)
+                .map_err(Error::index("read key check"))?
+                .ok_or(Error::Corrupt { what: "index meta" })?;
+            keyring.verify_key_check(record.value())?;
+            Ok(true)
+        }
+        Err(TableError::TableDoesNotExist(_)) => Ok(false),
+        Err(e) => Err(Error::index("open meta table")(e)),
+    }
+}
+
+/// Creates the tables of a new index and writes the key-check record.
+fn init(db: &redb::Database, keyring: &Keyring) -> Result<()> {
+    let check = keyring.key_check()?;
+    let mut txn = db.begin_write().map_err(Error::index("begin write"))?;
+    txn.set_durability(redb::Durability::Immediate)
+        .map_err(Error::index("set durability"))?;
+    {
+        let mut meta = txn.open_table(META).map_err(Error::index("create table"))?;
+        meta.insert(META_KEY_CHECK, check.as_slice())
+            .map_err(Error::index("write key check"))?;
+        meta.insert(META_FORMAT, FORMAT_VERSION)
+            .map_err(Error::index("write format"))?;
+        txn.open_table(BUCKETS)
+            .map_err(Error::index("create table"))?;
+        txn.open_table(BUCKET_KEYS)
+            .map_err(Error::index("create table"))?;
+        txn.open_table(OBJECTS)
+            .map_err(Error::index("create table"))?;
+        txn.open_table(CHUNK_REFS)
+            .map_err(Error::index("create table"))?;
+        txn.open_table(SEALED)
+            .map_err(Error::index("create table"))?;
+    }
+    txn.commit().map_err(Error::index("commit new index"))
+}
+
+/// `bucket id ‖ rest`: the key of an object or a chunk refcount.
+fn prefixed(bucket: &BucketId, rest: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(bucket.len() + rest.len());
+    key.extend_from_slice(bucket);
+    key.extend_from_slice(rest);
+    key
+}
+
+fn chunk_ref_key(bucket: &BucketId, id: &ChunkId) -> Vec<u8> {
+    prefixed(bucket, id.as_bytes())
+}
+
+/// The smallest byte string above every string that starts with `prefix`; `None` if there
+/// is none (the prefix is empty or all `0xff`).
+pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn prefix_end_edges() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), None);
+        assert_eq!(prefix_end(b""), None);
+    }
+}

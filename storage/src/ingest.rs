@@ -1,0 +1,250 @@
+//! The upload path: body bytes → fixed-size chunks → keyed id, seal, chunk file.
+//!
+//! # Design
+//!
+//! [`ObjectWriter::write`] cuts the body into chunks of the store's chunk size. Each full
+//! chunk goes to `spawn_blocking` (id, seal, write file) with at most two in flight, so one
+//! chunk is sealed while the previous one is written, on the two cores. MD5 (the S3 `ETag`,
+//! the slowest hash by far) runs on its own blocking task fed by a bounded channel of
+//! `Bytes` clones — no copy. Memory stays at a few chunks per upload.
+//!
+//! Every chunk is registered in the in-flight registry before its file is checked or
+//! written; the registrations live in a shared [`Claim`] that the chunk tasks and then the
+//! [`StagedBody`] hold. Dropped uncommitted, it releases them, and the writer thread
+//! removes files nothing references.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use md5::{Digest as _, Md5};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::chunk_id::ChunkId;
+use crate::error::{Error, Result};
+use crate::inflight::Claim;
+use crate::keyring::BucketKeys;
+use crate::records::{BucketId, ChunkRef};
+use crate::seal;
+use crate::store::Shared;
+
+/// Chunk tasks in flight per upload: one sealing while one writes.
+const CHUNKS_IN_FLIGHT: usize = 2;
+/// Body pieces queued for the MD5 task.
+const MD5_QUEUE: usize = 8;
+
+/// Streams an object body into sealed chunk files. Get one from
+/// [`Store::object_writer`](crate::Store::object_writer); [`finish`](ObjectWriter::finish)
+/// it into a [`StagedBody`] to commit.
+///
+/// Dropping it (client disconnect, failed upload) releases its chunks: files that no
+/// committed object references are deleted.
+pub struct ObjectWriter {
+    shared: Arc<Shared>,
+    bucket: BucketId,
+    keys: Arc<BucketKeys>,
+    claim: Arc<Claim>,
+    chunk_size: usize,
+    pending: BytesMut,
+    len: u64,
+    in_flight: VecDeque<JoinHandle<Result<ChunkRef>>>,
+    chunks: Vec<ChunkRef>,
+    md5_tx: mpsc::Sender<Bytes>,
+    md5_task: JoinHandle<[u8; 16]>,
+}
+
+impl std::fmt::Debug for ObjectWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectWriter")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ObjectWriter {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        bucket: BucketId,
+        keys: Arc<BucketKeys>,
+    ) -> ObjectWriter {
+        let (md5_tx, mut md5_rx) = mpsc::channel::<Bytes>(MD5_QUEUE);
+        let md5_task = tokio::task::spawn_blocking(move || {
+            let mut md5 = Md5::new();
+            while let Some(piece) = md5_rx.blocking_recv() {
+                md5.update(&piece);
+            }
+            md5.finalize().into()
+        });
+        let chunk_size = shared.chunk_size;
+        ObjectWriter {
+            claim: Arc::new(Claim::new(shared.clone(), bucket)),
+            shared,
+            bucket,
+            keys,
+            chunk_size,
+            pending: BytesMut::new(),
+            len: 0,
+            in_flight: VecDeque::with_capacity(CHUNKS_IN_FLIGHT),
+            chunks: Vec::new(),
+            md5_tx,
+            md5_task,
+        }
+    }
+
+    /// Appends body bytes. Full chunks are hashed (keyed BLAKE3), sealed and written to the
+    /// chunk store in `spawn_blocking`, pipelined (at most 2 chunks in flight); MD5 runs on
+    /// its own blocking task beside them. Waits when the pipeline is full (backpressure).
+    ///
+    /// # Errors
+    /// `Error::Io` if a chunk file cannot be written; the writer is then unusable.
+    pub async fn write(&mut self, mut data: Bytes) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.len += data.len() as u64;
+        self.md5_tx
+            .send(data.clone())
+            .await
+            .map_err(|_| Error::Io {
+                action: "hash body",
+                source: std::io::Error::other("md5 task stopped"),
+            })?;
+        while !data.is_empty() {
+            if self.pending.is_empty() && data.len() >= self.chunk_size {
+                // A whole chunk in hand: no copy.
+                let chunk = data.split_to(self.chunk_size);
+                self.submit(chunk).await?;
+                continue;
+            }
+            if self.pending.capacity() == 0 {
+                self.pending.reserve(self.chunk_size);
+            }
+            let take = (self.chunk_size - self.pending.len()).min(data.len());
+            self.pending.extend_from_slice(&data.split_to(take));
+            if self.pending.len() == self.chunk_size {
+                let chunk = std::mem::take(&mut self.pending).freeze();
+                self.submit(chunk).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes accepted so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether no bytes were accepted yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Flushes the last partial chunk and waits for every chunk write (durable if the store
+    /// is `Durability::Immediate`) and for the MD5.
+    ///
+    /// # Errors
+    /// `Error::Io` if a chunk file cannot be written.
+    pub async fn finish(mut self) -> Result<StagedBody> {
+        if !self.pending.is_empty() {
+            let chunk = std::mem::take(&mut self.pending).freeze();
+            self.submit(chunk).await?;
+        }
+        while let Some(task) = self.in_flight.pop_front() {
+            self.chunks.push(task.await.map_err(Error::join)??);
+        }
+        let ObjectWriter {
+            bucket,
+            claim,
+            len,
+            chunks,
+            md5_tx,
+            md5_task,
+            ..
+        } = self;
+        drop(md5_tx);
+        let md5 = md5_task.await.map_err(Error::join)?;
+        Ok(StagedBody {
+            bucket,
+            chunks,
+            size: len,
+            md5,
+            claim,
+        })
+    }
+
+    async fn submit(&mut self, chunk: Bytes) -> Result<()> {
+        if self.in_flight.len() >= CHUNKS_IN_FLIGHT
+            && let Some(oldest) = self.in_flight.pop_front()
+        {
+            self.chunks.push(oldest.await.map_err(Error::join)??);
+        }
+        let shared = self.shared.clone();
+        let keys = self.keys.clone();
+        let claim = self.claim.clone();
+        let bucket = self.bucket;
+        self.in_flight
+            .push_back(tokio::task::spawn_blocking(move || {
+                store_chunk(&shared, &keys, &claim, &bucket, &chunk)
+            }));
+        Ok(())
+    }
+}
+
+/// Id, register, and — unless the file exists (deduplication) — seal and write.
+fn store_chunk(
+    shared: &Shared,
+    keys: &BucketKeys,
+    claim: &Claim,
+    bucket: &BucketId,
+    chunk: &[u8],
+) -> Result<ChunkRef> {
+    let len = u32::try_from(chunk.len()).map_err(|_| Error::BadConfig {
+        what: "chunk larger than 4 GiB",
+    })?;
+    let id = ChunkId::of(keys, chunk);
+    // Register before looking: from here on no delete can remove this chunk's file.
+    claim.add(id);
+    if !shared.chunks.exists(bucket, &id)? {
+        let sealed = seal::seal(keys, &id, chunk)?;
+        shared.chunks.put(bucket, &id, &sealed)?;
+    }
+    Ok(ChunkRef { id, len })
+}
+
+/// A finished body whose chunks are on disk, waiting to be committed under a key.
+///
+/// Dropping it uncommitted (e.g. a checksum the server rejects) releases its chunks.
+pub struct StagedBody {
+    pub(crate) bucket: BucketId,
+    pub(crate) chunks: Vec<ChunkRef>,
+    size: u64,
+    md5: [u8; 16],
+    claim: Arc<Claim>,
+}
+
+impl std::fmt::Debug for StagedBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StagedBody")
+            .field("size", &self.size)
+            .field("chunks", &self.chunks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl StagedBody {
+    /// Body size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// MD5 of the body.
+    pub fn md5(&self) -> [u8; 16] {
+        self.md5
+    }
+
+    /// The commit is durable: the chunks are referenced, drop the registrations.
+    pub(crate) fn committed(&self) {
+        self.claim.committed();
+    }
+}

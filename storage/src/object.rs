@@ -1,0 +1,94 @@
+//! What callers see of buckets and objects.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::records::{BucketId, BucketRecord, ChunkRef, ObjectRecord};
+
+/// A bucket.
+#[derive(Clone, Debug)]
+pub struct BucketInfo {
+    /// Bucket name.
+    pub name: String,
+    /// Owner, as given at creation.
+    pub owner: String,
+    /// Creation time, millisecond precision.
+    pub created: SystemTime,
+    pub(crate) id: BucketId,
+}
+
+impl BucketInfo {
+    pub(crate) fn from_record(name: String, record: BucketRecord) -> BucketInfo {
+        BucketInfo {
+            name,
+            owner: record.owner,
+            created: time_from_ms(record.created_ms),
+            id: record.id,
+        }
+    }
+}
+
+/// Object metadata kept as given (the server validates it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ObjectMeta {
+    /// `Content-Type`.
+    pub content_type: Option<String>,
+    /// `Content-Encoding`.
+    pub content_encoding: Option<String>,
+    /// `Content-Disposition`.
+    pub content_disposition: Option<String>,
+    /// `Content-Language`.
+    pub content_language: Option<String>,
+    /// `Cache-Control`.
+    pub cache_control: Option<String>,
+    /// `Expires`, stored as given (HTTP date text).
+    pub expires: Option<String>,
+    /// `x-amz-meta-*`: names lower-case, sorted.
+    pub user: Vec<(String, String)>,
+    /// `(algorithm, base64 value)`, e.g. `("CRC32", …)`, verified by the server.
+    pub checksums: Vec<(String, String)>,
+}
+
+/// An object as committed.
+#[derive(Clone, Debug)]
+pub struct ObjectInfo {
+    /// Object key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Lower-case hex MD5 (or `md5-N` for multipart), no quotes.
+    pub etag: String,
+    /// Millisecond precision.
+    pub last_modified: SystemTime,
+    /// Metadata.
+    pub meta: ObjectMeta,
+    pub(crate) bucket: BucketId,
+    pub(crate) modified_ms: u64,
+    pub(crate) chunks: Arc<[ChunkRef]>,
+}
+
+impl ObjectInfo {
+    pub(crate) fn from_record(bucket: BucketId, key: String, record: ObjectRecord) -> ObjectInfo {
+        ObjectInfo {
+            key,
+            size: record.size,
+            etag: record.etag,
+            last_modified: time_from_ms(record.modified_ms),
+            meta: record.meta,
+            bucket,
+            modified_ms: record.modified_ms,
+            chunks: record.chunks.into(),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+pub(crate) fn time_from_ms(ms: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+}

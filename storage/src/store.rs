@@ -1,0 +1,327 @@
+//! Opening a data directory, and the [`Store`] every other crate talks to.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use tokio::sync::{mpsc, oneshot};
+use zeroize::Zeroizing;
+
+use crate::chunk_store::{ChunkStore, create_dir_private};
+use crate::error::{Error, Result};
+use crate::index::Index;
+use crate::inflight::{InFlight, Release};
+use crate::keyring::{BucketKeys, Keyring, MasterKey};
+use crate::records::BucketId;
+use crate::writer::{self, Op, Reply, Request};
+
+/// Default chunk size: 4 MiB.
+pub const DEFAULT_CHUNK_SIZE: usize = 4 << 20;
+/// Smallest allowed chunk size: 64 KiB.
+pub const MIN_CHUNK_SIZE: usize = 64 << 10;
+/// Largest allowed chunk size: 64 MiB.
+pub const MAX_CHUNK_SIZE: usize = 64 << 20;
+/// Longest object key, in bytes (as S3).
+pub const MAX_KEY_LEN: usize = 1024;
+
+/// How hard writes try to survive a crash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Chunk files and their directories are fsynced before the commit, and the index
+    /// commits with redb `Durability::Immediate`: an acknowledged write survives a crash.
+    Immediate,
+    /// No fsyncs (ephemeral mode). A crash may lose recent writes.
+    Relaxed,
+}
+
+/// Where the index lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexLocation {
+    /// `<root>/index.redb`.
+    File,
+    /// In memory (redb `InMemoryBackend`): gone at exit. For ephemeral mode.
+    Memory,
+}
+
+/// How to open a store.
+#[derive(Debug)]
+pub struct StoreConfig {
+    /// Data directory; created 0700 if missing. Chunks live under `<root>/chunks`.
+    pub root: PathBuf,
+    /// Chunk size in bytes, [`MIN_CHUNK_SIZE`]..=[`MAX_CHUNK_SIZE`]; usually
+    /// [`DEFAULT_CHUNK_SIZE`].
+    pub chunk_size: usize,
+    /// Whether writes are fsynced.
+    pub durability: Durability,
+    /// Where the index lives.
+    pub index: IndexLocation,
+    /// The master key; it never leaves the store.
+    pub master_key: MasterKey,
+}
+
+/// State shared by the store, its writer thread, object writers and readers.
+pub(crate) struct Shared {
+    /// `None` once shut down.
+    index: RwLock<Option<Arc<Index>>>,
+    pub(crate) chunks: ChunkStore,
+    pub(crate) keyring: Keyring,
+    key_cache: Mutex<HashMap<BucketId, Arc<BucketKeys>>>,
+    pub(crate) inflight: InFlight,
+    releases: Mutex<Vec<Release>>,
+    wake: mpsc::WeakSender<Request>,
+    pub(crate) chunk_size: usize,
+    pub(crate) runtime: tokio::runtime::Handle,
+}
+
+impl Shared {
+    /// The open index.
+    pub(crate) fn index(&self) -> Result<Arc<Index>> {
+        self.index
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or(Error::ShuttingDown)
+    }
+
+    /// Runs a read against a fresh snapshot, off the reactor.
+    pub(crate) async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&crate::index::Snapshot) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let index = self.index()?;
+        tokio::task::spawn_blocking(move || f(&index.snapshot()?))
+            .await
+            .map_err(Error::join)?
+    }
+
+    /// A bucket's working keys, from the cache or unwrapped from the index.
+    pub(crate) async fn bucket_keys(
+        self: &Arc<Self>,
+        bucket: &BucketId,
+    ) -> Result<Arc<BucketKeys>> {
+        if let Some(keys) = self.cached_keys(bucket) {
+            return Ok(keys);
+        }
+        let id = *bucket;
+        let wrapped = self
+            .read(move |s| s.bucket_key(&id))
+            .await?
+            .ok_or(Error::NoSuchBucket)?;
+        let keys = Arc::new(self.keyring.open_bucket_key(bucket, &wrapped)?);
+        self.cache_keys(*bucket, keys.clone());
+        Ok(keys)
+    }
+
+    fn cached_keys(&self, bucket: &BucketId) -> Option<Arc<BucketKeys>> {
+        self.key_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(bucket)
+            .cloned()
+    }
+
+    fn cache_keys(&self, bucket: BucketId, keys: Arc<BucketKeys>) {
+        self.key_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(bucket, keys);
+    }
+
+    /// Drops a deleted bucket's keys (they zeroize once the last user lets go).
+    pub(crate) fn forget_bucket_keys(&self, bucket: &BucketId) {
+        self.key_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(bucket);
+    }
+
+    /// Queues a release for the writer thread and wakes it. Never blocks: this runs in
+    /// `Drop`, possibly on the reactor or on the writer thread itself.
+    pub(crate) fn release(&self, release: Release) {
+        self.releases
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(release);
+        if let Some(tx) = self.wake.upgrade() {
+            // Full queue: the writer is busy and will look at releases after the batch.
+            let _ = tx.try_send(Request::Wake);
+        }
+    }
+
+    pub(crate) fn take_releases(&self) -> Vec<Release> {
+        std::mem::take(&mut *self.releases.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// An open data directory. Cheap to clone; all clones share one index writer.
+///
+/// # Design
+///
+/// Reads run on redb read transactions in `spawn_blocking`. Writes go to one thread that
+/// owns redb write transactions and group-commits whatever is queued (see
+/// `writer.rs`). Object bodies never pass through that thread: an
+/// [`ObjectWriter`](crate::ObjectWriter) seals and writes chunk files itself, and the
+/// commit only records them. Call [`Store::shutdown`] before dropping the last clone, so
+/// the index is closed (and can be reopened) when it returns.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) shared: Arc<Shared>,
+    tx: mpsc::Sender<Request>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens a data directory: creates directories (0700), opens or creates the index,
+    /// checks the master key against the key-check record, sweeps what a crash left behind
+    /// (temp files, chunk files with no refcount), and starts the index writer thread.
+    ///
+    /// # Errors
+    /// `Error::WrongMasterKey` (nothing changed on disk), `Error::BadConfig` for a chunk
+    /// size out of range, `Error::Io`/`Error::Index` if the directory or index cannot be
+    /// opened.
+    pub async fn open(cfg: StoreConfig) -> Result<Store> {
+        if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&cfg.chunk_size) {
+            return Err(Error::BadConfig {
+                what: "chunk_size must be 64 KiB ..= 64 MiB",
+            });
+        }
+        let runtime = tokio::runtime::Handle::try_current().map_err(|e| Error::Io {
+            action: "find the tokio runtime",
+            source: std::io::Error::other(e),
+        })?;
+        let StoreConfig {
+            root,
+            chunk_size,
+            durability,
+            index: location,
+            master_key,
+        } = cfg;
+        let sync = durability == Durability::Immediate;
+        let (index, chunks, keyring) = tokio::task::spawn_blocking(move || {
+            let keyring = Keyring::new(&master_key);
+            drop(master_key);
+            if !root.exists() {
+                std::fs::create_dir_all(&root).map_err(Error::io("create data directory"))?;
+                std::fs::set_permissions(
+                    &root,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o700),
+                )
+                .map_err(Error::io("chmod data directory"))?;
+            }
+            let index = Index::open(&root, location, sync, &keyring)?;
+            let chunk_dir = root.join("chunks");
+            create_dir_private(&chunk_dir, sync)?;
+            let chunks = ChunkStore::new(chunk_dir, sync);
+            let snapshot = index.snapshot()?;
+            let live: std::collections::HashSet<BucketId> =
+                snapshot.buckets()?.into_iter().map(|(_, b)| b.id).collect();
+            chunks.sweep(|b| live.contains(b), |b, id| snapshot.is_referenced(b, id))?;
+            drop(snapshot);
+            Ok::<_, Error>((Arc::new(index), chunks, keyring))
+        })
+        .await
+        .map_err(Error::join)??;
+
+        let (tx, rx) = mpsc::channel(writer::QUEUE_DEPTH);
+        let shared = Arc::new(Shared {
+            index: RwLock::new(Some(index.clone())),
+            chunks,
+            keyring,
+            key_cache: Mutex::new(HashMap::new()),
+            inflight: InFlight::default(),
+            releases: Mutex::new(Vec::new()),
+            wake: tx.downgrade(),
+            chunk_size,
+            runtime,
+        });
+        let thread = writer::spawn(shared.clone(), index, rx)?;
+        tracing::debug!(chunk_size, ?durability, ?location, "storage opened");
+        Ok(Store {
+            inner: Arc::new(Inner {
+                shared,
+                tx,
+                thread: Mutex::new(Some(thread)),
+            }),
+        })
+    }
+
+    /// Stops the writer after draining queued commits, and closes the index. Idempotent.
+    /// Later calls fail with `Error::ShuttingDown`.
+    pub async fn shutdown(&self) {
+        let _ = self.inner.tx.send(Request::Shutdown).await;
+        let thread = self
+            .inner
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        *self
+            .inner
+            .shared
+            .index
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// Sends an operation to the writer thread and waits for its commit.
+    pub(crate) async fn submit(&self, op: Op) -> Result<Reply> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .tx
+            .send(Request::Op { op, reply })
+            .await
+            .map_err(|_| Error::ShuttingDown)?;
+        answer.await.map_err(|_| Error::ShuttingDown)?
+    }
+
+    /// Waits until every write queued before this call is committed, and chunk files
+    /// released by dropped writers are removed.
+    ///
+    /// # Errors
+    /// `Error::ShuttingDown`.
+    pub async fn flush(&self) -> Result<()> {
+        self.submit(Op::Barrier).await.map(|_| ())
+    }
+
+    /// Reads a record sealed with [`Store::put_sealed`].
+    ///
+    /// # Errors
+    /// `Error::Corrupt` if the stored record does not open; index errors.
+    pub async fn get_sealed(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        let owned = name.to_owned();
+        let sealed = self.inner.shared.read(move |s| s.sealed(&owned)).await?;
+        sealed
+            .map(|sealed| self.inner.shared.keyring.open_record(name, &sealed))
+            .transpose()
+    }
+
+    /// Stores a value sealed with a key derived from the master key; `name` is associated
+    /// data, so a record cannot be moved to another name. For other crates' secrets (auth's
+    /// credential table).
+    ///
+    /// # Errors
+    /// Index errors; `Error::ShuttingDown`.
+    pub async fn put_sealed(&self, name: &str, value: Zeroizing<Vec<u8>>) -> Result<()> {
+        let sealed = self.inner.shared.keyring.seal_record(name, &value)?;
+        drop(value);
+        self.submit(Op::PutSealed {
+            name: name.to_owned(),
+            sealed,
+        })
+        .await
+        .map(|_| ())
+    }
+}

@@ -1,0 +1,326 @@
+//! The index writer: one thread owns every redb write transaction (group commit).
+//!
+//! Requests arrive over a bounded channel. The thread takes everything queued, applies it
+//! in one transaction and commits once, so N concurrent PUTs cost one fsync, not N. Each
+//! request gets its own reply. Operations validate before they mutate, so one request's
+//! logical failure does not fail the rest; if the batch itself fails (an I/O error, a
+//! corrupt record), each request is retried alone so only the culprit fails.
+//!
+//! After a durable commit the thread deletes the chunk files whose refcount reached zero —
+//! unless a writer has them registered (see [`crate::inflight`]) — and the chunk
+//! directories of deleted buckets. It also handles releases from writers that gave up.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::chunk_id::ChunkId;
+use crate::error::{Error, Result};
+use crate::index::{Batch, Effects, Index};
+use crate::inflight::deregister;
+use crate::ingest::StagedBody;
+use crate::object::ObjectMeta;
+use crate::records::{BucketId, BucketRecord, ObjectRecord};
+use crate::store::Shared;
+
+/// Requests queued at most; senders wait beyond this (backpressure).
+pub(crate) const QUEUE_DEPTH: usize = 1024;
+/// Requests applied in one transaction at most.
+const MAX_BATCH: usize = 512;
+/// With relaxed durability, every this many commits one is made durable anyway, so redb can
+/// reclaim freed pages and a file index does not lose everything on a crash.
+const RELAXED_DURABLE_EVERY: u64 = 64;
+
+/// A message to the writer thread.
+// Moved once into the channel; boxing the big variant would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Request {
+    /// An index change, answered on `reply` once committed (or refused).
+    Op {
+        op: Op,
+        reply: oneshot::Sender<Result<Reply>>,
+    },
+    /// Releases are queued; come and process them.
+    Wake,
+    /// Finish what is queued before this, then stop.
+    Shutdown,
+}
+
+/// An index change.
+pub(crate) enum Op {
+    CreateBucket {
+        name: String,
+        record: BucketRecord,
+        wrapped_key: Vec<u8>,
+    },
+    DeleteBucket {
+        name: String,
+    },
+    PutObject {
+        bucket: BucketId,
+        key: String,
+        record: ObjectRecord,
+        /// Holds the chunks' registrations until the commit.
+        body: Option<StagedBody>,
+    },
+    LinkObject {
+        bucket: BucketId,
+        src_key: String,
+        expect_etag: String,
+        expect_modified_ms: u64,
+        dst_key: String,
+        meta: ObjectMeta,
+        modified_ms: u64,
+    },
+    DeleteObjects {
+        bucket: BucketId,
+        keys: Vec<String>,
+    },
+    PutSealed {
+        name: String,
+        sealed: Vec<u8>,
+    },
+    /// Nothing; answered once everything queued before it is done.
+    Barrier,
+}
+
+/// The answer to an [`Op`].
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Reply {
+    Done,
+    Object(ObjectRecord),
+    Deleted(Vec<bool>),
+}
+
+struct Pending {
+    op: Op,
+    reply: oneshot::Sender<Result<Reply>>,
+    outcome: Option<Result<Reply>>,
+}
+
+/// Starts the writer thread.
+pub(crate) fn spawn(
+    shared: Arc<Shared>,
+    index: Arc<Index>,
+    rx: mpsc::Receiver<Request>,
+) -> Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("coffer-index-writer".into())
+        .spawn(move || run(&shared, &index, rx))
+        .map_err(Error::io("start index writer thread"))
+}
+
+fn run(shared: &Shared, index: &Index, mut rx: mpsc::Receiver<Request>) {
+    let mut commits: u64 = 0;
+    let mut stop = false;
+    while !stop {
+        let Some(first) = rx.blocking_recv() else {
+            break;
+        };
+        let mut pending = Vec::new();
+        let mut next = Some(first);
+        while let Some(request) = next.take() {
+            match request {
+                Request::Op { op, reply } => pending.push(Pending {
+                    op,
+                    reply,
+                    outcome: None,
+                }),
+                Request::Wake => {}
+                Request::Shutdown => {
+                    stop = true;
+                    break;
+                }
+            }
+            if pending.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        // Releases queued before a request are handled before it is answered.
+        process_releases(shared, index);
+        if !pending.is_empty() {
+            commits += 1;
+            execute(
+                shared,
+                index,
+                &mut pending,
+                commits.is_multiple_of(RELAXED_DURABLE_EVERY),
+            );
+            for p in pending {
+                let outcome = p.outcome.unwrap_or(Err(Error::ShuttingDown));
+                let _ = p.reply.send(outcome);
+            }
+        }
+        process_releases(shared, index);
+    }
+    // Make relaxed commits durable before the index closes.
+    if let Err(e) = index.batch(true).and_then(Batch::commit) {
+        tracing::warn!(error = %e, "final index commit failed");
+    }
+    process_releases(shared, index);
+    tracing::debug!("index writer stopped");
+}
+
+fn execute(shared: &Shared, index: &Index, pending: &mut [Pending], force_durable: bool) {
+    match run_batch(index, pending, force_durable) {
+        Ok(effects) => after_commit(shared, &effects, pending),
+        Err(e) if pending.len() == 1 => pending[0].outcome = Some(Err(e)),
+        Err(e) => {
+            tracing::debug!(error = %e, requests = pending.len(), "batch failed; retrying one by one");
+            for p in pending.iter_mut() {
+                let one = std::slice::from_mut(p);
+                match run_batch(index, one, force_durable) {
+                    Ok(effects) => after_commit(shared, &effects, one),
+                    Err(e) => one[0].outcome = Some(Err(e)),
+                }
+            }
+        }
+    }
+}
+
+/// Whether an error is a request's own logical failure, which leaves the transaction
+/// untouched (every operation validates before it mutates).
+fn is_logical(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::NoSuchBucket
+            | Error::NoSuchKey
+            | Error::BucketAlreadyExists { .. }
+            | Error::BucketNotEmpty
+    )
+}
+
+fn run_batch(index: &Index, pending: &mut [Pending], force_durable: bool) -> Result<Effects> {
+    let mut batch = index.batch(force_durable)?;
+    for p in pending.iter_mut() {
+        let outcome = apply(&mut batch, &p.op);
+        if let Err(e) = outcome {
+            if !is_logical(&e) {
+                return Err(e);
+            }
+            p.outcome = Some(Err(e));
+        } else {
+            p.outcome = Some(outcome);
+        }
+    }
+    batch.commit()
+}
+
+fn apply(batch: &mut Batch, op: &Op) -> Result<Reply> {
+    match op {
+        Op::CreateBucket {
+            name,
+            record,
+            wrapped_key,
+        } => batch
+            .create_bucket(name, record, wrapped_key)
+            .map(|()| Reply::Done),
+        Op::DeleteBucket { name } => batch.delete_bucket(name).map(|()| Reply::Done),
+        Op::PutObject {
+            bucket,
+            key,
+            record,
+            ..
+        } => batch
+            .put_object(bucket, key, record)
+            .map(|()| Reply::Object(record.clone())),
+        Op::LinkObject {
+            bucket,
+            src_key,
+            expect_etag,
+            expect_modified_ms,
+            dst_key,
+            meta,
+            modified_ms,
+        } => batch
+            .link_object(
+                bucket,
+                src_key,
+                expect_etag,
+                *expect_modified_ms,
+                dst_key,
+                meta,
+                *modified_ms,
+            )
+            .map(Reply::Object),
+        Op::DeleteObjects { bucket, keys } => {
+            batch.delete_objects(bucket, keys).map(Reply::Deleted)
+        }
+        Op::PutSealed { name, sealed } => batch.put_sealed(name, sealed).map(|()| Reply::Done),
+        Op::Barrier => Ok(Reply::Done),
+    }
+}
+
+fn after_commit(shared: &Shared, effects: &Effects, pending: &[Pending]) {
+    // Committed bodies' chunks are referenced now: their registrations can go.
+    for p in pending {
+        if let (
+            Op::PutObject {
+                body: Some(body), ..
+            },
+            Some(Ok(_)),
+        ) = (&p.op, &p.outcome)
+        {
+            body.committed();
+        }
+    }
+    remove_unreferenced(shared, &effects.unreferenced);
+    for bucket in &effects.dropped_buckets {
+        shared.forget_bucket_keys(bucket);
+        if let Err(e) = shared.chunks.remove_bucket(bucket) {
+            tracing::warn!(error = %e, "could not remove a deleted bucket's chunks; the next start sweeps them");
+        }
+    }
+}
+
+/// Unlinks chunk files no object references, skipping chunks a writer has registered. The
+/// registry stays locked throughout, so no writer can find a file that is about to go.
+fn remove_unreferenced(shared: &Shared, chunks: &[(BucketId, ChunkId)]) {
+    if chunks.is_empty() {
+        return;
+    }
+    let registry = shared.inflight.lock();
+    for (bucket, id) in chunks {
+        if registry.contains_key(&(*bucket, *id)) {
+            continue;
+        }
+        if let Err(e) = shared.chunks.remove(bucket, id) {
+            tracing::warn!(error = %e, chunk = ?id, "could not remove an unreferenced chunk");
+        }
+    }
+}
+
+/// Handles releases from writers that gave up: their chunks that no object references and
+/// no other writer holds are removed.
+fn process_releases(shared: &Shared, index: &Index) {
+    let releases = shared.take_releases();
+    if releases.is_empty() {
+        return;
+    }
+    // Commits happen only on this thread, so this snapshot is current.
+    let snapshot = match index.snapshot() {
+        Ok(snapshot) => snapshot,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not process chunk releases; the next start sweeps them");
+            return;
+        }
+    };
+    let mut registry = shared.inflight.lock();
+    for release in releases {
+        deregister(&mut registry, release.bucket, &release.chunks);
+        for id in &release.chunks {
+            if registry.contains_key(&(release.bucket, *id)) {
+                continue;
+            }
+            match snapshot.is_referenced(&release.bucket, id) {
+                Ok(true) => {}
+                Ok(false) => {
+                    if let Err(e) = shared.chunks.remove(&release.bucket, id) {
+                        tracing::warn!(error = %e, chunk = ?id, "could not remove a released chunk");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not check a released chunk"),
+            }
+        }
+    }
+}

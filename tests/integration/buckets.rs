@@ -1,0 +1,184 @@
+//! Bucket operations with AWS semantics and error codes: create, list, head, location,
+//! delete, and the naming/ownership/emptiness errors.
+
+use crate::common::{TestEnv, assert_s3_err, bucket_names, create_bucket, put, status_of};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_lifecycle_create_list_head_location_delete() {
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let s3 = server.client();
+
+    assert!(
+        bucket_names(&s3).await.is_empty(),
+        "fresh server has no buckets"
+    );
+
+    for name in ["alpha-photos", "beta.scans", "0-invoices"] {
+        create_bucket(&s3, name).await;
+    }
+    let mut names = bucket_names(&s3).await;
+    names.sort();
+    assert_eq!(names, ["0-invoices", "alpha-photos", "beta.scans"]);
+    let listed = s3.list_buckets().send().await.unwrap();
+    for b in listed.buckets() {
+        assert!(
+            b.creation_date().is_some(),
+            "CreationDate for {:?}",
+            b.name()
+        );
+    }
+
+    s3.head_bucket()
+        .bucket("alpha-photos")
+        .send()
+        .await
+        .unwrap();
+
+    let loc = s3
+        .get_bucket_location()
+        .bucket("alpha-photos")
+        .send()
+        .await
+        .unwrap();
+    // us-east-1 is reported as an empty LocationConstraint by AWS; accept the explicit name too.
+    let c = loc.location_constraint().map(|c| c.as_str().to_owned());
+    assert!(
+        matches!(c.as_deref(), None | Some("" | "us-east-1")),
+        "location constraint {c:?}"
+    );
+
+    s3.delete_bucket()
+        .bucket("beta.scans")
+        .send()
+        .await
+        .unwrap();
+    let mut names = bucket_names(&s3).await;
+    names.sort();
+    assert_eq!(names, ["0-invoices", "alpha-photos"]);
+    assert_s3_err(
+        s3.head_bucket().bucket("beta.scans").send().await,
+        404,
+        None,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_bucket_names_are_refused_with_invalid_bucket_name() {
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let s3 = server.client();
+
+    let too_long = "a".repeat(64);
+    let bad = [
+        "ab",              // shorter than 3
+        too_long.as_str(), // longer than 63
+        "Upper-case",      // uppercase
+        "under_score",     // underscore
+        "-leading-dash",   // must start with letter or digit
+        "trailing-dash-",  // must end with letter or digit
+        "double..dot",     // adjacent dots
+        "192.168.5.4",     // IP-address form
+    ];
+    for name in bad {
+        let res = s3.create_bucket().bucket(name).send().await;
+        assert_s3_err(res, 400, Some("InvalidBucketName"));
+    }
+    assert!(bucket_names(&s3).await.is_empty(), "no bucket was created");
+
+    // Boundaries that are valid.
+    let max = "b".repeat(63);
+    for name in ["abc", max.as_str(), "a.b-c.d1"] {
+        create_bucket(&s3, name).await;
+    }
+    assert_eq!(bucket_names(&s3).await.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recreating_own_bucket_gives_bucket_already_owned_by_you() {
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let s3 = server.client();
+
+    create_bucket(&s3, "mine").await;
+    put(&s3, "mine", "keep.txt", b"still here").await;
+    let res = s3.create_bucket().bucket("mine").send().await;
+    assert_s3_err(res, 409, Some("BucketAlreadyOwnedByYou"));
+    // The failed re-create did not reset the bucket.
+    assert_eq!(
+        crate::common::get(&s3, "mine", "keep.txt").await,
+        b"still here"
+    );
+    assert_eq!(bucket_names(&s3).await, ["mine"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_non_empty_bucket_gives_bucket_not_empty() {
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let s3 = server.client();
+
+    create_bucket(&s3, "full").await;
+    put(&s3, "full", "a/b/c.jpg", b"x").await;
+    let res = s3.delete_bucket().bucket("full").send().await;
+    assert_s3_err(res, 409, Some("BucketNotEmpty"));
+    assert_eq!(crate::common::get(&s3, "full", "a/b/c.jpg").await, b"x");
+
+    s3.delete_object()
+        .bucket("full")
+        .key("a/b/c.jpg")
+        .send()
+        .await
+        .unwrap();
+    s3.delete_bucket().bucket("full").send().await.unwrap();
+    assert!(bucket_names(&s3).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_bucket_gives_no_such_bucket_everywhere() {
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let s3 = server.client();
+    let b = "does-not-exist";
+
+    // HEAD has no body, so only the status can say it.
+    let head = s3.head_bucket().bucket(b).send().await;
+    assert_eq!(status_of(head.as_ref().unwrap_err()), 404);
+
+    assert_s3_err(
+        s3.list_objects_v2().bucket(b).send().await,
+        404,
+        Some("NoSuchBucket"),
+    );
+    assert_s3_err(
+        s3.list_objects().bucket(b).send().await,
+        404,
+        Some("NoSuchBucket"),
+    );
+    assert_s3_err(
+        s3.delete_bucket().bucket(b).send().await,
+        404,
+        Some("NoSuchBucket"),
+    );
+    assert_s3_err(
+        s3.get_bucket_location().bucket(b).send().await,
+        404,
+        Some("NoSuchBucket"),
+    );
+    assert_s3_err(
+        s3.put_object()
+            .bucket(b)
+            .key("k")
+            .body(b"x".to_vec().into())
+            .send()
+            .await,
+        404,
+        Some("NoSuchBucket"),
+    );
+    assert_s3_err(
+        s3.get_object().bucket(b).key("k").send().await,
+        404,
+        Some("NoSuchBucket"),
+    );
+    assert!(bucket_names(&s3).await.is_empty(), "nothing was created");
+}

@@ -1,0 +1,690 @@
+//! Harness: start the real `coffer` binary, read its `AWS_*` lines, and drive it.
+//!
+//! Each test makes its own [`TestEnv`] (a temp dir holding `TMPDIR`, the data dir and the
+//! server logs), so tests run in parallel without sharing anything. When a test panics, the
+//! env prints every server log it collected.
+
+pub mod raw;
+pub mod sign;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::{Credentials, Region};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use md5::{Digest as _, Md5};
+
+/// How long the server may take to print its `AWS_*` lines, or to stop after SIGTERM.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Fixed root credentials for durable-mode tests (secret ≥ 16 characters, as P8 requires).
+pub const ROOT_ACCESS_KEY: &str = "COFFERTESTROOTKEY01";
+pub const ROOT_SECRET_KEY: &str = "test-secret-key-that-is-long-enough-0123";
+
+/// A test's private directory tree plus the logs of every server it started.
+pub struct TestEnv {
+    dir: tempfile::TempDir,
+    logs: Mutex<Vec<PathBuf>>,
+    spawned: Mutex<u32>,
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("coffer-it-")
+            .tempdir()
+            .expect("create test dir");
+        for sub in ["tmp", "data", "logs", "home"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("create test subdir");
+        }
+        Self {
+            dir,
+            logs: Mutex::new(Vec::new()),
+            spawned: Mutex::new(0),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The `TMPDIR` given to every server this env starts.
+    pub fn tmp(&self) -> PathBuf {
+        self.root().join("tmp")
+    }
+
+    /// The durable data directory (`--data`).
+    pub fn data(&self) -> PathBuf {
+        self.root().join("data")
+    }
+
+    /// An empty HOME for external clients, so a developer's config cannot interfere.
+    pub fn home(&self) -> PathBuf {
+        self.root().join("home")
+    }
+
+    /// A scratch directory for test files (not the server's TMPDIR, which must stay clean).
+    pub fn scratch(&self) -> PathBuf {
+        let p = self.root().join("scratch");
+        std::fs::create_dir_all(&p).expect("create scratch dir");
+        p
+    }
+
+    fn next_log(&self) -> PathBuf {
+        let mut n = self.spawned.lock().expect("lock");
+        *n += 1;
+        let path = self
+            .root()
+            .join("logs")
+            .join(format!("server-{n}.stderr.log"));
+        self.logs.lock().expect("lock").push(path.clone());
+        path
+    }
+
+    /// A `coffer` command with a clean environment: no inherited `COFFER_*`, own `TMPDIR`,
+    /// stderr going to a fresh log file. Returns the command and the log path.
+    pub fn command(&self, args: &[&str], envs: &[(&str, &str)]) -> (Command, PathBuf) {
+        let log = self.next_log();
+        let stderr = std::fs::File::create(&log).expect("create server log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_coffer"));
+        cmd.args(args);
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("COFFER_") {
+                cmd.env_remove(&k);
+            }
+        }
+        cmd.env("TMPDIR", self.tmp());
+        if std::env::var_os("RUST_LOG").is_none() {
+            cmd.env("RUST_LOG", "info");
+        }
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr));
+        (cmd, log)
+    }
+
+    /// `coffer serve --ephemeral --listen 127.0.0.1:0`.
+    pub fn start_ephemeral(&self) -> Server {
+        self.start(
+            &["serve", "--ephemeral", "--listen", "127.0.0.1:0"],
+            &[],
+            &Expect::PrintedCredentials,
+        )
+    }
+
+    /// `coffer serve --data <env.data()> --listen 127.0.0.1:0` with the fixed root credentials.
+    pub fn start_durable(&self) -> Server {
+        self.start_durable_with(&[
+            ("COFFER_ROOT_ACCESS_KEY", ROOT_ACCESS_KEY),
+            ("COFFER_ROOT_SECRET_KEY", ROOT_SECRET_KEY),
+        ])
+    }
+
+    /// Durable mode with the given extra environment. If it does not contain
+    /// `COFFER_ROOT_ACCESS_KEY`, the server is expected to print generated credentials
+    /// (first start of the data dir) — use [`TestEnv::start_durable_known`] for later starts.
+    pub fn start_durable_with(&self, envs: &[(&str, &str)]) -> Server {
+        let data = self.data();
+        let data = data.to_str().expect("utf-8 path");
+        let provided = envs.iter().any(|(k, _)| *k == "COFFER_ROOT_ACCESS_KEY");
+        let expect = if provided {
+            let ak = envs.iter().find(|(k, _)| *k == "COFFER_ROOT_ACCESS_KEY");
+            let sk = envs.iter().find(|(k, _)| *k == "COFFER_ROOT_SECRET_KEY");
+            Expect::Known {
+                access_key: ak.map(|(_, v)| (*v).to_owned()).unwrap_or_default(),
+                secret_key: sk.map(|(_, v)| (*v).to_owned()).unwrap_or_default(),
+            }
+        } else {
+            Expect::PrintedCredentials
+        };
+        self.start(
+            &["serve", "--data", data, "--listen", "127.0.0.1:0"],
+            envs,
+            &expect,
+        )
+    }
+
+    /// Durable mode, credentials known from an earlier start (not printed again).
+    pub fn start_durable_known(&self, access_key: &str, secret_key: &str) -> Server {
+        let data = self.data();
+        let data = data.to_str().expect("utf-8 path");
+        self.start(
+            &["serve", "--data", data, "--listen", "127.0.0.1:0"],
+            &[],
+            &Expect::Known {
+                access_key: access_key.to_owned(),
+                secret_key: secret_key.to_owned(),
+            },
+        )
+    }
+
+    pub fn start(&self, args: &[&str], envs: &[(&str, &str)], expect: &Expect) -> Server {
+        let (mut cmd, log) = self.command(args, envs);
+        let mut child = cmd.spawn().expect("spawn coffer");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let rx = spawn_line_reader(stdout);
+        let mut server = Server {
+            child: Some(child),
+            stdout_rx: rx,
+            stdout_lines: Vec::new(),
+            vars: BTreeMap::new(),
+            log,
+            endpoint: String::new(),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            access_key: String::new(),
+            secret_key: String::new(),
+            region: String::new(),
+        };
+        server.wait_ready(expect);
+        server
+    }
+
+    /// Print every server log this env collected (called on failure).
+    pub fn dump_logs(&self) {
+        let logs = self.logs.lock().map(|l| l.clone()).unwrap_or_default();
+        for log in logs {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            eprintln!(
+                "===== {} ({} bytes) =====\n{text}\n===== end =====",
+                log.display(),
+                text.len()
+            );
+        }
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.dump_logs();
+        }
+    }
+}
+
+/// What a starting server is expected to print besides endpoint and region.
+pub enum Expect {
+    /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` lines (ephemeral, or first durable start).
+    PrintedCredentials,
+    /// Credentials the test already knows; the server need not print them.
+    Known {
+        access_key: String,
+        secret_key: String,
+    },
+}
+
+fn spawn_line_reader(stdout: std::process::ChildStdout) -> Receiver<String> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        // Keeps draining stdout for the server's whole life, so it never blocks on a full pipe.
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                // Receiver gone: keep draining anyway.
+            }
+        }
+    });
+    rx
+}
+
+/// A running `coffer` process.
+pub struct Server {
+    child: Option<Child>,
+    stdout_rx: Receiver<String>,
+    /// Every stdout line seen so far.
+    pub stdout_lines: Vec<String>,
+    /// `KEY=value` pairs parsed from stdout.
+    pub vars: BTreeMap<String, String>,
+    pub log: PathBuf,
+    pub endpoint: String,
+    pub addr: SocketAddr,
+    pub access_key: String,
+    pub secret_key: String,
+    pub region: String,
+}
+
+impl Server {
+    fn take_line(&mut self, line: String) {
+        if let Some((k, v)) = line.trim().split_once('=') {
+            let k = k.trim_start_matches("export ").trim();
+            let v = v.trim().trim_matches('"').trim_matches('\'');
+            self.vars.insert(k.to_owned(), v.to_owned());
+        }
+        self.stdout_lines.push(line);
+    }
+
+    fn wait_ready(&mut self, expect: &Expect) {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            let have_base =
+                self.vars.contains_key("AWS_ENDPOINT_URL") && self.vars.contains_key("AWS_REGION");
+            let have_creds = self.vars.contains_key("AWS_ACCESS_KEY_ID")
+                && self.vars.contains_key("AWS_SECRET_ACCESS_KEY");
+            let ready = match expect {
+                Expect::PrintedCredentials => have_base && have_creds,
+                Expect::Known { .. } => have_base,
+            };
+            if ready {
+                break;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self
+                .stdout_rx
+                .recv_timeout(left.min(Duration::from_millis(100)))
+            {
+                Ok(line) => self.take_line(line),
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Some(status) = self.try_wait() {
+                        self.fail_start(&format!("coffer exited before it was ready: {status}"));
+                    }
+                    if Instant::now() >= deadline {
+                        self.fail_start("coffer did not print its AWS_* lines within 20 s");
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let status = self.wait_exit(Duration::from_secs(5));
+                    self.fail_start(&format!(
+                        "coffer closed stdout before it was ready (exit: {status:?})"
+                    ));
+                }
+            }
+        }
+        self.endpoint = self.vars["AWS_ENDPOINT_URL"]
+            .trim_end_matches('/')
+            .to_owned();
+        self.region = self.vars["AWS_REGION"].clone();
+        match expect {
+            Expect::PrintedCredentials => {
+                self.access_key = self.vars["AWS_ACCESS_KEY_ID"].clone();
+                self.secret_key = self.vars["AWS_SECRET_ACCESS_KEY"].clone();
+            }
+            Expect::Known {
+                access_key,
+                secret_key,
+            } => {
+                self.access_key.clone_from(access_key);
+                self.secret_key.clone_from(secret_key);
+            }
+        }
+        let hostport = self
+            .endpoint
+            .strip_prefix("http://")
+            .unwrap_or_else(|| panic!("endpoint is not http://…: {}", self.endpoint));
+        self.addr = hostport
+            .parse()
+            .unwrap_or_else(|e| panic!("endpoint {hostport} is not ip:port: {e}"));
+        assert!(self.addr.ip().is_loopback(), "listening on {}", self.addr);
+        assert_ne!(self.addr.port(), 0, "port 0 printed");
+    }
+
+    fn fail_start(&mut self, why: &str) -> ! {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!(
+            "{why}\n--- stdout ---\n{}\n--- stderr ({}) ---\n{log}",
+            self.stdout_lines.join("\n"),
+            self.log.display()
+        );
+    }
+
+    /// Lines printed on stdout since start (including any that arrived after readiness).
+    pub fn drain_stdout(&mut self) -> &[String] {
+        while let Ok(line) = self.stdout_rx.try_recv() {
+            self.take_line(line);
+        }
+        &self.stdout_lines
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server running").id()
+    }
+
+    fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().expect("try_wait"))
+    }
+
+    /// Poll until the process exits or `timeout` passes.
+    fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(s) = self.try_wait() {
+                self.child = None;
+                return Some(s);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Send SIGTERM and wait (up to 20 s) for a graceful exit. Panics if it does not stop.
+    pub fn stop(&mut self) -> ExitStatus {
+        sigterm(self.pid());
+        if let Some(status) = self.wait_exit(STOP_TIMEOUT) {
+            return status;
+        }
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("coffer did not exit within 20 s of SIGTERM");
+    }
+
+    /// An aws-sdk-s3 client for this server's root credentials.
+    pub fn client(&self) -> Client {
+        s3_client(&self.endpoint, &self.access_key, &self.secret_key, None)
+    }
+
+    /// A client with other credentials (e.g. a wrong secret).
+    pub fn client_with_secret(&self, secret: &str) -> Client {
+        s3_client(&self.endpoint, &self.access_key, secret, None)
+    }
+
+    /// A client whose clock is fixed at `time` (signatures are dated then).
+    pub fn client_at(&self, time: std::time::SystemTime) -> Client {
+        s3_client(
+            &self.endpoint,
+            &self.access_key,
+            &self.secret_key,
+            Some(time),
+        )
+    }
+
+    /// The environment a CLI/SDK user would `eval` from the printed lines.
+    pub fn aws_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
+            ("AWS_REGION".into(), self.region.clone()),
+            ("AWS_DEFAULT_REGION".into(), self.region.clone()),
+            ("AWS_ACCESS_KEY_ID".into(), self.access_key.clone()),
+            ("AWS_SECRET_ACCESS_KEY".into(), self.secret_key.clone()),
+        ]
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.as_ref().map(Child::id) {
+            sigterm(pid);
+            if self.wait_exit(Duration::from_secs(10)).is_none()
+                && let Some(mut child) = self.child.take()
+            {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+/// SIGTERM through the `kill` command (no libc/nix dependency needed).
+pub fn sigterm(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -TERM {pid} failed");
+}
+
+/// Wait for a child that is expected to exit by itself; panics after `timeout`.
+pub fn wait_child(child: &mut Child, timeout: Duration) -> ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            return s;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("process did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A path-style aws-sdk-s3 client over plain HTTP, with retries off (tests see every error).
+pub fn s3_client(
+    endpoint: &str,
+    access_key: &str,
+    secret_key: &str,
+    time: Option<std::time::SystemTime>,
+) -> Client {
+    let http = aws_smithy_http_client::Builder::new().build_http();
+    let mut cfg = aws_sdk_s3::Config::builder()
+        .behavior_version_latest()
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(access_key, secret_key, None, None, "test"))
+        .force_path_style(true)
+        .retry_config(RetryConfig::disabled())
+        .http_client(http);
+    if let Some(t) = time {
+        cfg = cfg.time_source(aws_smithy_async::time::StaticTimeSource::new(t));
+    }
+    Client::from_conf(cfg.build())
+}
+
+/// HTTP status of a failed SDK call (0 when there was no response at all).
+pub fn status_of<E>(err: &SdkError<E, HttpResponse>) -> u16 {
+    err.raw_response().map_or(0, |r| r.status().as_u16())
+}
+
+/// S3 error code of a failed SDK call (`None` if the response had no parsable error).
+pub fn code_of<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<String> {
+    err.as_service_error()
+        .and_then(ProvideErrorMetadata::code)
+        .map(str::to_owned)
+}
+
+/// Assert an SDK result failed with this status and (if given) this S3 error code.
+#[track_caller]
+pub fn assert_s3_err<
+    T: std::fmt::Debug,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+>(
+    res: Result<T, SdkError<E, HttpResponse>>,
+    status: u16,
+    code: Option<&str>,
+) {
+    match res {
+        Ok(v) => panic!("expected {status} {code:?}, got success: {v:?}"),
+        Err(e) => {
+            assert_eq!(
+                status_of(&e),
+                status,
+                "status; error: {}",
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            );
+            if let Some(code) = code {
+                assert_eq!(
+                    code_of(&e).as_deref(),
+                    Some(code),
+                    "error code; error: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(&e)
+                );
+            }
+        }
+    }
+}
+
+/// `"<hex md5>"`, the ETag S3 gives a single PUT.
+pub fn etag_of(body: &[u8]) -> String {
+    format!("\"{}\"", hex::encode(Md5::digest(body)))
+}
+
+pub fn md5_base64(body: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(Md5::digest(body))
+}
+
+/// `n` random bytes.
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    getrandom::fill(&mut v).expect("getrandom");
+    v
+}
+
+pub async fn create_bucket(client: &Client, name: &str) {
+    client
+        .create_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "create bucket {name}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            )
+        });
+}
+
+pub async fn put(client: &Client, bucket: &str, key: &str, body: &[u8]) -> String {
+    let out = client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body.to_vec()))
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "put {key:?} ({} bytes): {}",
+                body.len(),
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            )
+        });
+    out.e_tag().expect("PutObject returns an ETag").to_owned()
+}
+
+pub async fn get(client: &Client, bucket: &str, key: &str) -> Vec<u8> {
+    let out = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "get {key:?}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            )
+        });
+    out.body.collect().await.expect("read body").to_vec()
+}
+
+/// Every key in the bucket, via ListObjectsV2 paging.
+pub async fn list_all_keys(client: &Client, bucket: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .set_continuation_token(token.clone())
+            .send()
+            .await
+            .expect("list objects v2");
+        keys.extend(
+            out.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
+        if out.is_truncated() == Some(true) {
+            token = Some(
+                out.next_continuation_token()
+                    .expect("truncated page has a continuation token")
+                    .to_owned(),
+            );
+        } else {
+            return keys;
+        }
+    }
+}
+
+pub async fn bucket_names(client: &Client) -> Vec<String> {
+    let out = client.list_buckets().send().await.expect("list buckets");
+    out.buckets()
+        .iter()
+        .filter_map(|b| b.name().map(str::to_owned))
+        .collect()
+}
+
+/// Every regular file under `dir`, recursively (missing dir → empty).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in rd.flatten() {
+            let Ok(ft) = entry.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(entry.path());
+            } else if ft.is_file() {
+                out.push(entry.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Poll `f` every 50 ms until it returns true or `timeout` passes; returns the last result.
+pub async fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Describe a directory tree (for assertion messages).
+pub fn describe_tree(dir: &Path) -> String {
+    let mut s = String::new();
+    for f in files_under(dir) {
+        let len = std::fs::metadata(&f).map_or(0, |m| m.len());
+        let _ = writeln!(s, "  {} ({len} bytes)", f.display());
+    }
+    s
+}
+
+/// PUT every key (body = the key's bytes) with at most `concurrency` requests in flight.
+pub async fn put_many(client: &Client, bucket: &str, keys: &[String], concurrency: usize) {
+    use futures::StreamExt as _;
+    futures::stream::iter(keys.iter().cloned())
+        .map(|key| {
+            let client = client.clone();
+            let bucket = bucket.to_owned();
+            async move {
+                put(&client, &bucket, &key, key.as_bytes()).await;
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<()>>()
+        .await;
+}

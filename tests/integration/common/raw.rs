@@ -1,0 +1,195 @@
+//! A tiny HTTP/1.1 client over a raw TCP socket.
+//!
+//! The SDKs always sign and always send well-formed bodies; the auth and integrity tests need
+//! to send exactly the bytes they choose (no `Authorization`, a body shorter than its
+//! `Content-Length`, extra unsigned headers). One request per connection (`Connection: close`).
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+pub const RAW_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The `<Code>` of an S3 XML error body, if any.
+    pub fn s3_code(&self) -> Option<String> {
+        let t = self.text();
+        let start = t.find("<Code>")? + "<Code>".len();
+        let end = t[start..].find("</Code>")? + start;
+        Some(t[start..end].to_owned())
+    }
+}
+
+/// What came back on a raw connection.
+#[derive(Debug)]
+pub enum RawOutcome {
+    Response(RawResponse),
+    /// The server closed the connection without a complete response header.
+    Closed {
+        bytes: Vec<u8>,
+    },
+}
+
+/// Build a request head (request line + headers + blank line). `Host` and
+/// `Connection: close` are added; add `Content-Length` yourself via `headers` when needed.
+pub fn request_head(
+    addr: SocketAddr,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+) -> Vec<u8> {
+    let mut head = format!("{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\n");
+    for (k, v) in headers {
+        let _ = write!(head, "{k}: {v}\r\n");
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    head.into_bytes()
+}
+
+/// Send a complete request with `body` (adding `Content-Length` unless the caller set it,
+/// or for GET/HEAD/DELETE without a body) and read the response.
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> RawResponse {
+    let mut all: Vec<(&str, &str)> = headers.to_vec();
+    let len = body.len().to_string();
+    let has_len = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
+    let needs_len = !body.is_empty() || matches!(method, "PUT" | "POST");
+    if needs_len && !has_len {
+        all.push(("Content-Length", &len));
+    }
+    let mut bytes = request_head(addr, method, path_and_query, &all);
+    bytes.extend_from_slice(body);
+    match exchange(addr, &bytes, false, method == "HEAD").await {
+        RawOutcome::Response(r) => r,
+        RawOutcome::Closed { bytes } => panic!(
+            "{method} {path_and_query}: connection closed without a response ({} bytes: {:?})",
+            bytes.len(),
+            String::from_utf8_lossy(&bytes)
+        ),
+    }
+}
+
+/// Write `bytes`, optionally shut down our write half (so the server sees EOF), then read
+/// until the server closes the connection (at most [`RAW_TIMEOUT`]).
+pub async fn exchange(
+    addr: SocketAddr,
+    bytes: &[u8],
+    shutdown_write: bool,
+    is_head: bool,
+) -> RawOutcome {
+    let fut = async {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        // The server may answer (and close) before reading all we send: ignore write errors.
+        let _ = stream.write_all(bytes).await;
+        if shutdown_write {
+            let _ = stream.shutdown().await;
+        }
+        let mut buf = Vec::new();
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        buf
+    };
+    let buf = tokio::time::timeout(RAW_TIMEOUT, fut)
+        .await
+        .expect("raw HTTP exchange timed out (server neither answered nor closed)");
+    match parse_response(&buf, is_head) {
+        Some(r) => RawOutcome::Response(r),
+        None => RawOutcome::Closed { bytes: buf },
+    }
+}
+
+fn parse_response(buf: &[u8], is_head: bool) -> Option<RawResponse> {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&buf[..end]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next()?;
+    let status: u16 = status_line.split_whitespace().nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let rest = &buf[end + 4..];
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.to_ascii_lowercase().contains("chunked")
+    });
+    let body = if is_head {
+        // Whatever follows the head of a HEAD response is a protocol violation; keep it so
+        // tests can assert it is empty.
+        rest.to_vec()
+    } else if chunked {
+        decode_chunked(rest)
+    } else if let Some(len) = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+    {
+        rest[..len.min(rest.len())].to_vec()
+    } else {
+        rest.to_vec()
+    };
+    Some(RawResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn decode_chunked(mut rest: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(pos) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size_str = String::from_utf8_lossy(&rest[..pos]);
+        let size_str = size_str.split(';').next().unwrap_or("").trim().to_owned();
+        let Ok(size) = usize::from_str_radix(&size_str, 16) else {
+            break;
+        };
+        rest = &rest[pos + 2..];
+        if size == 0 || rest.len() < size {
+            out.extend_from_slice(&rest[..size.min(rest.len())]);
+            break;
+        }
+        out.extend_from_slice(&rest[..size]);
+        rest = rest.get(size + 2..).unwrap_or(&[]);
+    }
+    out
+}
+
+/// Split an absolute `http://host:port/path?query` URL into its path-and-query.
+pub fn path_and_query(url: &str) -> String {
+    let uri: http::Uri = url.parse().expect("valid URL");
+    uri.path_and_query()
+        .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned())
+}

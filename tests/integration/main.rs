@@ -1,0 +1,31 @@
+//! Integration tests: the real `coffer` binary driven by real clients (aws-sdk-s3, raw
+//! HTTP, the aws CLI, boto3), one private server per test.
+//!
+//! Each module proves one area of the issue-2 slice; `common` is the harness.
+
+// Test code fails loudly on purpose: unwrap/expect/panic are how a test reports.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::missing_panics_doc,
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_wrap,
+    // Test futures live once on the test's stack; boxing them buys nothing.
+    clippy::large_futures,
+    clippy::doc_markdown,
+    clippy::duration_suboptimal_units,
+    missing_docs
+)]
+
+mod common;
+
+mod auth;
+mod buckets;
+mod clients;
+mod copy;
+mod integrity;
+mod list;
+mod objects;
+mod storage;
