@@ -120,6 +120,8 @@ impl Refusal {
     const EXPIRES: Refusal = Refusal::denied(
         "X-Amz-Expires must be a number of seconds no greater than 604800 (7 days)",
     );
+    const NO_DATE: Refusal =
+        Refusal::denied("AWS authentication requires a valid Date or x-amz-date header");
     const UNSIGNED_HEADER: Refusal =
         Refusal::denied("every x-amz-* header must be included in the signed headers");
     const FORM_UPLOAD: Refusal = Refusal {
@@ -202,6 +204,15 @@ pub(crate) fn screen(method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<
             .filter(|a| a.trim_start().starts_with("AWS4-"))
             .map(|a| Cow::Owned(signed_headers_of(a).unwrap_or_default().to_owned()))
     };
+    // A header signature without a date is malformed; s3s would answer 400,
+    // but P1 promises 403 for anything that is not a valid signature.
+    if !presigned
+        && signed.is_some()
+        && !headers.contains_key("x-amz-date")
+        && !headers.contains_key(http::header::DATE)
+    {
+        return Err(Refusal::NO_DATE);
+    }
     if let Some(signed) = signed {
         let signed: Vec<&str> = signed.split(';').map(str::trim).collect();
         let all_signed = headers.keys().all(|name| {

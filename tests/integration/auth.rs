@@ -499,14 +499,16 @@ async fn p1_request_dated_20_minutes_off_is_request_time_too_skewed() {
         } else {
             SystemTime::now() + Duration::from_secs(offset.unsigned_abs())
         };
-        let skewed = server.client_at(t);
+        // A fresh client per call: the SDK learns the server's clock from a
+        // skew error and would sign the next request with corrected time.
         assert_s3_err(
-            skewed.list_buckets().send().await,
+            server.client_at(t).list_buckets().send().await,
             403,
             Some("RequestTimeTooSkewed"),
         );
         assert_s3_err(
-            skewed
+            server
+                .client_at(t)
                 .put_object()
                 .bucket("kept")
                 .key("obj")
@@ -517,7 +519,8 @@ async fn p1_request_dated_20_minutes_off_is_request_time_too_skewed() {
             Some("RequestTimeTooSkewed"),
         );
         assert_s3_err(
-            skewed
+            server
+                .client_at(t)
                 .delete_object()
                 .bucket("kept")
                 .key("obj")

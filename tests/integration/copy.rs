@@ -90,9 +90,9 @@ async fn copy_metadata_directive_copy_keeps_and_replace_replaces() {
     let env = TestEnv::new();
     let server = env.start_ephemeral();
     let s3 = server.client();
-    create_bucket(&s3, "b").await;
+    create_bucket(&s3, "bkt").await;
     s3.put_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("orig")
         .content_type("image/jpeg")
         .cache_control("no-store")
@@ -104,9 +104,9 @@ async fn copy_metadata_directive_copy_keeps_and_replace_replaces() {
 
     // COPY (the default): source metadata and headers carried over; supplied ones ignored.
     s3.copy_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("copied")
-        .copy_source("b/orig")
+        .copy_source("bkt/orig")
         .metadata_directive(MetadataDirective::Copy)
         .metadata("ignored", "yes")
         .send()
@@ -114,7 +114,7 @@ async fn copy_metadata_directive_copy_keeps_and_replace_replaces() {
         .unwrap();
     let head = s3
         .head_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("copied")
         .send()
         .await
@@ -130,9 +130,9 @@ async fn copy_metadata_directive_copy_keeps_and_replace_replaces() {
 
     // REPLACE: only what the copy request says.
     s3.copy_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("replaced")
-        .copy_source("b/orig")
+        .copy_source("bkt/orig")
         .metadata_directive(MetadataDirective::Replace)
         .metadata("visit", "2")
         .content_type("image/png")
@@ -141,7 +141,7 @@ async fn copy_metadata_directive_copy_keeps_and_replace_replaces() {
         .unwrap();
     let head = s3
         .head_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("replaced")
         .send()
         .await
@@ -151,13 +151,13 @@ async fn copy_metadata_directive_copy_keeps_and_replace_replaces() {
     assert_eq!(meta.get("visit").map(String::as_str), Some("2"));
     assert_eq!(head.content_type(), Some("image/png"));
     assert_eq!(head.cache_control(), None);
-    assert_eq!(get(&s3, "b", "replaced").await, b"jpeg bytes");
+    assert_eq!(get(&s3, "bkt", "replaced").await, b"jpeg bytes");
 
     // Copying an object onto itself is only allowed when something changes (REPLACE).
     s3.copy_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("orig")
-        .copy_source("b/orig")
+        .copy_source("bkt/orig")
         .metadata_directive(MetadataDirective::Replace)
         .metadata("patient", "p-2")
         .send()
@@ -165,7 +165,7 @@ async fn copy_metadata_directive_copy_keeps_and_replace_replaces() {
         .unwrap();
     let head = s3
         .head_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("orig")
         .send()
         .await
@@ -178,9 +178,9 @@ async fn copy_metadata_directive_copy_keeps_and_replace_replaces() {
     );
     assert_s3_err(
         s3.copy_object()
-            .bucket("b")
+            .bucket("bkt")
             .key("orig")
-            .copy_source("b/orig")
+            .copy_source("bkt/orig")
             .send()
             .await,
         400,
@@ -193,15 +193,15 @@ async fn copy_source_conditionals_fail_with_412_and_copy_nothing() {
     let env = TestEnv::new();
     let server = env.start_ephemeral();
     let s3 = server.client();
-    create_bucket(&s3, "b").await;
-    let etag = put(&s3, "b", "src", b"source").await;
+    create_bucket(&s3, "bkt").await;
+    let etag = put(&s3, "bkt", "src", b"source").await;
     let other = "\"0123456789abcdef0123456789abcdef\"";
 
     assert_s3_err(
         s3.copy_object()
-            .bucket("b")
+            .bucket("bkt")
             .key("dst")
-            .copy_source("b/src")
+            .copy_source("bkt/src")
             .copy_source_if_match(other)
             .send()
             .await,
@@ -210,9 +210,9 @@ async fn copy_source_conditionals_fail_with_412_and_copy_nothing() {
     );
     assert_s3_err(
         s3.copy_object()
-            .bucket("b")
+            .bucket("bkt")
             .key("dst")
-            .copy_source("b/src")
+            .copy_source("bkt/src")
             .copy_source_if_none_match(&etag)
             .send()
             .await,
@@ -220,18 +220,18 @@ async fn copy_source_conditionals_fail_with_412_and_copy_nothing() {
         Some("PreconditionFailed"),
     );
     assert_s3_err(
-        s3.get_object().bucket("b").key("dst").send().await,
+        s3.get_object().bucket("bkt").key("dst").send().await,
         404,
         Some("NoSuchKey"),
     );
 
     s3.copy_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("dst")
-        .copy_source("b/src")
+        .copy_source("bkt/src")
         .copy_source_if_match(&etag)
         .send()
         .await
         .unwrap();
-    assert_eq!(get(&s3, "b", "dst").await, b"source");
+    assert_eq!(get(&s3, "bkt", "dst").await, b"source");
 }

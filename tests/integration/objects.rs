@@ -512,7 +512,9 @@ async fn content_headers_are_stored_and_returned() {
         assert_eq!(parsed.secs(), expires.secs());
     }
 
-    // Without a Content-Type, S3 reports the binary default.
+    // The Rust SDK sends `application/octet-stream` when no type is set; it
+    // is stored as sent (the `binary/octet-stream` default is for requests
+    // with no Content-Type at all, covered by a unit test).
     put(&s3, B, "plain", b"x").await;
     let head = s3
         .head_object()
@@ -521,7 +523,7 @@ async fn content_headers_are_stored_and_returned() {
         .send()
         .await
         .unwrap();
-    assert_eq!(head.content_type(), Some("binary/octet-stream"));
+    assert_eq!(head.content_type(), Some("application/octet-stream"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

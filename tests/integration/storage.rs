@@ -110,11 +110,11 @@ async fn dedup_identical_bodies_stored_once_and_freed_with_last_reference() {
     let env = TestEnv::new();
     let server = env.start_durable();
     let s3 = server.client();
-    create_bucket(&s3, "b").await;
+    create_bucket(&s3, "bkt").await;
     let before = chunk_files(&env).len();
 
     let body = random_bytes(6 * 1024 * 1024);
-    put(&s3, "b", "first", &body).await;
+    put(&s3, "bkt", "first", &body).await;
     let after_first = chunk_files(&env);
     assert!(
         after_first.len() > before,
@@ -130,7 +130,7 @@ async fn dedup_identical_bodies_stored_once_and_freed_with_last_reference() {
         "chunk files hold the body"
     );
 
-    put(&s3, "b", "second", &body).await;
+    put(&s3, "bkt", "second", &body).await;
     assert_eq!(
         chunk_files(&env),
         after_first,
@@ -138,16 +138,19 @@ async fn dedup_identical_bodies_stored_once_and_freed_with_last_reference() {
     );
 
     s3.delete_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("first")
         .send()
         .await
         .unwrap();
-    assert!(get(&s3, "b", "second").await == body, "shared chunks kept");
+    assert!(
+        get(&s3, "bkt", "second").await == body,
+        "shared chunks kept"
+    );
     assert_eq!(chunk_files(&env).len(), after_first.len());
 
     s3.delete_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("second")
         .send()
         .await
@@ -165,9 +168,9 @@ async fn dedup_identical_bodies_stored_once_and_freed_with_last_reference() {
 
     // Different bytes are not deduplicated by accident.
     let other = random_bytes(6 * 1024 * 1024);
-    put(&s3, "b", "x", &body).await;
+    put(&s3, "bkt", "x", &body).await;
     let n = chunk_files(&env).len();
-    put(&s3, "b", "y", &other).await;
+    put(&s3, "bkt", "y", &other).await;
     assert!(chunk_files(&env).len() > n);
 }
 
@@ -258,7 +261,7 @@ async fn p8_generated_credentials_shown_once_and_persist() {
     let (ak, sk) = (first.access_key.clone(), first.secret_key.clone());
     assert!(sk.len() >= 16, "generated secret is strong");
     let s3 = first.client();
-    create_bucket(&s3, "b").await;
+    create_bucket(&s3, "bkt").await;
     let status = first.stop();
     assert!(status.success());
     drop(first);
@@ -275,7 +278,7 @@ async fn p8_generated_credentials_shown_once_and_persist() {
 
     let mut second = env.start_durable_known(&ak, &sk);
     let s3 = second.client();
-    assert_eq!(crate::common::bucket_names(&s3).await, ["b"]);
+    assert_eq!(crate::common::bucket_names(&s3).await, ["bkt"]);
     let lines = second.drain_stdout().join("\n");
     assert!(
         !lines.contains(&sk) && !lines.contains("AWS_SECRET_ACCESS_KEY"),

@@ -31,25 +31,7 @@ pub(crate) async fn copy_object(
             "Access point copy sources are not supported."
         ));
     };
-    if version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(s3_error!(
-            NoSuchVersion,
-            "Versioning is not enabled on this server."
-        ));
-    }
-    if input.tagging.is_some() || input.tagging_directive.is_some() {
-        return Err(s3_error!(
-            NotImplemented,
-            "Object tagging is not supported yet."
-        ));
-    }
-    if input.sse_customer_algorithm.is_some() || input.copy_source_sse_customer_algorithm.is_some()
-    {
-        return Err(s3_error!(
-            NotImplemented,
-            "SSE-C is not supported: Coffer encrypts every object with its own keys."
-        ));
-    }
+    refuse_unsupported(&input, version_id.as_deref())?;
 
     // The source bucket must be the caller's too: the access layer only saw
     // the destination in the request path.
@@ -129,4 +111,28 @@ pub(crate) async fn copy_object(
         }),
         ..Default::default()
     }))
+}
+
+/// What a copy can ask for that Coffer does not have yet.
+fn refuse_unsupported(input: &CopyObjectInput, version_id: Option<&str>) -> S3Result<()> {
+    if version_id.is_some_and(|v| v != "null") {
+        return Err(s3_error!(
+            NoSuchVersion,
+            "Versioning is not enabled on this server."
+        ));
+    }
+    if input.tagging.is_some() || input.tagging_directive.is_some() {
+        return Err(s3_error!(
+            NotImplemented,
+            "Object tagging is not supported yet."
+        ));
+    }
+    if input.sse_customer_algorithm.is_some() || input.copy_source_sse_customer_algorithm.is_some()
+    {
+        return Err(s3_error!(
+            NotImplemented,
+            "SSE-C is not supported: Coffer encrypts every object with its own keys."
+        ));
+    }
+    Ok(())
 }

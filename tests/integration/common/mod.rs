@@ -106,8 +106,11 @@ impl TestEnv {
             }
         }
         cmd.env("TMPDIR", self.tmp());
-        if std::env::var_os("RUST_LOG").is_none() {
-            cmd.env("RUST_LOG", "info");
+        // The server runs with its default log filter (what operators get),
+        // unless COFFER_TEST_LOG asks for more while debugging a test.
+        cmd.env_remove("RUST_LOG");
+        if let Some(filter) = std::env::var_os("COFFER_TEST_LOG") {
+            cmd.env("COFFER_LOG", filter);
         }
         for (k, v) in envs {
             cmd.env(k, v);

@@ -23,7 +23,11 @@ def main() -> None:
         aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
         region_name=os.environ.get("AWS_REGION", "us-east-1"),
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        config=Config(
+            signature_version="s3v4",  # presigning defaults to SigV2, which Coffer refuses
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 1},
+        ),
     )
     bucket = "boto3-bucket"
     s3.create_bucket(Bucket=bucket)
