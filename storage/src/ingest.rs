@@ -5,8 +5,10 @@
 //! [`ObjectWriter::write`] cuts the body into chunks of the store's chunk size. Each full
 //! chunk goes to `spawn_blocking` (id, seal, write file) with at most two in flight, so one
 //! chunk is sealed while the previous one is written, on the two cores. MD5 (the S3 `ETag`,
-//! the slowest hash by far) runs on its own blocking task fed by a bounded channel of
-//! `Bytes` clones — no copy. Memory stays at a few chunks per upload.
+//! the slowest hash by far) runs beside them as one blocking task per chunk, chained: the
+//! task for chunk n starts from the state chunk n−1's task returned. No thread waits idle
+//! for body bytes, so a thousand slow uploads cannot exhaust the blocking pool that
+//! sealing needs (which would deadlock every upload). Memory stays at a few chunks.
 //!
 //! Every chunk is registered in the in-flight registry before its file is checked or
 //! written; the registrations live in a shared [`Claim`] that the chunk tasks and then the
@@ -18,7 +20,6 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use md5::{Digest as _, Md5};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::chunk_id::ChunkId;
@@ -31,8 +32,6 @@ use crate::store::Shared;
 
 /// Chunk tasks in flight per upload: one sealing while one writes.
 const CHUNKS_IN_FLIGHT: usize = 2;
-/// Body pieces queued for the MD5 task.
-const MD5_QUEUE: usize = 8;
 
 /// Streams an object body into sealed chunk files. Get one from
 /// [`Store::object_writer`](crate::Store::object_writer); [`finish`](ObjectWriter::finish)
@@ -50,8 +49,33 @@ pub struct ObjectWriter {
     len: u64,
     in_flight: VecDeque<JoinHandle<Result<ChunkRef>>>,
     chunks: Vec<ChunkRef>,
-    md5_tx: mpsc::Sender<Bytes>,
-    md5_task: JoinHandle<[u8; 16]>,
+    /// MD5 of the chunks submitted so far: the running task, or the state if none runs.
+    md5: Md5Chain,
+}
+
+/// The MD5 state, threaded through one blocking task per chunk.
+enum Md5Chain {
+    Idle(Box<Md5>),
+    Running(JoinHandle<Box<Md5>>),
+}
+
+impl Md5Chain {
+    /// Waits for the previous update and starts one over `chunk`.
+    async fn update(&mut self, chunk: Bytes) -> Result<()> {
+        let mut state = self.take().await?;
+        *self = Md5Chain::Running(tokio::task::spawn_blocking(move || {
+            state.update(&chunk);
+            state
+        }));
+        Ok(())
+    }
+
+    async fn take(&mut self) -> Result<Box<Md5>> {
+        match std::mem::replace(self, Md5Chain::Idle(Box::default())) {
+            Md5Chain::Idle(state) => Ok(state),
+            Md5Chain::Running(task) => task.await.map_err(Error::join),
+        }
+    }
 }
 
 impl std::fmt::Debug for ObjectWriter {
@@ -68,14 +92,6 @@ impl ObjectWriter {
         bucket: BucketId,
         keys: Arc<BucketKeys>,
     ) -> ObjectWriter {
-        let (md5_tx, mut md5_rx) = mpsc::channel::<Bytes>(MD5_QUEUE);
-        let md5_task = tokio::task::spawn_blocking(move || {
-            let mut md5 = Md5::new();
-            while let Some(piece) = md5_rx.blocking_recv() {
-                md5.update(&piece);
-            }
-            md5.finalize().into()
-        });
         let chunk_size = shared.chunk_size;
         ObjectWriter {
             claim: Arc::new(Claim::new(shared.clone(), bucket)),
@@ -87,14 +103,13 @@ impl ObjectWriter {
             len: 0,
             in_flight: VecDeque::with_capacity(CHUNKS_IN_FLIGHT),
             chunks: Vec::new(),
-            md5_tx,
-            md5_task,
+            md5: Md5Chain::Idle(Box::default()),
         }
     }
 
     /// Appends body bytes. Full chunks are hashed (keyed BLAKE3), sealed and written to the
-    /// chunk store in `spawn_blocking`, pipelined (at most 2 chunks in flight); MD5 runs on
-    /// its own blocking task beside them. Waits when the pipeline is full (backpressure).
+    /// chunk store in `spawn_blocking`, pipelined (at most 2 chunks in flight); MD5 runs in a
+    /// blocking task per chunk beside them. Waits when the pipeline is full (backpressure).
     ///
     /// # Errors
     /// `Error::Io` if a chunk file cannot be written; the writer is then unusable.
@@ -103,13 +118,6 @@ impl ObjectWriter {
             return Ok(());
         }
         self.len += data.len() as u64;
-        self.md5_tx
-            .send(data.clone())
-            .await
-            .map_err(|_| Error::Io {
-                action: "hash body",
-                source: std::io::Error::other("md5 task stopped"),
-            })?;
         while !data.is_empty() {
             if self.pending.is_empty() && data.len() >= self.chunk_size {
                 // A whole chunk in hand: no copy.
@@ -153,17 +161,14 @@ impl ObjectWriter {
         while let Some(task) = self.in_flight.pop_front() {
             self.chunks.push(task.await.map_err(Error::join)??);
         }
+        let md5 = self.md5.take().await?.finalize().into();
         let ObjectWriter {
             bucket,
             claim,
             len,
             chunks,
-            md5_tx,
-            md5_task,
             ..
         } = self;
-        drop(md5_tx);
-        let md5 = md5_task.await.map_err(Error::join)?;
         Ok(StagedBody {
             bucket,
             chunks,
@@ -174,6 +179,7 @@ impl ObjectWriter {
     }
 
     async fn submit(&mut self, chunk: Bytes) -> Result<()> {
+        self.md5.update(chunk.clone()).await?;
         if self.in_flight.len() >= CHUNKS_IN_FLIGHT
             && let Some(oldest) = self.in_flight.pop_front()
         {

@@ -203,3 +203,46 @@ async fn delete_skips_chunks_a_staged_body_found_by_dedup() {
         }
     }
 }
+
+/// Regression: MD5 once ran on a blocking thread that waited for body bytes for
+/// the whole upload. With as many open uploads as blocking threads, no thread
+/// was left to seal chunks and every upload hung. Here two blocking threads
+/// serve four interleaved uploads.
+#[test]
+fn open_uploads_do_not_exhaust_the_blocking_pool() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (_dir, store) = ephemeral().await;
+        let bucket = store.create_bucket("pool", "root").await.unwrap();
+        let mut writers = Vec::new();
+        for _ in 0..4 {
+            writers.push(store.object_writer(&bucket).await.unwrap());
+        }
+        let run = async {
+            // Every writer gets part of its body before any finishes.
+            for round in 0..3u64 {
+                for (i, w) in writers.iter_mut().enumerate() {
+                    w.write(Bytes::from(body(round * 10 + i as u64, CHUNK + 7)))
+                        .await
+                        .unwrap();
+                }
+            }
+            for (i, w) in writers.into_iter().enumerate() {
+                let staged = w.finish().await.unwrap();
+                store
+                    .commit_object(&bucket, &format!("k{i}"), staged, ObjectMeta::default())
+                    .await
+                    .unwrap();
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(30), run)
+            .await
+            .expect("uploads hung: blocking pool exhausted");
+        store.shutdown().await;
+    });
+}
