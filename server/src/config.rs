@@ -20,6 +20,11 @@ const DEFAULT_PORT: u16 = 9000;
 /// Default port in ephemeral mode: any free port (on 127.0.0.1).
 const DEFAULT_EPHEMERAL_PORT: u16 = 0;
 
+/// Browser form upload cap: default, and the range accepted.
+const DEFAULT_POST_FORM_MAX: u64 = 64 << 20;
+const MIN_POST_FORM_MAX: u64 = 1 << 10;
+const MAX_POST_FORM_MAX: u64 = 5 << 30;
+
 const MIN_CHUNK_SIZE: usize = 64 << 10;
 const MAX_CHUNK_SIZE: usize = 64 << 20;
 
@@ -47,6 +52,8 @@ pub(crate) enum Command {
     /// stdout carries AWS_ENDPOINT_URL=… and AWS_REGION=… lines (plus AWS_ACCESS_KEY_ID and
     /// AWS_SECRET_ACCESS_KEY when the credential was generated).
     Serve(ServeArgs),
+    /// Manage the keys of a stopped data directory (`keys rotate-master`).
+    Keys(crate::keys_cmd::KeysArgs),
 }
 
 /// Flags of `coffer serve`. Every flag can also be set by the `COFFER_…` variable shown.
@@ -82,9 +89,28 @@ pub(crate) struct ServeArgs {
     pub(crate) chunk_size: usize,
 
     /// Allow plain HTTP on a non-loopback address. Credentials and data then cross the
-    /// network readable by anyone on the path; a warning is logged at start.
-    #[arg(long, env = "COFFER_INSECURE_HTTP")]
+    /// network readable by anyone on the path; a warning is logged at every start.
+    #[arg(long, env = "COFFER_INSECURE_HTTP", conflicts_with = "tls_cert")]
     pub(crate) insecure_http: bool,
+
+    /// Serve HTTPS with this PEM certificate chain (leaf first). Needs --tls-key. SIGHUP
+    /// reloads both files without dropping connections.
+    #[arg(
+        long,
+        env = "COFFER_TLS_CERT",
+        value_name = "PATH",
+        requires = "tls_key"
+    )]
+    pub(crate) tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "COFFER_TLS_KEY",
+        value_name = "PATH",
+        requires = "tls_cert"
+    )]
+    pub(crate) tls_key: Option<PathBuf>,
 
     /// Region reported to clients (AWS_REGION).
     #[arg(
@@ -112,6 +138,37 @@ pub(crate) struct ServeArgs {
         default_value_t = 1024
     )]
     pub(crate) max_connections: usize,
+
+    /// Multipart uploads not completed within this many seconds are aborted (their parts
+    /// freed) by a background sweep [default: 7 days].
+    #[arg(
+        long,
+        env = "COFFER_MULTIPART_MAX_AGE",
+        value_name = "SECS",
+        default_value_t = 7 * 24 * 3600
+    )]
+    pub(crate) multipart_max_age: u64,
+
+    /// Largest browser form upload (POST Object), in bytes, form fields included. The whole
+    /// form is held in memory before its signature can be checked, so keep it small
+    /// [default: 64 MiB; at most 5 GiB].
+    #[arg(
+        long,
+        env = "COFFER_POST_FORM_MAX_SIZE",
+        value_name = "BYTES",
+        default_value_t = DEFAULT_POST_FORM_MAX
+    )]
+    pub(crate) post_form_max_size: u64,
+
+    /// Longest validity, in seconds, accepted for a presigned URL (X-Amz-Expires); longer
+    /// ones are refused [default and maximum: 604800, 7 days, as on AWS].
+    #[arg(
+        long,
+        env = "COFFER_PRESIGNED_MAX_EXPIRY",
+        value_name = "SECS",
+        default_value_t = crate::guard::MAX_PRESIGNED_EXPIRES_SECS
+    )]
+    pub(crate) presigned_max_expiry: u64,
 }
 
 /// Where the data lives.
@@ -148,6 +205,8 @@ pub(crate) struct Config {
     pub(crate) listen: SocketAddr,
     /// `true` when serving plain HTTP beyond loopback was explicitly allowed and is in use.
     pub(crate) insecure_http: bool,
+    /// Certificate and key to serve HTTPS with; `None` for plain HTTP.
+    pub(crate) tls: Option<crate::tls::TlsFiles>,
     /// Chunk size in bytes.
     pub(crate) chunk_size: usize,
     /// Region name.
@@ -156,6 +215,12 @@ pub(crate) struct Config {
     pub(crate) shutdown_grace: Duration,
     /// Connection cap.
     pub(crate) max_connections: usize,
+    /// Age at which unfinished multipart uploads are aborted.
+    pub(crate) multipart_max_age: Duration,
+    /// Largest browser form upload body, in bytes.
+    pub(crate) post_form_max_size: u64,
+    /// Longest presigned URL validity, in seconds.
+    pub(crate) presigned_max_expiry: u64,
 }
 
 /// A configuration that cannot be served. Each message names the setting and the fix.
@@ -168,7 +233,7 @@ pub(crate) enum ConfigError {
     NoMode,
     /// P7: plain HTTP on a non-loopback address without `--insecure-http`.
     #[error(
-        "--listen {0} is not a loopback address, and plain HTTP is served only on loopback: add TLS (coming) or pass --insecure-http"
+        "--listen {0} is not a loopback address, and plain HTTP is served only on loopback: add --tls-cert and --tls-key, or pass --insecure-http"
     )]
     PlainHttpBeyondLoopback(SocketAddr),
     /// Chunk size out of range.
@@ -183,6 +248,15 @@ pub(crate) enum ConfigError {
     /// Absurd grace period.
     #[error("--shutdown-grace must be at most 3600 seconds")]
     ShutdownGrace,
+    /// Multipart expiry of zero.
+    #[error("--multipart-max-age must be at least 1 second")]
+    MultipartMaxAge,
+    /// Form upload cap out of range.
+    #[error("--post-form-max-size must be between 1024 bytes and 5 GiB")]
+    PostFormMaxSize,
+    /// Presigned expiry cap out of range.
+    #[error("--presigned-max-expiry must be between 1 and 604800 seconds (7 days)")]
+    PresignedMaxExpiry,
 }
 
 impl Config {
@@ -215,9 +289,14 @@ impl Config {
         let listen = args
             .listen
             .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, default_port)));
-        // P7. TLS is not implemented yet, so every listener is plain HTTP.
+        // P7: plain HTTP only on loopback, unless explicitly allowed.
+        let tls = match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsFiles { cert, key }),
+            // clap requires both together.
+            _ => None,
+        };
         let loopback = listen.ip().to_canonical().is_loopback();
-        if !loopback && !args.insecure_http {
+        if !loopback && tls.is_none() && !args.insecure_http {
             return Err(ConfigError::PlainHttpBeyondLoopback(listen));
         }
 
@@ -238,15 +317,28 @@ impl Config {
         if args.shutdown_grace > 3600 {
             return Err(ConfigError::ShutdownGrace);
         }
+        if args.multipart_max_age == 0 {
+            return Err(ConfigError::MultipartMaxAge);
+        }
+        if !(MIN_POST_FORM_MAX..=MAX_POST_FORM_MAX).contains(&args.post_form_max_size) {
+            return Err(ConfigError::PostFormMaxSize);
+        }
+        if !(1..=crate::guard::MAX_PRESIGNED_EXPIRES_SECS).contains(&args.presigned_max_expiry) {
+            return Err(ConfigError::PresignedMaxExpiry);
+        }
 
         Ok(Config {
             mode,
             listen,
-            insecure_http: !loopback,
+            insecure_http: !loopback && tls.is_none(),
+            tls,
             chunk_size: args.chunk_size,
             region: args.region,
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
             max_connections: args.max_connections,
+            multipart_max_age: Duration::from_secs(args.multipart_max_age),
+            post_form_max_size: args.post_form_max_size,
+            presigned_max_expiry: args.presigned_max_expiry,
         })
     }
 }
@@ -260,6 +352,7 @@ mod tests {
         command_line.extend_from_slice(flags);
         Cli::try_parse_from(command_line).map(|cli| match cli.command {
             Command::Serve(parsed) => parsed,
+            Command::Keys(_) => unreachable!("parsed a serve command line"),
         })
     }
 
@@ -287,6 +380,17 @@ mod tests {
         assert_eq!(c.region, "us-east-1");
         assert_eq!(c.chunk_size, 4 << 20);
         assert_eq!(c.max_connections, 1024);
+        assert_eq!(c.multipart_max_age, Duration::from_hours(7 * 24));
+        assert_eq!(c.post_form_max_size, 64 << 20);
+        assert_eq!(c.presigned_max_expiry, 604_800);
+        assert_eq!(
+            config(&["--ephemeral", "--presigned-max-expiry", "604801"]).unwrap_err(),
+            ConfigError::PresignedMaxExpiry
+        );
+        assert_eq!(
+            config(&["--ephemeral", "--post-form-max-size", "100"]).unwrap_err(),
+            ConfigError::PostFormMaxSize
+        );
         assert!(!c.insecure_http);
         assert_eq!(
             c.mode,
@@ -324,7 +428,7 @@ mod tests {
         assert!(matches!(err, ConfigError::PlainHttpBeyondLoopback(_)));
         let text = err.to_string();
         assert!(
-            text.contains("--insecure-http") && text.contains("TLS"),
+            text.contains("--insecure-http") && text.contains("--tls-cert"),
             "{text}"
         );
         assert!(config(&["--ephemeral", "--listen", "192.168.1.5:0"]).is_err());
@@ -339,6 +443,27 @@ mod tests {
         ])
         .unwrap();
         assert!(ok.insecure_http);
+        let tls = config(&[
+            "--data",
+            "/d",
+            "--listen",
+            "0.0.0.0:9000",
+            "--tls-cert",
+            "/c.pem",
+            "--tls-key",
+            "/k.pem",
+        ])
+        .unwrap();
+        assert!(!tls.insecure_http);
+        assert_eq!(
+            tls.tls,
+            Some(crate::tls::TlsFiles {
+                cert: "/c.pem".into(),
+                key: "/k.pem".into()
+            })
+        );
+        assert!(serve_args(&["--ephemeral", "--tls-cert", "/c.pem"]).is_err());
+        assert!(serve_args(&["--ephemeral", "--tls-key", "/k.pem"]).is_err());
         for lo in [
             "127.0.0.1:9000",
             "127.8.9.10:1",
@@ -372,6 +497,10 @@ mod tests {
         assert_eq!(
             config(&["--ephemeral", "--max-connections", "0"]).unwrap_err(),
             ConfigError::MaxConnections
+        );
+        assert_eq!(
+            config(&["--ephemeral", "--multipart-max-age", "0"]).unwrap_err(),
+            ConfigError::MultipartMaxAge
         );
         assert!(serve_args(&["--ephemeral", "--listen", "not-an-address"]).is_err());
     }

@@ -7,25 +7,37 @@
 //! - signature version 2, in a header or a query (P1; s3s verifies it with no replay window);
 //! - presigned URLs valid for more than 7 days (s3s has no cap);
 //! - `x-amz-*` headers not covered by the signature (s3s honours unsigned ones, §8.0);
-//! - browser form uploads (`POST` + `multipart/form-data`), which s3s would buffer before
-//!   any access check (§8.3); not implemented yet, so 501 before the body is read;
-//! - bodies above the size cap (`Content-Length`), since s3s buffers whole aws-chunked chunks.
+//! - browser form uploads (`POST` + `multipart/form-data`) without a `Content-Length` or
+//!   above the form cap: s3s buffers the whole form before any access check (§8.3), so forms
+//!   are bounded here, a few at a time ([`FORM_UPLOADS_AT_ONCE`]) and within
+//!   [`FORM_DEADLINE`];
+//! - bodies above the size cap (`Content-Length`), since s3s buffers whole aws-chunked chunks;
+//! - clients whose signatures keep failing ([`AuthThrottle`]: `503 SlowDown`).
 //!
 //! The decisions are pure functions of method, URI and headers ([`screen`]), so they are
 //! unit-tested without a server.
 
 use std::borrow::Cow;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use bytes::BytesMut;
 use futures::future::BoxFuture;
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
 use s3s::service::S3Service;
+use tokio::sync::Semaphore;
 use tracing::Instrument;
 
+use crate::auth_throttle::AuthThrottle;
+use crate::form_fields::{self, Prefixed, Scan};
+
 /// Longest validity AWS allows for a presigned URL: 7 days.
-const MAX_PRESIGNED_EXPIRES_SECS: u64 = 604_800;
+pub(crate) const MAX_PRESIGNED_EXPIRES_SECS: u64 = 604_800;
 /// Largest single PUT body (AWS's limit).
 const MAX_PUT_BODY: u64 = 5 << 30;
 /// Room for aws-chunked framing on a 5 GiB streaming PUT: chunk headers with signatures
@@ -33,6 +45,10 @@ const MAX_PUT_BODY: u64 = 5 << 30;
 const MAX_CHUNKED_FRAMING: u64 = MAX_PUT_BODY / 64;
 /// Largest body of any other request (XML documents; matches s3s `xml_max_body_size`).
 const MAX_OTHER_BODY: u64 = 4 << 20;
+/// Browser form uploads held in memory at once (each up to the form cap).
+pub(crate) const FORM_UPLOADS_AT_ONCE: usize = 4;
+/// Time a browser form upload has to arrive whole and be stored.
+pub(crate) const FORM_DEADLINE: std::time::Duration = std::time::Duration::from_mins(2);
 
 /// The request id, also put in the request's extensions (s3s hands them to the `S3` methods
 /// as `req.extensions`), so error bodies can carry it (`S3Error::set_request_id`).
@@ -44,12 +60,32 @@ pub(crate) struct RequestId(pub(crate) String);
 #[derive(Clone)]
 pub(crate) struct Guard {
     svc: S3Service,
+    limits: Limits,
+    /// Slots for form uploads in progress.
+    form_slots: Arc<Semaphore>,
+    throttle: Arc<AuthThrottle>,
+    /// The client's address, once the guard is bound to a connection.
+    peer: Option<IpAddr>,
 }
 
 impl Guard {
-    /// Wraps `svc`.
-    pub(crate) fn new(svc: S3Service) -> Guard {
-        Guard { svc }
+    /// Wraps `svc`, screening requests against `limits`.
+    pub(crate) fn new(svc: S3Service, limits: Limits) -> Guard {
+        Guard {
+            svc,
+            limits,
+            form_slots: Arc::new(Semaphore::new(FORM_UPLOADS_AT_ONCE)),
+            throttle: Arc::new(AuthThrottle::new()),
+            peer: None,
+        }
+    }
+
+    /// The guard for one connection from `peer`.
+    pub(crate) fn for_peer(&self, peer: IpAddr) -> Guard {
+        Guard {
+            peer: Some(peer),
+            ..self.clone()
+        }
     }
 }
 
@@ -59,16 +95,16 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for Guard {
     type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
     fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
-        let svc = self.svc.clone();
+        let guard = self.clone();
         let id = request_id();
         let span = tracing::info_span!("request", id = %id);
         Box::pin(
             async move {
                 let started = Instant::now();
                 let method = req.method().clone();
-                let mut req = req.map(s3s::Body::from);
+                let mut req = req;
                 req.extensions_mut().insert(RequestId(id.clone()));
-                let mut resp = handle(&svc, req, &id).await;
+                let mut resp = guard.handle(req, &id).await;
                 if let Ok(value) = HeaderValue::from_str(&id) {
                     resp.headers_mut().insert("x-amz-request-id", value);
                 }
@@ -85,21 +121,148 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for Guard {
     }
 }
 
-/// Screens the request, then hands it to s3s.
-async fn handle(svc: &S3Service, req: Request<s3s::Body>, id: &str) -> Response<s3s::Body> {
-    let is_head = req.method() == Method::HEAD;
-    if let Err(refusal) = screen(req.method(), req.uri(), req.headers()) {
-        tracing::debug!(code = refusal.code, "refused before s3s");
-        return error_response(&refusal, id, is_head);
-    }
-    match svc.call(req).await {
-        Ok(resp) => resp,
-        Err(error) => {
-            // s3s could not build any response; answer 500 rather than drop the connection.
-            tracing::error!(?error, "s3s failed to produce a response");
-            error_response(&Refusal::INTERNAL, id, is_head)
+impl Guard {
+    /// Screens the request, then hands it to s3s.
+    async fn handle(&self, req: Request<Incoming>, id: &str) -> Response<s3s::Body> {
+        let is_head = req.method() == Method::HEAD;
+        if let Some(peer) = self.peer
+            && self.throttle.is_throttled(peer, Instant::now())
+        {
+            tracing::debug!("refused: too many signature failures from this address");
+            return error_response(&Refusal::SLOW_DOWN, id, is_head);
+        }
+        let kind = match screen(req.method(), req.uri(), req.headers(), &self.limits) {
+            Ok(kind) => kind,
+            Err(refusal) => {
+                tracing::debug!(code = refusal.code, "refused before s3s");
+                return error_response(&refusal, id, is_head);
+            }
+        };
+        let result = match kind {
+            Kind::Ordinary => self.svc.call(req.map(s3s::Body::from)).await,
+            Kind::FormUpload => {
+                // s3s reads the whole form into memory before it can check the signature
+                // inside it: a few at a time, each within a deadline.
+                let Ok(_slot) = self.form_slots.try_acquire() else {
+                    return error_response(&Refusal::FORMS_BUSY, id, false);
+                };
+                match tokio::time::timeout(FORM_DEADLINE, self.form_upload(req)).await {
+                    Ok(Ok(result)) => result.map(|resp| policy_failure_is_denied(resp, id)),
+                    Ok(Err(refusal)) => {
+                        tracing::debug!(code = refusal.code, "form upload refused");
+                        return error_response(&refusal, id, false);
+                    }
+                    Err(_) => return error_response(&Refusal::FORM_TIMEOUT, id, false),
+                }
+            }
+        };
+        match result {
+            Ok(resp) => {
+                if let Some(peer) = self.peer
+                    && is_signature_failure(&resp)
+                {
+                    self.throttle.record_failure(peer, Instant::now());
+                }
+                resp
+            }
+            Err(error) => {
+                // s3s could not build any response; answer 500 rather than drop the connection.
+                tracing::error!(?error, "s3s failed to produce a response");
+                error_response(&Refusal::INTERNAL, id, is_head)
+            }
         }
     }
+}
+
+impl Guard {
+    /// Reads the form's fields (everything before the file part), refuses a public ACL among
+    /// them, then hands s3s the whole body.
+    async fn form_upload(
+        &self,
+        req: Request<Incoming>,
+    ) -> Result<Result<Response<s3s::Body>, s3s::HttpError>, Refusal> {
+        let boundary = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(form_fields::boundary)
+            .map(str::to_owned)
+            .ok_or(Refusal::BAD_FORM)?;
+        let (parts, mut body) = req.into_parts();
+        let mut prefix = BytesMut::new();
+        loop {
+            if let Scan::Fields(fields) = form_fields::scan(&prefix, &boundary) {
+                refuse_public_form_fields(&fields)?;
+                break;
+            }
+            if prefix.len() > form_fields::FIELDS_MAX {
+                return Err(Refusal::FIELDS_TOO_LARGE);
+            }
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        prefix.extend_from_slice(&data);
+                    }
+                }
+                Some(Err(_)) => return Err(Refusal::INCOMPLETE_BODY),
+                // A form without a file: s3s says what is missing.
+                None => break,
+            }
+        }
+        let body = s3s::Body::http_body(Prefixed::new(prefix.freeze(), body));
+        Ok(self.svc.call(Request::from_parts(parts, body)).await)
+    }
+}
+
+/// P2 for form fields: s3s ignores the `acl` field, so check it (and its `x-amz-` forms)
+/// here; a refused form stores nothing.
+fn refuse_public_form_fields(fields: &[(String, String)]) -> Result<(), Refusal> {
+    for (name, value) in fields {
+        let public = match name.as_str() {
+            "acl" | "x-amz-acl" => !matches!(value.trim(), "private" | "bucket-owner-full-control"),
+            grant if grant.starts_with("x-amz-grant-") => {
+                let value = value.to_ascii_lowercase();
+                value.contains("uri=") || value.contains("emailaddress=")
+            }
+            _ => false,
+        };
+        if public {
+            return Err(Refusal::PUBLIC);
+        }
+    }
+    Ok(())
+}
+
+/// A form whose POST policy conditions do not hold is refused as AWS refuses it: 403
+/// AccessDenied (s3s answers 400 InvalidPolicyDocument, with the failing field's value in
+/// the message).
+fn policy_failure_is_denied(resp: Response<s3s::Body>, id: &str) -> Response<s3s::Body> {
+    let failed = resp.status() == StatusCode::BAD_REQUEST
+        && resp
+            .body()
+            .bytes()
+            .is_some_and(|b| contains(&b, b"<Code>InvalidPolicyDocument</Code>"));
+    if !failed {
+        return resp;
+    }
+    error_response(&Refusal::POLICY_FAILED, id, false)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Whether s3s refused the request's signature (a wrong secret or an unknown access key,
+/// which look the same to the client).
+fn is_signature_failure(resp: &Response<s3s::Body>) -> bool {
+    if resp.status() != StatusCode::FORBIDDEN {
+        return false;
+    }
+    // s3s error bodies are small and fully buffered.
+    resp.body().bytes().is_some_and(|body| {
+        contains(&body, b"<Code>SignatureDoesNotMatch</Code>")
+            || contains(&body, b"<Code>InvalidAccessKeyId</Code>")
+    })
 }
 
 /// Why the guard refused a request. Messages are fixed text: never client input.
@@ -118,17 +281,45 @@ impl Refusal {
         "Signature Version 2 is not accepted; sign requests with AWS Signature Version 4",
     );
     const EXPIRES: Refusal = Refusal::denied(
-        "X-Amz-Expires must be a number of seconds no greater than 604800 (7 days)",
+        "X-Amz-Expires must be a number of seconds within this server's limit (at most 604800, 7 days)",
     );
     const NO_DATE: Refusal =
         Refusal::denied("AWS authentication requires a valid Date or x-amz-date header");
     const UNSIGNED_HEADER: Refusal =
         Refusal::denied("every x-amz-* header must be included in the signed headers");
-    const FORM_UPLOAD: Refusal = Refusal {
-        status: StatusCode::NOT_IMPLEMENTED,
-        code: "NotImplemented",
-        message: "browser form upload (POST Object) is not implemented",
+    const FORM_NEEDS_LENGTH: Refusal = Refusal {
+        status: StatusCode::LENGTH_REQUIRED,
+        code: "MissingContentLength",
+        message: "a browser form upload must carry a Content-Length",
     };
+    const FORMS_BUSY: Refusal = Refusal {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code: "SlowDown",
+        message: "too many browser form uploads in progress; please retry",
+    };
+    const FORM_TIMEOUT: Refusal = Refusal {
+        status: StatusCode::BAD_REQUEST,
+        code: "RequestTimeout",
+        message: "the form upload did not arrive within the time allowed",
+    };
+    const PUBLIC: Refusal = Refusal::denied(crate::s3::acl::PUBLIC_REFUSED);
+    const BAD_FORM: Refusal = Refusal {
+        status: StatusCode::BAD_REQUEST,
+        code: "MalformedPOSTRequest",
+        message: "The body of your POST request is not well-formed multipart/form-data.",
+    };
+    const FIELDS_TOO_LARGE: Refusal = Refusal {
+        status: StatusCode::BAD_REQUEST,
+        code: "MaxPostPreDataLengthExceededError",
+        message: "Your POST request fields preceding the upload file were too large.",
+    };
+    const INCOMPLETE_BODY: Refusal = Refusal {
+        status: StatusCode::BAD_REQUEST,
+        code: "IncompleteBody",
+        message: "The request body ended before the Content-Length it announced.",
+    };
+    const POLICY_FAILED: Refusal =
+        Refusal::denied("Invalid according to Policy: Policy Condition failed");
     const TOO_LARGE: Refusal = Refusal {
         status: StatusCode::BAD_REQUEST,
         code: "EntityTooLarge",
@@ -138,6 +329,11 @@ impl Refusal {
         status: StatusCode::BAD_REQUEST,
         code: "InvalidArgument",
         message: "Content-Length is not a valid number",
+    };
+    const SLOW_DOWN: Refusal = Refusal {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code: "SlowDown",
+        message: "too many failed authentication attempts from your address; please slow down",
     };
     const INTERNAL: Refusal = Refusal {
         status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -154,8 +350,32 @@ impl Refusal {
     }
 }
 
+/// The configurable limits the guard applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// Largest browser form upload body, in bytes.
+    pub(crate) form_cap: u64,
+    /// Longest `X-Amz-Expires` of a presigned URL, in seconds (at most 7 days).
+    pub(crate) presigned_max_secs: u64,
+}
+
+/// What kind of request passed the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Anything but a browser form upload.
+    Ordinary,
+    /// A browser form upload (POST Object), bounded by the form cap.
+    FormUpload,
+}
+
 /// Decides, from method, URI and headers alone, whether the request may go on to s3s.
-pub(crate) fn screen(method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<(), Refusal> {
+/// `limits` come from the configuration.
+pub(crate) fn screen(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    limits: &Limits,
+) -> Result<Kind, Refusal> {
     let query = Query::parse(uri.query().unwrap_or(""));
     let authorization = headers
         .get(AUTHORIZATION)
@@ -171,16 +391,13 @@ pub(crate) fn screen(method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<
         return Err(Refusal::SIGV2);
     }
 
-    // Browser form upload: refused before s3s reads (and buffers) the body.
-    if method == Method::POST
+    // Browser form upload: bounded before s3s reads (and buffers) the body.
+    let form = method == Method::POST
         && headers.get(CONTENT_TYPE).is_some_and(|ct| {
             ct.as_bytes()
                 .get(..19)
                 .is_some_and(|p| p.eq_ignore_ascii_case(b"multipart/form-data"))
-        })
-    {
-        return Err(Refusal::FORM_UPLOAD);
-    }
+        });
 
     // Presigned URL lifetime.
     let presigned = query.has("X-Amz-Signature") || query.has("X-Amz-Credential");
@@ -188,7 +405,7 @@ pub(crate) fn screen(method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<
         let ok = query
             .get("X-Amz-Expires")
             .and_then(|v| v.parse::<u64>().ok())
-            .is_some_and(|secs| secs <= MAX_PRESIGNED_EXPIRES_SECS);
+            .is_some_and(|secs| secs <= limits.presigned_max_secs);
         if !ok {
             return Err(Refusal::EXPIRES);
         }
@@ -227,12 +444,24 @@ pub(crate) fn screen(method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<
     }
 
     // Body size caps.
-    if let Some(value) = headers.get(CONTENT_LENGTH) {
-        let length = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .ok_or(Refusal::BAD_LENGTH)?;
+    let length = headers
+        .get(CONTENT_LENGTH)
+        .map(|value| {
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or(Refusal::BAD_LENGTH)
+        })
+        .transpose()?;
+    if form {
+        return match length {
+            None => Err(Refusal::FORM_NEEDS_LENGTH),
+            Some(length) if length > limits.form_cap => Err(Refusal::TOO_LARGE),
+            Some(_) => Ok(Kind::FormUpload),
+        };
+    }
+    if let Some(length) = length {
         let streaming = headers
             .get("x-amz-content-sha256")
             .is_some_and(|v| v.as_bytes().starts_with(b"STREAMING-"));
@@ -245,7 +474,7 @@ pub(crate) fn screen(method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<
             return Err(Refusal::TOO_LARGE);
         }
     }
-    Ok(())
+    Ok(Kind::Ordinary)
 }
 
 /// The `SignedHeaders=` value of a signature-V4 `Authorization` header.
@@ -325,7 +554,16 @@ mod tests {
 
     const SIGV4: &str = "AWS4-HMAC-SHA256 Credential=CFKEY/20250101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=abcd";
 
+    const LIMITS: Limits = Limits {
+        form_cap: 64 << 20,
+        presigned_max_secs: MAX_PRESIGNED_EXPIRES_SECS,
+    };
+
     fn req(method: &str, uri: &str, headers: &[(&str, &str)]) -> Result<(), Refusal> {
+        screen_kind(method, uri, headers).map(|_| ())
+    }
+
+    fn screen_kind(method: &str, uri: &str, headers: &[(&str, &str)]) -> Result<Kind, Refusal> {
         let method: Method = method.parse().unwrap();
         let uri: Uri = uri.parse().unwrap();
         let mut map = HeaderMap::new();
@@ -335,7 +573,7 @@ mod tests {
                 HeaderValue::from_str(v).unwrap(),
             );
         }
-        screen(&method, &uri, &map)
+        screen(&method, &uri, &map, &LIMITS)
     }
 
     fn signed(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
@@ -387,6 +625,21 @@ mod tests {
             Err(Refusal::EXPIRES)
         );
         assert_eq!(req("GET", base, &[]), Err(Refusal::EXPIRES));
+        // A lower configured cap.
+        let hour = Limits {
+            presigned_max_secs: 3600,
+            ..LIMITS
+        };
+        let uri: Uri = format!("{base}&X-Amz-Expires=3601").parse().unwrap();
+        assert_eq!(
+            screen(&Method::GET, &uri, &HeaderMap::new(), &hour),
+            Err(Refusal::EXPIRES)
+        );
+        let uri: Uri = format!("{base}&X-Amz-Expires=3600").parse().unwrap();
+        assert_eq!(
+            screen(&Method::GET, &uri, &HeaderMap::new(), &hour),
+            Ok(Kind::Ordinary)
+        );
     }
 
     #[test]
@@ -454,21 +707,54 @@ mod tests {
     }
 
     #[test]
-    fn form_upload_is_not_implemented() {
+    fn form_uploads_are_bounded_before_s3s_reads_them() {
+        let form = "multipart/form-data; boundary=x";
+        assert_eq!(
+            screen_kind(
+                "POST",
+                "/b",
+                &[("content-type", form), ("content-length", "1000")]
+            ),
+            Ok(Kind::FormUpload)
+        );
+        // Exactly the cap is fine; one byte more is refused before the body is read.
+        assert_eq!(
+            screen_kind(
+                "POST",
+                "/b",
+                &[("content-type", form), ("content-length", "67108864")]
+            ),
+            Ok(Kind::FormUpload)
+        );
         let r = req(
             "POST",
             "/b",
-            &[("content-type", "multipart/form-data; boundary=x")],
+            &[("content-type", form), ("content-length", "67108865")],
         );
-        assert_eq!(r, Err(Refusal::FORM_UPLOAD));
-        assert_eq!(r.unwrap_err().status, StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(r, Err(Refusal::TOO_LARGE));
+        assert_eq!(
+            req("POST", "/b", &[("content-type", form)]),
+            Err(Refusal::FORM_NEEDS_LENGTH)
+        );
         assert_eq!(
             req(
+                "POST",
+                "/b",
+                &[
+                    ("content-type", form),
+                    ("content-length", "10"),
+                    ("authorization", "AWS a:b")
+                ]
+            ),
+            Err(Refusal::SIGV2)
+        );
+        assert_eq!(
+            screen_kind(
                 "POST",
                 "/b?delete",
                 &signed(&[("content-type", "application/xml")])
             ),
-            Ok(())
+            Ok(Kind::Ordinary)
         );
     }
 

@@ -1,5 +1,5 @@
-//! Accepting connections and serving HTTP/1.1 and h2 on them, with a connection cap and
-//! graceful shutdown (s3s notes §1.7, §9.7).
+//! Accepting connections and serving HTTP/1.1 and h2 on them, over TLS when configured,
+//! with a connection cap and graceful shutdown (s3s notes §1.7, §9.7).
 
 use std::future::Future;
 use std::io;
@@ -12,6 +12,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 
 use crate::guard::Guard;
 
@@ -23,6 +24,9 @@ const MAX_H1_BUF: usize = 256 << 10;
 const MAX_H2_HEADER_LIST: u32 = 64 << 10;
 /// HTTP/2 streams per connection.
 const MAX_H2_STREAMS: u32 = 128;
+/// Time a client has to complete the TLS handshake. It runs inside the connection's own
+/// task, so a slow client delays nobody else.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause after an accept error (EMFILE and friends) so the loop does not spin.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
@@ -31,13 +35,14 @@ pub(crate) async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Serves `guard` on `listener` until `shutdown` completes, then stops accepting and waits
-/// up to `grace` for open connections to finish.
+/// Serves `guard` on `listener` (through `tls` when given) until `shutdown` completes, then
+/// stops accepting and waits up to `grace` for open connections to finish.
 ///
 /// At most `max_connections` connections are served at once; beyond that, new clients wait
 /// in the kernel's accept queue.
 pub(crate) async fn serve(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     guard: Guard,
     max_connections: usize,
     grace: Duration,
@@ -55,6 +60,7 @@ pub(crate) async fn serve(
         .max_header_list_size(MAX_H2_HEADER_LIST)
         .max_concurrent_streams(MAX_H2_STREAMS);
 
+    let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(max_connections));
     tokio::pin!(shutdown);
@@ -68,7 +74,7 @@ pub(crate) async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let (tcp, _peer) = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
                 Err(error) => {
@@ -83,12 +89,36 @@ pub(crate) async fn serve(
         if let Err(error) = tcp.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
-        let conn = builder
-            .serve_connection(TokioIo::new(tcp), guard.clone())
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let (builder, watcher, guard) = (
+            Arc::clone(&builder),
+            graceful.watcher(),
+            guard.for_peer(peer.ip()),
+        );
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(error) = conn.await {
+            let served = match tls {
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(tcp), guard);
+                    watcher.watch(conn.into_owned()).await
+                }
+                Some(acceptor) => {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        Ok(Ok(stream)) => {
+                            let conn = builder.serve_connection(TokioIo::new(stream), guard);
+                            watcher.watch(conn.into_owned()).await
+                        }
+                        Ok(Err(error)) => {
+                            tracing::debug!(%error, "TLS handshake failed");
+                            Ok(())
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            if let Err(error) = served {
                 tracing::debug!(%error, "connection ended with an error");
             }
             drop(permit);

@@ -6,12 +6,16 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod auth_throttle;
 mod config;
 mod ephemeral;
+mod form_fields;
 mod guard;
+mod keys_cmd;
 mod listener;
 mod s3;
 mod telemetry;
+mod tls;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -41,6 +45,7 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Command::Keys(args) => keys_cmd::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -81,7 +86,26 @@ async fn serve_store(cfg: &Config, store: &Store, root: RootSource) -> anyhow::R
     let (auth, generated) = Auth::open(store, root)
         .await
         .context("could not load the credentials")?;
-    let svc = s3::build_service(store.clone(), auth, cfg.region.clone());
+    let svc = s3::build_service(
+        store.clone(),
+        auth,
+        cfg.region.clone(),
+        cfg.post_form_max_size,
+    );
+    tokio::spawn(s3::sweep_expired_uploads(
+        store.clone(),
+        cfg.multipart_max_age,
+    ));
+    let tls = match &cfg.tls {
+        Some(files) => {
+            let tls = std::sync::Arc::new(
+                tls::Tls::load(files.clone()).context("could not load the TLS certificate")?,
+            );
+            tokio::spawn(tls::reload_on_sighup(std::sync::Arc::clone(&tls)));
+            Some(tls.acceptor())
+        }
+        None => None,
+    };
 
     let tcp = listener::bind(cfg.listen)
         .await
@@ -89,18 +113,25 @@ async fn serve_store(cfg: &Config, store: &Store, root: RootSource) -> anyhow::R
     let local = tcp
         .local_addr()
         .context("could not read the bound address")?;
-    announce(local, &cfg.region, generated.as_ref())?;
+    announce(local, tls.is_some(), &cfg.region, generated.as_ref())?;
     if generated.is_some() && matches!(cfg.mode, Mode::Durable { .. }) {
         eprintln!(
             "coffer: generated a root credential for this data directory (printed above on stdout). \
              It is shown only this once; store it now. To choose your own, set {ROOT_ACCESS_KEY_VAR} and {ROOT_SECRET_KEY_VAR}."
         );
     }
-    tracing::info!(listen = %local, "serving");
+    tracing::info!(listen = %local, tls = tls.is_some(), "serving");
 
     listener::serve(
         tcp,
-        guard::Guard::new(svc),
+        tls,
+        guard::Guard::new(
+            svc,
+            guard::Limits {
+                form_cap: cfg.post_form_max_size,
+                presigned_max_secs: cfg.presigned_max_expiry,
+            },
+        ),
         cfg.max_connections,
         cfg.shutdown_grace,
         shutdown_signal(),
@@ -158,6 +189,18 @@ fn load_master_key(source: &MasterKeySource) -> anyhow::Result<MasterKey> {
         MasterKeySource::File(path) => MasterKey::from_file(path)
             .with_context(|| format!("could not read the master key file {}", path.display())),
         MasterKeySource::DataDir(path) => {
+            // First start: the key file is created before the store makes the
+            // data directory, so make it here, private from the start (P6).
+            if let Some(dir) = path.parent() {
+                use std::os::unix::fs::DirBuilderExt as _;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
+                    .with_context(|| {
+                        format!("could not create the data directory {}", dir.display())
+                    })?;
+            }
             let (key, created) = MasterKey::load_or_create(path).with_context(|| {
                 format!("could not load or create the master key {}", path.display())
             })?;
@@ -182,11 +225,13 @@ fn load_master_key(source: &MasterKeySource) -> anyhow::Result<MasterKey> {
 /// operator supplied is never echoed; a generated one is printed this once.
 fn announce(
     local: SocketAddr,
+    https: bool,
     region: &str,
     generated: Option<&GeneratedRoot>,
 ) -> anyhow::Result<()> {
     let mut lines = Zeroizing::new(format!(
-        "AWS_ENDPOINT_URL=http://{}\nAWS_REGION={region}\n",
+        "AWS_ENDPOINT_URL={}://{}\nAWS_REGION={region}\n",
+        if https { "https" } else { "http" },
         client_addr(local)
     ));
     if let Some(root) = generated {

@@ -4,6 +4,10 @@
 //! `Authorization` header and presigned query strings, and it logs every client
 //! error (4xx) at `error`, with malformed XML bodies included (s3s notes §8.11).
 //! Our own layers log each request once, and internal failures with their cause.
+//!
+//! A filter the operator sets that does not name `s3s` keeps it off too (`debug` alone does
+//! not turn on s3s's request dumps, which carry bucket names and keys, P6); naming it
+//! (`COFFER_LOG=debug,s3s=debug`) is the explicit opt-in.
 
 use tracing_subscriber::EnvFilter;
 
@@ -13,7 +17,7 @@ const DEFAULT_FILTER: &str = "info,s3s=off";
 /// Installs the global subscriber. Call once, first thing in `main`.
 pub(crate) fn init() {
     let (filter, bad) = match std::env::var("COFFER_LOG").or_else(|_| std::env::var("RUST_LOG")) {
-        Ok(text) => match EnvFilter::try_new(&text) {
+        Ok(text) => match EnvFilter::try_new(operator_filter(&text)) {
             Ok(filter) => (filter, false),
             Err(_) => (EnvFilter::new(DEFAULT_FILTER), true),
         },
@@ -30,5 +34,30 @@ pub(crate) fn init() {
             default = DEFAULT_FILTER,
             "COFFER_LOG / RUST_LOG does not parse; using the default filter"
         );
+    }
+}
+
+/// The operator's filter, with s3s kept off unless the filter names it.
+fn operator_filter(text: &str) -> String {
+    if text.contains("s3s") {
+        text.to_owned()
+    } else if text.trim().is_empty() {
+        DEFAULT_FILTER.to_owned()
+    } else {
+        format!("{text},s3s=off")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p6_s3s_stays_off_unless_named() {
+        assert_eq!(operator_filter("debug"), "debug,s3s=off");
+        assert_eq!(operator_filter("trace"), "trace,s3s=off");
+        assert_eq!(operator_filter("info,s3s=debug"), "info,s3s=debug");
+        assert_eq!(operator_filter(""), DEFAULT_FILTER);
+        assert!(EnvFilter::try_new(operator_filter("coffer=debug")).is_ok());
     }
 }

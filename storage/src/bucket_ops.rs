@@ -20,12 +20,27 @@ impl Store {
             owner: owner.to_owned(),
             created_ms: now_ms(),
         };
-        self.submit(Op::CreateBucket {
-            name: name.to_owned(),
-            record: record.clone(),
-            wrapped_key,
-        })
-        .await?;
+        // The key share is durable before the commit that makes the bucket exist.
+        let shared = self.inner.shared.clone();
+        tokio::task::spawn_blocking(move || shared.shares.create(&id))
+            .await
+            .map_err(Error::join)??;
+        let created = self
+            .submit(Op::CreateBucket {
+                name: name.to_owned(),
+                record: record.clone(),
+                wrapped_key,
+            })
+            .await;
+        if let Err(e) = created {
+            // Surely not committed: drop the share now. After any other error the commit may
+            // have landed, so the share stays; the next start sweeps it if it is stale.
+            if matches!(e, Error::BucketAlreadyExists { .. }) {
+                let shared = self.inner.shared.clone();
+                let _ = tokio::task::spawn_blocking(move || shared.shares.remove(&id)).await;
+            }
+            return Err(e);
+        }
         Ok(BucketInfo::from_record(name.to_owned(), record))
     }
 

@@ -70,6 +70,27 @@ pub enum Error {
     /// An object key is longer than [`MAX_KEY_LEN`](crate::MAX_KEY_LEN) bytes.
     #[error("object key too long")]
     KeyTooLong,
+    /// The multipart upload does not exist (never created, aborted, completed, or it is for
+    /// another key).
+    #[error("no such upload")]
+    NoSuchUpload,
+    /// A part named in a completion was never uploaded, or its `ETag` differs.
+    #[error("invalid part")]
+    InvalidPart,
+    /// The parts of a completion are not in ascending order, or a part number is out of
+    /// range.
+    #[error("invalid part order")]
+    InvalidPartOrder,
+    /// A part other than the last is smaller than the 5 MiB minimum.
+    #[error("part too small")]
+    EntityTooSmall,
+    /// A master key rotation was interrupted between its two steps: the key file and the
+    /// index disagree on the master key. Nothing is lost; run the rotation again with the
+    /// same old and new keys.
+    #[error(
+        "a master key rotation was interrupted: run `coffer keys rotate-master` again with the same old and new keys"
+    )]
+    RotationIncomplete,
     /// A [`StoreConfig`](crate::StoreConfig) value is out of range.
     #[error("bad storage configuration: {what}")]
     BadConfig {

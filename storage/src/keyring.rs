@@ -7,6 +7,10 @@
 //!   seal key — are derived with fixed context strings.
 //! - A key-check record (a known value, wrapped) tells a wrong master key apart from a
 //!   corrupt index before anything is written.
+//! - The index key (random) is stored wrapped in `<data>/keys` (`key_file.rs`) and seals the
+//!   index file (`index/sealed_backend.rs`).
+//! - A bucket's working keys come from its unwrapped key *and* its key share
+//!   (`key_shares.rs`), which deleting the bucket destroys (crypto-shredding).
 
 use std::fmt;
 use std::io::Write as _;
@@ -24,10 +28,12 @@ const CONTEXT_WRAP: &str = "coffer 2026-11 key wrap";
 const CONTEXT_RECORDS: &str = "coffer 2026-11 sealed records";
 const CONTEXT_CHUNK_ID: &str = "coffer 2026-11 chunk id";
 const CONTEXT_CHUNK_SEAL: &str = "coffer 2026-11 chunk seal";
+const CONTEXT_BUCKET_SHARE: &str = "coffer 2026-11 bucket key with share";
 
 const LABEL_BUCKET_KEY: &[u8] = b"coffer bucket key\0";
 const LABEL_KEY_CHECK: &[u8] = b"coffer key check\0";
 const LABEL_RECORD: &[u8] = b"coffer sealed record\0";
+const LABEL_INDEX_KEY: &[u8] = b"coffer index key\0";
 
 /// The value the key-check record wraps.
 const KEY_CHECK_VALUE: &[u8; 32] = b"coffer 2026-11 master key check!";
@@ -191,7 +197,8 @@ impl Keyring {
         Ok((wrapped, BucketKeys::from_secret(&secret)))
     }
 
-    /// Unwraps a stored bucket key.
+    /// Unwraps a stored bucket key (without its share: tests only).
+    #[cfg(test)]
     pub(crate) fn open_bucket_key(
         &self,
         bucket_id: &[u8; 16],
@@ -216,6 +223,62 @@ impl Keyring {
         unwrap(&self.records, LABEL_RECORD, name.as_bytes(), sealed).map_err(|_| Error::Corrupt {
             what: "sealed record",
         })
+    }
+}
+
+/// Keys of the sealed index, and key rotation (issue 4).
+impl Keyring {
+    /// Wraps the index key for the key file (`<data>/keys`).
+    pub(crate) fn wrap_index_key(&self, key: &[u8; 32]) -> Result<Vec<u8>> {
+        wrap(&self.wrap, LABEL_INDEX_KEY, b"", key)
+    }
+
+    /// Unwraps the index key read from the key file.
+    pub(crate) fn open_index_key(&self, wrapped: &[u8]) -> Result<Zeroizing<[u8; 32]>> {
+        let corrupt = || Error::Corrupt { what: "index key" };
+        let secret = unwrap(&self.wrap, LABEL_INDEX_KEY, b"", wrapped).map_err(|_| corrupt())?;
+        let mut key = Zeroizing::new([0u8; 32]);
+        if secret.len() != key.len() {
+            return Err(corrupt());
+        }
+        key.copy_from_slice(&secret);
+        Ok(key)
+    }
+
+    /// Unwraps a stored bucket key and combines it with the bucket's key share (see
+    /// `key_shares.rs`): without the share, the wrapped key opens nothing.
+    pub(crate) fn open_bucket_key_with_share(
+        &self,
+        bucket_id: &[u8; 16],
+        wrapped: &[u8],
+        share: &[u8; 32],
+    ) -> Result<BucketKeys> {
+        let secret = unwrap(&self.wrap, LABEL_BUCKET_KEY, bucket_id, wrapped)
+            .map_err(|_| Error::Corrupt { what: "bucket key" })?;
+        let mut both = Zeroizing::new(Vec::with_capacity(secret.len() + share.len()));
+        both.extend_from_slice(&secret);
+        both.extend_from_slice(share);
+        let combined = Zeroizing::new(blake3::derive_key(CONTEXT_BUCKET_SHARE, &both));
+        Ok(BucketKeys::from_secret(&combined))
+    }
+
+    /// Rewraps a stored bucket key under `to` (master key rotation); the bucket key itself,
+    /// and so every chunk sealed under it, stays the same.
+    pub(crate) fn rewrap_bucket_key(
+        &self,
+        to: &Keyring,
+        bucket_id: &[u8; 16],
+        wrapped: &[u8],
+    ) -> Result<Vec<u8>> {
+        let secret = unwrap(&self.wrap, LABEL_BUCKET_KEY, bucket_id, wrapped)
+            .map_err(|_| Error::Corrupt { what: "bucket key" })?;
+        wrap(&to.wrap, LABEL_BUCKET_KEY, bucket_id, &secret)
+    }
+
+    /// Reseals a sealed record under `to` (master key rotation).
+    pub(crate) fn reseal_record(&self, to: &Keyring, name: &str, sealed: &[u8]) -> Result<Vec<u8>> {
+        let value = self.open_record(name, sealed)?;
+        to.seal_record(name, &value)
     }
 }
 
@@ -256,7 +319,8 @@ fn cipher_from(key: &[u8; 32]) -> Aes256GcmSiv {
     Aes256GcmSiv::new(key.into())
 }
 
-fn random_key() -> Result<Zeroizing<[u8; 32]>> {
+/// 32 random bytes from the OS, in a zeroizing box.
+pub(crate) fn random_key() -> Result<Zeroizing<[u8; 32]>> {
     let mut key = Zeroizing::new([0u8; 32]);
     getrandom::fill(&mut *key).map_err(randomness_error)?;
     Ok(key)

@@ -39,12 +39,16 @@ mod error;
 mod index;
 mod inflight;
 mod ingest;
+mod key_file;
+mod key_shares;
 mod keyring;
 mod list;
+mod multipart;
 mod object;
 mod object_ops;
 mod reader;
 mod records;
+mod rotate;
 mod seal;
 mod store;
 mod writer;
@@ -56,8 +60,13 @@ pub use error::{Error, Result};
 pub use ingest::{ObjectWriter, StagedBody};
 pub use keyring::MasterKey;
 pub use list::{ListEntry, ListPage, ListParams, ObjectSummary};
+pub use multipart::{
+    MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, ObjectPart, PartInfo, PartsPage, UploadInfo,
+    UploadListParams, UploadsPage,
+};
 pub use object::{BucketInfo, ObjectInfo, ObjectMeta};
 pub use reader::ObjectReader;
+pub use rotate::{Rotation, rotate_master_key};
 pub use store::{
     DEFAULT_CHUNK_SIZE, Durability, IndexLocation, MAX_CHUNK_SIZE, MAX_KEY_LEN, MIN_CHUNK_SIZE,
     Store, StoreConfig,
@@ -67,6 +76,7 @@ pub use store::{
 #[doc(hidden)]
 pub mod hot_paths {
     pub use crate::chunk_id::ChunkId;
+    pub use crate::index::sealed_backend::{IndexCipher, SealedBackend};
     pub use crate::keyring::BucketKeys;
     pub use crate::seal::{SEAL_OVERHEAD, open, seal};
 }

@@ -11,6 +11,7 @@ use crate::chunk_store::{ChunkStore, create_dir_private};
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::inflight::{InFlight, Release};
+use crate::key_shares::KeyShares;
 use crate::keyring::{BucketKeys, Keyring, MasterKey};
 use crate::records::BucketId;
 use crate::writer::{self, Op, Reply, Request};
@@ -65,6 +66,8 @@ pub(crate) struct Shared {
     index: RwLock<Option<Arc<Index>>>,
     pub(crate) chunks: ChunkStore,
     pub(crate) keyring: Keyring,
+    /// Bucket key shares: deleting one shreds its bucket (see `key_shares.rs`).
+    pub(crate) shares: KeyShares,
     key_cache: Mutex<HashMap<BucketId, Arc<BucketKeys>>>,
     pub(crate) inflight: InFlight,
     releases: Mutex<Vec<Release>>,
@@ -103,11 +106,19 @@ impl Shared {
             return Ok(keys);
         }
         let id = *bucket;
-        let wrapped = self
-            .read(move |s| s.bucket_key(&id))
+        let shared = self.clone();
+        let (wrapped, share) = self
+            .read(move |s| {
+                s.bucket_key(&id)?
+                    .map(|wrapped| Ok((wrapped, shared.shares.load(&id)?)))
+                    .transpose()
+            })
             .await?
             .ok_or(Error::NoSuchBucket)?;
-        let keys = Arc::new(self.keyring.open_bucket_key(bucket, &wrapped)?);
+        let keys = Arc::new(
+            self.keyring
+                .open_bucket_key_with_share(bucket, &wrapped, &share)?,
+        );
         self.cache_keys(*bucket, keys.clone());
         Ok(keys)
     }
@@ -207,7 +218,7 @@ impl Store {
             master_key,
         } = cfg;
         let sync = durability == Durability::Immediate;
-        let (index, chunks, keyring) = tokio::task::spawn_blocking(move || {
+        let (index, chunks, keyring, key_shares) = tokio::task::spawn_blocking(move || {
             let keyring = Keyring::new(&master_key);
             drop(master_key);
             if !root.exists() {
@@ -227,7 +238,9 @@ impl Store {
                 snapshot.buckets()?.into_iter().map(|(_, b)| b.id).collect();
             chunks.sweep(|b| live.contains(b), |b, id| snapshot.is_referenced(b, id))?;
             drop(snapshot);
-            Ok::<_, Error>((Arc::new(index), chunks, keyring))
+            let key_shares = KeyShares::open(&root, sync)?;
+            key_shares.sweep(|b| live.contains(b))?;
+            Ok::<_, Error>((Arc::new(index), chunks, keyring, key_shares))
         })
         .await
         .map_err(Error::join)??;
@@ -237,6 +250,7 @@ impl Store {
             index: RwLock::new(Some(index.clone())),
             chunks,
             keyring,
+            shares: key_shares,
             key_cache: Mutex::new(HashMap::new()),
             inflight: InFlight::default(),
             releases: Mutex::new(Vec::new()),

@@ -82,6 +82,8 @@ pub(crate) enum Op {
     },
     /// Nothing; answered once everything queued before it is done.
     Barrier,
+    /// A multipart-upload change (see `multipart.rs`).
+    Multipart(crate::multipart::MultipartOp),
 }
 
 /// The answer to an [`Op`].
@@ -90,6 +92,7 @@ pub(crate) enum Reply {
     Done,
     Object(ObjectRecord),
     Deleted(Vec<bool>),
+    Count(u64),
 }
 
 struct Pending {
@@ -187,6 +190,10 @@ fn is_logical(e: &Error) -> bool {
             | Error::NoSuchKey
             | Error::BucketAlreadyExists { .. }
             | Error::BucketNotEmpty
+            | Error::NoSuchUpload
+            | Error::InvalidPart
+            | Error::InvalidPartOrder
+            | Error::EntityTooSmall
     )
 }
 
@@ -248,6 +255,7 @@ fn apply(batch: &mut Batch, op: &Op) -> Result<Reply> {
         }
         Op::PutSealed { name, sealed } => batch.put_sealed(name, sealed).map(|()| Reply::Done),
         Op::Barrier => Ok(Reply::Done),
+        Op::Multipart(op) => op.apply(batch),
     }
 }
 
@@ -263,10 +271,17 @@ fn after_commit(shared: &Shared, effects: &Effects, pending: &[Pending]) {
         {
             body.committed();
         }
+        if let (Op::Multipart(op), Some(Ok(_))) = (&p.op, &p.outcome) {
+            op.committed();
+        }
     }
     remove_unreferenced(shared, &effects.unreferenced);
     for bucket in &effects.dropped_buckets {
         shared.forget_bucket_keys(bucket);
+        // Crypto-shredding: without its share, the bucket key opens nothing.
+        if let Err(e) = shared.shares.remove(bucket) {
+            tracing::warn!(error = %e, "could not remove a deleted bucket's key share; the next start sweeps it");
+        }
         if let Err(e) = shared.chunks.remove_bucket(bucket) {
             tracing::warn!(error = %e, "could not remove a deleted bucket's chunks; the next start sweeps them");
         }

@@ -9,12 +9,12 @@ use std::process::{Command, Output};
 
 use crate::common::{Server, TestEnv, etag_of, random_bytes};
 
-fn allow_skip() -> bool {
+pub(crate) fn allow_skip() -> bool {
     std::env::var("COFFER_TEST_ALLOW_SKIP").is_ok_and(|v| v == "1")
 }
 
 /// `true` if the tool works; otherwise skip (with a reason) or fail.
-fn require(what: &str, program: &str, args: &[&str]) -> bool {
+pub(crate) fn require(what: &str, program: &str, args: &[&str]) -> bool {
     let ok = Command::new(program)
         .args(args)
         .output()
@@ -32,7 +32,7 @@ fn require(what: &str, program: &str, args: &[&str]) -> bool {
 }
 
 /// A command that sees only the server's `AWS_*` env and an empty config/HOME.
-fn tool(env: &TestEnv, server: &Server, program: &str) -> Command {
+pub(crate) fn tool(env: &TestEnv, server: &Server, program: &str) -> Command {
     let empty = env.home().join("empty-aws-config");
     // Both tools presign with SigV2 unless told otherwise, and Coffer refuses
     // SigV2 (P1); this is the one setting a user has to make.
@@ -63,7 +63,7 @@ fn tool(env: &TestEnv, server: &Server, program: &str) -> Command {
 }
 
 #[track_caller]
-fn run_ok(mut cmd: Command) -> Output {
+pub(crate) fn run_ok(mut cmd: Command) -> Output {
     let out = cmd.output().expect("run client");
     assert!(
         out.status.success(),
@@ -75,13 +75,13 @@ fn run_ok(mut cmd: Command) -> Output {
     out
 }
 
-fn aws(env: &TestEnv, server: &Server, args: &[&str]) -> Output {
+pub(crate) fn aws(env: &TestEnv, server: &Server, args: &[&str]) -> Output {
     let mut cmd = tool(env, server, "aws");
     cmd.args(args);
     run_ok(cmd)
 }
 
-fn path_str(p: &Path) -> &str {
+pub(crate) fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 

@@ -21,11 +21,22 @@
 
 mod common;
 
+mod at_rest;
 mod auth;
 mod buckets;
+mod checksum_forms;
 mod clients;
 mod copy;
+mod failed_auth;
+mod file_modes;
+mod form_upload;
 mod integrity;
 mod list;
+mod logs;
+mod multipart;
 mod objects;
+mod presigned;
+mod public_access;
+mod sdk_clients;
 mod storage;
+mod tls;

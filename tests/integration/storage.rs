@@ -362,3 +362,23 @@ async fn p8_root_secret_shorter_than_16_chars_is_refused_at_start() {
     ]);
     server.client().list_buckets().send().await.unwrap();
 }
+
+/// Regression: the first start of a data directory that does not exist yet
+/// failed, because the master key file was created before the directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_creates_a_missing_data_dir_privately() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = TestEnv::new();
+    let data = env.root().join("not/yet/there");
+    let data_arg = data.to_str().expect("utf-8 path");
+    let server = env.start(
+        &["serve", "--data", data_arg, "--listen", "127.0.0.1:0"],
+        &[],
+        &crate::common::Expect::PrintedCredentials,
+    );
+    let s3 = server.client();
+    create_bucket(&s3, "fresh").await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "data dir");
+    assert_eq!(mode(&data.join("master.key")), 0o600, "master key");
+}

@@ -23,6 +23,22 @@ pub(crate) fn storage_error(err: coffer_storage::Error) -> S3Error {
             BucketAlreadyExists,
             "The requested bucket name is not available. Please select a different name."
         ),
+        E::NoSuchUpload => s3_error!(
+            NoSuchUpload,
+            "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed."
+        ),
+        E::InvalidPart => s3_error!(
+            InvalidPart,
+            "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
+        ),
+        E::InvalidPartOrder => s3_error!(
+            InvalidPartOrder,
+            "The list of parts was not in ascending order. Parts must be ordered by part number."
+        ),
+        E::EntityTooSmall => s3_error!(
+            EntityTooSmall,
+            "Your proposed upload is smaller than the minimum allowed object size."
+        ),
         E::ShuttingDown => s3_error!(ServiceUnavailable, "The server is shutting down."),
         other => internal(other),
     }

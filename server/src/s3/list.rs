@@ -45,7 +45,7 @@ fn max_keys(requested: Option<i32>) -> S3Result<usize> {
     }
 }
 
-fn url_encoding(requested: Option<&EncodingType>) -> S3Result<bool> {
+pub(super) fn url_encoding(requested: Option<&EncodingType>) -> S3Result<bool> {
     match requested.map(EncodingType::as_str) {
         None => Ok(false),
         Some(EncodingType::URL) => Ok(true),
@@ -57,7 +57,7 @@ fn url_encoding(requested: Option<&EncodingType>) -> S3Result<bool> {
 }
 
 /// Encodes a key-like value when the client asked for `encoding-type=url`.
-fn enc(value: &str, url: bool) -> String {
+pub(super) fn enc(value: &str, url: bool) -> String {
     if url {
         utf8_percent_encode(value, URL_KEEP).to_string()
     } else {

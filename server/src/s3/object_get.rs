@@ -2,13 +2,14 @@
 
 use super::Coffer;
 use super::bucket_access::{caller, owned_bucket};
+use super::checksum::type_of;
 use super::conditional::{Conditions, check_read};
 use super::error_map::storage_error;
 use super::object_headers::{checksum_fields, expires, user_metadata};
 use coffer_storage::ObjectInfo;
 use s3s::dto::{
-    ChecksumMode, ETag, GetObjectInput, GetObjectOutput, HeadObjectInput, HeadObjectOutput,
-    PartNumber, Range, ServerSideEncryption, StreamingBlob, Timestamp,
+    ChecksumMode, ChecksumType, ETag, GetObjectInput, GetObjectOutput, HeadObjectInput,
+    HeadObjectOutput, PartNumber, Range, ServerSideEncryption, StreamingBlob, Timestamp,
 };
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -18,6 +19,8 @@ struct Resolved {
     obj: ObjectInfo,
     range: Option<std::ops::Range<u64>>,
     with_checksums: bool,
+    /// Set when a part of a multipart object was asked for (`x-amz-mp-parts-count`).
+    parts_count: Option<i32>,
 }
 
 struct ReadRequest<'a> {
@@ -45,6 +48,7 @@ async fn resolve(coffer: &Coffer, principal: &str, r: ReadRequest<'_>) -> S3Resu
         .map_err(storage_error)?;
     check_read(&r.conditions, &obj)?;
 
+    let mut parts_count = None;
     let range = match (r.part_number, r.range) {
         (Some(_), Some(_)) => {
             return Err(s3_error!(
@@ -52,14 +56,28 @@ async fn resolve(coffer: &Coffer, principal: &str, r: ReadRequest<'_>) -> S3Resu
                 "Cannot specify both Range header and partNumber."
             ));
         }
-        // A single-part object is its own part 1.
-        (Some(1) | None, None) => None,
-        (Some(_), None) => {
-            return Err(s3_error!(
-                InvalidRange,
-                "The requested partnumber is not satisfiable."
-            ));
+        (Some(n), None) => {
+            let parts = coffer
+                .store
+                .object_parts(&obj)
+                .await
+                .map_err(storage_error)?;
+            match parts {
+                Some(parts) => {
+                    let part = usize::try_from(n)
+                        .ok()
+                        .and_then(|n| n.checked_sub(1))
+                        .and_then(|i| parts.get(i))
+                        .ok_or_else(part_not_satisfiable)?;
+                    parts_count = i32::try_from(parts.len()).ok();
+                    Some(part.range.clone())
+                }
+                // A single-part object is its own part 1.
+                None if n == 1 => None,
+                None => return Err(part_not_satisfiable()),
+            }
         }
+        (None, None) => None,
         (None, Some(range)) => Some(range.check(obj.size)?),
     };
     let with_checksums = r
@@ -70,7 +88,12 @@ async fn resolve(coffer: &Coffer, principal: &str, r: ReadRequest<'_>) -> S3Resu
         obj,
         range,
         with_checksums,
+        parts_count,
     })
+}
+
+fn part_not_satisfiable() -> s3s::S3Error {
+    s3_error!(InvalidRange, "The requested partnumber is not satisfiable.")
 }
 
 fn content_range(range: &std::ops::Range<u64>, total: u64) -> String {
@@ -90,7 +113,7 @@ fn length_i64(n: u64) -> S3Result<i64> {
 /// s3s types have the same field names but no common trait).
 macro_rules! describe {
     ($ty:ident, $resolved:expr, { $($extra:tt)* }) => {{
-        let Resolved { obj, range, with_checksums } = $resolved;
+        let Resolved { obj, range, with_checksums, parts_count } = $resolved;
         let bytes = range.clone().unwrap_or(0..obj.size);
         let sums = if with_checksums { checksum_fields(&obj.meta) } else { Default::default() };
         $ty {
@@ -111,6 +134,12 @@ macro_rules! describe {
             checksum_crc64nvme: sums.crc64nvme,
             checksum_sha1: sums.sha1,
             checksum_sha256: sums.sha256,
+            checksum_type: if with_checksums {
+                obj.meta.checksums.first().map(|(_, v)| ChecksumType::from_static(type_of(v)))
+            } else {
+                None
+            },
+            parts_count,
             server_side_encryption: Some(ServerSideEncryption::from_static(
                 ServerSideEncryption::AES256,
             )),

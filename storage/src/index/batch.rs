@@ -29,7 +29,7 @@ pub(crate) struct Effects {
 
 /// An open write transaction and what it has freed so far.
 pub(crate) struct Batch {
-    txn: WriteTransaction,
+    pub(super) txn: WriteTransaction,
     freed: BTreeSet<(BucketId, ChunkId)>,
     dropped_buckets: Vec<BucketId>,
 }
@@ -108,6 +108,9 @@ impl Batch {
             .map_err(Error::index("open bucket keys"))?;
         keys.remove(record.id.as_slice())
             .map_err(Error::index("remove bucket key"))?;
+        drop((keys, buckets));
+        // Unfinished multipart uploads go with the bucket (their parts are not objects).
+        self.drop_bucket_uploads(&record.id)?;
         self.dropped_buckets.push(record.id);
         Ok(())
     }
@@ -151,6 +154,7 @@ impl Batch {
         };
         if let Some(old) = old? {
             self.drop_refs(bucket, &old.chunks)?;
+            self.forget_layout(bucket, key)?;
         }
         Ok(())
     }
@@ -216,6 +220,7 @@ impl Batch {
             match old {
                 Ok(Some(old)) => {
                     self.drop_refs(bucket, &old.chunks)?;
+                    self.forget_layout(bucket, key)?;
                     found.push(true);
                 }
                 Ok(None) => found.push(false),
@@ -240,7 +245,7 @@ impl Batch {
         Ok(())
     }
 
-    fn add_refs(&mut self, bucket: &BucketId, chunks: &[ChunkRef]) -> Result<()> {
+    pub(super) fn add_refs(&mut self, bucket: &BucketId, chunks: &[ChunkRef]) -> Result<()> {
         let mut refs = self
             .txn
             .open_table(CHUNK_REFS)
@@ -257,7 +262,7 @@ impl Batch {
         Ok(())
     }
 
-    fn drop_refs(&mut self, bucket: &BucketId, chunks: &[ChunkRef]) -> Result<()> {
+    pub(super) fn drop_refs(&mut self, bucket: &BucketId, chunks: &[ChunkRef]) -> Result<()> {
         let mut refs = self
             .txn
             .open_table(CHUNK_REFS)

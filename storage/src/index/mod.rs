@@ -1,11 +1,11 @@
 //! The redb index: buckets, wrapped bucket keys, objects, chunk refcounts, sealed records.
 //!
-//! All redb access lives in this folder, so that sealing the index (an encrypting
-//! `StorageBackend`, later) stays a local change. Tables:
+//! All redb access lives in this folder; the index file is sealed by an encrypting
+//! `StorageBackend` (`sealed_backend.rs`, opened by `sealed_file.rs`). Tables:
 //!
 //! | table | key | value |
 //! |---|---|---|
-//! | `meta` | name | key-check record, format version |
+//! | `meta` | name | key-check record (which master key wraps the keys inside), format version |
 //! | `buckets` | bucket name | [`BucketRecord`](crate::records::BucketRecord) |
 //! | `bucket_keys` | bucket id (16 bytes) | wrapped bucket key |
 //! | `objects` | bucket id ‖ key bytes | [`ObjectRecord`](crate::records::ObjectRecord) |
@@ -16,16 +16,23 @@
 //! order and a listing is a range scan.
 
 mod batch;
+#[cfg(test)]
+mod crash_tests;
 mod list;
+pub(crate) mod sealed_backend;
+pub(crate) mod sealed_file;
 mod snapshot;
+mod uploads;
 
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
 
 use redb::{ReadableDatabase, TableDefinition, TableError};
 
 pub(crate) use batch::{Batch, Effects};
 pub(crate) use snapshot::Snapshot;
+pub(crate) use uploads::{
+    LayoutRecord, MIN_PART_SIZE, PartRecord, UploadId, UploadRecord, UploadsView, WantedPart,
+};
 
 use crate::chunk_id::ChunkId;
 use crate::error::{Error, Result};
@@ -55,8 +62,9 @@ impl Index {
     /// record; in a new index, creates the tables and writes the record. `durable` commits
     /// with `Durability::Immediate`.
     ///
-    /// An existing index file is first opened read-only, so a wrong master key is refused
-    /// before redb writes anything (opening for writing updates its header).
+    /// A file index is sealed: its key is checked against `<data>/keys` first, and the
+    /// index opened read-only, so a wrong master key is refused before redb writes
+    /// anything (opening for writing updates its header).
     pub(crate) fn open(
         root: &Path,
         location: IndexLocation,
@@ -65,40 +73,16 @@ impl Index {
     ) -> Result<Index> {
         let builder = redb::Database::builder();
         let db = match location {
-            IndexLocation::File => {
-                let path = root.join("index.redb");
-                if std::fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
-                    match builder.open_read_only(&path) {
-                        Ok(db) => {
-                            verify_key(&db, keyring)?;
-                        }
-                        // Needs recovery: only a writable open can repair it; check after.
-                        Err(e) => tracing::debug!(error = %e, "index not readable read-only"),
-                    }
-                }
-                let file = std::fs::OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .mode(0o600)
-                    .open(&path)
-                    .map_err(Error::io("open index file"))?;
-                // The mode above is filtered by the umask; make it exactly 0600 regardless.
-                file.set_permissions(std::fs::Permissions::from_mode(0o600))
-                    .map_err(Error::io("chmod index file"))?;
-                let backend =
-                    redb::backends::FileBackend::new(file).map_err(Error::index("open index"))?;
-                builder.create_with_backend(backend)
-            }
-            IndexLocation::Memory => {
-                builder.create_with_backend(redb::backends::InMemoryBackend::new())
-            }
-        }
-        .map_err(Error::index("open index"))?;
+            // Sealed: only ciphertext reaches the file (P3); see `sealed_backend.rs`.
+            IndexLocation::File => sealed_file::open(&builder, root, keyring, durable)?,
+            IndexLocation::Memory => builder
+                .create_with_backend(redb::backends::InMemoryBackend::new())
+                .map_err(Error::index("open index"))?,
+        };
         if !verify_key(&db, keyring)? {
             init(&db, keyring)?;
         }
+        uploads::ensure_tables(&db)?;
         Ok(Index { db, durable })
     }
 

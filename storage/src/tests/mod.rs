@@ -5,6 +5,7 @@
 // Test sizes are small; long table-driven tests read better whole.
 #![allow(clippy::cast_possible_truncation, clippy::too_many_lines)]
 
+mod at_rest;
 mod listing;
 mod objects;
 mod races;

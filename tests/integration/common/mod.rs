@@ -96,9 +96,19 @@ impl TestEnv {
     /// A `coffer` command with a clean environment: no inherited `COFFER_*`, own `TMPDIR`,
     /// stderr going to a fresh log file. Returns the command and the log path.
     pub fn command(&self, args: &[&str], envs: &[(&str, &str)]) -> (Command, PathBuf) {
+        self.command_of(Path::new(env!("CARGO_BIN_EXE_coffer")), args, envs)
+    }
+
+    /// [`TestEnv::command`] running `program` (a wrapper that ends in `exec coffer "$@"`).
+    pub fn command_of(
+        &self,
+        program: &Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> (Command, PathBuf) {
         let log = self.next_log();
         let stderr = std::fs::File::create(&log).expect("create server log");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_coffer"));
+        let mut cmd = Command::new(program);
         cmd.args(args);
         for (k, _) in std::env::vars_os() {
             if k.to_string_lossy().starts_with("COFFER_") {
@@ -177,7 +187,18 @@ impl TestEnv {
     }
 
     pub fn start(&self, args: &[&str], envs: &[(&str, &str)], expect: &Expect) -> Server {
-        let (mut cmd, log) = self.command(args, envs);
+        self.start_program(Path::new(env!("CARGO_BIN_EXE_coffer")), args, envs, expect)
+    }
+
+    /// [`TestEnv::start`] through a wrapper `program` that ends in `exec coffer "$@"`.
+    pub fn start_program(
+        &self,
+        program: &Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        expect: &Expect,
+    ) -> Server {
+        let (mut cmd, log) = self.command_of(program, args, envs);
         let mut child = cmd.spawn().expect("spawn coffer");
         let stdout = child.stdout.take().expect("piped stdout");
         let rx = spawn_line_reader(stdout);
@@ -326,7 +347,8 @@ impl Server {
         let hostport = self
             .endpoint
             .strip_prefix("http://")
-            .unwrap_or_else(|| panic!("endpoint is not http://…: {}", self.endpoint));
+            .or_else(|| self.endpoint.strip_prefix("https://"))
+            .unwrap_or_else(|| panic!("endpoint is not http(s)://…: {}", self.endpoint));
         self.addr = hostport
             .parse()
             .unwrap_or_else(|e| panic!("endpoint {hostport} is not ip:port: {e}"));

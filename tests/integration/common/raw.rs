@@ -105,8 +105,44 @@ pub async fn exchange(
     shutdown_write: bool,
     is_head: bool,
 ) -> RawOutcome {
+    exchange_from(None, addr, bytes, shutdown_write, is_head).await
+}
+
+/// [`request`] from a chosen local address (any of 127.0.0.0/8 works on loopback), so a
+/// test can play several clients.
+pub async fn request_from(
+    source: std::net::IpAddr,
+    addr: SocketAddr,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+) -> RawResponse {
+    let bytes = request_head(addr, method, path_and_query, headers);
+    match exchange_from(Some(source), addr, &bytes, false, method == "HEAD").await {
+        RawOutcome::Response(r) => r,
+        RawOutcome::Closed { bytes } => panic!(
+            "{method} {path_and_query}: connection closed without a response ({} bytes)",
+            bytes.len()
+        ),
+    }
+}
+
+async fn exchange_from(
+    source: Option<std::net::IpAddr>,
+    addr: SocketAddr,
+    bytes: &[u8],
+    shutdown_write: bool,
+    is_head: bool,
+) -> RawOutcome {
     let fut = async {
-        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let mut stream = match source {
+            None => TcpStream::connect(addr).await.expect("connect"),
+            Some(ip) => {
+                let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+                socket.bind(SocketAddr::new(ip, 0)).expect("bind source");
+                socket.connect(addr).await.expect("connect")
+            }
+        };
         stream.set_nodelay(true).expect("nodelay");
         // The server may answer (and close) before reading all we send: ignore write errors.
         let _ = stream.write_all(bytes).await;

@@ -35,6 +35,8 @@ pub enum Payload<'a> {
     Unsigned,
     /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER` (aws-chunked with a trailer checksum).
     StreamingUnsignedTrailer,
+    /// Any other `x-amz-content-sha256` value, e.g. `STREAMING-AWS4-HMAC-SHA256-PAYLOAD`.
+    Precomputed(&'a str),
 }
 
 fn settings(location: SignatureLocation, expires: Option<Duration>) -> SigningSettings {
@@ -78,6 +80,7 @@ fn sign_any(
         Payload::Bytes(b) => SignableBody::Bytes(b),
         Payload::Unsigned => SignableBody::UnsignedPayload,
         Payload::StreamingUnsignedTrailer => SignableBody::StreamingUnsignedPayloadTrailer,
+        Payload::Precomputed(value) => SignableBody::Precomputed((*value).to_owned()),
     };
     let signable =
         SignableRequest::new(method, url, headers.iter().copied(), body).expect("signable request");

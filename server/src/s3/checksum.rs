@@ -1,0 +1,254 @@
+//! Checksums of multipart objects, as AWS computes them.
+//!
+//! A multipart object's checksum is either
+//! - `COMPOSITE` (CRC32, CRC32C, SHA1, SHA256): the algorithm over the concatenated raw
+//!   part checksums, written `base64-N`; or
+//! - `FULL_OBJECT` (CRC64NVME always; CRC32 and CRC32C on request): the CRC of the whole
+//!   object. We get it without reading the object again by combining the parts' CRCs
+//!   (zlib's `crc32_combine`, generalised to any reflected CRC with all-ones init and
+//!   xor-out, which these three are).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use s3s::dto::ChecksumType;
+use s3s::{S3Result, s3_error};
+
+/// Reflected polynomial and width of the CRCs that can be combined.
+fn crc_params(alg: &str) -> Option<(u64, usize)> {
+    match alg {
+        "CRC32" => Some((0xEDB8_8320, 32)),
+        "CRC32C" => Some((0x82F6_3B78, 32)),
+        "CRC64NVME" => Some((0x9A6C_9329_AC4B_C9B5, 64)),
+        _ => None,
+    }
+}
+
+/// The checksum type an upload gets: the one asked for if the algorithm allows it, else
+/// the algorithm's default (FULL_OBJECT for CRC64NVME, COMPOSITE for the others).
+pub(crate) fn resolve_type(
+    algorithm: Option<&str>,
+    requested: Option<&str>,
+) -> S3Result<Option<String>> {
+    let Some(alg) = algorithm else {
+        if requested.is_some() {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."
+            ));
+        }
+        return Ok(None);
+    };
+    let full_ok = crc_params(alg).is_some();
+    let composite_ok = alg != "CRC64NVME";
+    let requested = requested.unwrap_or(if composite_ok {
+        ChecksumType::COMPOSITE
+    } else {
+        ChecksumType::FULL_OBJECT
+    });
+    let chosen = match requested {
+        ChecksumType::FULL_OBJECT if full_ok => ChecksumType::FULL_OBJECT,
+        ChecksumType::COMPOSITE if composite_ok => ChecksumType::COMPOSITE,
+        _ => {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The checksum type is not supported for this checksum algorithm."
+            ));
+        }
+    };
+    Ok(Some(chosen.to_owned()))
+}
+
+/// The type of a stored object checksum: composite values end in `-N`.
+pub(crate) fn type_of(value: &str) -> &'static str {
+    if value.contains('-') {
+        ChecksumType::COMPOSITE
+    } else {
+        ChecksumType::FULL_OBJECT
+    }
+}
+
+/// `COMPOSITE`: the algorithm over the concatenated raw part checksums, `base64-N`.
+/// `None` if a part value does not decode.
+pub(crate) fn composite(alg: &str, parts: &[&str]) -> Option<String> {
+    let mut raw = Vec::with_capacity(parts.len() * 32);
+    for p in parts {
+        raw.extend(BASE64.decode(p.trim()).ok()?);
+    }
+    let digest = digest(alg, &raw)?;
+    Some(format!("{}-{}", BASE64.encode(digest), parts.len()))
+}
+
+fn digest(alg: &str, data: &[u8]) -> Option<Vec<u8>> {
+    use s3s::crypto::{Crc32, Crc32c, Crc64Nvme, Sha1, Sha256};
+    fn run<C: s3s::crypto::Checksum>(data: &[u8]) -> Vec<u8> {
+        let mut c = C::new();
+        c.update(data);
+        c.finalize().as_ref().to_vec()
+    }
+    Some(match alg {
+        "CRC32" => run::<Crc32>(data),
+        "CRC32C" => run::<Crc32c>(data),
+        "CRC64NVME" => run::<Crc64Nvme>(data),
+        "SHA1" => run::<Sha1>(data),
+        "SHA256" => run::<Sha256>(data),
+        _ => return None,
+    })
+}
+
+/// `FULL_OBJECT`: the CRC of the whole object from `(base64 part CRC, part size)`.
+/// `None` for an algorithm that cannot be combined or a value that does not decode.
+pub(crate) fn full_object(alg: &str, parts: &[(&str, u64)]) -> Option<String> {
+    let (poly, width) = crc_params(alg)?;
+    let bytes = width / 8;
+    let mut crc: Option<u64> = None;
+    for (value, len) in parts {
+        let raw = BASE64.decode(value.trim()).ok()?;
+        if raw.len() != bytes {
+            return None;
+        }
+        // Network order on the wire.
+        let part = raw.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+        crc = Some(match crc {
+            None => part,
+            Some(prev) => combine(prev, part, *len, poly, width),
+        });
+    }
+    let crc = crc?;
+    let out: Vec<u8> = (0..bytes)
+        .rev()
+        .map(|i| u8::try_from((crc >> (i * 8)) & 0xff).unwrap_or(0))
+        .collect();
+    Some(BASE64.encode(out))
+}
+
+fn gf2_times(mat: &[u64; 64], mut vec: u64) -> u64 {
+    let mut sum = 0;
+    let mut i = 0;
+    while vec != 0 {
+        if vec & 1 != 0 {
+            sum ^= mat[i];
+        }
+        vec >>= 1;
+        i += 1;
+    }
+    sum
+}
+
+fn gf2_square(square: &mut [u64; 64], mat: &[u64; 64], width: usize) {
+    for n in 0..width {
+        square[n] = gf2_times(mat, mat[n]);
+    }
+}
+
+/// CRC of `A ‖ B` from `crc(A)`, `crc(B)` and `len(B)` (zlib's algorithm).
+fn combine(mut crc1: u64, crc2: u64, mut len2: u64, poly: u64, width: usize) -> u64 {
+    if len2 == 0 {
+        return crc1;
+    }
+    let mut even = [0u64; 64];
+    let mut odd = [0u64; 64];
+    // The operator for one zero bit.
+    odd[0] = poly;
+    let mut row = 1u64;
+    for slot in odd.iter_mut().take(width).skip(1) {
+        *slot = row;
+        row <<= 1;
+    }
+    gf2_square(&mut even, &odd, width); // two zero bits
+    gf2_square(&mut odd, &even, width); // four zero bits
+    loop {
+        gf2_square(&mut even, &odd, width);
+        if len2 & 1 != 0 {
+            crc1 = gf2_times(&even, crc1);
+        }
+        len2 >>= 1;
+        if len2 == 0 {
+            break;
+        }
+        gf2_square(&mut odd, &even, width);
+        if len2 & 1 != 0 {
+            crc1 = gf2_times(&odd, crc1);
+        }
+        len2 >>= 1;
+        if len2 == 0 {
+            break;
+        }
+    }
+    crc1 ^ crc2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(alg: &str, data: &[u8]) -> String {
+        BASE64.encode(digest(alg, data).unwrap())
+    }
+
+    #[test]
+    fn crc64nvme_check_value() {
+        assert_eq!(
+            digest("CRC64NVME", b"123456789").unwrap(),
+            0xAE8B_1486_0A79_9888_u64
+                .to_le_bytes()
+                .iter()
+                .rev()
+                .copied()
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn combined_crcs_equal_the_crc_of_the_whole() {
+        let a: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let b: Vec<u8> = (0..33_333u32).map(|i| (i * 13 % 241) as u8).collect();
+        let c = b"tail".to_vec();
+        let whole: Vec<u8> = [a.clone(), b.clone(), c.clone()].concat();
+        for alg in ["CRC32", "CRC32C", "CRC64NVME"] {
+            let parts = [
+                (b64(alg, &a), a.len() as u64),
+                (b64(alg, &b), b.len() as u64),
+                (b64(alg, &c), c.len() as u64),
+            ];
+            let refs: Vec<(&str, u64)> = parts.iter().map(|(v, n)| (v.as_str(), *n)).collect();
+            assert_eq!(full_object(alg, &refs).unwrap(), b64(alg, &whole), "{alg}");
+        }
+        assert!(full_object("SHA256", &[]).is_none());
+    }
+
+    #[test]
+    fn composite_is_digest_of_digests() {
+        let p1 = b64("SHA256", b"one");
+        let p2 = b64("SHA256", b"two");
+        let mut raw = digest("SHA256", b"one").unwrap();
+        raw.extend(digest("SHA256", b"two").unwrap());
+        assert_eq!(
+            composite("SHA256", &[&p1, &p2]).unwrap(),
+            format!("{}-2", b64("SHA256", &raw))
+        );
+        assert_eq!(type_of("abc=-2"), ChecksumType::COMPOSITE);
+        assert_eq!(type_of("abc="), ChecksumType::FULL_OBJECT);
+    }
+
+    #[test]
+    fn checksum_types_follow_aws() {
+        assert_eq!(
+            resolve_type(Some("CRC64NVME"), None).unwrap().as_deref(),
+            Some("FULL_OBJECT")
+        );
+        assert_eq!(
+            resolve_type(Some("SHA1"), None).unwrap().as_deref(),
+            Some("COMPOSITE")
+        );
+        assert!(resolve_type(Some("SHA1"), Some("FULL_OBJECT")).is_err());
+        assert!(resolve_type(Some("CRC64NVME"), Some("COMPOSITE")).is_err());
+        assert_eq!(
+            resolve_type(Some("CRC32"), Some("FULL_OBJECT"))
+                .unwrap()
+                .as_deref(),
+            Some("FULL_OBJECT")
+        );
+        assert!(resolve_type(None, Some("COMPOSITE")).is_err());
+        assert_eq!(resolve_type(None, None).unwrap(), None);
+    }
+}

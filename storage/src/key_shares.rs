@@ -1,0 +1,136 @@
+//! Bucket key shares: the half of each bucket key that deleting the bucket destroys.
+//!
+//! # Design
+//!
+//! The bucket key is stored wrapped in the index, but redb is copy-on-write: after the
+//! bucket is deleted, the page that held its wrapped key is free yet still in the file, and
+//! the index key and master key that open it are still around. So deleting the wrapped key
+//! alone does not shred anything. Each bucket therefore also has a random 32-byte share in
+//! its own file, `<data>/key-shares/<bucket id hex>` (0600, fsynced before the bucket's
+//! index commit); the bucket's working key is derived from the unwrapped secret *and* the
+//! share. Deleting the bucket unlinks the share, so a copy of its chunks taken before the
+//! delete cannot be opened with anything that remains in the data directory, the index's
+//! free pages included. The share is outside `chunks/`, so a copy of the chunk tree does not
+//! carry it. (What the file system keeps of an unlinked file's blocks is below this layer.)
+
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use crate::chunk_store::{create_dir_private, fsync_dir};
+use crate::error::{Error, Result};
+use crate::keyring::random_key;
+use crate::records::BucketId;
+
+const DIR: &str = "key-shares";
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// The share files of one data directory.
+pub(crate) struct KeyShares {
+    dir: PathBuf,
+    sync: bool,
+}
+
+impl KeyShares {
+    /// Opens (creating, 0700) `<root>/key-shares`.
+    pub(crate) fn open(root: &Path, sync: bool) -> Result<KeyShares> {
+        let dir = root.join(DIR);
+        create_dir_private(&dir, sync)?;
+        Ok(KeyShares { dir, sync })
+    }
+
+    fn path(&self, bucket: &BucketId) -> PathBuf {
+        self.dir.join(hex::encode(bucket))
+    }
+
+    /// Makes and stores a new bucket's share (durably, if syncing) before its commit.
+    pub(crate) fn create(&self, bucket: &BucketId) -> Result<()> {
+        let share = random_key()?;
+        let path = self.path(bucket);
+        let mut temp = path.clone().into_os_string();
+        temp.push(TEMP_SUFFIX);
+        let temp = PathBuf::from(temp);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)
+            .map_err(Error::io("create key share"))?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(Error::io("chmod key share"))?;
+        file.write_all(&*share)
+            .map_err(Error::io("write key share"))?;
+        if self.sync {
+            file.sync_all().map_err(Error::io("fsync key share"))?;
+        }
+        drop(file);
+        std::fs::rename(&temp, &path).map_err(Error::io("rename key share"))?;
+        if self.sync {
+            fsync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    /// A bucket's share.
+    ///
+    /// # Errors
+    /// `Error::Corrupt` if it is missing or not 32 bytes.
+    pub(crate) fn load(&self, bucket: &BucketId) -> Result<Zeroizing<[u8; 32]>> {
+        let bytes = Zeroizing::new(std::fs::read(self.path(bucket)).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::Corrupt {
+                    what: "bucket key share (missing)",
+                }
+            } else {
+                Error::Io {
+                    action: "read key share",
+                    source: e,
+                }
+            }
+        })?);
+        let mut share = Zeroizing::new([0u8; 32]);
+        if bytes.len() != share.len() {
+            return Err(Error::Corrupt {
+                what: "bucket key share",
+            });
+        }
+        share.copy_from_slice(&bytes);
+        Ok(share)
+    }
+
+    /// Destroys a deleted bucket's share (crypto-shredding).
+    pub(crate) fn remove(&self, bucket: &BucketId) -> Result<()> {
+        match std::fs::remove_file(self.path(bucket)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+                action: "remove key share",
+                source: e,
+            }),
+            _ => {
+                if self.sync {
+                    fsync_dir(&self.dir)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Removes shares of buckets `live` does not know (a crash between a delete's commit
+    /// and the unlink, or a create that never committed) and temp files.
+    pub(crate) fn sweep(&self, live: impl Fn(&BucketId) -> bool) -> Result<()> {
+        let entries = std::fs::read_dir(&self.dir).map_err(Error::io("list key shares"))?;
+        for entry in entries {
+            let entry = entry.map_err(Error::io("list key shares"))?;
+            let name = entry.file_name();
+            let stale = hex::decode(name.as_encoded_bytes())
+                .ok()
+                .and_then(|id| BucketId::try_from(id.as_slice()).ok())
+                .is_none_or(|id| !live(&id));
+            if stale {
+                std::fs::remove_file(entry.path()).map_err(Error::io("remove stale key share"))?;
+            }
+        }
+        Ok(())
+    }
+}
