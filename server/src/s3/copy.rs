@@ -5,9 +5,9 @@ use super::bucket_access::{caller, owned_bucket};
 use super::conditional::{Conditions, check_copy_source};
 use super::error_map::storage_error;
 use super::object_headers::{RequestHeaders, meta_from_request};
+use super::unsupported::{self, Asks};
 use s3s::dto::{
-    CopyObjectInput, CopyObjectOutput, CopyObjectResult, CopySource, ETag, MetadataDirective,
-    Timestamp,
+    CopyObjectInput, CopyObjectOutput, CopyObjectResult, ETag, MetadataDirective, Timestamp,
 };
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -20,23 +20,19 @@ pub(crate) async fn copy_object(
 ) -> S3Result<S3Response<CopyObjectOutput>> {
     let principal = caller(coffer, &req)?;
     let input = req.input;
-    let CopySource::Bucket {
-        bucket: src_bucket,
-        key: src_key,
-        version_id,
-    } = &input.copy_source
-    else {
-        return Err(s3_error!(
-            NotImplemented,
-            "Access point copy sources are not supported."
-        ));
-    };
-    refuse_unsupported(&input, version_id.as_deref())?;
+    let (src_bucket, src_key) = unsupported::copy_source(&input.copy_source)?;
+    unsupported::refuse(&Asks {
+        tagging: input.tagging.is_some() || input.tagging_directive.is_some(),
+        sse_c: input.sse_customer_algorithm.is_some()
+            || input.copy_source_sse_customer_algorithm.is_some(),
+        sse: input.server_side_encryption.as_ref(),
+        ..Default::default()
+    })?;
 
     // The source bucket must be the caller's too: the access layer only saw
     // the destination in the request path.
     let source_bucket = owned_bucket(coffer, &principal, src_bucket).await?;
-    let dest_bucket = if **src_bucket == *input.bucket {
+    let dest_bucket = if src_bucket == input.bucket.as_str() {
         source_bucket.clone()
     } else {
         owned_bucket(coffer, &principal, &input.bucket).await?
@@ -73,7 +69,7 @@ pub(crate) async fn copy_object(
             return Err(s3_error!(InvalidArgument, "Unknown metadata directive."));
         }
     };
-    if !replace && **src_bucket == *input.bucket && **src_key == *input.key {
+    if !replace && src_bucket == input.bucket.as_str() && src_key == input.key.as_str() {
         return Err(s3_error!(
             InvalidRequest,
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
@@ -111,28 +107,4 @@ pub(crate) async fn copy_object(
         }),
         ..Default::default()
     }))
-}
-
-/// What a copy can ask for that Coffer does not have yet.
-fn refuse_unsupported(input: &CopyObjectInput, version_id: Option<&str>) -> S3Result<()> {
-    if version_id.is_some_and(|v| v != "null") {
-        return Err(s3_error!(
-            NoSuchVersion,
-            "Versioning is not enabled on this server."
-        ));
-    }
-    if input.tagging.is_some() || input.tagging_directive.is_some() {
-        return Err(s3_error!(
-            NotImplemented,
-            "Object tagging is not supported yet."
-        ));
-    }
-    if input.sse_customer_algorithm.is_some() || input.copy_source_sse_customer_algorithm.is_some()
-    {
-        return Err(s3_error!(
-            NotImplemented,
-            "SSE-C is not supported: Coffer encrypts every object with its own keys."
-        ));
-    }
-    Ok(())
 }

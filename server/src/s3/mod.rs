@@ -20,6 +20,7 @@ mod object_get;
 mod object_headers;
 mod object_put;
 mod public_access;
+mod unsupported;
 
 pub(crate) use multipart::sweep_expired_uploads;
 

@@ -15,11 +15,12 @@ use super::conditional::{Conditions, check_copy_source};
 use super::error_map::storage_error;
 use super::list::{enc, url_encoding};
 use super::object_headers::{ChecksumFields, RequestHeaders, checksum_fields, meta_from_request};
+use super::unsupported::{self, Asks};
 use coffer_storage::{MAX_PART_SIZE, MAX_PARTS, ObjectMeta, PartInfo, UploadListParams};
 use s3s::dto::{
     AbortMultipartUploadInput, AbortMultipartUploadOutput, ChecksumAlgorithm, ChecksumType,
     CommonPrefix, CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CopyPartResult,
-    CopySource, CreateMultipartUploadInput, CreateMultipartUploadOutput, ETag, Initiator,
+    CreateMultipartUploadInput, CreateMultipartUploadOutput, ETag, Initiator,
     ListMultipartUploadsInput, ListMultipartUploadsOutput, ListPartsInput, ListPartsOutput,
     MultipartUpload, Part, ServerSideEncryption, StorageClass, StreamingBlob, Timestamp,
     UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
@@ -80,46 +81,21 @@ fn page_size(requested: Option<i32>, what: &str) -> S3Result<usize> {
     }
 }
 
-fn refuse_unsupported_create(input: &CreateMultipartUploadInput) -> S3Result<()> {
-    if input.tagging.is_some() {
-        return Err(s3_error!(
-            NotImplemented,
-            "Object tagging is not supported yet."
-        ));
-    }
-    if input.object_lock_mode.is_some()
-        || input.object_lock_retain_until_date.is_some()
-        || input.object_lock_legal_hold_status.is_some()
-    {
-        return Err(s3_error!(
-            NotImplemented,
-            "Object Lock is not supported yet."
-        ));
-    }
-    if input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some() {
-        return Err(s3_error!(
-            NotImplemented,
-            "SSE-C is not supported: Coffer encrypts every object with its own keys."
-        ));
-    }
-    if let Some(sse) = &input.server_side_encryption
-        && sse.as_str() != ServerSideEncryption::AES256
-    {
-        return Err(s3_error!(
-            NotImplemented,
-            "Only AES256 server-side encryption is available (and always on)."
-        ));
-    }
-    Ok(())
-}
-
 pub(crate) async fn create_multipart_upload(
     coffer: &Coffer,
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let principal = caller(coffer, &req)?;
     let input = req.input;
-    refuse_unsupported_create(&input)?;
+    unsupported::refuse(&Asks {
+        tagging: input.tagging.is_some(),
+        object_lock: input.object_lock_mode.is_some()
+            || input.object_lock_retain_until_date.is_some()
+            || input.object_lock_legal_hold_status.is_some(),
+        sse_c: input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some(),
+        sse: input.server_side_encryption.as_ref(),
+        ..Default::default()
+    })?;
     let bucket = owned_bucket(coffer, &principal, &input.bucket).await?;
     let algorithm = known_algorithm(input.checksum_algorithm.as_ref())?;
     let checksum_type = checksum::resolve_type(
@@ -284,33 +260,15 @@ pub(crate) async fn upload_part_copy(
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
     let principal = caller(coffer, &req)?;
     let input = req.input;
-    let CopySource::Bucket {
-        bucket: src_bucket,
-        key: src_key,
-        version_id,
-    } = &input.copy_source
-    else {
-        return Err(s3_error!(
-            NotImplemented,
-            "Access point copy sources are not supported."
-        ));
-    };
-    if version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(s3_error!(
-            NoSuchVersion,
-            "Versioning is not enabled on this server."
-        ));
-    }
-    if input.sse_customer_algorithm.is_some() || input.copy_source_sse_customer_algorithm.is_some()
-    {
-        return Err(s3_error!(
-            NotImplemented,
-            "SSE-C is not supported: Coffer encrypts every object with its own keys."
-        ));
-    }
+    let (src_bucket, src_key) = unsupported::copy_source(&input.copy_source)?;
+    unsupported::refuse(&Asks {
+        sse_c: input.sse_customer_algorithm.is_some()
+            || input.copy_source_sse_customer_algorithm.is_some(),
+        ..Default::default()
+    })?;
     let number = part_number(input.part_number)?;
     let source_bucket = owned_bucket(coffer, &principal, src_bucket).await?;
-    let bucket = if **src_bucket == *input.bucket {
+    let bucket = if src_bucket == input.bucket.as_str() {
         source_bucket.clone()
     } else {
         owned_bucket(coffer, &principal, &input.bucket).await?

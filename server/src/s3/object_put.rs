@@ -5,8 +5,9 @@ use super::body::{Expectations, ingest};
 use super::bucket_access::{caller, owned_bucket};
 use super::error_map::storage_error;
 use super::object_headers::{RequestHeaders, checksum_fields, meta_from_request};
+use super::unsupported::{self, Asks};
 use s3s::dto::{ETag, PutObjectInput, PutObjectOutput, ServerSideEncryption};
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Request, S3Response, S3Result};
 
 pub(crate) async fn put_object(
     coffer: &Coffer,
@@ -15,7 +16,16 @@ pub(crate) async fn put_object(
     let principal = caller(coffer, &req)?;
     let trailers = req.trailing_headers;
     let input = req.input;
-    refuse_unsupported(&input)?;
+    unsupported::refuse(&Asks {
+        conditional_write: input.if_match.is_some() || input.if_none_match.is_some(),
+        tagging: input.tagging.is_some(),
+        object_lock: input.object_lock_mode.is_some()
+            || input.object_lock_retain_until_date.is_some()
+            || input.object_lock_legal_hold_status.is_some(),
+        append: input.write_offset_bytes.is_some(),
+        sse_c: input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some(),
+        sse: input.server_side_encryption.as_ref(),
+    })?;
     let bucket = owned_bucket(coffer, &principal, &input.bucket).await?;
 
     let meta = meta_from_request(RequestHeaders {
@@ -67,52 +77,4 @@ pub(crate) async fn put_object(
         size: i64::try_from(info.size).ok(),
         ..Default::default()
     }))
-}
-
-/// Features a PUT can ask for that Coffer does not have yet. Refusing them is
-/// better than storing an object that silently lacks what was asked.
-fn refuse_unsupported(input: &PutObjectInput) -> S3Result<()> {
-    if input.if_match.is_some() || input.if_none_match.is_some() {
-        return Err(s3_error!(
-            NotImplemented,
-            "Conditional writes are not supported yet."
-        ));
-    }
-    if input.tagging.is_some() {
-        return Err(s3_error!(
-            NotImplemented,
-            "Object tagging is not supported yet."
-        ));
-    }
-    if input.object_lock_mode.is_some()
-        || input.object_lock_retain_until_date.is_some()
-        || input.object_lock_legal_hold_status.is_some()
-    {
-        return Err(s3_error!(
-            NotImplemented,
-            "Object Lock is not supported yet."
-        ));
-    }
-    if input.write_offset_bytes.is_some() {
-        return Err(s3_error!(
-            NotImplemented,
-            "Appending writes are not supported."
-        ));
-    }
-    if input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some() {
-        return Err(s3_error!(
-            NotImplemented,
-            "SSE-C is not supported: Coffer encrypts every object with its own keys."
-        ));
-    }
-    if let Some(sse) = &input.server_side_encryption {
-        // Every object is sealed at rest anyway; AES256 asks for exactly that.
-        if sse.as_str() != ServerSideEncryption::AES256 {
-            return Err(s3_error!(
-                NotImplemented,
-                "Only AES256 server-side encryption is available (and always on)."
-            ));
-        }
-    }
-    Ok(())
 }

@@ -1,0 +1,118 @@
+//! Refusals of what a write can ask for that Coffer does not have yet.
+//!
+//! Refusing with `NotImplemented` is better than storing an object that
+//! silently lacks what the client asked for. PutObject, CopyObject,
+//! CreateMultipartUpload and the copy-part path all ask the same questions,
+//! so the answers live here once.
+
+use s3s::dto::{CopySource, ServerSideEncryption};
+use s3s::{S3Result, s3_error};
+
+/// What a request asks for, reduced to the questions we refuse on.
+#[derive(Default)]
+#[allow(clippy::struct_excessive_bools)] // independent yes/no questions, not a state machine
+pub(crate) struct Asks<'a> {
+    pub conditional_write: bool,
+    pub tagging: bool,
+    pub object_lock: bool,
+    pub append: bool,
+    pub sse_c: bool,
+    pub sse: Option<&'a ServerSideEncryption>,
+}
+
+/// `NotImplemented` for the first feature asked for that is not built.
+pub(crate) fn refuse(asks: &Asks<'_>) -> S3Result<()> {
+    let missing = if asks.conditional_write {
+        "Conditional writes are not supported yet."
+    } else if asks.tagging {
+        "Object tagging is not supported yet."
+    } else if asks.object_lock {
+        "Object Lock is not supported yet."
+    } else if asks.append {
+        "Appending writes are not supported."
+    } else if asks.sse_c {
+        "SSE-C is not supported: Coffer encrypts every object with its own keys."
+    } else if asks
+        .sse
+        .is_some_and(|sse| sse.as_str() != ServerSideEncryption::AES256)
+    {
+        // Every object is sealed at rest anyway; AES256 asks for exactly that.
+        "Only AES256 server-side encryption is available (and always on)."
+    } else {
+        return Ok(());
+    };
+    Err(s3_error!(NotImplemented, "{missing}"))
+}
+
+/// Refuses a version other than `null`: versioning does not exist here.
+pub(crate) fn refuse_version(version_id: Option<&str>) -> S3Result<()> {
+    if version_id.is_some_and(|v| v != "null") {
+        return Err(s3_error!(
+            NoSuchVersion,
+            "Versioning is not enabled on this server."
+        ));
+    }
+    Ok(())
+}
+
+/// The bucket and key of a copy source (CopyObject, UploadPartCopy).
+pub(crate) fn copy_source(source: &CopySource) -> S3Result<(&str, &str)> {
+    match source {
+        CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } => {
+            refuse_version(version_id.as_deref())?;
+            Ok((bucket, key))
+        }
+        _ => Err(s3_error!(
+            NotImplemented,
+            "Access point copy sources are not supported."
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_asked_passes_and_aes256_is_welcome() {
+        refuse(&Asks::default()).unwrap();
+        let aes = ServerSideEncryption::from_static(ServerSideEncryption::AES256);
+        refuse(&Asks {
+            sse: Some(&aes),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn each_missing_feature_is_not_implemented() {
+        let kms = ServerSideEncryption::from_static(ServerSideEncryption::AWS_KMS);
+        for asks in [
+            Asks {
+                tagging: true,
+                ..Default::default()
+            },
+            Asks {
+                object_lock: true,
+                ..Default::default()
+            },
+            Asks {
+                sse_c: true,
+                ..Default::default()
+            },
+            Asks {
+                sse: Some(&kms),
+                ..Default::default()
+            },
+        ] {
+            let e = refuse(&asks).unwrap_err();
+            assert_eq!(*e.code(), s3s::S3ErrorCode::NotImplemented);
+        }
+        assert!(refuse_version(Some("null")).is_ok());
+        assert!(refuse_version(Some("3")).is_err());
+    }
+}
