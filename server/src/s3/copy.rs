@@ -6,6 +6,7 @@ use super::conditional::{Conditions, check_copy_source};
 use super::error_map::storage_error;
 use super::object_headers::{RequestHeaders, meta_from_request};
 use super::unsupported::{self, Asks};
+use coffer_storage::{BucketInfo, ObjectInfo};
 use s3s::dto::{
     CopyObjectInput, CopyObjectOutput, CopyObjectResult, ETag, MetadataDirective, Timestamp,
 };
@@ -29,28 +30,19 @@ pub(crate) async fn copy_object(
         ..Default::default()
     })?;
 
-    // The source bucket must be the caller's too: the access layer only saw
-    // the destination in the request path.
-    let source_bucket = owned_bucket(coffer, &principal, src_bucket).await?;
-    let dest_bucket = if src_bucket == input.bucket.as_str() {
-        source_bucket.clone()
-    } else {
-        owned_bucket(coffer, &principal, &input.bucket).await?
-    };
-    let src = coffer
-        .store
-        .head_object(&source_bucket, src_key)
-        .await
-        .map_err(storage_error)?;
-    check_copy_source(
+    let CopyEnds { src, dest_bucket } = resolve_copy(
+        coffer,
+        &principal,
+        (src_bucket, src_key),
+        &input.bucket,
         &Conditions {
             if_match: input.copy_source_if_match.as_ref(),
             if_none_match: input.copy_source_if_none_match.as_ref(),
             if_modified_since: input.copy_source_if_modified_since.as_ref(),
             if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
         },
-        &src,
-    )?;
+    )
+    .await?;
     if src.size > MAX_COPY_SOURCE {
         return Err(s3_error!(
             InvalidRequest,
@@ -107,4 +99,36 @@ pub(crate) async fn copy_object(
         }),
         ..Default::default()
     }))
+}
+
+/// The source object of a copy and the bucket it goes to.
+pub(super) struct CopyEnds {
+    pub src: ObjectInfo,
+    pub dest_bucket: BucketInfo,
+}
+
+/// Resolves both ends of a copy (CopyObject, UploadPartCopy). The source
+/// bucket must be the caller's too: the access layer saw only the destination
+/// in the request path. The source must exist and meet the copy-source
+/// conditions.
+pub(super) async fn resolve_copy(
+    coffer: &Coffer,
+    principal: &str,
+    (src_bucket, src_key): (&str, &str),
+    dest_bucket: &str,
+    conditions: &Conditions<'_>,
+) -> S3Result<CopyEnds> {
+    let source_bucket = owned_bucket(coffer, principal, src_bucket).await?;
+    let dest_bucket = if src_bucket == dest_bucket {
+        source_bucket.clone()
+    } else {
+        owned_bucket(coffer, principal, dest_bucket).await?
+    };
+    let src = coffer
+        .store
+        .head_object(&source_bucket, src_key)
+        .await
+        .map_err(storage_error)?;
+    check_copy_source(conditions, &src)?;
+    Ok(CopyEnds { src, dest_bucket })
 }

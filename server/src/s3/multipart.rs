@@ -11,7 +11,8 @@ use super::Coffer;
 use super::body::{Expectations, ingest};
 use super::bucket_access::{caller, owned_bucket, owner};
 use super::checksum;
-use super::conditional::{Conditions, check_copy_source};
+use super::conditional::Conditions;
+use super::copy::{CopyEnds, resolve_copy};
 use super::error_map::storage_error;
 use super::list::{enc, url_encoding};
 use super::object_headers::{ChecksumFields, RequestHeaders, checksum_fields, meta_from_request};
@@ -267,31 +268,27 @@ pub(crate) async fn upload_part_copy(
         ..Default::default()
     })?;
     let number = part_number(input.part_number)?;
-    let source_bucket = owned_bucket(coffer, &principal, src_bucket).await?;
-    let bucket = if src_bucket == input.bucket.as_str() {
-        source_bucket.clone()
-    } else {
-        owned_bucket(coffer, &principal, &input.bucket).await?
-    };
-    let upload = coffer
-        .store
-        .upload(&bucket, &input.key, &input.upload_id)
-        .await
-        .map_err(storage_error)?;
-    let src = coffer
-        .store
-        .head_object(&source_bucket, src_key)
-        .await
-        .map_err(storage_error)?;
-    check_copy_source(
+    let CopyEnds {
+        src,
+        dest_bucket: bucket,
+    } = resolve_copy(
+        coffer,
+        &principal,
+        (src_bucket, src_key),
+        &input.bucket,
         &Conditions {
             if_match: input.copy_source_if_match.as_ref(),
             if_none_match: input.copy_source_if_none_match.as_ref(),
             if_modified_since: input.copy_source_if_modified_since.as_ref(),
             if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
         },
-        &src,
-    )?;
+    )
+    .await?;
+    let upload = coffer
+        .store
+        .upload(&bucket, &input.key, &input.upload_id)
+        .await
+        .map_err(storage_error)?;
     let range = match &input.copy_source_range {
         Some(r) => copy_range(r, src.size)?,
         None => 0..src.size,
