@@ -139,6 +139,17 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) max_connections: usize,
 
+    /// Most object bodies (PutObject, UploadPart, UploadPartCopy) received at once. Each
+    /// holds a few chunks of memory while it streams; further uploads wait up to 30 s, then
+    /// get 503 SlowDown, which SDKs retry.
+    #[arg(
+        long,
+        env = "COFFER_MAX_UPLOADS",
+        value_name = "N",
+        default_value_t = 32
+    )]
+    pub(crate) max_uploads: usize,
+
     /// Multipart uploads not completed within this many seconds are aborted (their parts
     /// freed) by a background sweep [default: 7 days].
     #[arg(
@@ -215,6 +226,8 @@ pub(crate) struct Config {
     pub(crate) shutdown_grace: Duration,
     /// Connection cap.
     pub(crate) max_connections: usize,
+    /// Bodies received at once.
+    pub(crate) max_uploads: usize,
     /// Age at which unfinished multipart uploads are aborted.
     pub(crate) multipart_max_age: Duration,
     /// Largest browser form upload body, in bytes.
@@ -245,6 +258,9 @@ pub(crate) enum ConfigError {
     /// Zero connections.
     #[error("--max-connections must be at least 1")]
     MaxConnections,
+    /// Zero concurrent uploads.
+    #[error("--max-uploads must be at least 1")]
+    MaxUploads,
     /// Absurd grace period.
     #[error("--shutdown-grace must be at most 3600 seconds")]
     ShutdownGrace,
@@ -314,6 +330,9 @@ impl Config {
         if args.max_connections == 0 {
             return Err(ConfigError::MaxConnections);
         }
+        if args.max_uploads == 0 {
+            return Err(ConfigError::MaxUploads);
+        }
         if args.shutdown_grace > 3600 {
             return Err(ConfigError::ShutdownGrace);
         }
@@ -336,6 +355,7 @@ impl Config {
             region: args.region,
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
             max_connections: args.max_connections,
+            max_uploads: args.max_uploads,
             multipart_max_age: Duration::from_secs(args.multipart_max_age),
             post_form_max_size: args.post_form_max_size,
             presigned_max_expiry: args.presigned_max_expiry,
@@ -497,6 +517,10 @@ mod tests {
         assert_eq!(
             config(&["--ephemeral", "--max-connections", "0"]).unwrap_err(),
             ConfigError::MaxConnections
+        );
+        assert_eq!(
+            config(&["--ephemeral", "--max-uploads", "0"]).unwrap_err(),
+            ConfigError::MaxUploads
         );
         assert_eq!(
             config(&["--ephemeral", "--multipart-max-age", "0"]).unwrap_err(),

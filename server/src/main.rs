@@ -91,6 +91,7 @@ async fn serve_store(cfg: &Config, store: &Store, root: RootSource) -> anyhow::R
         auth,
         cfg.region.clone(),
         cfg.post_form_max_size,
+        cfg.max_uploads,
     );
     tokio::spawn(s3::sweep_expired_uploads(
         store.clone(),

@@ -31,6 +31,7 @@ mod failed_auth;
 mod file_modes;
 mod form_upload;
 mod integrity;
+mod limits;
 mod list;
 mod logs;
 mod multipart;

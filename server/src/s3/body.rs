@@ -8,11 +8,12 @@
 //! end of stream and every check passing does the caller commit. Anything
 //! short of that drops the staged chunks, which storage then releases.
 
+use super::Coffer;
 use super::error_map::{content_sha256_mismatch, internal, storage_error};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
-use coffer_storage::{BucketInfo, StagedBody, Store};
+use coffer_storage::{BucketInfo, StagedBody};
 use futures::StreamExt as _;
 use s3s::checksum::ChecksumHasher;
 use s3s::crypto::Checksum as _;
@@ -23,6 +24,9 @@ use std::time::Duration;
 /// A client that stops sending for this long loses the request; otherwise a
 /// stalled upload would pin a connection and its buffers forever.
 const BODY_IDLE_TIMEOUT: Duration = Duration::from_mins(1);
+
+/// How long an upload waits for a slot before being told to slow down.
+const UPLOAD_SLOT_WAIT: Duration = Duration::from_secs(30);
 
 /// The checksum algorithms S3 defines, by wire name.
 const ALGORITHMS: [&str; 5] = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"];
@@ -71,12 +75,20 @@ pub(crate) struct Ingested {
 }
 
 /// Streams `body` into `bucket`'s chunk store and verifies it against `exp`.
+///
+/// Waits for one of the `--max-uploads` slots first: the body is not read
+/// until then, so waiting costs no memory.
 pub(crate) async fn ingest(
-    store: &Store,
+    coffer: &Coffer,
     bucket: &BucketInfo,
     body: Option<StreamingBlob>,
     exp: Expectations,
 ) -> S3Result<Ingested> {
+    let _slot = tokio::time::timeout(UPLOAD_SLOT_WAIT, coffer.uploads.acquire())
+        .await
+        .map_err(|_| s3_error!(SlowDown, "Too many uploads in progress. Please retry."))?
+        .map_err(|_| s3_error!(ServiceUnavailable, "The server is shutting down."))?;
+    let store = &coffer.store;
     let content_md5 = exp.content_md5.as_deref().map(decode_md5).transpose()?;
     let wanted = wanted_algorithms(&exp)?;
     let mut hasher = hasher_for(&wanted);

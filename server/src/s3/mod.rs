@@ -56,6 +56,9 @@ pub(crate) struct Coffer {
     store: Store,
     auth: Auth,
     region: String,
+    /// Bodies being received at once (`--max-uploads`): each holds a few chunks
+    /// of memory, so this is what bounds upload memory.
+    uploads: tokio::sync::Semaphore,
 }
 
 /// Builds the s3s service: our `S3` implementation with authentication and the
@@ -69,6 +72,7 @@ pub(crate) fn build_service(
     auth: Auth,
     region: String,
     post_form_cap: u64,
+    max_uploads: usize,
 ) -> S3Service {
     let mut config = s3s::config::S3Config::default();
     config.xml_max_body_size = XML_MAX_BODY;
@@ -79,6 +83,7 @@ pub(crate) fn build_service(
         store: store.clone(),
         auth: auth.clone(),
         region,
+        uploads: tokio::sync::Semaphore::new(max_uploads),
     };
     let mut builder = S3ServiceBuilder::new(coffer);
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(

@@ -187,7 +187,7 @@ pub(crate) async fn upload_part(
         input.checksum_sha1,
         input.checksum_sha256,
     );
-    let ingested = ingest(&coffer.store, &bucket, input.body, expect).await?;
+    let ingested = ingest(coffer, &bucket, input.body, expect).await?;
     if ingested.staged.size() > MAX_PART_SIZE {
         return Err(s3_error!(
             EntityTooLarge,
@@ -305,13 +305,7 @@ pub(crate) async fn upload_part_copy(
         algorithm: upload.checksum_algorithm.map(ChecksumAlgorithm::from),
         ..Default::default()
     };
-    let ingested = ingest(
-        &coffer.store,
-        &bucket,
-        Some(StreamingBlob::wrap(reader)),
-        expect,
-    )
-    .await?;
+    let ingested = ingest(coffer, &bucket, Some(StreamingBlob::wrap(reader)), expect).await?;
     let part = coffer
         .store
         .commit_part(

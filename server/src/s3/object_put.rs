@@ -52,7 +52,7 @@ pub(crate) async fn put_object(
         input.checksum_sha256,
     );
 
-    let ingested = ingest(&coffer.store, &bucket, input.body, expect).await?;
+    let ingested = ingest(coffer, &bucket, input.body, expect).await?;
     let meta = coffer_storage::ObjectMeta {
         checksums: ingested.checksums,
         ..meta
