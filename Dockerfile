@@ -19,8 +19,9 @@ EXPOSE 9000
 ENTRYPOINT ["coffer"]
 # P7: plain HTTP is served only on loopback unless --insecure-http is given. Inside a
 # container the listener must bind 0.0.0.0, so this default opts in explicitly. In
-# production, terminate TLS in front of the container (a reverse proxy or load balancer)
-# and never publish this port unencrypted; native TLS flags land in a later issue.
+# production, mount a certificate and override the command with --tls-cert/--tls-key
+# (SIGHUP reloads it), or terminate TLS in front of the container; never publish this
+# port unencrypted.
 # Credentials: pass COFFER_ROOT_ACCESS_KEY / COFFER_ROOT_SECRET_KEY (and COFFER_MASTER_KEY,
 # ideally from a secret store) or read the generated ones from the first start's output.
 CMD ["serve", "--data", "/data", "--listen", "0.0.0.0:9000", "--insecure-http"]
