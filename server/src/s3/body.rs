@@ -68,6 +68,28 @@ impl Expectations {
     }
 }
 
+/// The [`Expectations`] of a PutObject or UploadPart input (the two s3s input
+/// types name these fields alike but share no trait).
+macro_rules! expectations_of {
+    ($input:expr, $algorithm:expr, $trailers:expr) => {
+        $crate::s3::body::Expectations {
+            content_length: $input.content_length,
+            content_md5: $input.content_md5,
+            algorithm: $algorithm,
+            trailers: $trailers,
+            ..Default::default()
+        }
+        .with_checksum_fields(
+            $input.checksum_crc32,
+            $input.checksum_crc32c,
+            $input.checksum_crc64nvme,
+            $input.checksum_sha1,
+            $input.checksum_sha256,
+        )
+    };
+}
+pub(crate) use expectations_of;
+
 /// A verified, staged body and the checksums to keep with it.
 pub(crate) struct Ingested {
     pub staged: StagedBody,

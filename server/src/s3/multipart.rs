@@ -8,7 +8,7 @@
 //! (`checksum.rs`).
 
 use super::Coffer;
-use super::body::{Expectations, ingest};
+use super::body::{Expectations, expectations_of, ingest};
 use super::bucket_access::{caller, owned_bucket, owner};
 use super::checksum;
 use super::conditional::Conditions;
@@ -173,19 +173,10 @@ pub(crate) async fn upload_part(
             .as_deref()
             .and_then(|a| ALGORITHMS.into_iter().find(|k| *k == a)),
     };
-    let expect = Expectations {
-        content_length: input.content_length,
-        content_md5: input.content_md5,
-        algorithm: algorithm.map(|a| ChecksumAlgorithm::from(a.to_owned())),
-        trailers,
-        ..Default::default()
-    }
-    .with_checksum_fields(
-        input.checksum_crc32,
-        input.checksum_crc32c,
-        input.checksum_crc64nvme,
-        input.checksum_sha1,
-        input.checksum_sha256,
+    let expect = expectations_of!(
+        input,
+        algorithm.map(|a| ChecksumAlgorithm::from(a.to_owned())),
+        trailers
     );
     let ingested = ingest(coffer, &bucket, input.body, expect).await?;
     if ingested.staged.size() > MAX_PART_SIZE {

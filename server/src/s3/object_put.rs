@@ -1,7 +1,7 @@
 //! PutObject: stream, verify, then commit.
 
 use super::Coffer;
-use super::body::{Expectations, ingest};
+use super::body::{expectations_of, ingest};
 use super::bucket_access::{caller, owned_bucket};
 use super::error_map::storage_error;
 use super::object_headers::{RequestHeaders, checksum_fields, meta_from_request};
@@ -37,20 +37,7 @@ pub(crate) async fn put_object(
         expires: input.expires,
         metadata: input.metadata,
     })?;
-    let expect = Expectations {
-        content_length: input.content_length,
-        content_md5: input.content_md5,
-        algorithm: input.checksum_algorithm,
-        trailers,
-        ..Default::default()
-    }
-    .with_checksum_fields(
-        input.checksum_crc32,
-        input.checksum_crc32c,
-        input.checksum_crc64nvme,
-        input.checksum_sha1,
-        input.checksum_sha256,
-    );
+    let expect = expectations_of!(input, input.checksum_algorithm, trailers);
 
     let ingested = ingest(coffer, &bucket, input.body, expect).await?;
     let meta = coffer_storage::ObjectMeta {
