@@ -20,13 +20,11 @@ const DEFAULT_PORT: u16 = 9000;
 /// Default port in ephemeral mode: any free port (on 127.0.0.1).
 const DEFAULT_EPHEMERAL_PORT: u16 = 0;
 
-/// Browser form upload cap: default, and the range accepted.
-const DEFAULT_POST_FORM_MAX: u64 = 64 << 20;
-const MIN_POST_FORM_MAX: u64 = 1 << 10;
-const MAX_POST_FORM_MAX: u64 = 5 << 30;
-
-const MIN_CHUNK_SIZE: usize = 64 << 10;
-const MAX_CHUNK_SIZE: usize = 64 << 20;
+use crate::limits::{
+    DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_POST_FORM_MAX, Limits, MAX_CHUNK_SIZE,
+    MAX_POST_FORM_MAX, MAX_PRESIGNED_EXPIRES_SECS, MIN_CHUNK_SIZE, MIN_POST_FORM_MAX,
+};
 
 /// Coffer: a self-hosted S3-compatible object server, private by default.
 ///
@@ -135,9 +133,40 @@ pub(crate) struct ServeArgs {
         long,
         env = "COFFER_MAX_CONNECTIONS",
         value_name = "N",
-        default_value_t = 1024
+        default_value_t = DEFAULT_MAX_CONNECTIONS
     )]
     pub(crate) max_connections: usize,
+
+    /// Most connections from one client address at once (IPv6: one /64); a further one is
+    /// closed at once, so one address cannot hold every slot. Raise it for a reverse proxy
+    /// or a clinic behind one NAT.
+    #[arg(
+        long,
+        env = "COFFER_MAX_CONNECTIONS_PER_ADDRESS",
+        value_name = "N",
+        default_value_t = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS
+    )]
+    pub(crate) max_connections_per_address: usize,
+
+    /// Seconds a new connection has to send a complete request head (also bounds each later
+    /// request head); a silent connection is closed after it.
+    #[arg(
+        long,
+        env = "COFFER_HEADER_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = DEFAULT_HEADER_TIMEOUT.as_secs()
+    )]
+    pub(crate) header_timeout: u64,
+
+    /// Seconds a connection may stay open with no request in progress (HTTP/1 keep-alive,
+    /// or HTTP/2 with no open stream) before it is closed.
+    #[arg(
+        long,
+        env = "COFFER_IDLE_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = DEFAULT_IDLE_TIMEOUT.as_secs()
+    )]
+    pub(crate) idle_timeout: u64,
 
     /// Most object bodies (PutObject, UploadPart, UploadPartCopy) received at once. Each
     /// holds a few chunks of memory while it streams; further uploads wait up to 30 s, then
@@ -177,7 +206,7 @@ pub(crate) struct ServeArgs {
         long,
         env = "COFFER_PRESIGNED_MAX_EXPIRY",
         value_name = "SECS",
-        default_value_t = crate::guard::MAX_PRESIGNED_EXPIRES_SECS
+        default_value_t = MAX_PRESIGNED_EXPIRES_SECS
     )]
     pub(crate) presigned_max_expiry: u64,
 }
@@ -224,16 +253,12 @@ pub(crate) struct Config {
     pub(crate) region: String,
     /// How long to wait for connections at shutdown.
     pub(crate) shutdown_grace: Duration,
-    /// Connection cap.
-    pub(crate) max_connections: usize,
     /// Bodies received at once.
     pub(crate) max_uploads: usize,
     /// Age at which unfinished multipart uploads are aborted.
     pub(crate) multipart_max_age: Duration,
-    /// Largest browser form upload body, in bytes.
-    pub(crate) post_form_max_size: u64,
-    /// Longest presigned URL validity, in seconds.
-    pub(crate) presigned_max_expiry: u64,
+    /// What clients may make the server spend.
+    pub(crate) limits: Limits,
 }
 
 /// A configuration that cannot be served. Each message names the setting and the fix.
@@ -258,6 +283,12 @@ pub(crate) enum ConfigError {
     /// Zero connections.
     #[error("--max-connections must be at least 1")]
     MaxConnections,
+    /// Per-address connections out of range.
+    #[error("--max-connections-per-address must be between 1 and --max-connections")]
+    MaxConnectionsPerAddress,
+    /// Timeouts out of range.
+    #[error("--header-timeout and --idle-timeout must be between 1 and 3600 seconds")]
+    Timeout,
     /// Zero concurrent uploads.
     #[error("--max-uploads must be at least 1")]
     MaxUploads,
@@ -330,6 +361,15 @@ impl Config {
         if args.max_connections == 0 {
             return Err(ConfigError::MaxConnections);
         }
+        if !(1..=args.max_connections).contains(&args.max_connections_per_address) {
+            return Err(ConfigError::MaxConnectionsPerAddress);
+        }
+        if ![args.header_timeout, args.idle_timeout]
+            .iter()
+            .all(|t| (1..=3600).contains(t))
+        {
+            return Err(ConfigError::Timeout);
+        }
         if args.max_uploads == 0 {
             return Err(ConfigError::MaxUploads);
         }
@@ -342,7 +382,7 @@ impl Config {
         if !(MIN_POST_FORM_MAX..=MAX_POST_FORM_MAX).contains(&args.post_form_max_size) {
             return Err(ConfigError::PostFormMaxSize);
         }
-        if !(1..=crate::guard::MAX_PRESIGNED_EXPIRES_SECS).contains(&args.presigned_max_expiry) {
+        if !(1..=MAX_PRESIGNED_EXPIRES_SECS).contains(&args.presigned_max_expiry) {
             return Err(ConfigError::PresignedMaxExpiry);
         }
 
@@ -354,11 +394,16 @@ impl Config {
             chunk_size: args.chunk_size,
             region: args.region,
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
-            max_connections: args.max_connections,
             max_uploads: args.max_uploads,
             multipart_max_age: Duration::from_secs(args.multipart_max_age),
-            post_form_max_size: args.post_form_max_size,
-            presigned_max_expiry: args.presigned_max_expiry,
+            limits: Limits {
+                form_cap: args.post_form_max_size,
+                presigned_max_secs: args.presigned_max_expiry,
+                max_connections: args.max_connections,
+                max_connections_per_address: args.max_connections_per_address,
+                header_timeout: Duration::from_secs(args.header_timeout),
+                idle_timeout: Duration::from_secs(args.idle_timeout),
+            },
         })
     }
 }
@@ -399,10 +444,8 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:9000".parse().unwrap());
         assert_eq!(c.region, "us-east-1");
         assert_eq!(c.chunk_size, 4 << 20);
-        assert_eq!(c.max_connections, 1024);
+        assert_eq!(c.limits, Limits::default());
         assert_eq!(c.multipart_max_age, Duration::from_hours(7 * 24));
-        assert_eq!(c.post_form_max_size, 64 << 20);
-        assert_eq!(c.presigned_max_expiry, 604_800);
         assert_eq!(
             config(&["--ephemeral", "--presigned-max-expiry", "604801"]).unwrap_err(),
             ConfigError::PresignedMaxExpiry

@@ -6,13 +6,14 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod auth_throttle;
+mod activity;
 mod config;
 mod ephemeral;
-mod form_fields;
 mod guard;
 mod keys_cmd;
+mod limits;
 mod listener;
+mod per_address;
 mod s3;
 mod telemetry;
 mod tls;
@@ -90,9 +91,10 @@ async fn serve_store(cfg: &Config, store: &Store, root: RootSource) -> anyhow::R
         store.clone(),
         auth,
         cfg.region.clone(),
-        cfg.post_form_max_size,
+        cfg.limits.form_cap,
         cfg.max_uploads,
-    );
+    )
+    .context("could not set up the S3 service")?;
     tokio::spawn(s3::sweep_expired_uploads(
         store.clone(),
         cfg.multipart_max_age,
@@ -126,14 +128,8 @@ async fn serve_store(cfg: &Config, store: &Store, root: RootSource) -> anyhow::R
     listener::serve(
         tcp,
         tls,
-        guard::Guard::new(
-            svc,
-            guard::Limits {
-                form_cap: cfg.post_form_max_size,
-                presigned_max_secs: cfg.presigned_max_expiry,
-            },
-        ),
-        cfg.max_connections,
+        guard::Guard::new(svc, cfg.limits),
+        cfg.limits,
         cfg.shutdown_grace,
         shutdown_signal(),
     )

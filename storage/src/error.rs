@@ -5,11 +5,12 @@
 //! One enum for the whole crate: every variant is an outcome a caller acts on (map to an S3
 //! error code, retry, stop). Context is the *action* that failed, never a bucket name or an
 //! object key: those are personal data (P6) and must not reach a log line through `Display`.
+//! Not `#[non_exhaustive]`: the server maps every variant to an S3 error in one exhaustive
+//! match, so a new variant cannot silently become an `InternalError`.
 
 use std::path::PathBuf;
 
 /// Everything that can go wrong in `coffer-storage`.
-#[non_exhaustive]
 #[derive(thiserror::Error, Debug)]
 pub enum Error {
     /// The bucket does not exist (or was deleted while the request ran).

@@ -1,6 +1,6 @@
-//! Failed authentication: guessing is slowed down per client address (503 SlowDown) while
-//! other clients are served as usual, and a failure never tells whether the access key
-//! exists.
+//! Failed authentication: guessing is slowed down per client address (its failures get 503
+//! SlowDown) while valid signatures and other clients are served as usual, and a failure
+//! never tells whether the access key exists.
 
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
@@ -68,10 +68,11 @@ async fn repeated_signature_failures_from_one_address_are_slowed_down() {
     );
     assert!(statuses.len() > 5, "slowed down too early: {statuses:?}");
 
-    // The attacker's address is refused even with the right secret, for now...
+    // A valid signature is served even from the slowed address (a clinic behind one NAT
+    // keeps working while one tablet is misconfigured)...
     let resp = signed_get(&server, attacker, &ak, &sk, "/clinic/scan.jpg").await;
-    assert_eq!(resp.status, 503);
-    // ...while another address is served normally, and so is the SDK on 127.0.0.1.
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    // ...and so is another address, and the SDK on 127.0.0.1.
     let resp = signed_get(&server, bystander, &ak, &sk, "/clinic/scan.jpg").await;
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(resp.body, b"patient scan");

@@ -8,20 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::clients::{require, run_ok, tool};
 use crate::common::raw::{self, RawOutcome};
-use crate::common::{TestEnv, create_bucket, put};
+use crate::common::{TestEnv, create_bucket, put, rss};
 use crate::public_access::{assert_still_private, snapshot};
-
-/// Resident memory of a process, in bytes.
-fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    kib * 1024
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn boto3_presigned_post_forms_are_checked_against_their_policy() {

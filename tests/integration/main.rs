@@ -30,6 +30,7 @@ mod copy;
 mod failed_auth;
 mod file_modes;
 mod form_upload;
+mod front_door;
 mod integrity;
 mod limits;
 mod list;

@@ -20,12 +20,21 @@ use super::acl::{PUBLIC_REFUSED, check_document, refuse_acl_fields, refuse_acl_h
 /// Secret lookup for signature verification.
 pub(crate) struct KeyRing {
     auth: Auth,
+    /// Handed out for unknown access keys, so that they fail exactly like a wrong secret,
+    /// at the same cost: made once, here, not per request.
+    dummy: coffer_auth::GeneratedRoot,
 }
 
 impl KeyRing {
     /// Wraps `auth`.
-    pub(crate) fn new(auth: Auth) -> KeyRing {
-        KeyRing { auth }
+    ///
+    /// # Errors
+    /// When the OS has no randomness for the dummy secret.
+    pub(crate) fn new(auth: Auth) -> Result<KeyRing, coffer_auth::Error> {
+        Ok(KeyRing {
+            auth,
+            dummy: coffer_auth::GeneratedRoot::generate()?,
+        })
     }
 }
 
@@ -37,11 +46,13 @@ impl S3Auth for KeyRing {
         }
         // An unknown key must look exactly like a wrong secret, or callers could enumerate
         // access keys: hand s3s a random secret, and the signature simply does not match.
-        let dummy = coffer_auth::GeneratedRoot::generate()
-            .map_err(|_| s3_error!(InternalError, "We encountered an internal error."))?;
-        Ok(SecretKey::from(dummy.secret.expose()))
+        Ok(SecretKey::from(self.dummy.secret.expose()))
     }
 }
+
+/// Why a SigV2 signature is refused (the guard answers header and query forms the same).
+pub(crate) const SIGV2_REFUSED: &str =
+    "Signature Version 2 is not accepted; sign requests with AWS Signature Version 4";
 
 /// The access policy: signed requests only, nothing public, the bucket's owner only.
 pub(crate) struct Strict {
@@ -56,11 +67,20 @@ impl Strict {
     }
 
     /// The verified caller's principal.
+    ///
+    /// Also P1 for what the guard cannot see: a browser form s3s verified with SigV2 (its
+    /// `signature` field, HMAC-SHA1 with no date window). s3s leaves the region unset for
+    /// every SigV2 signature and sets it for every SigV4 one, so this decides from what s3s
+    /// actually verified rather than from a scan of the form. PostObject passes through the
+    /// `put_object` hook, which asks this first.
     fn principal<T>(&self, req: &S3Request<T>) -> S3Result<String> {
         let creds = req
             .credentials
             .as_ref()
             .ok_or_else(|| s3_error!(AccessDenied, "Signature is required"))?;
+        if req.region.is_none() {
+            return Err(s3_error!(AccessDenied, "{SIGV2_REFUSED}"));
+        }
         self.auth
             .principal_of(&creds.access_key)
             .ok_or_else(|| s3_error!(AccessDenied, "Access Denied"))
@@ -85,13 +105,7 @@ impl Strict {
         match self.store.bucket(name).await {
             Ok(info) => Ok(Some(info.owner)),
             Err(coffer_storage::Error::NoSuchBucket) => Ok(None),
-            Err(error) => {
-                tracing::error!(%error, "bucket lookup failed in the access check");
-                Err(s3_error!(
-                    InternalError,
-                    "We encountered an internal error."
-                ))
-            }
+            Err(error) => Err(super::error_map::storage_error(error)),
         }
     }
 }

@@ -10,6 +10,8 @@
 
 use super::Coffer;
 use super::error_map::{content_sha256_mismatch, internal, storage_error};
+use crate::limits::BODY_IDLE_TIMEOUT;
+use crate::limits::UPLOAD_SLOT_WAIT;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
@@ -19,17 +21,9 @@ use s3s::checksum::ChecksumHasher;
 use s3s::crypto::Checksum as _;
 use s3s::dto::{ChecksumAlgorithm, StreamingBlob};
 use s3s::{S3Error, S3Result, s3_error};
-use std::time::Duration;
-
-/// A client that stops sending for this long loses the request; otherwise a
-/// stalled upload would pin a connection and its buffers forever.
-const BODY_IDLE_TIMEOUT: Duration = Duration::from_mins(1);
-
-/// How long an upload waits for a slot before being told to slow down.
-const UPLOAD_SLOT_WAIT: Duration = Duration::from_secs(30);
 
 /// The checksum algorithms S3 defines, by wire name.
-const ALGORITHMS: [&str; 5] = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"];
+pub(crate) const ALGORITHMS: [&str; 5] = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"];
 
 /// What the request promised about its body.
 #[derive(Default)]
@@ -66,12 +60,35 @@ impl Expectations {
         }
         self
     }
+
+    /// Adds the checksums signed into the query: the AWS JS SDK v3 presigner puts
+    /// `x-amz-checksum-<alg>` (and `x-amz-sdk-checksum-algorithm`) there, and s3s reads
+    /// only headers. The query is covered by the signature, so these are promises too.
+    pub(crate) fn with_query_checksums(mut self, uri: &http::Uri) -> S3Result<Self> {
+        let Some(query) = uri.query() else {
+            return Ok(self);
+        };
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+            .map_err(|_| s3_error!(InvalidURI, "Couldn't parse the specified URI."))?;
+        for (name, value) in pairs {
+            let name = name.to_ascii_lowercase();
+            if let Some(alg) = name
+                .strip_prefix("x-amz-checksum-")
+                .and_then(|a| ALGORITHMS.into_iter().find(|k| k.eq_ignore_ascii_case(a)))
+            {
+                self.checksums.push((alg, value));
+            } else if name == "x-amz-sdk-checksum-algorithm" && self.algorithm.is_none() {
+                self.algorithm = Some(ChecksumAlgorithm::from(value));
+            }
+        }
+        Ok(self)
+    }
 }
 
-/// The [`Expectations`] of a PutObject or UploadPart input (the two s3s input
-/// types name these fields alike but share no trait).
+/// The [`Expectations`] of a PutObject or UploadPart request (the two s3s input types name
+/// these fields alike but share no trait): headers, then the signed query.
 macro_rules! expectations_of {
-    ($input:expr, $algorithm:expr, $trailers:expr) => {
+    ($input:expr, $algorithm:expr, $trailers:expr, $uri:expr) => {
         $crate::s3::body::Expectations {
             content_length: $input.content_length,
             content_md5: $input.content_md5,
@@ -86,6 +103,7 @@ macro_rules! expectations_of {
             $input.checksum_sha1,
             $input.checksum_sha256,
         )
+        .with_query_checksums($uri)?
     };
 }
 pub(crate) use expectations_of;
@@ -257,7 +275,14 @@ fn incomplete_body() -> S3Error {
 /// `Display` text is all we can match on (s3s notes §2.6).
 fn stream_error(err: &(dyn std::error::Error + Send + Sync + 'static)) -> S3Error {
     let text = err.to_string();
-    if text.contains("Sha256Mismatch") {
+    if text.contains(crate::guard::CHUNK_TOO_LARGE) {
+        s3_error!(
+            InvalidRequest,
+            "An aws-chunked chunk may be at most 16 MiB; send smaller chunks."
+        )
+    } else if text.contains(crate::guard::CHUNK_MALFORMED) {
+        s3_error!(InvalidRequest, "The aws-chunked body is malformed.")
+    } else if text.contains("Sha256Mismatch") {
         content_sha256_mismatch()
     } else if text.contains("SignatureMismatch") {
         s3_error!(

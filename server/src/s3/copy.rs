@@ -6,14 +6,12 @@ use super::conditional::{Conditions, check_copy_source};
 use super::error_map::storage_error;
 use super::object_headers::{RequestHeaders, meta_from_request};
 use super::unsupported::{self, Asks};
+use crate::limits::MAX_COPY_SOURCE;
 use coffer_storage::{BucketInfo, ObjectInfo};
 use s3s::dto::{
     CopyObjectInput, CopyObjectOutput, CopyObjectResult, ETag, MetadataDirective, Timestamp,
 };
 use s3s::{S3Request, S3Response, S3Result, s3_error};
-
-/// AWS refuses a single CopyObject of a source above 5 GiB.
-const MAX_COPY_SOURCE: u64 = 5 << 30;
 
 pub(crate) async fn copy_object(
     coffer: &Coffer,

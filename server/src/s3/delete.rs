@@ -3,13 +3,11 @@
 use super::Coffer;
 use super::bucket_access::{caller, owned_bucket};
 use super::error_map::storage_error;
+use crate::limits::MAX_DELETE_KEYS;
 use s3s::dto::{
     DeleteObjectInput, DeleteObjectOutput, DeleteObjectsInput, DeleteObjectsOutput, DeletedObject,
 };
 use s3s::{S3Request, S3Response, S3Result, s3_error};
-
-/// AWS's limit on keys in one DeleteObjects request.
-const MAX_DELETE_KEYS: usize = 1000;
 
 pub(crate) async fn delete_object(
     coffer: &Coffer,

@@ -1,9 +1,10 @@
 //! The one place where storage errors become S3 errors.
 //!
-//! Messages are fixed texts: no client-supplied string (bucket name, key)
-//! ever goes into an error body, and internal failures are logged under the
-//! request's span with their source while the client sees only
-//! `InternalError`.
+//! One exhaustive match: every storage outcome is mapped explicitly, so a client's mistake
+//! never reaches a catch-all and becomes a 500 (a form `key` over 1024 bytes once did).
+//! Messages are fixed texts: no client-supplied string (bucket name, key) ever goes into an
+//! error body, and internal failures are logged under the request's span with their source
+//! while the client sees only `InternalError`.
 
 use s3s::{S3Error, S3ErrorCode, s3_error};
 
@@ -39,8 +40,17 @@ pub(crate) fn storage_error(err: coffer_storage::Error) -> S3Error {
             EntityTooSmall,
             "Your proposed upload is smaller than the minimum allowed object size."
         ),
+        E::KeyTooLong => s3_error!(KeyTooLongError, "Your key is too long."),
         E::ShuttingDown => s3_error!(ServiceUnavailable, "The server is shutting down."),
-        other => internal(other),
+        // Coffer's own failures: logged with their cause, reported as InternalError.
+        e @ (E::WrongMasterKey
+        | E::BadMasterKey
+        | E::KeyFilePermissions { .. }
+        | E::Corrupt { .. }
+        | E::Io { .. }
+        | E::Index { .. }
+        | E::RotationIncomplete
+        | E::BadConfig { .. }) => internal(e),
     }
 }
 
@@ -75,6 +85,9 @@ mod tests {
         assert_eq!(*e.code(), S3ErrorCode::NoSuchKey);
         let e = storage_error(coffer_storage::Error::NoSuchBucket);
         assert_eq!(*e.code(), S3ErrorCode::NoSuchBucket);
+        let e = storage_error(coffer_storage::Error::KeyTooLong);
+        assert_eq!(*e.code(), S3ErrorCode::KeyTooLongError);
+        assert_eq!(e.code().status_code(), Some(http::StatusCode::BAD_REQUEST));
     }
 
     #[test]

@@ -18,8 +18,7 @@ use s3s::dto::{
 };
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-/// S3's page size limit and default.
-const MAX_KEYS: i32 = 1000;
+use crate::limits::MAX_KEYS;
 
 /// What `encoding-type=url` leaves as is: RFC 3986 unreserved characters and
 /// `/`. Everything else, `+` and space included, is percent-encoded, so both

@@ -24,6 +24,7 @@ mod unsupported;
 
 pub(crate) use multipart::sweep_expired_uploads;
 
+use crate::limits::XML_MAX_BODY;
 use coffer_auth::Auth;
 use coffer_storage::Store;
 use s3s::dto::{
@@ -44,12 +45,7 @@ use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::{S3, S3Request, S3Response, S3Result};
 use std::sync::Arc;
 
-/// Largest XML request body we buffer. A DeleteObjects of 1000 keys of 1024
-/// bytes each is about 1.1 MiB, so 4 MiB leaves room without inviting abuse.
-const XML_MAX_BODY: usize = 4 << 20;
-
-/// Clock skew tolerated on signed requests (P1: 15 minutes).
-const MAX_SKEW_SECS: u32 = 900;
+use crate::limits::MAX_SKEW_SECS;
 
 /// The `s3s::S3` implementation: storage plus who may use it.
 pub(crate) struct Coffer {
@@ -67,13 +63,16 @@ pub(crate) struct Coffer {
 ///
 /// `post_form_cap` bounds the file of a browser form upload, which s3s holds in memory (the
 /// guard bounds the whole form to the same size before s3s reads it).
+///
+/// # Errors
+/// When the OS has no randomness (for the unknown-key dummy secret).
 pub(crate) fn build_service(
     store: Store,
     auth: Auth,
     region: String,
     post_form_cap: u64,
     max_uploads: usize,
-) -> S3Service {
+) -> Result<S3Service, coffer_auth::Error> {
     let mut config = s3s::config::S3Config::default();
     config.xml_max_body_size = XML_MAX_BODY;
     config.presigned_url_max_skew_time_secs = MAX_SKEW_SECS;
@@ -89,9 +88,9 @@ pub(crate) fn build_service(
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(
         config,
     ))));
-    builder.set_auth(auth_adapter::KeyRing::new(auth.clone()));
+    builder.set_auth(auth_adapter::KeyRing::new(auth.clone())?);
     builder.set_access(auth_adapter::Strict::new(auth, store));
-    builder.build()
+    Ok(builder.build())
 }
 
 #[async_trait::async_trait]

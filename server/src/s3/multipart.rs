@@ -28,10 +28,8 @@ use s3s::dto::{
 };
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
-/// S3's page size limit and default for ListParts and ListMultipartUploads.
-const MAX_PAGE: i32 = 1000;
-
-const ALGORITHMS: [&str; 5] = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"];
+use super::body::ALGORITHMS;
+use crate::limits::MAX_KEYS as MAX_PAGE;
 
 fn sse() -> ServerSideEncryption {
     ServerSideEncryption::from_static(ServerSideEncryption::AES256)
@@ -140,6 +138,7 @@ pub(crate) async fn upload_part(
 ) -> S3Result<S3Response<UploadPartOutput>> {
     let principal = caller(coffer, &req)?;
     let trailers = req.trailing_headers;
+    let uri = req.uri;
     let input = req.input;
     if input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some() {
         return Err(s3_error!(
@@ -176,7 +175,8 @@ pub(crate) async fn upload_part(
     let expect = expectations_of!(
         input,
         algorithm.map(|a| ChecksumAlgorithm::from(a.to_owned())),
-        trailers
+        trailers,
+        &uri
     );
     let ingested = ingest(coffer, &bucket, input.body, expect).await?;
     if ingested.staged.size() > MAX_PART_SIZE {

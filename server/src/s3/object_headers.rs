@@ -4,13 +4,10 @@
 //! verified checksums with the object; all of it is sealed by storage. This
 //! module is the single mapping between the wire fields and the record.
 
+use crate::limits::USER_METADATA_MAX;
 use coffer_storage::ObjectMeta;
 use s3s::dto::{Metadata, Timestamp, TimestampFormat};
 use s3s::{S3Result, s3_error};
-
-/// AWS limits user metadata to 2 KB, counted as the UTF-8 bytes of every
-/// name and value (names without the `x-amz-meta-` prefix).
-const USER_METADATA_MAX: usize = 2 * 1024;
 
 /// What S3 answers as `Content-Type` when none was given.
 const DEFAULT_CONTENT_TYPE: &str = "binary/octet-stream";

@@ -15,6 +15,7 @@ pub(crate) async fn put_object(
 ) -> S3Result<S3Response<PutObjectOutput>> {
     let principal = caller(coffer, &req)?;
     let trailers = req.trailing_headers;
+    let uri = req.uri;
     let input = req.input;
     unsupported::refuse(&Asks {
         conditional_write: input.if_match.is_some() || input.if_none_match.is_some(),
@@ -37,7 +38,7 @@ pub(crate) async fn put_object(
         expires: input.expires,
         metadata: input.metadata,
     })?;
-    let expect = expectations_of!(input, input.checksum_algorithm, trailers);
+    let expect = expectations_of!(input, input.checksum_algorithm, trailers, &uri);
 
     let ingested = ingest(coffer, &bucket, input.body, expect).await?;
     let meta = coffer_storage::ObjectMeta {

@@ -713,3 +713,28 @@ pub async fn put_many(client: &Client, bucket: &str, keys: &[String], concurrenc
         .collect::<Vec<()>>()
         .await;
 }
+
+/// Resident memory of a process, in bytes.
+pub fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS in /proc status");
+    kib * 1024
+}
+
+/// CPU time a process has used so far (user + system).
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')').expect("comm in stat") + 2..];
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    // Clock ticks; 100 per second on Linux.
+    Duration::from_millis((fields[11] + fields[12]) * 10)
+}

@@ -240,3 +240,95 @@ pub fn aws_chunked_body(data: &[u8]) -> Vec<u8> {
     out.extend_from_slice(format!("x-amz-checksum-crc32:{}\r\n\r\n", crc32_b64(data)).as_bytes());
     out
 }
+
+/// The fields of a browser form upload signed with SigV4 (as boto3's
+/// `generate_presigned_post` builds them): a policy allowing any key in `bucket` plus an
+/// `eq` condition for each of `extra`, and the signature. `extra` fields are sent too.
+pub fn post_form_v4(
+    access_key: &str,
+    secret_key: &str,
+    bucket: &str,
+    extra: &[(&str, &str)],
+    time: SystemTime,
+) -> Vec<(String, String)> {
+    let date = aws_smithy_types::DateTime::from(time)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .expect("format date");
+    // 2025-01-01T00:00:00Z -> 20250101T000000Z
+    let amz_date: String = date
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .take(15)
+        .chain(std::iter::once('Z'))
+        .collect();
+    let credential = format!("{access_key}/{}/us-east-1/s3/aws4_request", &amz_date[..8]);
+    let mut conditions = vec![
+        serde_json_value_eq("bucket", bucket),
+        "[\"starts-with\", \"$key\", \"\"]".to_owned(),
+        serde_json_value_eq("x-amz-algorithm", "AWS4-HMAC-SHA256"),
+        serde_json_value_eq("x-amz-credential", &credential),
+        serde_json_value_eq("x-amz-date", &amz_date),
+    ];
+    conditions.extend(extra.iter().map(|(k, v)| serde_json_value_eq(k, v)));
+    let policy = format!(
+        "{{\"expiration\": \"2099-01-01T00:00:00Z\", \"conditions\": [{}]}}",
+        conditions.join(", ")
+    );
+    let policy = base64::engine::general_purpose::STANDARD.encode(policy);
+    let key = aws_sigv4::sign::v4::generate_signing_key(secret_key, time, "us-east-1", "s3");
+    let signature = aws_sigv4::sign::v4::calculate_signature(key, policy.as_bytes());
+    let mut fields: Vec<(String, String)> = extra
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    fields.extend([
+        ("x-amz-algorithm".to_owned(), "AWS4-HMAC-SHA256".to_owned()),
+        ("x-amz-credential".to_owned(), credential),
+        ("x-amz-date".to_owned(), amz_date),
+        ("policy".to_owned(), policy),
+        ("x-amz-signature".to_owned(), signature),
+    ]);
+    fields
+}
+
+fn serde_json_value_eq(name: &str, value: &str) -> String {
+    format!("{{\"{name}\": \"{value}\"}}")
+}
+
+/// The fields of a browser form upload signed with SigV2: `AWSAccessKeyId`, a `policy`
+/// (valid until 2099) and `signature` = base64(HMAC-SHA1(secret, policy)), with a
+/// correctly computed signature, to prove SigV2 forms are refused as such.
+pub fn post_form_v2(access_key: &str, secret_key: &str, bucket: &str) -> Vec<(String, String)> {
+    let policy = format!(
+        "{{\"expiration\": \"2099-01-01T00:00:00Z\", \"conditions\": [{{\"bucket\": \"{bucket}\"}}, [\"starts-with\", \"$key\", \"\"]]}}"
+    );
+    let policy = base64::engine::general_purpose::STANDARD.encode(policy);
+    let signature = hmac_sha1_b64(secret_key, &policy);
+    vec![
+        ("AWSAccessKeyId".to_owned(), access_key.to_owned()),
+        ("policy".to_owned(), policy),
+        ("signature".to_owned(), signature),
+    ]
+}
+
+/// A `multipart/form-data` body with boundary `xyz`: `key`, then `fields`, then the file.
+pub fn form_body(key: &str, fields: &[(String, String)], file: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut part = |name: &str, value: &[u8]| {
+        body.extend_from_slice(
+            format!("--xyz\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(value);
+        body.extend_from_slice(b"\r\n");
+    };
+    part("key", key.as_bytes());
+    for (name, value) in fields {
+        part(name, value.as_bytes());
+    }
+    body.extend_from_slice(
+        b"--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(b"\r\n--xyz--\r\n");
+    body
+}

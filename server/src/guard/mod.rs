@@ -1,0 +1,201 @@
+//! The pre-s3s guard: every request passes here before s3s sees it.
+//!
+//! Each job lives in its own room:
+//!
+//! - [`request_log`]: the request id (on every response and in every error body) and the
+//!   one log line per request, with no names in it (P6);
+//! - [`auth_params`]: how the request is authenticated, read exactly as s3s reads it, and
+//!   refusal of what s3s would accept but must not (SigV2, other algorithms, long-lived
+//!   presigned URLs, unsigned `x-amz-*` headers; P1);
+//! - [`body_bounds`]: announced body lengths, and aws-chunked chunks bounded as they pass;
+//! - [`form_intake`]: browser form uploads, which s3s buffers whole;
+//! - [`throttle`]: addresses that keep failing signatures get their failures slowed;
+//! - [`refusal`]: the S3 errors all of the above answer with.
+//!
+//! Every limit they apply is in `crate::limits`.
+
+mod auth_params;
+mod body_bounds;
+mod form_fields;
+mod form_intake;
+mod refusal;
+mod request_log;
+mod throttle;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::future::BoxFuture;
+use http::{Method, Request, Response, StatusCode};
+use http_body::Body as _;
+use hyper::body::Incoming;
+use s3s::service::S3Service;
+use tracing::Instrument;
+
+use self::body_bounds::{AwsChunkBound, BodyPlan};
+use self::form_intake::FormIntake;
+use self::refusal::{Refusal, error_response};
+use self::throttle::AuthThrottle;
+use crate::activity::{Activity, Tracked};
+use crate::limits::{Limits, THROTTLE_FAILURE_DELAY};
+
+pub(crate) use self::body_bounds::{CHUNK_MALFORMED, CHUNK_TOO_LARGE};
+pub(crate) use self::request_log::RequestId;
+
+/// The guard, as a hyper service around the s3s service.
+#[derive(Clone)]
+pub(crate) struct Guard {
+    svc: S3Service,
+    limits: Limits,
+    forms: FormIntake,
+    throttle: Arc<AuthThrottle>,
+    /// The client's address, once the guard is bound to a connection.
+    peer: Option<IpAddr>,
+    /// What the connection is doing, once the guard is bound to one.
+    activity: Option<Arc<Activity>>,
+}
+
+impl Guard {
+    /// Wraps `svc`, screening requests against `limits`.
+    pub(crate) fn new(svc: S3Service, limits: Limits) -> Guard {
+        Guard {
+            svc,
+            limits,
+            forms: FormIntake::new(),
+            throttle: Arc::new(AuthThrottle::new()),
+            peer: None,
+            activity: None,
+        }
+    }
+
+    /// The guard for one connection from `peer`, marking its requests in `activity`.
+    pub(crate) fn for_connection(&self, peer: IpAddr, activity: Arc<Activity>) -> Guard {
+        Guard {
+            peer: Some(peer),
+            activity: Some(activity),
+            ..self.clone()
+        }
+    }
+}
+
+impl hyper::service::Service<Request<Incoming>> for Guard {
+    type Response = Response<s3s::Body>;
+    type Error = std::convert::Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let guard = self.clone();
+        let busy = self.activity.as_ref().map(Activity::begin);
+        let id = request_log::request_id();
+        let span = tracing::info_span!("request", id = %id);
+        Box::pin(
+            async move {
+                let started = Instant::now();
+                let method = req.method().clone();
+                let mut req = req;
+                req.extensions_mut().insert(RequestId(id.clone()));
+                let resp = request_log::stamp(guard.handle(req).await, &id);
+                tracing::info!(
+                    %method,
+                    status = resp.status().as_u16(),
+                    ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    "request"
+                );
+                Ok(match busy {
+                    Some(busy) => resp.map(|body| s3s::Body::http_body(Tracked::new(body, busy))),
+                    None => resp,
+                })
+            }
+            .instrument(span),
+        )
+    }
+}
+
+impl Guard {
+    /// Screens the request, hands it to s3s, and slows repeated signature failures.
+    async fn handle(&self, req: Request<Incoming>) -> Response<s3s::Body> {
+        let is_head = req.method() == Method::HEAD;
+        let auth = match auth_params::screen(req.method(), req.uri(), req.headers(), &self.limits) {
+            Ok(auth) => auth,
+            Err(refusal) => return refused(&refusal, is_head),
+        };
+        let body = req.body();
+        let body_may_have_data = !body.is_end_stream() && body.size_hint().exact() != Some(0);
+        let plan = match body_bounds::check(
+            req.method(),
+            req.headers(),
+            &auth,
+            body_may_have_data,
+            &self.limits,
+        ) {
+            Ok(plan) => plan,
+            Err(refusal) => return refused(&refusal, is_head),
+        };
+        let resp = match plan {
+            BodyPlan::Form => match self.forms.receive(self.peer, req, &self.svc).await {
+                Ok(resp) => resp,
+                Err(refusal) => return refused(&refusal, false),
+            },
+            BodyPlan::AwsChunked => {
+                let req = req.map(|b| s3s::Body::http_body(AwsChunkBound::new(b)));
+                self.call_s3s(req, is_head).await
+            }
+            BodyPlan::AsIs => self.call_s3s(req.map(s3s::Body::from), is_head).await,
+        };
+        self.after_signature_check(resp, is_head).await
+    }
+
+    async fn call_s3s(&self, req: Request<s3s::Body>, is_head: bool) -> Response<s3s::Body> {
+        match self.svc.call(req).await {
+            Ok(resp) => resp,
+            Err(error) => {
+                // s3s could not build any response; answer 500 rather than drop the connection.
+                tracing::error!(?error, "s3s failed to produce a response");
+                error_response(&Refusal::INTERNAL, is_head)
+            }
+        }
+    }
+
+    /// Counts a signature failure against the client's address; once the address is
+    /// throttled, its failures wait a little and become `503 SlowDown`. A valid signature is
+    /// never affected: it was verified before this point.
+    async fn after_signature_check(
+        &self,
+        resp: Response<s3s::Body>,
+        is_head: bool,
+    ) -> Response<s3s::Body> {
+        let Some(peer) = self.peer else {
+            return resp;
+        };
+        if !is_signature_failure(&resp) {
+            return resp;
+        }
+        let now = Instant::now();
+        self.throttle.record_failure(peer, now);
+        if !self.throttle.is_throttled(peer, now) {
+            return resp;
+        }
+        tracing::debug!("signature failure from a throttled address");
+        tokio::time::sleep(THROTTLE_FAILURE_DELAY).await;
+        error_response(&Refusal::SLOW_DOWN, is_head)
+    }
+}
+
+fn refused(refusal: &Refusal, is_head: bool) -> Response<s3s::Body> {
+    tracing::debug!(code = refusal.code, "refused before s3s");
+    error_response(refusal, is_head)
+}
+
+/// Whether s3s refused the request's signature (a wrong secret or an unknown access key,
+/// which look the same to the client).
+fn is_signature_failure(resp: &Response<s3s::Body>) -> bool {
+    if resp.status() != StatusCode::FORBIDDEN {
+        return false;
+    }
+    // s3s error bodies are small and fully buffered.
+    resp.body().bytes().is_some_and(|body| {
+        let has = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+        has(b"<Code>SignatureDoesNotMatch</Code>") || has(b"<Code>InvalidAccessKeyId</Code>")
+    })
+}
