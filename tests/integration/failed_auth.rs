@@ -3,39 +3,11 @@
 //! never tells whether the access key exists.
 
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use crate::common::raw::{self, RawResponse};
-use crate::common::sign::{self, Payload};
-use crate::common::{Server, TestEnv, create_bucket, put};
+use crate::common::raw::RawResponse;
+use crate::common::{TestEnv, create_bucket, put, signed_get_from};
 use crate::public_access::{assert_still_private, snapshot};
-
-/// A header-signed GET of `path`, sent from `source`.
-async fn signed_get(
-    server: &Server,
-    source: IpAddr,
-    access_key: &str,
-    secret: &str,
-    path: &str,
-) -> RawResponse {
-    let signed = sign::sign_v4_headers(
-        access_key,
-        secret,
-        "GET",
-        &format!("{}{path}", server.endpoint),
-        &[],
-        &Payload::Bytes(b""),
-        SystemTime::now(),
-    );
-    raw::request_from(
-        source,
-        server.addr,
-        "GET",
-        &signed.path_and_query,
-        &signed.header_refs(),
-    )
-    .await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_signature_failures_from_one_address_are_slowed_down() {
@@ -53,7 +25,7 @@ async fn repeated_signature_failures_from_one_address_are_slowed_down() {
     let mut statuses = Vec::new();
     for i in 0..40 {
         let guess = format!("guessed-secret-number-{i:04}-xxxxxxxx");
-        let resp = signed_get(&server, attacker, &ak, &guess, "/clinic/scan.jpg").await;
+        let resp = signed_get_from(&server, attacker, &ak, &guess, "/clinic/scan.jpg").await;
         statuses.push(resp.status);
         if resp.status == 503 {
             assert_eq!(resp.s3_code().as_deref(), Some("SlowDown"));
@@ -70,10 +42,10 @@ async fn repeated_signature_failures_from_one_address_are_slowed_down() {
 
     // A valid signature is served even from the slowed address (a clinic behind one NAT
     // keeps working while one tablet is misconfigured)...
-    let resp = signed_get(&server, attacker, &ak, &sk, "/clinic/scan.jpg").await;
+    let resp = signed_get_from(&server, attacker, &ak, &sk, "/clinic/scan.jpg").await;
     assert_eq!(resp.status, 200, "{}", resp.text());
     // ...and so is another address, and the SDK on 127.0.0.1.
-    let resp = signed_get(&server, bystander, &ak, &sk, "/clinic/scan.jpg").await;
+    let resp = signed_get_from(&server, bystander, &ak, &sk, "/clinic/scan.jpg").await;
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(resp.body, b"patient scan");
     assert_eq!(snapshot(&server).await, before);
@@ -86,7 +58,7 @@ async fn a_failed_login_does_not_reveal_whether_the_access_key_exists() {
     let server = env.start_ephemeral();
     let source: IpAddr = "127.0.0.1".parse().unwrap();
 
-    let known = signed_get(
+    let known = signed_get_from(
         &server,
         source,
         &server.access_key,
@@ -94,7 +66,7 @@ async fn a_failed_login_does_not_reveal_whether_the_access_key_exists() {
         "/",
     )
     .await;
-    let unknown = signed_get(
+    let unknown = signed_get_from(
         &server,
         source,
         "CFUNKNOWNACCESSKEY01",
@@ -129,7 +101,7 @@ async fn a_failed_login_does_not_reveal_whether_the_access_key_exists() {
             .enumerate()
         {
             let t = std::time::Instant::now();
-            let r = signed_get(
+            let r = signed_get_from(
                 &server,
                 source,
                 key,

@@ -10,7 +10,7 @@ use tokio::net::{TcpSocket, TcpStream};
 
 use crate::common::raw::{self, RawOutcome, RawResponse};
 use crate::common::sign::{self, Payload};
-use crate::common::{Expect, Server, TestEnv, cpu_time, create_bucket, put, rss};
+use crate::common::{Expect, Server, TestEnv, cpu_time, create_bucket, put, rss, signed_get_from};
 use crate::public_access::{assert_still_private, snapshot};
 
 /// A malformed-header case: what, headers, expected status and code.
@@ -334,26 +334,6 @@ fn start_with_connection_limits(env: &TestEnv) -> Server {
     )
 }
 
-async fn signed_list_from(server: &Server, source: IpAddr) -> RawResponse {
-    let signed = sign::sign_v4_headers(
-        &server.access_key,
-        &server.secret_key,
-        "GET",
-        &format!("{}/", server.endpoint),
-        &[],
-        &Payload::Bytes(b""),
-        SystemTime::now(),
-    );
-    raw::request_from(
-        source,
-        server.addr,
-        "GET",
-        &signed.path_and_query,
-        &signed.header_refs(),
-    )
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_cannot_hold_every_connection() {
     let env = TestEnv::new();
@@ -372,7 +352,14 @@ async fn one_address_cannot_hold_every_connection() {
         "a third connection from one address was kept"
     );
     // Everyone else is still served.
-    let resp = signed_list_from(&server, "127.0.0.3".parse().unwrap()).await;
+    let resp = signed_get_from(
+        &server,
+        "127.0.0.3".parse().unwrap(),
+        &server.access_key,
+        &server.secret_key,
+        "/",
+    )
+    .await;
     assert_eq!(resp.status, 200, "{}", resp.text());
 }
 
@@ -406,7 +393,14 @@ async fn silent_and_idle_connections_are_reclaimed() {
     for source in ["127.0.0.4", "127.0.0.4", "127.0.0.5", "127.0.0.5"] {
         hogs.push(silent_connection(source.parse().unwrap(), server.addr).await);
     }
-    let resp = signed_list_from(&server, "127.0.0.6".parse().unwrap()).await;
+    let resp = signed_get_from(
+        &server,
+        "127.0.0.6".parse().unwrap(),
+        &server.access_key,
+        &server.secret_key,
+        "/",
+    )
+    .await;
     assert_eq!(resp.status, 200, "{}", resp.text());
 }
 
@@ -434,16 +428,31 @@ async fn form_fields_sent_in_tiny_segments_cost_little_cpu() {
             ("Content-Length", &len),
         ],
     );
-    let mut conn = TcpStream::connect(server.addr).await.unwrap();
-    conn.set_nodelay(true).unwrap();
-    conn.write_all(&head).await.unwrap();
-    for piece in body.chunks(2) {
-        if conn.write_all(piece).await.is_err() {
-            break;
+    // Two bytes per TCP segment, paced so that the server reads them one by one (as a
+    // slow or hostile client's would arrive), on a thread of its own.
+    let addr = server.addr;
+    let reply = tokio::task::spawn_blocking(move || {
+        use std::io::{Read as _, Write as _};
+        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+        conn.set_nodelay(true).unwrap();
+        conn.write_all(&head).unwrap();
+        for piece in body.chunks(2) {
+            if conn.write_all(piece).is_err() {
+                break;
+            }
+            let sent = Instant::now();
+            while sent.elapsed() < Duration::from_micros(20) {
+                std::hint::spin_loop();
+            }
         }
-    }
-    let mut reply = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(20), conn.read_to_end(&mut reply)).await;
+        conn.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut reply = Vec::new();
+        let _ = conn.read_to_end(&mut reply);
+        reply
+    })
+    .await
+    .unwrap();
     let reply = String::from_utf8_lossy(&reply);
     assert!(reply.starts_with("HTTP/1.1 403"), "{reply}");
     let used = cpu_time(server.pid()).saturating_sub(cpu_before);
@@ -483,19 +492,30 @@ async fn stalled_anonymous_forms_do_not_lock_out_signed_ones() {
         conn.write_all(b"--xyz\r\n").await.unwrap();
         stalled.push(conn);
     }
-    // A third form from one address is refused at once.
-    let resp = raw::request_from(
-        "127.0.0.6".parse().unwrap(),
-        server.addr,
-        "POST",
-        "/forms",
-        &[
-            ("Content-Type", "multipart/form-data; boundary=xyz"),
-            ("Content-Length", "10"),
-        ],
-    )
-    .await;
-    assert_eq!(resp.status, 503, "{}", resp.text());
+    // A third form from that address is refused at once (once the server holds the two:
+    // until then, a complete unsigned form gets its 403).
+    let third = || async {
+        raw::request_from(
+            "127.0.0.6".parse().unwrap(),
+            server.addr,
+            "POST",
+            "/forms",
+            &[
+                ("Content-Type", "multipart/form-data; boundary=xyz"),
+                ("Content-Length", "0"),
+            ],
+        )
+        .await
+        .status
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut status = third().await;
+    while status != 503 && Instant::now() < deadline {
+        assert_eq!(status, 403, "an empty form carries no signature");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        status = third().await;
+    }
+    assert_eq!(status, 503, "a third form from one address was taken in");
 
     // A signed form is stored while they stall.
     let fields = sign::post_form_v4(
@@ -562,45 +582,29 @@ async fn valid_signatures_are_served_after_many_failures_from_the_same_address()
     put(&s3, "clinic", "scan.jpg", b"patient scan").await;
     let nat: IpAddr = "127.0.0.2".parse().unwrap();
 
-    let url = format!("{}/clinic/scan.jpg", server.endpoint);
     let mut slowed = 0;
     for batch in 0..25 {
-        let mut tasks = Vec::new();
-        for i in 0..8 {
-            let (url, addr, ak) = (url.clone(), server.addr, server.access_key.clone());
-            tasks.push(tokio::spawn(async move {
-                let guess = format!("misconfigured-tablet-secret-{batch}-{i}");
-                let s = sign::sign_v4_headers(
-                    &ak,
-                    &guess,
-                    "GET",
-                    &url,
-                    &[],
-                    &Payload::Bytes(b""),
-                    SystemTime::now(),
-                );
-                raw::request_from(nat, addr, "GET", &s.path_and_query, &s.header_refs()).await
-            }));
-        }
-        for t in tasks {
-            let resp = t.await.unwrap();
+        let guesses: Vec<String> = (0..8)
+            .map(|i| format!("misconfigured-tablet-secret-{batch}-{i}"))
+            .collect();
+        let tries = guesses.iter().map(|guess| {
+            signed_get_from(&server, nat, &server.access_key, guess, "/clinic/scan.jpg")
+        });
+        for resp in futures::future::join_all(tries).await {
             assert!(matches!(resp.status, 403 | 503), "{}", resp.text());
             slowed += usize::from(resp.status == 503);
         }
     }
     assert!(slowed > 0, "200 failures were never slowed down");
     // The valid client behind the same address is served.
-    let s = sign::sign_v4_headers(
+    let resp = signed_get_from(
+        &server,
+        nat,
         &server.access_key,
         &server.secret_key,
-        "GET",
-        &url,
-        &[],
-        &Payload::Bytes(b""),
-        SystemTime::now(),
-    );
-    let resp =
-        raw::request_from(nat, server.addr, "GET", &s.path_and_query, &s.header_refs()).await;
+        "/clinic/scan.jpg",
+    )
+    .await;
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(resp.body, b"patient scan");
 }

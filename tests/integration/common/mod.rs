@@ -738,3 +738,31 @@ pub fn cpu_time(pid: u32) -> Duration {
     // Clock ticks; 100 per second on Linux.
     Duration::from_millis((fields[11] + fields[12]) * 10)
 }
+
+/// A header-signed GET of `path` (`/bucket/key?query`) with `access_key` and `secret`, sent
+/// from `source` (any 127.0.0.0/8 address), so a test can play several clients.
+pub async fn signed_get_from(
+    server: &Server,
+    source: std::net::IpAddr,
+    access_key: &str,
+    secret: &str,
+    path: &str,
+) -> raw::RawResponse {
+    let signed = sign::sign_v4_headers(
+        access_key,
+        secret,
+        "GET",
+        &format!("{}{path}", server.endpoint),
+        &[],
+        &sign::Payload::Bytes(b""),
+        std::time::SystemTime::now(),
+    );
+    raw::request_from(
+        source,
+        server.addr,
+        "GET",
+        &signed.path_and_query,
+        &signed.header_refs(),
+    )
+    .await
+}
