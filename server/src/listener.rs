@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
-use crate::guard::Guard;
+use crate::seal_gate::Gate;
 
 /// Time a client has to send a complete request head (slowloris).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,7 +35,7 @@ pub(crate) async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Serves `guard` on `listener` (through `tls` when given) until `shutdown` completes, then
+/// Serves `gate` on `listener` (through `tls` when given) until `shutdown` completes, then
 /// stops accepting and waits up to `grace` for open connections to finish.
 ///
 /// At most `max_connections` connections are served at once; beyond that, new clients wait
@@ -43,7 +43,7 @@ pub(crate) async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 pub(crate) async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
-    guard: Guard,
+    gate: Gate,
     max_connections: usize,
     grace: Duration,
     shutdown: impl Future<Output = ()>,
@@ -92,7 +92,7 @@ pub(crate) async fn serve(
         let (builder, watcher, guard) = (
             Arc::clone(&builder),
             graceful.watcher(),
-            guard.for_peer(peer.ip()),
+            gate.for_peer(peer.ip()),
         );
         let tls = tls.clone();
         tokio::spawn(async move {
