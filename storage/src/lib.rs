@@ -54,6 +54,7 @@ mod recovery_shares;
 mod rotate;
 mod seal;
 mod store;
+mod unlocker_file;
 mod unlockers;
 mod writer;
 

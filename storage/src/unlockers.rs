@@ -33,21 +33,16 @@
 //! A directory made before unlockers existed has a `keys` file and no `unlockers` file: its
 //! key file (or `COFFER_MASTER_KEY`) is the master key itself, as before ([`DirState::Legacy`]).
 
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
 
-use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::keyring::{MasterKey, cipher_from, random_bytes, random_key, unwrap, wrap};
 use crate::passphrase::{Argon2Params, Passphrase};
 use crate::recovery_shares::{self, Share};
-
-const FILE: &str = "unlockers";
-const TEMP_FILE: &str = "unlockers.tmp";
-const MAGIC: &[u8; 8] = b"CFRUNLK1";
+use crate::unlocker_file::{Entry, FILE, StoredKind, UnlockerFile, load, store};
 
 const CONTEXT_KEY_UNLOCKER: &str = "coffer 2026-11 key file unlocker";
 const CONTEXT_SHARES_UNLOCKER: &str = "coffer 2026-11 recovery shares unlocker";
@@ -160,38 +155,6 @@ pub enum UnlockerKind {
         /// k.
         threshold: u8,
         /// n.
-        count: u8,
-    },
-}
-
-#[derive(Serialize, Deserialize)]
-struct UnlockerFile {
-    /// The master key, wrapped by the unlock key.
-    master: Vec<u8>,
-    /// A rotation's new master key, wrapped by the unlock key, until the rotation is done.
-    pending: Option<Vec<u8>>,
-    next_id: u32,
-    unlockers: Vec<Entry>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Entry {
-    id: u32,
-    kind: StoredKind,
-    /// The unlock key, wrapped by this unlocker's key-encryption key.
-    wrapped: Vec<u8>,
-}
-
-#[derive(Serialize, Deserialize)]
-enum StoredKind {
-    Passphrase {
-        params: Argon2Params,
-        salt: [u8; 16],
-    },
-    Key,
-    Shares {
-        set: [u8; 4],
-        threshold: u8,
         count: u8,
     },
 }
@@ -518,51 +481,4 @@ fn add_entry(file: &mut UnlockerFile, unlock_key: &[u8; 32], new: NewUnlocker) -
         what: "unlockers file",
     })?;
     Ok(Added { id, shares })
-}
-
-fn path(root: &Path) -> PathBuf {
-    root.join(FILE)
-}
-
-fn load(root: &Path) -> Result<UnlockerFile> {
-    let bytes = std::fs::read(path(root)).map_err(Error::io("read unlockers file"))?;
-    let body = bytes.strip_prefix(MAGIC).ok_or(Error::Corrupt {
-        what: "unlockers file",
-    })?;
-    let file: UnlockerFile = postcard::from_bytes(body).map_err(|_| Error::Corrupt {
-        what: "unlockers file",
-    })?;
-    for entry in &file.unlockers {
-        if let StoredKind::Passphrase { params, .. } = &entry.kind {
-            // Refuse a file edited to cheap parameters before anyone types a passphrase.
-            params.check()?;
-        }
-    }
-    Ok(file)
-}
-
-/// Replaces the file atomically: temp file (0600), fsync, rename, fsync of the directory.
-fn store(root: &Path, file: &UnlockerFile) -> Result<()> {
-    let mut bytes = MAGIC.to_vec();
-    bytes.extend(postcard::to_stdvec(file).map_err(|_| Error::Corrupt {
-        what: "unlockers file (encode)",
-    })?);
-    let temp = root.join(TEMP_FILE);
-    let _ = std::fs::remove_file(&temp);
-    let mut out = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&temp)
-        .map_err(Error::io("create unlockers file"))?;
-    // The mode above is filtered by the umask; make it exactly 0600 regardless.
-    out.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(Error::io("chmod unlockers file"))?;
-    out.write_all(&bytes)
-        .and_then(|()| out.sync_all())
-        .map_err(Error::io("write unlockers file"))?;
-    drop(out);
-    std::fs::rename(&temp, path(root)).map_err(Error::io("rename unlockers file"))?;
-    // The rename is durable only once the directory is fsynced.
-    crate::chunk_store::fsync_dir(root)
 }

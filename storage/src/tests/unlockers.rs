@@ -292,3 +292,30 @@ fn weak_argon2_parameters_and_short_passphrases_are_refused_at_set_up() {
         Err(Error::NotInitialized)
     ));
 }
+
+#[test]
+fn a_file_edited_to_cheap_argon2_parameters_is_refused_before_any_guess() {
+    use crate::unlocker_file::{StoredKind, load, store};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    init(
+        root,
+        vec![NewUnlocker::Passphrase(
+            passphrase(PASSPHRASE),
+            Argon2Params::MIN,
+        )],
+    )
+    .unwrap();
+    let mut file = load(root).unwrap();
+    for entry in &mut file.unlockers {
+        if let StoredKind::Passphrase { params, .. } = &mut entry.kind {
+            params.memory_kib = 8 << 10;
+        }
+    }
+    store(root, &file).unwrap();
+    assert!(matches!(
+        unlock(root, with_passphrase(PASSPHRASE)),
+        Err(Error::WeakArgon2)
+    ));
+    assert!(matches!(list_unlockers(root), Err(Error::WeakArgon2)));
+}
