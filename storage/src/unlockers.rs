@@ -303,18 +303,7 @@ pub fn remove_unlocker(root: &Path, with: &UnlockSecret, id: u32) -> Result<()> 
 /// As [`unlock`] for `with`; as [`crate::rotate_master_key`].
 pub fn rotate_sealed(root: &Path, with: &UnlockSecret) -> Result<crate::Rotation> {
     require_sealed(root)?;
-    let mut opened = open(root, with)?;
-    let old = open_master(&opened.unlock_key, LABEL_MASTER_KEY, &opened.file.master)?;
-    let new = if let Some(pending) = &opened.file.pending {
-        open_master(&opened.unlock_key, LABEL_PENDING_MASTER_KEY, pending)?
-    } else {
-        let new = MasterKey::from_bytes(random_key()?);
-        let cipher = cipher_from(&opened.unlock_key);
-        opened.file.pending = Some(wrap(&cipher, LABEL_PENDING_MASTER_KEY, b"", new.expose())?);
-        // Recorded before anything is rewrapped under it: a crash from here on resumes.
-        store(root, &opened.file)?;
-        new
-    };
+    let (mut opened, old, new) = begin_rotation(root, with)?;
     let done = if root.join(crate::key_file::KEY_FILE).exists() {
         match crate::rotate_master_key(root, &old, &new) {
             // Resumed after the key file was switched: the old key opens nothing now.
@@ -341,6 +330,30 @@ pub fn rotate_sealed(root: &Path, with: &UnlockSecret) -> Result<crate::Rotation
     opened.file.pending = None;
     store(root, &opened.file)?;
     Ok(done)
+}
+
+/// Opens the directory and records a new master key as `pending` (or takes the one an
+/// interrupted rotation recorded). Returns the opened file, the old and the new key.
+fn begin_rotation(root: &Path, with: &UnlockSecret) -> Result<(Opened, MasterKey, MasterKey)> {
+    let mut opened = open(root, with)?;
+    let old = open_master(&opened.unlock_key, LABEL_MASTER_KEY, &opened.file.master)?;
+    let new = if let Some(pending) = &opened.file.pending {
+        open_master(&opened.unlock_key, LABEL_PENDING_MASTER_KEY, pending)?
+    } else {
+        let new = MasterKey::from_bytes(random_key()?);
+        let cipher = cipher_from(&opened.unlock_key);
+        opened.file.pending = Some(wrap(&cipher, LABEL_PENDING_MASTER_KEY, b"", new.expose())?);
+        // Recorded before anything is rewrapped under it: a crash from here on resumes.
+        store(root, &opened.file)?;
+        new
+    };
+    Ok((opened, old, new))
+}
+
+/// Starts a rotation and stops where a crash after its first step would (tests).
+#[cfg(test)]
+pub(crate) fn interrupt_rotation(root: &Path, with: &UnlockSecret) -> Result<()> {
+    begin_rotation(root, with).map(|_| ())
 }
 
 fn require_sealed(root: &Path) -> Result<()> {

@@ -319,3 +319,22 @@ fn a_file_edited_to_cheap_argon2_parameters_is_refused_before_any_guess() {
     ));
     assert!(matches!(list_unlockers(root), Err(Error::WeakArgon2)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_rotation_is_refused_at_open_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (key, _shares) = set_up(root);
+    let data = store_one_object(root, UnlockSecret::Key(copy_key(&key))).await;
+    crate::unlockers::interrupt_rotation(root, &UnlockSecret::Key(copy_key(&key))).unwrap();
+    assert!(matches!(
+        unlock(root, UnlockSecret::Key(copy_key(&key))),
+        Err(Error::RotationIncomplete)
+    ));
+    let done = rotate_sealed(root, &with_passphrase(PASSPHRASE)).unwrap();
+    assert_eq!(done.bucket_keys, 1);
+    assert_readable(root, UnlockSecret::Key(copy_key(&key)), &data).await;
+    // Running it again is a fresh, complete rotation.
+    rotate_sealed(root, &UnlockSecret::Key(copy_key(&key))).unwrap();
+    assert_readable(root, with_passphrase(PASSPHRASE), &data).await;
+}
