@@ -337,6 +337,14 @@ pub fn rotate_sealed(root: &Path, with: &UnlockSecret) -> Result<crate::Rotation
 fn begin_rotation(root: &Path, with: &UnlockSecret) -> Result<(Opened, MasterKey, MasterKey)> {
     let mut opened = open(root, with)?;
     let old = open_master(&opened.unlock_key, LABEL_MASTER_KEY, &opened.file.master)?;
+    if opened.file.pending.is_none() && root.join(crate::key_file::KEY_FILE).exists() {
+        // Before a pending key is recorded, so that a running server (which holds the
+        // index) does not leave the directory needing a rotation finished.
+        drop(crate::index::sealed_file::open_for_rotation(
+            root,
+            &crate::keyring::Keyring::new(&old),
+        )?);
+    }
     let new = if let Some(pending) = &opened.file.pending {
         open_master(&opened.unlock_key, LABEL_PENDING_MASTER_KEY, pending)?
     } else {

@@ -326,6 +326,31 @@ async fn an_interrupted_rotation_is_refused_at_open_and_resumes() {
     let root = dir.path();
     let (key, _shares) = set_up(root);
     let data = store_one_object(root, UnlockSecret::Key(copy_key(&key))).await;
+    // Refused while the store is open, leaving nothing to finish.
+    let master = unlock(root, UnlockSecret::Key(copy_key(&key))).unwrap();
+    let store = Store::open(config(
+        root,
+        &master,
+        Durability::Immediate,
+        IndexLocation::File,
+    ))
+    .await
+    .unwrap();
+    let before = all_files(root);
+    let err = rotate_sealed(root, &UnlockSecret::Key(copy_key(&key))).unwrap_err();
+    let after = all_files(root);
+    let changed: Vec<_> = after
+        .iter()
+        .filter(|(p, b)| before.get(*p) != Some(*b))
+        .map(|(p, _)| p.clone())
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "{err}: a refused rotation changed {changed:?}"
+    );
+    store.shutdown().await;
+    unlock(root, UnlockSecret::Key(copy_key(&key))).unwrap();
+
     crate::unlockers::interrupt_rotation(root, &UnlockSecret::Key(copy_key(&key))).unwrap();
     assert!(matches!(
         unlock(root, UnlockSecret::Key(copy_key(&key))),
