@@ -22,6 +22,8 @@ ENTRYPOINT ["coffer"]
 # production, mount a certificate and override the command with --tls-cert/--tls-key
 # (SIGHUP reloads it), or terminate TLS in front of the container; never publish this
 # port unencrypted.
-# Credentials: pass COFFER_ROOT_ACCESS_KEY / COFFER_ROOT_SECRET_KEY (and COFFER_MASTER_KEY,
-# ideally from a secret store) or read the generated ones from the first start's output.
+# Credentials: pass COFFER_ROOT_ACCESS_KEY / COFFER_ROOT_SECRET_KEY or read the generated
+# ones from the first start's output. Keys: mount a key file as a secret (not in /data) and
+# set COFFER_MASTER_KEY_FILE to it; without one the data directory must be set up with
+# `coffer init` and the container starts sealed until `coffer unlock`.
 CMD ["serve", "--data", "/data", "--listen", "0.0.0.0:9000", "--insecure-http"]

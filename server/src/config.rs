@@ -45,12 +45,19 @@ pub(crate) enum Command {
     ///
     /// The root credential comes from COFFER_ROOT_ACCESS_KEY / COFFER_ROOT_SECRET_KEY, or is
     /// generated at the first start of a data directory and printed once on stdout. The
-    /// master key comes from COFFER_MASTER_KEY (base64), --master-key-file, or
-    /// <DATA>/master.key (created at first start; better kept elsewhere). Once listening,
+    /// data directory opens with one of its unlockers: COFFER_MASTER_KEY (base64),
+    /// --master-key-file, --passphrase-file or $CREDENTIALS_DIRECTORY/coffer-passphrase;
+    /// with none, the server starts sealed and answers 503 until `coffer unlock`. Once
+    /// listening,
     /// stdout carries AWS_ENDPOINT_URL=… and AWS_REGION=… lines (plus AWS_ACCESS_KEY_ID and
     /// AWS_SECRET_ACCESS_KEY when the credential was generated).
     Serve(ServeArgs),
-    /// Manage the keys of a stopped data directory (`keys rotate-master`).
+    /// Set up a data directory: its master key sealed by unlockers (passphrase, recovery
+    /// shares, key file), never stored in clear.
+    Init(crate::init_cmd::InitArgs),
+    /// Unlock a sealed server (one started without an unlocker) through its local socket.
+    Unlock(crate::unlock_socket::UnlockArgs),
+    /// Manage the keys of a data directory: unlockers, master key rotation.
     Keys(crate::keys_cmd::KeysArgs),
 }
 
@@ -77,10 +84,24 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "COFFER_LISTEN", value_name = "ADDR")]
     pub(crate) listen: Option<SocketAddr>,
 
-    /// File holding the base64 master key (must not be readable by group or others).
-    /// Ignored if COFFER_MASTER_KEY is set, and in --ephemeral mode.
+    /// Unlock with a key file: base64 of 32 bytes, not readable by group or others (on
+    /// removable media or a secrets mount). A fresh data directory is set up with it as its
+    /// unlocker. Ignored if COFFER_MASTER_KEY is set, and in --ephemeral mode.
     #[arg(long, env = "COFFER_MASTER_KEY_FILE", value_name = "PATH")]
     pub(crate) master_key_file: Option<PathBuf>,
+
+    /// Unlock with the passphrase in this file (one line; not readable by group or others),
+    /// e.g. /dev/fd/3 or a systemd credential. Without any unlocker the server looks for
+    /// $CREDENTIALS_DIRECTORY/coffer-passphrase, and failing that starts sealed: it answers
+    /// 503 until `coffer unlock`.
+    #[arg(long, env = "COFFER_PASSPHRASE_FILE", value_name = "PATH")]
+    pub(crate) passphrase_file: Option<PathBuf>,
+
+    /// Keep the master key in <DATA>/master.key, created at first start (the old default).
+    /// Unsafe: anyone with a copy of the data directory, a stolen disk or a backup, reads
+    /// everything. Warned about at every start.
+    #[arg(long, env = "COFFER_MASTER_KEY_IN_DATA_DIR")]
+    pub(crate) master_key_in_data_dir: bool,
 
     /// Size of the chunks object bodies are cut into, in bytes (64 KiB to 64 MiB).
     #[arg(long, env = "COFFER_CHUNK_SIZE", value_name = "BYTES", default_value_t = coffer_storage::DEFAULT_CHUNK_SIZE)]
@@ -225,15 +246,19 @@ pub(crate) enum Mode {
     Ephemeral,
 }
 
-/// Where the master key of a durable store comes from, in order of precedence.
+/// Which unlocker opens a durable store at start, in order of precedence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum MasterKeySource {
     /// `COFFER_MASTER_KEY` is set (read where it is used, never kept here).
     Env,
     /// `--master-key-file`.
     File(PathBuf),
-    /// `<data>/master.key`, created at first start.
+    /// `--passphrase-file`.
+    PassphraseFile(PathBuf),
+    /// `<data>/master.key`, created at first start (`--master-key-in-data-dir`).
     DataDir(PathBuf),
+    /// None given: a systemd credential if there is one, else start sealed.
+    None,
 }
 
 /// The validated configuration of `coffer serve`.
@@ -318,8 +343,12 @@ impl Config {
                     MasterKeySource::Env
                 } else if let Some(path) = args.master_key_file {
                     MasterKeySource::File(path)
-                } else {
+                } else if let Some(path) = args.passphrase_file {
+                    MasterKeySource::PassphraseFile(path)
+                } else if args.master_key_in_data_dir {
                     MasterKeySource::DataDir(data.join("master.key"))
+                } else {
+                    MasterKeySource::None
                 };
                 Mode::Durable { data, master_key }
             }
@@ -417,7 +446,7 @@ mod tests {
         command_line.extend_from_slice(flags);
         Cli::try_parse_from(command_line).map(|cli| match cli.command {
             Command::Serve(parsed) => parsed,
-            Command::Keys(_) => unreachable!("parsed a serve command line"),
+            _ => unreachable!("parsed a serve command line"),
         })
     }
 
@@ -459,7 +488,7 @@ mod tests {
             c.mode,
             Mode::Durable {
                 data: "/srv/coffer".into(),
-                master_key: MasterKeySource::DataDir("/srv/coffer/master.key".into()),
+                master_key: MasterKeySource::None,
             }
         );
         let e = config(&["--ephemeral"]).unwrap();
@@ -477,6 +506,16 @@ mod tests {
                 master_key: MasterKeySource::Env,
                 ..
             }
+        ));
+        let c = config(&["--data", "/d", "--passphrase-file", "/p"]).unwrap();
+        assert!(matches!(
+            c.mode,
+            Mode::Durable { master_key: MasterKeySource::PassphraseFile(p), .. } if p == std::path::Path::new("/p")
+        ));
+        let c = config(&["--data", "/d", "--master-key-in-data-dir"]).unwrap();
+        assert!(matches!(
+            c.mode,
+            Mode::Durable { master_key: MasterKeySource::DataDir(p), .. } if p == std::path::Path::new("/d/master.key")
         ));
         let c = config(&["--data", "/d", "--master-key-file", "/k"]).unwrap();
         assert!(matches!(

@@ -25,19 +25,19 @@ use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::activity::{Activity, Idle};
-use crate::guard::Guard;
 use crate::limits::{
     ACCEPT_ERROR_BACKOFF, CLOSE_GRACE, H2_KEEPALIVE_INTERVAL, H2_KEEPALIVE_TIMEOUT, Limits,
     MAX_H1_BUF, MAX_H2_HEADER_LIST, MAX_H2_STREAMS, TLS_HANDSHAKE_TIMEOUT,
 };
 use crate::per_address::AddressSlots;
+use crate::seal_gate::Gate;
 
 /// Binds `addr`.
 pub(crate) async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Serves `guard` on `listener` (through `tls` when given) until `shutdown` completes, then
+/// Serves `gate` on `listener` (through `tls` when given) until `shutdown` completes, then
 /// stops accepting and waits up to `grace` for open connections to finish.
 ///
 /// At most `limits.max_connections` connections are served at once (beyond that, new
@@ -47,7 +47,7 @@ pub(crate) async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 pub(crate) async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
-    guard: Guard,
+    gate: Gate,
     limits: Limits,
     grace: Duration,
     shutdown: impl Future<Output = ()>,
@@ -102,7 +102,7 @@ pub(crate) async fn serve(
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
         let activity = Activity::new();
-        let guard = guard.for_connection(peer.ip(), Arc::clone(&activity));
+        let guard = gate.for_connection(peer.ip(), Arc::clone(&activity));
         let (builder, tls, stop) = (Arc::clone(&builder), tls.clone(), stop_rx.clone());
         tokio::spawn(async move {
             match tls {
@@ -146,7 +146,7 @@ pub(crate) async fn serve(
 async fn serve_one<I>(
     io: I,
     builder: &auto::Builder<TokioExecutor>,
-    guard: Guard,
+    guard: Gate,
     activity: &Activity,
     limits: Limits,
     mut stop: watch::Receiver<bool>,

@@ -2,7 +2,8 @@
 //!
 //! `main` parses the command line, sets up logging, opens the sealed store and the
 //! credentials, binds the listener, prints the `AWS_*` lines a client needs, and serves
-//! until SIGTERM or ctrl-c.
+//! until SIGTERM or ctrl-c. A durable server given no unlocker serves sealed (503) until
+//! `coffer unlock` opens its store.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -10,13 +11,18 @@ mod activity;
 mod config;
 mod ephemeral;
 mod guard;
+mod init_cmd;
 mod keys_cmd;
 mod limits;
 mod listener;
 mod per_address;
 mod s3;
+mod seal_gate;
 mod telemetry;
 mod tls;
+mod unlock_at_start;
+mod unlock_input;
+mod unlock_socket;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -26,10 +32,13 @@ use anyhow::Context;
 use clap::Parser;
 use coffer_auth::{Auth, GeneratedRoot, ROOT_ACCESS_KEY_VAR, ROOT_SECRET_KEY_VAR, RootSource};
 use coffer_storage::{Durability, IndexLocation, MasterKey, Store, StoreConfig};
-use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use zeroize::Zeroizing;
 
-use config::{Cli, Command, Config, MASTER_KEY_VAR, MasterKeySource, Mode};
+use config::{Cli, Command, Config, MASTER_KEY_VAR, Mode};
+use seal_gate::Gate;
+use unlock_at_start::AtStart;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -46,6 +55,8 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Command::Init(args) => init_cmd::run(args).await,
+        Command::Unlock(args) => unlock_socket::run(args).await,
         Command::Keys(args) => keys_cmd::run(args).await,
     };
     match result {
@@ -65,26 +76,135 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             "serving plain HTTP beyond loopback (--insecure-http): credentials and data cross the network readable by anyone on the path"
         );
     }
-    let root = RootSource::from_env_values(
-        std::env::var(ROOT_ACCESS_KEY_VAR).ok(),
-        std::env::var(ROOT_SECRET_KEY_VAR).ok(),
-    )?;
-
-    let (store, temp_dir) = open_store(&cfg).await?;
-    let result = serve_store(&cfg, &store, root).await;
-    store.shutdown().await;
-    if let Some(dir) = temp_dir {
-        ephemeral::remove_dir(dir);
+    // Checked now, so a bad credential stops the start rather than a later unlock.
+    root_source()?;
+    match &cfg.mode {
+        Mode::Ephemeral => {
+            let dir = ephemeral::create_dir()
+                .context("could not create a temporary directory for --ephemeral")?;
+            let master_key = MasterKey::generate().context("could not generate a master key")?;
+            let store = open_store(&cfg, dir.path(), master_key, false)
+                .await
+                .context("could not open the ephemeral store");
+            let result = match store {
+                Ok(store) => {
+                    let result = serve_open(&cfg, &store).await;
+                    store.shutdown().await;
+                    result
+                }
+                Err(error) => Err(error),
+            };
+            ephemeral::remove_dir(dir);
+            result?;
+        }
+        Mode::Durable { data, master_key } => {
+            match unlock_at_start::resolve(data, master_key).await? {
+                AtStart::Unlocked(key) => {
+                    let store = open_store(&cfg, data, key, true).await.with_context(|| {
+                        format!("could not open the data directory {}", data.display())
+                    })?;
+                    let result = serve_open(&cfg, &store).await;
+                    store.shutdown().await;
+                    result?;
+                }
+                AtStart::Sealed => serve_sealed(&cfg, data).await?,
+            }
+        }
     }
-    result?;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Everything between opening and closing the store, so that the store is shut down (and
-/// the ephemeral directory removed) on every path out.
-async fn serve_store(cfg: &Config, store: &Store, root: RootSource) -> anyhow::Result<()> {
-    let (auth, generated) = Auth::open(store, root)
+/// The root credential's source, from the environment.
+fn root_source() -> anyhow::Result<RootSource> {
+    Ok(RootSource::from_env_values(
+        std::env::var(ROOT_ACCESS_KEY_VAR).ok(),
+        std::env::var(ROOT_SECRET_KEY_VAR).ok(),
+    )?)
+}
+
+/// Serves an open store until a shutdown signal.
+async fn serve_open(cfg: &Config, store: &Store) -> anyhow::Result<()> {
+    let (guard, generated) = build_guard(cfg, store).await?;
+    let (tcp, tls, local) = listen(cfg).await?;
+    announce(local, tls.is_some(), &cfg.region)?;
+    announce_root(cfg, generated.as_ref())?;
+    tracing::info!(listen = %local, tls = tls.is_some(), "serving");
+    serve_gate(cfg, tcp, tls, Gate::open_with(guard)).await;
+    Ok(())
+}
+
+/// Serves sealed (503) until `coffer unlock` opens the store, then serves it, until a
+/// shutdown signal.
+async fn serve_sealed(cfg: &Config, data: &std::path::Path) -> anyhow::Result<()> {
+    let socket = unlock_socket::bind(data).await?;
+    let (tcp, tls, local) = listen(cfg).await?;
+    announce(local, tls.is_some(), &cfg.region)?;
+    tracing::warn!(
+        listen = %local,
+        socket = %socket.path().display(),
+        "sealed: no unlocker was given, so every request gets 503 until `coffer unlock --data {}` supplies a passphrase, recovery shares or a key",
+        data.display()
+    );
+    let gate = Gate::sealed();
+    let unlocking = {
+        let (cfg, gate, data) = (cfg.clone(), gate.clone(), data.to_path_buf());
+        tokio::spawn(async move {
+            let (store, guard) = socket
+                .serve_until(|secret| try_unlock(&cfg, &data, secret))
+                .await;
+            gate.open(guard);
+            tracing::info!("unsealed: serving");
+            store
+        })
+    };
+    serve_gate(cfg, tcp, tls, gate.clone()).await;
+    if gate.is_sealed() {
+        tracing::info!("stopping while still sealed: the data was never opened");
+    }
+    if unlocking.is_finished() {
+        if let Ok(store) = unlocking.await {
+            store.shutdown().await;
+        }
+    } else {
+        unlocking.abort();
+    }
+    Ok(())
+}
+
+/// One unlock attempt: the secret must open the directory, the store and the credentials.
+/// The error text goes back to `coffer unlock`.
+async fn try_unlock(
+    cfg: &Config,
+    data: &std::path::Path,
+    secret: coffer_storage::UnlockSecret,
+) -> Result<(Store, guard::Guard), String> {
+    let dir = data.to_path_buf();
+    let key = tokio::task::spawn_blocking(move || coffer_storage::unlock(&dir, secret))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let store = open_store(cfg, data, key, true)
+        .await
+        .map_err(|e| format!("could not open the data directory: {e:#}"))?;
+    match build_guard(cfg, &store).await {
+        Ok((guard, generated)) => {
+            announce_root(cfg, generated.as_ref()).map_err(|e| format!("{e:#}"))?;
+            Ok((store, guard))
+        }
+        Err(error) => {
+            store.shutdown().await;
+            Err(format!("{error:#}"))
+        }
+    }
+}
+
+/// Opens the credentials and builds the request guard around the S3 service.
+async fn build_guard(
+    cfg: &Config,
+    store: &Store,
+) -> anyhow::Result<(guard::Guard, Option<GeneratedRoot>)> {
+    let (auth, generated) = Auth::open(store, root_source()?)
         .await
         .context("could not load the credentials")?;
     let svc = s3::build_service(
@@ -99,6 +219,11 @@ async fn serve_store(cfg: &Config, store: &Store, root: RootSource) -> anyhow::R
         store.clone(),
         cfg.multipart_max_age,
     ));
+    Ok((guard::Guard::new(svc, cfg.limits), generated))
+}
+
+/// Loads TLS (if configured) and binds the listener.
+async fn listen(cfg: &Config) -> anyhow::Result<(TcpListener, Option<TlsAcceptor>, SocketAddr)> {
     let tls = match &cfg.tls {
         Some(files) => {
             let tls = std::sync::Arc::new(
@@ -109,137 +234,84 @@ async fn serve_store(cfg: &Config, store: &Store, root: RootSource) -> anyhow::R
         }
         None => None,
     };
-
     let tcp = listener::bind(cfg.listen)
         .await
         .with_context(|| format!("could not listen on {}", cfg.listen))?;
     let local = tcp
         .local_addr()
         .context("could not read the bound address")?;
-    announce(local, tls.is_some(), &cfg.region, generated.as_ref())?;
-    if generated.is_some() && matches!(cfg.mode, Mode::Durable { .. }) {
-        eprintln!(
-            "coffer: generated a root credential for this data directory (printed above on stdout). \
-             It is shown only this once; store it now. To choose your own, set {ROOT_ACCESS_KEY_VAR} and {ROOT_SECRET_KEY_VAR}."
-        );
-    }
-    tracing::info!(listen = %local, tls = tls.is_some(), "serving");
+    Ok((tcp, tls, local))
+}
 
+/// Serves `gate` until a shutdown signal.
+async fn serve_gate(cfg: &Config, tcp: TcpListener, tls: Option<TlsAcceptor>, gate: Gate) {
     listener::serve(
         tcp,
         tls,
-        guard::Guard::new(svc, cfg.limits),
+        gate,
         cfg.limits,
         cfg.shutdown_grace,
         shutdown_signal(),
     )
     .await;
-    Ok(())
 }
 
-/// Opens the store for the configured mode; in ephemeral mode also returns the temporary
-/// directory to remove at exit.
-async fn open_store(cfg: &Config) -> anyhow::Result<(Store, Option<TempDir>)> {
-    // ---- coffer-storage: opening. ----
-    match &cfg.mode {
-        Mode::Durable { data, master_key } => {
-            let master_key = load_master_key(master_key)?;
-            let store = Store::open(StoreConfig {
-                root: data.clone(),
-                chunk_size: cfg.chunk_size,
-                durability: Durability::Immediate,
-                index: IndexLocation::File,
-                master_key,
-            })
-            .await
-            .with_context(|| format!("could not open the data directory {}", data.display()))?;
-            Ok((store, None))
-        }
-        Mode::Ephemeral => {
-            let dir = ephemeral::create_dir()
-                .context("could not create a temporary directory for --ephemeral")?;
-            let master_key = MasterKey::generate().context("could not generate a master key")?;
-            let store = Store::open(StoreConfig {
-                root: dir.path().to_path_buf(),
-                chunk_size: cfg.chunk_size,
-                durability: Durability::Relaxed,
-                index: IndexLocation::Memory,
-                master_key,
-            })
-            .await
-            .context("could not open the ephemeral store")?;
-            Ok((store, Some(dir)))
-        }
-    }
+/// Opens the store under `root` with `master_key`: durable (fsynced, index file) or
+/// ephemeral (relaxed, index in memory).
+async fn open_store(
+    cfg: &Config,
+    root: &std::path::Path,
+    master_key: MasterKey,
+    durable: bool,
+) -> anyhow::Result<Store> {
+    let (durability, index) = if durable {
+        (Durability::Immediate, IndexLocation::File)
+    } else {
+        (Durability::Relaxed, IndexLocation::Memory)
+    };
+    Ok(Store::open(StoreConfig {
+        root: root.to_path_buf(),
+        chunk_size: cfg.chunk_size,
+        durability,
+        index,
+        master_key,
+    })
+    .await?)
 }
 
-/// The master key of a durable store, from the configured source.
-fn load_master_key(source: &MasterKeySource) -> anyhow::Result<MasterKey> {
-    match source {
-        MasterKeySource::Env => {
-            let text = Zeroizing::new(std::env::var(MASTER_KEY_VAR).with_context(|| {
-                format!("{MASTER_KEY_VAR} is not valid UTF-8 (expected base64 of 32 bytes)")
-            })?);
-            MasterKey::from_base64(text.trim())
-                .with_context(|| format!("{MASTER_KEY_VAR} must be the base64 of 32 bytes"))
-        }
-        MasterKeySource::File(path) => MasterKey::from_file(path)
-            .with_context(|| format!("could not read the master key file {}", path.display())),
-        MasterKeySource::DataDir(path) => {
-            // First start: the key file is created before the store makes the
-            // data directory, so make it here, private from the start (P6).
-            if let Some(dir) = path.parent() {
-                use std::os::unix::fs::DirBuilderExt as _;
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(dir)
-                    .with_context(|| {
-                        format!("could not create the data directory {}", dir.display())
-                    })?;
-            }
-            let (key, created) = MasterKey::load_or_create(path).with_context(|| {
-                format!("could not load or create the master key {}", path.display())
-            })?;
-            if created {
-                tracing::warn!(
-                    path = %path.display(),
-                    "created a master key inside the data directory; anyone with a copy of the directory can read it. \
-                     Move it elsewhere and pass --master-key-file, or set COFFER_MASTER_KEY"
-                );
-            } else {
-                tracing::warn!(
-                    path = %path.display(),
-                    "the master key lives inside the data directory; keep it elsewhere (--master-key-file or COFFER_MASTER_KEY)"
-                );
-            }
-            Ok(key)
-        }
-    }
-}
-
-/// Prints the client settings on stdout, flushed, once the listener is bound. A secret the
-/// operator supplied is never echoed; a generated one is printed this once.
-fn announce(
-    local: SocketAddr,
-    https: bool,
-    region: &str,
-    generated: Option<&GeneratedRoot>,
-) -> anyhow::Result<()> {
-    let mut lines = Zeroizing::new(format!(
+/// Prints the endpoint and region on stdout, flushed, once the listener is bound.
+fn announce(local: SocketAddr, https: bool, region: &str) -> anyhow::Result<()> {
+    print_flushed(&format!(
         "AWS_ENDPOINT_URL={}://{}\nAWS_REGION={region}\n",
         if https { "https" } else { "http" },
         client_addr(local)
-    ));
-    if let Some(root) = generated {
-        lines.push_str("AWS_ACCESS_KEY_ID=");
-        lines.push_str(&root.access_key);
-        lines.push_str("\nAWS_SECRET_ACCESS_KEY=");
-        lines.push_str(root.secret.expose());
-        lines.push('\n');
+    ))
+}
+
+/// Prints a generated root credential on stdout, this once (with a note on stderr in
+/// durable mode). A secret the operator supplied is never echoed.
+fn announce_root(cfg: &Config, generated: Option<&GeneratedRoot>) -> anyhow::Result<()> {
+    let Some(root) = generated else {
+        return Ok(());
+    };
+    let mut lines = Zeroizing::new(String::from("AWS_ACCESS_KEY_ID="));
+    lines.push_str(&root.access_key);
+    lines.push_str("\nAWS_SECRET_ACCESS_KEY=");
+    lines.push_str(root.secret.expose());
+    lines.push('\n');
+    print_flushed(&lines)?;
+    if matches!(cfg.mode, Mode::Durable { .. }) {
+        eprintln!(
+            "coffer: generated a root credential for this data directory (printed above on stdout). \
+             It is shown only this once; store it now. To choose your own, set {ROOT_ACCESS_KEY_VAR} and {ROOT_SECRET_KEY_VAR}."
+        );
     }
+    Ok(())
+}
+
+fn print_flushed(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    out.write_all(lines.as_bytes())
+    out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .context("could not write the endpoint lines to stdout")
 }

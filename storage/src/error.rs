@@ -92,6 +92,60 @@ pub enum Error {
         "a master key rotation was interrupted: run `coffer keys rotate-master` again with the same old and new keys"
     )]
     RotationIncomplete,
+    /// The secret given opens none of this data directory's unlockers (a wrong passphrase
+    /// or key, or shares of a removed set). Nothing on disk was changed.
+    #[error("the {what} opens none of this data directory's unlockers; nothing was changed")]
+    NoMatchingUnlocker {
+        /// What was tried: "passphrase", "key" or "recovery shares".
+        what: &'static str,
+    },
+    /// Fewer recovery shares than the split needs.
+    #[error("{have} recovery share(s) given, but {need} are needed")]
+    TooFewShares {
+        /// Shares given.
+        have: usize,
+        /// Shares the split needs.
+        need: usize,
+    },
+    /// A recovery share is mistyped or damaged (its checksum does not match), or repeated.
+    #[error(
+        "recovery share #{position} is mistyped, damaged or repeated (its checksum does not match)"
+    )]
+    BadRecoveryShare {
+        /// Which share, counting from 1 in the order given.
+        position: usize,
+    },
+    /// The recovery shares come from different splits.
+    #[error("the recovery shares come from different sets; give shares of one set")]
+    MixedShareSets,
+    /// Argon2id parameters are below the minimum (or absurdly high).
+    #[error(
+        "Argon2id parameters refused: memory must be 64 MiB to 4 GiB, passes 1 to 64, lanes 1 to 16"
+    )]
+    WeakArgon2,
+    /// A new passphrase is too short.
+    #[error("a passphrase must be at least 10 characters")]
+    WeakPassphrase,
+    /// The last unlocker cannot be removed: nothing would open the directory any more.
+    #[error("refusing to remove the last unlocker: nothing would open the data directory")]
+    LastUnlocker,
+    /// No unlocker has that id.
+    #[error("no unlocker with id {id}")]
+    NoSuchUnlocker {
+        /// The id asked for.
+        id: u32,
+    },
+    /// The data directory has not been set up (`coffer init`).
+    #[error("the data directory is not set up (no unlockers)")]
+    NotInitialized,
+    /// The data directory has been set up already.
+    #[error("the data directory is set up already")]
+    AlreadyInitialized,
+    /// The data directory predates unlockers: its master key is used directly.
+    #[error(
+        "this data directory predates unlockers: it is opened with its master key directly (COFFER_MASTER_KEY or --master-key-file)"
+    )]
+    LegacyDirectory,
     /// A [`StoreConfig`](crate::StoreConfig) value is out of range.
     #[error("bad storage configuration: {what}")]
     BadConfig {

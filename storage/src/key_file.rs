@@ -91,7 +91,7 @@ pub(crate) fn store(
     Ok(())
 }
 
-fn parse(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(crate) fn parse(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
     let rest = bytes.strip_prefix(MAGIC)?;
     let (check, rest) = blob(rest)?;
     let (wrapped, rest) = blob(rest)?;

@@ -143,6 +143,16 @@ impl MasterKey {
         Ok((key, true))
     }
 
+    /// A key from its bytes (an unwrapped master key, an unlocker's key).
+    pub(crate) fn from_bytes(bytes: Zeroizing<[u8; 32]>) -> MasterKey {
+        MasterKey(bytes)
+    }
+
+    /// The key's bytes, for wrapping it or deriving from it inside this crate.
+    pub(crate) fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// The key as standard base64 (with padding), in a zeroizing string.
     pub fn to_base64(&self) -> Zeroizing<String> {
         Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(*self.0))
@@ -315,7 +325,7 @@ impl fmt::Debug for BucketKeys {
     }
 }
 
-fn cipher_from(key: &[u8; 32]) -> Aes256GcmSiv {
+pub(crate) fn cipher_from(key: &[u8; 32]) -> Aes256GcmSiv {
     Aes256GcmSiv::new(key.into())
 }
 
@@ -348,7 +358,12 @@ fn associated_data(label: &[u8], id: &[u8]) -> Vec<u8> {
 }
 
 /// `version ‖ random nonce ‖ ciphertext ‖ tag`, associated data `label ‖ id`.
-fn wrap(cipher: &Aes256GcmSiv, label: &[u8], id: &[u8], secret: &[u8]) -> Result<Vec<u8>> {
+pub(crate) fn wrap(
+    cipher: &Aes256GcmSiv,
+    label: &[u8],
+    id: &[u8],
+    secret: &[u8],
+) -> Result<Vec<u8>> {
     let nonce_bytes = random_bytes::<NONCE_LEN>()?;
     let mut out = Vec::with_capacity(1 + NONCE_LEN + secret.len() + TAG_LEN);
     out.push(WRAP_VERSION);
@@ -367,7 +382,7 @@ fn wrap(cipher: &Aes256GcmSiv, label: &[u8], id: &[u8], secret: &[u8]) -> Result
     Ok(out)
 }
 
-fn unwrap(
+pub(crate) fn unwrap(
     cipher: &Aes256GcmSiv,
     label: &[u8],
     id: &[u8],

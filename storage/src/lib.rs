@@ -5,7 +5,8 @@
 //! sealed with AES-256-GCM-SIV under a per-bucket key; the master key only wraps those
 //! keys. A redb index holds buckets, objects, chunk refcounts and sealed records; one
 //! writer thread group-commits all changes. No HTTP and no S3 types: `coffer-server` maps
-//! S3 onto [`Store`].
+//! S3 onto [`Store`]. The master key itself is kept sealed by unlockers (passphrase, key
+//! file, recovery shares; see [`init`] and [`unlock`]), never in clear on the data disk.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), coffer_storage::Error> {
@@ -46,11 +47,15 @@ mod list;
 mod multipart;
 mod object;
 mod object_ops;
+mod passphrase;
 mod reader;
 mod records;
+mod recovery_shares;
 mod rotate;
 mod seal;
 mod store;
+mod unlocker_file;
+mod unlockers;
 mod writer;
 
 #[cfg(test)]
@@ -65,11 +70,16 @@ pub use multipart::{
     UploadListParams, UploadsPage,
 };
 pub use object::{BucketInfo, ObjectInfo, ObjectMeta};
+pub use passphrase::{Argon2Params, Passphrase};
 pub use reader::ObjectReader;
 pub use rotate::{Rotation, rotate_master_key};
 pub use store::{
     DEFAULT_CHUNK_SIZE, Durability, IndexLocation, MAX_CHUNK_SIZE, MAX_KEY_LEN, MIN_CHUNK_SIZE,
     Store, StoreConfig,
+};
+pub use unlockers::{
+    Added, DirState, NewUnlocker, UnlockSecret, UnlockerInfo, UnlockerKind, add_unlocker,
+    dir_state, init, list_unlockers, remove_unlocker, rotate_sealed, unlock,
 };
 
 /// The hot paths on their own, for benchmarks. Not part of the stable API.

@@ -11,7 +11,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use base64::Engine as _;
 use sha2::Digest as _;
 
-use crate::common::{TestEnv, files_under, get, random_bytes};
+use crate::common::{TestEnv, files_under, get, random_bytes, snapshot};
 
 const MIB: usize = 1024 * 1024;
 
@@ -231,17 +231,6 @@ async fn p3_no_marker_of_any_field_in_any_file_single_put_and_multipart() {
     assert_eq!(head.metadata().and_then(|m| m.get("note")), Some(&meta));
 }
 
-/// Every file under `dir` with its bytes.
-fn snapshot(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    files_under(dir)
-        .into_iter()
-        .map(|f| {
-            let bytes = std::fs::read(&f).unwrap();
-            (f, bytes)
-        })
-        .collect()
-}
-
 /// Runs `coffer` to completion; returns whether it succeeded and its stderr.
 fn run_coffer(env: &TestEnv, args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
     let (mut cmd, log) = env.command(args, envs);
@@ -254,7 +243,7 @@ fn run_coffer(env: &TestEnv, args: &[&str], envs: &[(&str, &str)]) -> (bool, Str
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wrong_master_key_changes_nothing_and_rotation_retires_the_old_key() {
+async fn wrong_master_key_changes_nothing_and_rotation_keeps_every_object() {
     use crate::common::{Expect, ROOT_ACCESS_KEY, ROOT_SECRET_KEY};
     let env = TestEnv::new();
     let mut server = env.start_durable();
@@ -274,59 +263,38 @@ async fn wrong_master_key_changes_nothing_and_rotation_retires_the_old_key() {
         ("COFFER_ROOT_SECRET_KEY", ROOT_SECRET_KEY),
     ];
 
-    // A wrong master key: refused with a clear message, nothing on disk changed.
+    // A wrong key: refused with a clear message, nothing on disk changed.
     let before = snapshot(&data);
     let wrong = base64::engine::general_purpose::STANDARD.encode(random_bytes(32));
     let mut envs = root_creds.to_vec();
     envs.push(("COFFER_MASTER_KEY", wrong.as_str()));
     let (ok, log) = run_coffer(&env, &serve, &envs);
     assert!(!ok, "started with a wrong master key");
-    assert!(log.contains("wrong master key"), "unclear refusal: {log}");
+    assert!(
+        log.contains("opens none of this data directory's unlockers"),
+        "unclear refusal: {log}"
+    );
     assert!(
         snapshot(&data) == before,
         "a refused start changed the data directory"
     );
 
-    // Rotate: the old key is <data>/master.key, the new one is generated into a file.
+    // Rotate with the env's key as the unlocker: the master key changes, no chunk does.
     let chunks_before = snapshot(&data.join("chunks"));
-    let new_key = env.scratch().join("new-master.key");
-    let (ok, log) = run_coffer(
-        &env,
-        &[
-            "keys",
-            "rotate-master",
-            "--data",
-            data_arg,
-            "--new-master-key-file",
-            new_key.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let keys_before = std::fs::read(data.join("keys")).unwrap();
+    let (ok, log) = run_coffer(&env, &["keys", "rotate-master", "--data", data_arg], &[]);
     assert!(ok, "rotation failed: {log}");
     assert!(log.contains("1 bucket key"), "{log}");
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(&new_key).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
-    }
     assert!(
         snapshot(&data.join("chunks")) == chunks_before,
         "rotation rewrote chunk files"
     );
+    assert_ne!(std::fs::read(data.join("keys")).unwrap(), keys_before);
 
-    // The old key (still <data>/master.key) no longer opens the data.
-    let before = snapshot(&data);
-    let (ok, log) = run_coffer(&env, &serve, &root_creds);
-    assert!(!ok, "the old master key still opens the data");
-    assert!(log.contains("wrong master key"), "{log}");
-    assert!(snapshot(&data) == before);
-
-    // The new one does, across two restarts, with every object intact.
-    let mut args = serve.to_vec();
-    args.extend(["--master-key-file", new_key.to_str().unwrap()]);
+    // The same unlocker still opens it, across two restarts, with every object intact.
     for _ in 0..2 {
         let mut server = env.start(
-            &args,
+            &serve,
             &root_creds,
             &Expect::Known {
                 access_key: ROOT_ACCESS_KEY.into(),

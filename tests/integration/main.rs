@@ -42,3 +42,4 @@ mod public_access;
 mod sdk_clients;
 mod storage;
 mod tls;
+mod unlock;

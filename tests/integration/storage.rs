@@ -217,8 +217,8 @@ async fn restart_durable_mode_keeps_every_object_bytes_and_etags() {
     assert!(status.success(), "graceful stop: {status}");
     drop(server);
     assert!(
-        env.data().join("master.key").is_file(),
-        "master key generated at first start"
+        !env.data().join("master.key").exists() && env.data().join("unlockers").is_file(),
+        "first start with a key seals the master key under it (issue 17)"
     );
 
     let server = env.start_durable();
@@ -364,7 +364,7 @@ async fn p8_root_secret_shorter_than_16_chars_is_refused_at_start() {
 }
 
 /// Regression: the first start of a data directory that does not exist yet
-/// failed, because the master key file was created before the directory.
+/// failed, because the key file was created before the directory.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_start_creates_a_missing_data_dir_privately() {
     use std::os::unix::fs::PermissionsExt as _;
@@ -380,5 +380,5 @@ async fn first_start_creates_a_missing_data_dir_privately() {
     create_bucket(&s3, "fresh").await;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&data), 0o700, "data dir");
-    assert_eq!(mode(&data.join("master.key")), 0o600, "master key");
+    assert_eq!(mode(&data.join("unlockers")), 0o600, "unlockers");
 }

@@ -19,7 +19,7 @@ mod body_bounds;
 mod form_fields;
 mod form_intake;
 mod refusal;
-mod request_log;
+pub(crate) mod request_log;
 mod throttle;
 
 use std::net::IpAddr;
@@ -35,12 +35,12 @@ use tracing::Instrument;
 
 use self::body_bounds::{AwsChunkBound, BodyPlan};
 use self::form_intake::FormIntake;
-use self::refusal::{Refusal, error_response};
 use self::throttle::AuthThrottle;
 use crate::activity::{Activity, Tracked};
 use crate::limits::{Limits, THROTTLE_FAILURE_DELAY};
 
 pub(crate) use self::body_bounds::{CHUNK_MALFORMED, CHUNK_TOO_LARGE};
+pub(crate) use self::refusal::{Refusal, error_response};
 pub(crate) use self::request_log::RequestId;
 
 /// The guard, as a hyper service around the s3s service.

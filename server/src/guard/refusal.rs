@@ -156,7 +156,12 @@ impl Refusal {
     pub(crate) const POLICY_FAILED: Refusal =
         Refusal::denied("Invalid according to Policy: Policy Condition failed");
 
-    // ---- Ours ----
+    // ---- The server ----
+    pub(crate) const SEALED: Refusal = Refusal::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ServiceUnavailable",
+        "this server is sealed: its data opens once an operator runs `coffer unlock`",
+    );
     pub(crate) const INTERNAL: Refusal = Refusal::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "InternalError",

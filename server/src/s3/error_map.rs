@@ -42,7 +42,9 @@ pub(crate) fn storage_error(err: coffer_storage::Error) -> S3Error {
         ),
         E::KeyTooLong => s3_error!(KeyTooLongError, "Your key is too long."),
         E::ShuttingDown => s3_error!(ServiceUnavailable, "The server is shutting down."),
-        // Coffer's own failures: logged with their cause, reported as InternalError.
+        // Coffer's own failures: logged with their cause, reported as InternalError. Key
+        // management (unlockers, `coffer init`, `coffer keys`) never runs for a request; if
+        // one of its errors ever surfaced here, it would be ours to fix too.
         e @ (E::WrongMasterKey
         | E::BadMasterKey
         | E::KeyFilePermissions { .. }
@@ -50,7 +52,18 @@ pub(crate) fn storage_error(err: coffer_storage::Error) -> S3Error {
         | E::Io { .. }
         | E::Index { .. }
         | E::RotationIncomplete
-        | E::BadConfig { .. }) => internal(e),
+        | E::BadConfig { .. }
+        | E::NoMatchingUnlocker { .. }
+        | E::TooFewShares { .. }
+        | E::BadRecoveryShare { .. }
+        | E::MixedShareSets
+        | E::WeakArgon2
+        | E::WeakPassphrase
+        | E::LastUnlocker
+        | E::NoSuchUnlocker { .. }
+        | E::NotInitialized
+        | E::AlreadyInitialized
+        | E::LegacyDirectory) => internal(e),
     }
 }
 

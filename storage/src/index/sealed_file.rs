@@ -149,22 +149,7 @@ pub(crate) fn rotate(root: &Path, old: &Keyring, new: &Keyring) -> Result<Rotati
             what: "data directory: no index to rotate",
         });
     }
-    let index_key = key_file::load(root, old)?.ok_or(Error::Corrupt {
-        what: "data directory: no key file",
-    })?;
-    let builder = redb::Database::builder();
-    let path = root.join(INDEX_FILE);
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&path)
-        .map_err(Error::io("open index file"))?;
-    let db = builder
-        .create_with_backend(SealedBackend::new(
-            file_backend(file)?,
-            IndexCipher::new(&index_key),
-        ))
-        .map_err(Error::index("open index"))?;
+    let (db, index_key) = open_for_rotation(root, old)?;
     let mut done = Rotation::default();
     match verify_key(&db, old) {
         Ok(true) => done = rewrap_inside(&db, old, new)?,
@@ -176,6 +161,29 @@ pub(crate) fn rotate(root: &Path, old: &Keyring, new: &Keyring) -> Result<Rotati
     drop(db);
     key_file::store(root, new, &index_key, true)?;
     Ok(done)
+}
+
+/// Opens the index for a rotation from `old`. Fails, changing nothing, if `old` does not
+/// open the key file or another opener (a running server) holds the index.
+pub(crate) fn open_for_rotation(
+    root: &Path,
+    old: &Keyring,
+) -> Result<(redb::Database, zeroize::Zeroizing<[u8; 32]>)> {
+    let index_key = key_file::load(root, old)?.ok_or(Error::Corrupt {
+        what: "data directory: no key file",
+    })?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(root.join(INDEX_FILE))
+        .map_err(Error::io("open index file"))?;
+    let db = redb::Database::builder()
+        .create_with_backend(SealedBackend::new(
+            file_backend(file)?,
+            IndexCipher::new(&index_key),
+        ))
+        .map_err(Error::index("open index"))?;
+    Ok((db, index_key))
 }
 
 fn rewrap_inside(db: &redb::Database, old: &Keyring, new: &Keyring) -> Result<Rotation> {

@@ -38,6 +38,9 @@ pub struct TestEnv {
     dir: tempfile::TempDir,
     logs: Mutex<Vec<PathBuf>>,
     spawned: Mutex<u32>,
+    /// The unlocker every command gets as `COFFER_MASTER_KEY` unless a test overrides it
+    /// (an empty value means none): a durable data dir needs one (issue 17).
+    master_key: String,
 }
 
 impl TestEnv {
@@ -49,10 +52,15 @@ impl TestEnv {
         for sub in ["tmp", "data", "logs", "home"] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("create test subdir");
         }
+        let master_key = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(random_bytes(32))
+        };
         Self {
             dir,
             logs: Mutex::new(Vec::new()),
             spawned: Mutex::new(0),
+            master_key,
         }
     }
 
@@ -116,6 +124,7 @@ impl TestEnv {
             }
         }
         cmd.env("TMPDIR", self.tmp());
+        cmd.env("COFFER_MASTER_KEY", &self.master_key);
         // The server runs with its default log filter (what operators get),
         // unless COFFER_TEST_LOG asks for more while debugging a test.
         cmd.env_remove("RUST_LOG");
@@ -129,6 +138,29 @@ impl TestEnv {
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr));
         (cmd, log)
+    }
+
+    /// Runs a `coffer` command to completion with `stdin` as its input; returns whether it
+    /// succeeded, its stdout and its stderr.
+    pub fn run(
+        &self,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        stdin: &[u8],
+    ) -> (bool, String, String) {
+        use std::io::Write as _;
+        let (mut cmd, log) = self.command(args, envs);
+        cmd.stdin(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn coffer");
+        let mut input = child.stdin.take().expect("piped stdin");
+        input.write_all(stdin).expect("write stdin");
+        drop(input);
+        let out = child.wait_with_output().expect("wait for coffer");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            std::fs::read_to_string(log).unwrap_or_default(),
+        )
     }
 
     /// `coffer serve --ephemeral --listen 127.0.0.1:0`.
@@ -686,6 +718,17 @@ pub async fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool 
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Every file under `dir` with its bytes, to show a step changed nothing.
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    files_under(dir)
+        .into_iter()
+        .map(|f| {
+            let bytes = std::fs::read(&f).expect("read file");
+            (f, bytes)
+        })
+        .collect()
 }
 
 /// Describe a directory tree (for assertion messages).
