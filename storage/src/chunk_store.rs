@@ -1,17 +1,15 @@
 //! The content-addressed tree of sealed chunk files.
 //!
 //! Layout: `<root>/chunks/<bucket id hex>/<first id byte hex>/<id hex>`. A chunk is written
-//! to a randomly named temporary file in its final directory, fsynced, renamed into place,
-//! and the directory fsynced (a rename is durable only once its directory is). Files are
-//! 0600 and directories 0700 whatever the umask. Nothing here knows object keys or bucket
+//! through `durable::replace_file` from a randomly named temporary file in its final
+//! directory (files 0600, directories 0700). Nothing here knows object keys or bucket
 //! names: paths hold only random bucket ids and keyed hashes.
 
 use std::fs;
-use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use crate::chunk_id::ChunkId;
+use crate::durable::{create_dir_private, fsync_dir, replace_file};
 use crate::error::{Error, Result};
 use crate::records::BucketId;
 
@@ -60,41 +58,23 @@ impl ChunkStore {
         }
     }
 
-    /// Writes a sealed chunk: temp file, fsync, rename, fsync directory.
+    /// Writes a sealed chunk durably (`durable::replace_file`), making its directories
+    /// the first time one is needed.
     pub(crate) fn put(&self, bucket: &BucketId, id: &ChunkId, sealed: &[u8]) -> Result<()> {
         let fan = self.fan_dir(bucket, id);
+        // Concurrent writers of one chunk id each get their own temp file.
         let suffix = hex::encode(crate::keyring::random_bytes::<8>()?);
         let temp_path = fan.join(format!("{TEMP_PREFIX}{suffix}"));
-        let mut file = match create_private(&temp_path) {
+        let path = self.path(bucket, id);
+        match replace_file(&temp_path, &path, sealed, self.sync) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 create_dir_private(&self.bucket_dir(bucket), self.sync)?;
                 create_dir_private(&fan, self.sync)?;
-                create_private(&temp_path)
+                replace_file(&temp_path, &path, sealed, self.sync)
             }
             other => other,
         }
-        .map_err(Error::io("create chunk temp file"))?;
-        let mut temp = TempFile(Some(temp_path));
-        file.write_all(sealed)
-            .map_err(Error::io("write chunk temp file"))?;
-        if self.sync {
-            file.sync_data().map_err(Error::io("fsync chunk file"))?;
-        }
-        drop(file);
-        if let Some(temp_path) = temp.0.take()
-            && let Err(source) = fs::rename(&temp_path, self.path(bucket, id))
-        {
-            temp.0 = Some(temp_path);
-            return Err(Error::Io {
-                action: "rename chunk file",
-                source,
-            });
-        }
-        if self.sync {
-            // The rename is durable only once the directory is fsynced.
-            fsync_dir(&fan)?;
-        }
-        Ok(())
+        .map_err(Error::io("write chunk file"))
     }
 
     /// Reads a sealed chunk.
@@ -168,17 +148,6 @@ impl ChunkStore {
     }
 }
 
-/// Removes the temp file on any early return; emptied once the rename took it.
-struct TempFile(Option<PathBuf>);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if let Some(path) = &self.0 {
-            let _ = fs::remove_file(path);
-        }
-    }
-}
-
 fn read_dir(path: &Path) -> Result<Vec<fs::DirEntry>> {
     let entries = match fs::read_dir(path) {
         Ok(entries) => entries,
@@ -201,47 +170,10 @@ fn parse_hex<const N: usize>(name: &std::ffi::OsStr) -> Option<[u8; N]> {
     Some(out)
 }
 
-fn create_private(path: &Path) -> std::io::Result<fs::File> {
-    let file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    // The mode above is filtered by the umask; make it exactly 0600 regardless.
-    file.set_permissions(fs::Permissions::from_mode(0o600))?;
-    Ok(file)
-}
-
-/// Creates one directory 0700 (exactly, whatever the umask) if it is missing; with `sync`,
-/// fsyncs its parent so the new entry survives a crash. Returns whether it was created.
-pub(crate) fn create_dir_private(path: &Path, sync: bool) -> Result<bool> {
-    match fs::DirBuilder::new().mode(0o700).create(path) {
-        Ok(()) => {
-            fs::set_permissions(path, fs::Permissions::from_mode(0o700))
-                .map_err(Error::io("chmod directory"))?;
-            if sync && let Some(parent) = path.parent() {
-                fsync_dir(parent)?;
-            }
-            Ok(true)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(source) => Err(Error::Io {
-            action: "create directory",
-            source,
-        }),
-    }
-}
-
-/// Fsyncs a directory, making renames and creations in it durable.
-pub(crate) fn fsync_dir(path: &Path) -> Result<()> {
-    fs::File::open(path)
-        .and_then(|dir| dir.sync_all())
-        .map_err(Error::io("fsync directory"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
 
     #[test]
     fn put_get_remove_with_private_modes() {

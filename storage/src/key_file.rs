@@ -7,8 +7,6 @@
 //! nothing on disk. The file is 0600 and replaced atomically (temp file, fsync, rename,
 //! fsync of the directory), which also makes a master key rotation's switch-over atomic.
 
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
@@ -66,28 +64,8 @@ pub(crate) fn store(
         bytes.extend_from_slice(&len.to_le_bytes());
         bytes.extend_from_slice(blob);
     }
-    let temp = root.join(TEMP_FILE);
-    let _ = std::fs::remove_file(&temp);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&temp)
-        .map_err(Error::io("create key file"))?;
-    // The mode above is filtered by the umask; make it exactly 0600 regardless.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(Error::io("chmod key file"))?;
-    file.write_all(&bytes)
+    crate::durable::replace_file(&root.join(TEMP_FILE), &path(root), &bytes, sync)
         .map_err(Error::io("write key file"))?;
-    if sync {
-        file.sync_all().map_err(Error::io("fsync key file"))?;
-    }
-    drop(file);
-    std::fs::rename(&temp, path(root)).map_err(Error::io("rename key file"))?;
-    if sync {
-        // The rename is durable only once the directory is fsynced.
-        crate::chunk_store::fsync_dir(root)?;
-    }
     Ok(())
 }
 
@@ -108,6 +86,7 @@ fn blob(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
 mod tests {
     use super::*;
     use crate::keyring::MasterKey;
+    use std::os::unix::fs::PermissionsExt as _;
 
     #[test]
     fn round_trip_wrong_key_and_damage() {

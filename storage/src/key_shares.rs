@@ -13,13 +13,11 @@
 //! free pages included. The share is outside `chunks/`, so a copy of the chunk tree does not
 //! carry it. (What the file system keeps of an unlinked file's blocks is below this layer.)
 
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use crate::chunk_store::{create_dir_private, fsync_dir};
+use crate::durable::{create_dir_private, fsync_dir, replace_file};
 use crate::error::{Error, Result};
 use crate::keyring::random_key;
 use crate::records::BucketId;
@@ -51,25 +49,8 @@ impl KeyShares {
         let path = self.path(bucket);
         let mut temp = path.clone().into_os_string();
         temp.push(TEMP_SUFFIX);
-        let temp = PathBuf::from(temp);
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp)
-            .map_err(Error::io("create key share"))?;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(Error::io("chmod key share"))?;
-        file.write_all(&*share)
+        replace_file(&PathBuf::from(temp), &path, &*share, self.sync)
             .map_err(Error::io("write key share"))?;
-        if self.sync {
-            file.sync_all().map_err(Error::io("fsync key share"))?;
-        }
-        drop(file);
-        std::fs::rename(&temp, &path).map_err(Error::io("rename key share"))?;
-        if self.sync {
-            fsync_dir(&self.dir)?;
-        }
         Ok(())
     }
 

@@ -14,7 +14,7 @@
 
 use std::fmt;
 use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use aes_gcm_siv::aead::{AeadInOut as _, KeyInit as _};
@@ -111,12 +111,7 @@ impl MasterKey {
             return Ok((MasterKey::from_file(path)?, false));
         }
         let key = MasterKey::generate()?;
-        let mut file = match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-        {
+        let mut file = match crate::durable::create_private_file(path) {
             Ok(file) => file,
             // Someone else created it between our check and our create: use theirs.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -129,16 +124,13 @@ impl MasterKey {
                 });
             }
         };
-        // The mode above is filtered by the umask; make it exactly 0600 regardless.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(Error::io("chmod master key file"))?;
         let text = key.to_base64();
         file.write_all(text.as_bytes())
             .and_then(|()| file.write_all(b"\n"))
             .and_then(|()| file.sync_all())
             .map_err(Error::io("write master key file"))?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            crate::chunk_store::fsync_dir(parent)?;
+            crate::durable::fsync_dir(parent)?;
         }
         Ok((key, true))
     }

@@ -36,6 +36,7 @@
 mod bucket_ops;
 mod chunk_id;
 mod chunk_store;
+mod durable;
 mod error;
 mod index;
 mod inflight;

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use tokio::sync::{mpsc, oneshot};
 use zeroize::Zeroizing;
 
-use crate::chunk_store::{ChunkStore, create_dir_private};
+use crate::chunk_store::ChunkStore;
+use crate::durable::create_dir_private;
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::inflight::{InFlight, Release};

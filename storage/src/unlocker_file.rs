@@ -1,8 +1,6 @@
 //! The on-disk form of `<data>/unlockers` (see `unlockers.rs` for what it means):
 //! `magic ‖ postcard(UnlockerFile)`, 0600, replaced atomically.
 
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -86,22 +84,6 @@ pub(crate) fn store(root: &Path, file: &UnlockerFile) -> Result<()> {
     bytes.extend(postcard::to_stdvec(file).map_err(|_| Error::Corrupt {
         what: "unlockers file (encode)",
     })?);
-    let temp = root.join(TEMP_FILE);
-    let _ = std::fs::remove_file(&temp);
-    let mut out = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&temp)
-        .map_err(Error::io("create unlockers file"))?;
-    // The mode above is filtered by the umask; make it exactly 0600 regardless.
-    out.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(Error::io("chmod unlockers file"))?;
-    out.write_all(&bytes)
-        .and_then(|()| out.sync_all())
-        .map_err(Error::io("write unlockers file"))?;
-    drop(out);
-    std::fs::rename(&temp, path(root)).map_err(Error::io("rename unlockers file"))?;
-    // The rename is durable only once the directory is fsynced.
-    crate::chunk_store::fsync_dir(root)
+    crate::durable::replace_file(&root.join(TEMP_FILE), &path(root), &bytes, true)
+        .map_err(Error::io("write unlockers file"))
 }

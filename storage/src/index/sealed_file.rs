@@ -94,7 +94,7 @@ fn create_fresh(
     std::fs::rename(&temp, root.join(INDEX_FILE)).map_err(Error::io("rename new index"))?;
     if durable {
         // The rename is durable only once the directory is fsynced.
-        crate::chunk_store::fsync_dir(root)?;
+        crate::durable::fsync_dir(root)?;
     }
     Ok(())
 }
