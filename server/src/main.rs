@@ -128,7 +128,7 @@ async fn serve_store(cfg: &Config, store: &Store, root: RootSource) -> anyhow::R
     listener::serve(
         tcp,
         tls,
-        guard::Guard::new(svc, cfg.limits),
+        guard::Guard::new(svc, cfg.limits, &cfg.region),
         cfg.limits,
         cfg.shutdown_grace,
         shutdown_signal(),

@@ -39,6 +39,7 @@ mod multipart;
 mod objects;
 mod presigned;
 mod public_access;
+mod region;
 mod sdk_clients;
 mod storage;
 mod tls;

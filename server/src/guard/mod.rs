@@ -6,7 +6,8 @@
 //!   one log line per request, with no names in it (P6);
 //! - [`auth_params`]: how the request is authenticated, read exactly as s3s reads it, and
 //!   refusal of what s3s would accept but must not (SigV2, other algorithms, long-lived
-//!   presigned URLs, unsigned `x-amz-*` headers; P1);
+//!   presigned URLs, unsigned `x-amz-*` headers; P1), and of signatures scoped to another
+//!   region than the server's;
 //! - [`body_bounds`]: announced body lengths, and aws-chunked chunks bounded as they pass;
 //! - [`form_intake`]: browser form uploads, which s3s buffers whole;
 //! - [`throttle`]: addresses that keep failing signatures get their failures slowed;
@@ -48,6 +49,8 @@ pub(crate) use self::request_log::RequestId;
 pub(crate) struct Guard {
     svc: S3Service,
     limits: Limits,
+    /// The server's `--region`: every signature must be scoped to it.
+    region: Arc<str>,
     forms: FormIntake,
     throttle: Arc<AuthThrottle>,
     /// The client's address, once the guard is bound to a connection.
@@ -57,11 +60,12 @@ pub(crate) struct Guard {
 }
 
 impl Guard {
-    /// Wraps `svc`, screening requests against `limits`.
-    pub(crate) fn new(svc: S3Service, limits: Limits) -> Guard {
+    /// Wraps `svc`, screening requests against `limits` and the server's `region`.
+    pub(crate) fn new(svc: S3Service, limits: Limits, region: &str) -> Guard {
         Guard {
             svc,
             limits,
+            region: Arc::from(region),
             forms: FormIntake::new(),
             throttle: Arc::new(AuthThrottle::new()),
             peer: None,
@@ -116,7 +120,13 @@ impl Guard {
     /// Screens the request, hands it to s3s, and slows repeated signature failures.
     async fn handle(&self, req: Request<Incoming>) -> Response<s3s::Body> {
         let is_head = req.method() == Method::HEAD;
-        let auth = match auth_params::screen(req.method(), req.uri(), req.headers(), &self.limits) {
+        let auth = match auth_params::screen(
+            req.method(),
+            req.uri(),
+            req.headers(),
+            &self.limits,
+            &self.region,
+        ) {
             Ok(auth) => auth,
             Err(refusal) => return refused(&refusal, is_head),
         };
@@ -133,7 +143,11 @@ impl Guard {
             Err(refusal) => return refused(&refusal, is_head),
         };
         let resp = match plan {
-            BodyPlan::Form => match self.forms.receive(self.peer, req, &self.svc).await {
+            BodyPlan::Form => match self
+                .forms
+                .receive(self.peer, req, &self.svc, &self.region)
+                .await
+            {
                 Ok(resp) => resp,
                 Err(refusal) => return refused(&refusal, false),
             },

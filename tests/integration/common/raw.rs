@@ -51,15 +51,19 @@ pub enum RawOutcome {
     },
 }
 
-/// Build a request head (request line + headers + blank line). `Host` and
-/// `Connection: close` are added; add `Content-Length` yourself via `headers` when needed.
+/// Build a request head (request line + headers + blank line). `Host` (unless `headers`
+/// has one: a virtual-hosted name) and `Connection: close` are added; add `Content-Length`
+/// yourself via `headers` when needed.
 pub fn request_head(
     addr: SocketAddr,
     method: &str,
     path_and_query: &str,
     headers: &[(&str, &str)],
 ) -> Vec<u8> {
-    let mut head = format!("{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\n");
+    let mut head = format!("{method} {path_and_query} HTTP/1.1\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        let _ = write!(head, "Host: {addr}\r\n");
+    }
     for (k, v) in headers {
         let _ = write!(head, "{k}: {v}\r\n");
     }
