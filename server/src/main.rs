@@ -93,6 +93,7 @@ async fn serve_store(cfg: &Config, store: &Store, root: RootSource) -> anyhow::R
         cfg.region.clone(),
         cfg.limits.form_cap,
         cfg.max_uploads,
+        &cfg.domains,
     )
     .context("could not set up the S3 service")?;
     tokio::spawn(s3::sweep_expired_uploads(

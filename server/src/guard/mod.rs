@@ -42,6 +42,7 @@ use crate::activity::{Activity, Tracked};
 use crate::limits::{Limits, THROTTLE_FAILURE_DELAY};
 
 pub(crate) use self::body_bounds::{CHUNK_MALFORMED, CHUNK_TOO_LARGE};
+pub(crate) use self::refusal::is_region_token;
 pub(crate) use self::request_log::RequestId;
 
 /// The guard, as a hyper service around the s3s service.
