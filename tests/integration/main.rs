@@ -43,3 +43,4 @@ mod region;
 mod sdk_clients;
 mod storage;
 mod tls;
+mod virtual_hosts;

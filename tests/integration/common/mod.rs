@@ -4,6 +4,7 @@
 //! server logs), so tests run in parallel without sharing anything. When a test panics, the
 //! env prints every server log it collected.
 
+pub mod hosts;
 pub mod raw;
 pub mod sign;
 
