@@ -4,12 +4,14 @@
 //! taken for a bucket. Signatures are verified against the Host the client signed, so a
 //! signature made for one style does not verify in the other.
 
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
+use crate::clients::{require, run_ok, tool};
 use crate::common::raw::{self, RawResponse};
 use crate::common::sign::{self, Payload, Signed};
 use crate::common::{Server, TestEnv, create_bucket, get, list_all_keys, random_bytes};
@@ -294,5 +296,30 @@ async fn rust_sdk_virtual_hosted_put_get_list_multipart_presigned() {
     assert_eq!(
         crate::common::bucket_names(&server.client()).await,
         [bucket]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_virtual_and_default_addressing_put_get_list_multipart_presigned() {
+    if !require("python3 with boto3", "python3", &["-c", "import boto3"]) {
+        return;
+    }
+    let env = TestEnv::new();
+    let server = env.start_with_domain();
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/integration/py/boto3_virtual_host.py");
+    let mut cmd = tool(&env, &server, "python3");
+    cmd.env("AWS_ENDPOINT_URL", server.domain_endpoint())
+        .arg(&script);
+    let out = run_ok(cmd);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("boto3 virtual-hosted ok"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        crate::common::bucket_names(&server.client())
+            .await
+            .is_empty()
     );
 }
