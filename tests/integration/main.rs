@@ -27,6 +27,7 @@ mod buckets;
 mod checksum_forms;
 mod clients;
 mod copy;
+mod expect_continue;
 mod failed_auth;
 mod file_modes;
 mod form_upload;

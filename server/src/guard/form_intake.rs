@@ -20,13 +20,13 @@ use std::sync::Arc;
 use http::header::CONTENT_TYPE;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
-use hyper::body::Incoming;
 use s3s::service::S3Service;
 use tokio::sync::Semaphore;
 
 use super::auth_params;
 use super::form_fields::{self, FieldScanner, Prefixed, Scan};
 use super::refusal::{Refusal, error_response};
+use super::unread_body::RequestBody;
 use crate::limits::{
     FORM_DEADLINE, FORM_FIELDS_DEADLINE, FORM_FIELDS_MAX, FORM_UPLOADS_AT_ONCE, FORMS_PER_ADDRESS,
 };
@@ -55,7 +55,7 @@ impl FormIntake {
     pub(crate) async fn receive(
         &self,
         peer: Option<IpAddr>,
-        req: Request<Incoming>,
+        req: Request<RequestBody>,
         svc: &S3Service,
         region: &str,
     ) -> Result<Response<s3s::Body>, Refusal> {
@@ -107,7 +107,7 @@ impl FormIntake {
 }
 
 /// Reads frames until the fields before the file part are known (or the body ends).
-async fn read_fields(body: &mut Incoming, boundary: &str) -> Result<FieldScanner, Refusal> {
+async fn read_fields(body: &mut RequestBody, boundary: &str) -> Result<FieldScanner, Refusal> {
     let mut scanner = FieldScanner::new(boundary);
     loop {
         match body.frame().await {

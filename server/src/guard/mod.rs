@@ -11,6 +11,8 @@
 //! - [`body_bounds`]: announced body lengths, and aws-chunked chunks bounded as they pass;
 //! - [`form_intake`]: browser form uploads, which s3s buffers whole;
 //! - [`throttle`]: addresses that keep failing signatures get their failures slowed;
+//! - [`unread_body`]: an HTTP/1 answer that leaves the body unread (a refusal sent before
+//!   `Expect: 100-continue` lets the client send it) says the connection closes;
 //! - [`refusal`]: the S3 errors all of the above answer with.
 //!
 //! Every limit they apply is in `crate::limits`.
@@ -22,6 +24,7 @@ mod form_intake;
 mod refusal;
 mod request_log;
 mod throttle;
+mod unread_body;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -38,6 +41,7 @@ use self::body_bounds::{AwsChunkBound, BodyPlan};
 use self::form_intake::FormIntake;
 use self::refusal::{Refusal, error_response};
 use self::throttle::AuthThrottle;
+use self::unread_body::{RequestBody, Watched};
 use crate::activity::{Activity, Tracked};
 use crate::limits::{Limits, THROTTLE_FAILURE_DELAY};
 
@@ -118,8 +122,18 @@ impl hyper::service::Service<Request<Incoming>> for Guard {
 }
 
 impl Guard {
-    /// Screens the request, hands it to s3s, and slows repeated signature failures.
+    /// Serves the request, and closes the connection after answering if its body was left
+    /// unread.
     async fn handle(&self, req: Request<Incoming>) -> Response<s3s::Body> {
+        let version = req.version();
+        let (parts, body) = req.into_parts();
+        let (body, read) = Watched::new(body);
+        let resp = self.serve(Request::from_parts(parts, body)).await;
+        read.close_if_unread(version, resp)
+    }
+
+    /// Screens the request, hands it to s3s, and slows repeated signature failures.
+    async fn serve(&self, req: Request<RequestBody>) -> Response<s3s::Body> {
         let is_head = req.method() == Method::HEAD;
         let auth = match auth_params::screen(
             req.method(),
@@ -156,7 +170,7 @@ impl Guard {
                 let req = req.map(|b| s3s::Body::http_body(AwsChunkBound::new(b)));
                 self.call_s3s(req, is_head).await
             }
-            BodyPlan::AsIs => self.call_s3s(req.map(s3s::Body::from), is_head).await,
+            BodyPlan::AsIs => self.call_s3s(req.map(s3s::Body::http_body), is_head).await,
         };
         self.after_signature_check(resp, is_head).await
     }
