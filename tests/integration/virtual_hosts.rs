@@ -323,3 +323,32 @@ async fn boto3_virtual_and_default_addressing_put_get_list_multipart_presigned()
             .is_empty()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_sdk_v3_default_addressing_put_get_list_multipart_presigned() {
+    if !require("node", "node", &["--version"]) {
+        return;
+    }
+    let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/integration/js");
+    assert!(
+        js.join("node_modules/@aws-sdk/client-s3").is_dir(),
+        "the AWS JS SDK is not installed in {}: run `npm ci` there (scripts/test does)",
+        js.display()
+    );
+    let env = TestEnv::new();
+    let server = env.start_with_domain();
+    let mut cmd = tool(&env, &server, "node");
+    cmd.env("AWS_ENDPOINT_URL", server.domain_endpoint())
+        .arg(js.join("vh_round_trip.mjs"));
+    let out = run_ok(cmd);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("js sdk virtual-hosted ok"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        crate::common::bucket_names(&server.client())
+            .await
+            .is_empty()
+    );
+}
