@@ -212,7 +212,9 @@ async fn a_server_in_another_region_names_it_in_errors_and_bucket_answers() {
         .await
         .expect("GetBucketLocation");
     assert_eq!(
-        location.location_constraint().map(|c| c.as_str()),
+        location
+            .location_constraint()
+            .map(aws_sdk_s3::types::BucketLocationConstraint::as_str),
         Some("eu-west-3")
     );
 }

@@ -290,7 +290,7 @@ mod tests {
         assert!(resp.headers().get(X_AMZ_BUCKET_REGION).is_none());
     }
 
-    fn body_text(resp: Response<s3s::Body>) -> String {
+    fn body_text(resp: &Response<s3s::Body>) -> String {
         let bytes = resp.body().bytes().expect("a buffered body");
         String::from_utf8(bytes.to_vec()).expect("utf-8")
     }
@@ -303,12 +303,12 @@ mod tests {
         );
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
         assert_eq!(resp.headers()[X_AMZ_BUCKET_REGION], "us-east-1");
-        let text = body_text(resp);
+        let text = body_text(&resp);
         assert!(
             text.contains("<Code>AuthorizationHeaderMalformed</Code><Message>The authorization header is malformed; the region 'eu-west-3' is wrong; expecting 'us-east-1'</Message><Region>us-east-1</Region>"),
             "{text}"
         );
-        let presigned = body_text(error_response(
+        let presigned = body_text(&error_response(
             &Refusal::credential_wrong_region("eu-west-3", "us-east-1"),
             false,
         ));
