@@ -154,7 +154,7 @@ async fn refusals_from_headers_come_before_the_body_and_leave_the_connection_usa
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_accepted_upload_gets_100_continue_and_is_stored() {
+async fn an_accepted_upload_gets_100_continue_is_stored_and_keeps_the_connection() {
     let env = TestEnv::new();
     let server = env.start_ephemeral();
     create_bucket(&server.client(), "bkt").await;
@@ -185,8 +185,22 @@ async fn an_accepted_upload_gets_100_continue_and_is_stored() {
     }
     conn.send(body).await.unwrap();
     match conn.next(ANSWER_WITHIN, false).await {
-        Some(Next::Response(r)) => assert_eq!(r.status, 200, "{}", r.text()),
+        Some(Next::Response(r)) => {
+            assert_eq!(r.status, 200, "{}", r.text());
+            // The body was read: the connection stays open for the next request.
+            assert_eq!(r.header("connection"), None);
+        }
         other => panic!("no answer to the upload: {other:?}"),
+    }
+    for _ in 0..2 {
+        conn.send(&list_buckets_head(&server)).await.unwrap();
+        match conn.next(ANSWER_WITHIN, false).await {
+            Some(Next::Response(r)) => {
+                assert_eq!(r.status, 200, "{}", r.text());
+                assert_eq!(r.header("connection"), None);
+            }
+            other => panic!("the connection was not kept alive: {other:?}"),
+        }
     }
     assert_eq!(crate::common::get(&server.client(), "bkt", "k").await, body);
 }

@@ -107,6 +107,19 @@ pub enum Next {
 impl Conn {
     pub async fn open(addr: SocketAddr) -> Conn {
         let stream = TcpStream::connect(addr).await.expect("connect");
+        Conn::on(stream)
+    }
+
+    /// [`Conn::open`] from a chosen local address (see [`request_from`]).
+    pub async fn open_from(source: std::net::IpAddr, addr: SocketAddr) -> Conn {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(SocketAddr::new(source, 0))
+            .expect("bind source");
+        Conn::on(socket.connect(addr).await.expect("connect"))
+    }
+
+    fn on(stream: TcpStream) -> Conn {
         stream.set_nodelay(true).expect("nodelay");
         Conn {
             stream,
