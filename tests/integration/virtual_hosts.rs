@@ -326,7 +326,11 @@ async fn boto3_virtual_and_default_addressing_put_get_list_multipart_presigned()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn js_sdk_v3_default_addressing_put_get_list_multipart_presigned() {
-    if !require("node", "node", &["--version"]) {
+    // Without node there is nothing to drive the SDK with: say so and skip (scripts/test
+    // installs node, so CI always runs this). With node, a missing SDK install fails.
+    let node = std::process::Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIPPED: node is not installed (scripts/test installs nodejs and npm)");
         return;
     }
     let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/integration/js");
