@@ -21,7 +21,8 @@ ENTRYPOINT ["coffer"]
 # container the listener must bind 0.0.0.0, so this default opts in explicitly. In
 # production, mount a certificate and override the command with --tls-cert/--tls-key
 # (SIGHUP reloads it), or terminate TLS in front of the container; never publish this
-# port unencrypted.
+# port unencrypted. Add --domain NAME when clients address buckets as <bucket>.NAME
+# (README: "Serving under a hostname").
 # Credentials: pass COFFER_ROOT_ACCESS_KEY / COFFER_ROOT_SECRET_KEY (and COFFER_MASTER_KEY,
 # ideally from a secret store) or read the generated ones from the first start's output.
 CMD ["serve", "--data", "/data", "--listen", "0.0.0.0:9000", "--insecure-http"]
