@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::guard::is_region_token;
+use crate::s3::host::{Domain, DomainError};
+
 /// Environment variable holding the base64 master key (takes precedence over a key file).
 pub(crate) const MASTER_KEY_VAR: &str = "COFFER_MASTER_KEY";
 
@@ -131,7 +134,21 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) tls_key: Option<PathBuf>,
 
-    /// Region reported to clients (AWS_REGION).
+    /// Serve buckets virtual-hosted style under this DNS name: a request for
+    /// `<bucket>.NAME[:port]` addresses that bucket, as most SDKs send by default. A request
+    /// to NAME itself, to an IP address or to any other name stays path-style
+    /// (`NAME/<bucket>/<key>`). Repeatable, or comma-separated in COFFER_DOMAIN. Needs a DNS
+    /// wildcard record `*.NAME`, and with TLS a certificate that also covers `*.NAME`.
+    #[arg(
+        long = "domain",
+        env = "COFFER_DOMAIN",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    pub(crate) domains: Vec<String>,
+
+    /// Region reported to clients (AWS_REGION). Requests signed for another region are
+    /// refused with an error naming this one, as AWS does.
     #[arg(
         long,
         env = "COFFER_REGION",
@@ -276,6 +293,8 @@ pub(crate) struct Config {
     pub(crate) chunk_size: usize,
     /// Region name.
     pub(crate) region: String,
+    /// Domains whose subdomains name buckets (virtual-hosted style); empty: path-style only.
+    pub(crate) domains: Vec<Domain>,
     /// How long to wait for connections at shutdown.
     pub(crate) shutdown_grace: Duration,
     /// Bodies received at once.
@@ -305,6 +324,16 @@ pub(crate) enum ConfigError {
     /// Region empty or with odd characters.
     #[error("--region must be 1 to 32 characters of a-z, 0-9 and '-'")]
     Region,
+    /// A `--domain` that is not a DNS name.
+    #[error(
+        "--domain {name:?} cannot be used: {why}; give the name clients use, such as files.clinic.example"
+    )]
+    Domain {
+        /// The value given.
+        name: String,
+        /// What is wrong with it.
+        why: DomainError,
+    },
     /// Zero connections.
     #[error("--max-connections must be at least 1")]
     MaxConnections,
@@ -379,14 +408,19 @@ impl Config {
         if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&args.chunk_size) {
             return Err(ConfigError::ChunkSize);
         }
-        let region_ok = (1..=32).contains(&args.region.len())
-            && args
-                .region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !region_ok {
+        if !is_region_token(&args.region) {
             return Err(ConfigError::Region);
         }
+        let domains = args
+            .domains
+            .iter()
+            .map(|name| {
+                Domain::parse(name).map_err(|why| ConfigError::Domain {
+                    name: name.clone(),
+                    why,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         if args.max_connections == 0 {
             return Err(ConfigError::MaxConnections);
         }
@@ -422,6 +456,7 @@ impl Config {
             tls,
             chunk_size: args.chunk_size,
             region: args.region,
+            domains,
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
             max_uploads: args.max_uploads,
             multipart_max_age: Duration::from_secs(args.multipart_max_age),
@@ -609,5 +644,37 @@ mod tests {
             ConfigError::MultipartMaxAge
         );
         assert!(serve_args(&["--ephemeral", "--listen", "not-an-address"]).is_err());
+    }
+
+    #[test]
+    fn domains_are_dns_names() {
+        let c = config(&[
+            "--ephemeral",
+            "--domain",
+            "Files.Clinic.Example",
+            "--domain",
+            "localhost",
+        ])
+        .unwrap();
+        let names: Vec<&str> = c.domains.iter().map(Domain::as_str).collect();
+        assert_eq!(names, ["files.clinic.example", "localhost"]);
+        assert!(config(&["--ephemeral"]).unwrap().domains.is_empty());
+        let c = config(&["--ephemeral", "--domain", "a.example,b.example"]).unwrap();
+        assert_eq!(c.domains.len(), 2);
+        for (bad, why) in [
+            ("127.0.0.1", DomainError::IpAddress),
+            ("", DomainError::Empty),
+            ("files.example:9000", DomainError::NotDnsName),
+        ] {
+            let err = config(&["--ephemeral", "--domain", bad]).unwrap_err();
+            assert_eq!(
+                err,
+                ConfigError::Domain {
+                    name: bad.to_owned(),
+                    why
+                }
+            );
+            assert!(err.to_string().starts_with("--domain"), "{err}");
+        }
     }
 }

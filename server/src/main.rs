@@ -213,13 +213,14 @@ async fn build_guard(
         cfg.region.clone(),
         cfg.limits.form_cap,
         cfg.max_uploads,
+        &cfg.domains,
     )
     .context("could not set up the S3 service")?;
     tokio::spawn(s3::sweep_expired_uploads(
         store.clone(),
         cfg.multipart_max_age,
     ));
-    Ok((guard::Guard::new(svc, cfg.limits), generated))
+    Ok((guard::Guard::new(svc, cfg.limits, &cfg.region), generated))
 }
 
 /// Loads TLS (if configured) and binds the listener.

@@ -182,3 +182,91 @@ async fn missing_bucket_gives_no_such_bucket_everywhere() {
     );
     assert!(bucket_names(&s3).await.is_empty(), "nothing was created");
 }
+
+/// `x-amz-expected-bucket-owner` (issue 19): a client that names the owner it expects gets
+/// 403 when the bucket's owner (the id ListBuckets reports) is another, on every operation,
+/// copy sources included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expected_bucket_owner_must_be_the_owner() {
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let s3 = server.client();
+    create_bucket(&s3, "owned").await;
+    put(&s3, "owned", "k", b"scan").await;
+    let listed = s3.list_buckets().send().await.expect("ListBuckets");
+    let me = listed
+        .owner()
+        .and_then(|o| o.id())
+        .expect("ListBuckets names the owner")
+        .to_owned();
+    let stranger = "999999999999";
+
+    // The right owner: served.
+    s3.head_bucket()
+        .bucket("owned")
+        .expected_bucket_owner(&me)
+        .send()
+        .await
+        .expect("HeadBucket with the right owner");
+    s3.get_object()
+        .bucket("owned")
+        .key("k")
+        .expected_bucket_owner(&me)
+        .send()
+        .await
+        .expect("GetObject with the right owner");
+
+    // Another owner: 403 on reads, writes, lists and deletes, and nothing changes.
+    assert_s3_err(
+        s3.get_object()
+            .bucket("owned")
+            .key("k")
+            .expected_bucket_owner(stranger)
+            .send()
+            .await,
+        403,
+        Some("AccessDenied"),
+    );
+    assert_s3_err(
+        s3.put_object()
+            .bucket("owned")
+            .key("k")
+            .body(b"replaced".to_vec().into())
+            .expected_bucket_owner(stranger)
+            .send()
+            .await,
+        403,
+        Some("AccessDenied"),
+    );
+    assert_s3_err(
+        s3.list_objects_v2()
+            .bucket("owned")
+            .expected_bucket_owner(stranger)
+            .send()
+            .await,
+        403,
+        Some("AccessDenied"),
+    );
+    assert_s3_err(
+        s3.delete_bucket()
+            .bucket("owned")
+            .expected_bucket_owner(stranger)
+            .send()
+            .await,
+        403,
+        Some("AccessDenied"),
+    );
+    assert_s3_err(
+        s3.copy_object()
+            .bucket("owned")
+            .key("copy")
+            .copy_source("owned/k")
+            .expected_source_bucket_owner(stranger)
+            .send()
+            .await,
+        403,
+        Some("AccessDenied"),
+    );
+    assert_eq!(crate::common::get(&s3, "owned", "k").await, b"scan");
+    assert_eq!(crate::common::list_all_keys(&s3, "owned").await, ["k"]);
+}

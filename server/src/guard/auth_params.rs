@@ -19,6 +19,11 @@
 //! algorithm other than `AWS4-HMAC-SHA256` (s3s never looks at it), a service other than
 //! `s3`, presigned URLs beyond the configured lifetime, and `x-amz-*` headers outside the
 //! signed list (s3s acts on unsigned ones, notes §8.0).
+//!
+//! And it refuses a signature scoped to another region than the server's `--region`, which
+//! s3s never compares (notes §2.1), with the answer AWS gives: clients read the region it
+//! names to find the right one. (Browser forms carry their credential in the body; the
+//! form intake checks it with [`check_form_credential`].)
 
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, Method, Uri};
@@ -76,6 +81,7 @@ pub(crate) fn screen(
     uri: &Uri,
     headers: &HeaderMap,
     limits: &Limits,
+    region: &str,
 ) -> Result<AuthForm, Refusal> {
     let query = parse_query(uri.query())?;
     check_query_names(&query)?;
@@ -111,14 +117,25 @@ pub(crate) fn screen(
         return Err(Refusal::TWO_AUTH_MECHANISMS);
     }
     if presigned {
-        return presigned_form(&query, headers, limits);
+        return presigned_form(&query, headers, limits, region);
     }
     if auth_query {
         return Err(Refusal::INCOMPLETE_PRESIGNED);
     }
     match authorization {
-        Some(value) => header_form(value, headers),
+        Some(value) => header_form(value, headers, region),
         None => Ok(AuthForm::Anonymous),
+    }
+}
+
+/// A browser form's `x-amz-credential` field must be scoped to `region` too (a malformed
+/// one is left to s3s, which refuses it).
+pub(crate) fn check_form_credential(credential: &str, region: &str) -> Result<(), Refusal> {
+    match parse_credential(credential) {
+        Some((scope, _)) if scope.region != region => {
+            Err(Refusal::credential_wrong_region(region, &scope.region))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -191,6 +208,7 @@ fn presigned_form(
     query: &[(String, String)],
     headers: &HeaderMap,
     limits: &Limits,
+    region: &str,
 ) -> Result<AuthForm, Refusal> {
     let param = |name| get(query, name).ok_or(Refusal::INCOMPLETE_PRESIGNED);
     let algorithm = param("X-Amz-Algorithm")?;
@@ -208,6 +226,9 @@ fn presigned_form(
         .filter(|(_, service)| *service == "s3")
         .ok_or(Refusal::PRESIGNED_CREDENTIAL)?
         .0;
+    if scope.region != region {
+        return Err(Refusal::credential_wrong_region(region, &scope.region));
+    }
     let expires = expires
         .parse::<u64>()
         .ok()
@@ -218,7 +239,11 @@ fn presigned_form(
     Ok(AuthForm::Presigned { scope, expires })
 }
 
-fn header_form(authorization: &str, headers: &HeaderMap) -> Result<AuthForm, Refusal> {
+fn header_form(
+    authorization: &str,
+    headers: &HeaderMap,
+    region: &str,
+) -> Result<AuthForm, Refusal> {
     let (algorithm, params) = authorization
         .trim()
         .split_once(|c: char| c.is_ascii_whitespace())
@@ -232,6 +257,9 @@ fn header_form(authorization: &str, headers: &HeaderMap) -> Result<AuthForm, Ref
     let parsed = parse_authorization(params).ok_or(Refusal::MALFORMED_AUTHORIZATION)?;
     if parsed.service != "s3" {
         return Err(Refusal::WRONG_SERVICE);
+    }
+    if parsed.scope.region != region {
+        return Err(Refusal::header_wrong_region(region, &parsed.scope.region));
     }
     let date_ok = headers
         .get("x-amz-date")

@@ -6,7 +6,8 @@
 //! 1. one of [`FORMS_PER_ADDRESS`] per client address, so one address cannot take every
 //!    form slot;
 //! 2. its fields (everything before the file) within [`FORM_FIELDS_DEADLINE`] and
-//!    [`FORM_FIELDS_MAX`] bytes; public ACL fields are refused here (P2, s3s ignores them);
+//!    [`FORM_FIELDS_MAX`] bytes; public ACL fields are refused here (P2, s3s ignores them),
+//!    and so is a credential scoped to another region than the server's;
 //! 3. only a form carrying a policy and a signature then takes one of
 //!    [`FORM_UPLOADS_AT_ONCE`] slots, for [`FORM_DEADLINE`], while s3s reads it whole.
 //!
@@ -19,12 +20,13 @@ use std::sync::Arc;
 use http::header::CONTENT_TYPE;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
-use hyper::body::Incoming;
 use s3s::service::S3Service;
 use tokio::sync::Semaphore;
 
+use super::auth_params;
 use super::form_fields::{self, FieldScanner, Prefixed, Scan};
 use super::refusal::{Refusal, error_response};
+use super::unread_body::RequestBody;
 use crate::limits::{
     FORM_DEADLINE, FORM_FIELDS_DEADLINE, FORM_FIELDS_MAX, FORM_UPLOADS_AT_ONCE, FORMS_PER_ADDRESS,
 };
@@ -48,12 +50,14 @@ impl FormIntake {
         }
     }
 
-    /// Takes a form from `peer` through the steps above and hands it to `svc`.
+    /// Takes a form from `peer` through the steps above and hands it to `svc`; `region` is
+    /// the server's.
     pub(crate) async fn receive(
         &self,
         peer: Option<IpAddr>,
-        req: Request<Incoming>,
+        req: Request<RequestBody>,
         svc: &S3Service,
+        region: &str,
     ) -> Result<Response<s3s::Body>, Refusal> {
         let _mine = match peer {
             Some(peer) => Some(
@@ -76,6 +80,9 @@ impl FormIntake {
             .map_err(|_| Refusal::FORM_TIMEOUT)??;
         let fields = scanner.fields();
         refuse_public_fields(fields)?;
+        for (_, credential) in fields.iter().filter(|(n, _)| n == "x-amz-credential") {
+            auth_params::check_form_credential(credential, region)?;
+        }
         let has = |name: &str| fields.iter().any(|(n, _)| n == name);
         if !has("policy") || !(has("x-amz-signature") || has("signature")) {
             return Err(Refusal::FORM_UNSIGNED);
@@ -100,7 +107,7 @@ impl FormIntake {
 }
 
 /// Reads frames until the fields before the file part are known (or the body ends).
-async fn read_fields(body: &mut Incoming, boundary: &str) -> Result<FieldScanner, Refusal> {
+async fn read_fields(body: &mut RequestBody, boundary: &str) -> Result<FieldScanner, Refusal> {
     let mut scanner = FieldScanner::new(boundary);
     loop {
         match body.frame().await {

@@ -6,10 +6,13 @@
 //!   one log line per request, with no names in it (P6);
 //! - [`auth_params`]: how the request is authenticated, read exactly as s3s reads it, and
 //!   refusal of what s3s would accept but must not (SigV2, other algorithms, long-lived
-//!   presigned URLs, unsigned `x-amz-*` headers; P1);
+//!   presigned URLs, unsigned `x-amz-*` headers; P1), and of signatures scoped to another
+//!   region than the server's;
 //! - [`body_bounds`]: announced body lengths, and aws-chunked chunks bounded as they pass;
 //! - [`form_intake`]: browser form uploads, which s3s buffers whole;
 //! - [`throttle`]: addresses that keep failing signatures get their failures slowed;
+//! - [`unread_body`]: an HTTP/1 answer that leaves the body unread (a refusal sent before
+//!   `Expect: 100-continue` lets the client send it) says the connection closes;
 //! - [`refusal`]: the S3 errors all of the above answer with.
 //!
 //! Every limit they apply is in `crate::limits`.
@@ -21,6 +24,7 @@ mod form_intake;
 mod refusal;
 pub(crate) mod request_log;
 mod throttle;
+mod unread_body;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -36,11 +40,12 @@ use tracing::Instrument;
 use self::body_bounds::{AwsChunkBound, BodyPlan};
 use self::form_intake::FormIntake;
 use self::throttle::AuthThrottle;
+use self::unread_body::{RequestBody, Watched};
 use crate::activity::{Activity, Tracked};
 use crate::limits::{Limits, THROTTLE_FAILURE_DELAY};
 
 pub(crate) use self::body_bounds::{CHUNK_MALFORMED, CHUNK_TOO_LARGE};
-pub(crate) use self::refusal::{Refusal, error_response};
+pub(crate) use self::refusal::{Refusal, error_response, is_region_token};
 pub(crate) use self::request_log::RequestId;
 
 /// The guard, as a hyper service around the s3s service.
@@ -48,6 +53,8 @@ pub(crate) use self::request_log::RequestId;
 pub(crate) struct Guard {
     svc: S3Service,
     limits: Limits,
+    /// The server's `--region`: every signature must be scoped to it.
+    region: Arc<str>,
     forms: FormIntake,
     throttle: Arc<AuthThrottle>,
     /// The client's address, once the guard is bound to a connection.
@@ -57,11 +64,12 @@ pub(crate) struct Guard {
 }
 
 impl Guard {
-    /// Wraps `svc`, screening requests against `limits`.
-    pub(crate) fn new(svc: S3Service, limits: Limits) -> Guard {
+    /// Wraps `svc`, screening requests against `limits` and the server's `region`.
+    pub(crate) fn new(svc: S3Service, limits: Limits, region: &str) -> Guard {
         Guard {
             svc,
             limits,
+            region: Arc::from(region),
             forms: FormIntake::new(),
             throttle: Arc::new(AuthThrottle::new()),
             peer: None,
@@ -113,10 +121,26 @@ impl hyper::service::Service<Request<Incoming>> for Guard {
 }
 
 impl Guard {
-    /// Screens the request, hands it to s3s, and slows repeated signature failures.
+    /// Serves the request, and closes the connection after answering if its body was left
+    /// unread.
     async fn handle(&self, req: Request<Incoming>) -> Response<s3s::Body> {
+        let version = req.version();
+        let (parts, body) = req.into_parts();
+        let (body, read) = Watched::new(body);
+        let resp = self.serve(Request::from_parts(parts, body)).await;
+        read.close_if_unread(version, resp)
+    }
+
+    /// Screens the request, hands it to s3s, and slows repeated signature failures.
+    async fn serve(&self, req: Request<RequestBody>) -> Response<s3s::Body> {
         let is_head = req.method() == Method::HEAD;
-        let auth = match auth_params::screen(req.method(), req.uri(), req.headers(), &self.limits) {
+        let auth = match auth_params::screen(
+            req.method(),
+            req.uri(),
+            req.headers(),
+            &self.limits,
+            &self.region,
+        ) {
             Ok(auth) => auth,
             Err(refusal) => return refused(&refusal, is_head),
         };
@@ -133,7 +157,11 @@ impl Guard {
             Err(refusal) => return refused(&refusal, is_head),
         };
         let resp = match plan {
-            BodyPlan::Form => match self.forms.receive(self.peer, req, &self.svc).await {
+            BodyPlan::Form => match self
+                .forms
+                .receive(self.peer, req, &self.svc, &self.region)
+                .await
+            {
                 Ok(resp) => resp,
                 Err(refusal) => return refused(&refusal, false),
             },
@@ -141,7 +169,7 @@ impl Guard {
                 let req = req.map(|b| s3s::Body::http_body(AwsChunkBound::new(b)));
                 self.call_s3s(req, is_head).await
             }
-            BodyPlan::AsIs => self.call_s3s(req.map(s3s::Body::from), is_head).await,
+            BodyPlan::AsIs => self.call_s3s(req.map(s3s::Body::http_body), is_head).await,
         };
         self.after_signature_check(resp, is_head).await
     }

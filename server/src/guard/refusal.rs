@@ -1,20 +1,57 @@
 //! Why the guard refused a request, as an S3 error: status, code and a fixed message.
 //!
 //! Messages are our own text, never client input, so an error body can never echo a bucket
-//! name, a key or a header value back (or into a log).
+//! name, a key or a header value back (or into a log). The one exception is a signature
+//! scoped to the wrong region ([`WrongRegion`]): AWS names both regions, clients read the
+//! expected one to find the right region, and the client's one is echoed only when it is a
+//! plain region token.
 
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Response, StatusCode};
 
+use s3s::header::X_AMZ_BUCKET_REGION;
+
 /// An S3 error the guard answers with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Refusal {
     /// HTTP status.
     pub(crate) status: StatusCode,
     /// S3 error code.
     pub(crate) code: &'static str,
-    /// Message for the client.
+    /// Message for the client (for a wrong region, the start of it).
     pub(crate) message: &'static str,
+    /// Set only when a signature was scoped to another region than this server's.
+    pub(crate) wrong_region: Option<WrongRegion>,
+}
+
+/// The two regions of a signature scoped to the wrong one, safe to put in an error body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WrongRegion {
+    /// This server's `--region` (configuration, validated at start-up to `[a-z0-9-]{1,32}`).
+    expected: String,
+    /// The region the client signed for, kept only if it is a plain region token: it is
+    /// client input, and AWS's message echoes it.
+    given: Option<String>,
+}
+
+impl WrongRegion {
+    /// The regions to name: `expected` is ours, `given` the client's (dropped unless it is
+    /// `[a-z0-9-]{1,32}`, so nothing else a client sends can reach the body or the logs).
+    pub(crate) fn new(expected: &str, given: &str) -> WrongRegion {
+        WrongRegion {
+            expected: expected.to_owned(),
+            given: is_region_token(given).then(|| given.to_owned()),
+        }
+    }
+}
+
+/// `[a-z0-9-]{1,32}`: what `--region` accepts, and what a client's region must look like
+/// to be echoed.
+pub(crate) fn is_region_token(region: &str) -> bool {
+    (1..=32).contains(&region.len())
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 impl Refusal {
@@ -23,6 +60,53 @@ impl Refusal {
             status,
             code,
             message,
+            wrong_region: None,
+        }
+    }
+
+    /// A header signature (`Authorization`) scoped to `given` on a server in `expected`.
+    pub(crate) fn header_wrong_region(expected: &str, given: &str) -> Refusal {
+        Refusal {
+            wrong_region: Some(WrongRegion::new(expected, given)),
+            ..Refusal::bad(
+                "AuthorizationHeaderMalformed",
+                "The authorization header is malformed",
+            )
+        }
+    }
+
+    /// A presigned URL's or a browser form's `X-Amz-Credential` scoped to `given` on a
+    /// server in `expected`.
+    pub(crate) fn credential_wrong_region(expected: &str, given: &str) -> Refusal {
+        Refusal {
+            wrong_region: Some(WrongRegion::new(expected, given)),
+            ..Refusal::bad(
+                "AuthorizationQueryParametersError",
+                "Error parsing the X-Amz-Credential parameter",
+            )
+        }
+    }
+
+    /// The message for the client.
+    pub(crate) fn message(&self) -> std::borrow::Cow<'static, str> {
+        match &self.wrong_region {
+            None => self.message.into(),
+            Some(WrongRegion {
+                expected,
+                given: Some(given),
+            }) => format!(
+                "{}; the region '{given}' is wrong; expecting '{expected}'",
+                self.message
+            )
+            .into(),
+            Some(WrongRegion {
+                expected,
+                given: None,
+            }) => format!(
+                "{}; the region is wrong; expecting '{expected}'",
+                self.message
+            )
+            .into(),
         }
     }
 
@@ -170,21 +254,30 @@ impl Refusal {
 }
 
 /// An S3 XML error response (empty body for HEAD). The request id goes in later, with the
-/// header (`request_log::stamp`).
+/// header (`request_log::stamp`). A wrong-region refusal also names the expected region in
+/// a `<Region>` element and the `x-amz-bucket-region` header, as AWS does: SDKs read either
+/// to retry in the right region.
 pub(crate) fn error_response(refusal: &Refusal, is_head: bool) -> Response<s3s::Body> {
+    let expected = refusal.wrong_region.as_ref().map(|w| w.expected.as_str());
     let body = if is_head {
         s3s::Body::empty()
     } else {
-        // Code and message are our own fixed text: nothing to escape.
+        // Code and message are our own fixed text, and regions are `[a-z0-9-]` tokens:
+        // nothing to escape.
+        let region = expected.map_or_else(String::new, |r| format!("<Region>{r}</Region>"));
         s3s::Body::from(format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{}</Code><Message>{}</Message></Error>",
-            refusal.code, refusal.message
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{}</Code><Message>{}</Message>{region}</Error>",
+            refusal.code,
+            refusal.message()
         ))
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = refusal.status;
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    if let Some(value) = expected.and_then(|r| HeaderValue::from_str(r).ok()) {
+        resp.headers_mut().insert(X_AMZ_BUCKET_REGION, value);
+    }
     resp
 }
 
@@ -199,5 +292,46 @@ mod tests {
         assert_eq!(resp.headers()[CONTENT_TYPE], "application/xml");
         let head = error_response(&Refusal::SIGV2, true);
         assert_eq!(http_body::Body::size_hint(head.body()).exact(), Some(0));
+        assert!(resp.headers().get(X_AMZ_BUCKET_REGION).is_none());
+    }
+
+    fn body_text(resp: &Response<s3s::Body>) -> String {
+        let bytes = resp.body().bytes().expect("a buffered body");
+        String::from_utf8(bytes.to_vec()).expect("utf-8")
+    }
+
+    #[test]
+    fn a_wrong_region_names_the_expected_one() {
+        let resp = error_response(
+            &Refusal::header_wrong_region("us-east-1", "eu-west-3"),
+            false,
+        );
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(resp.headers()[X_AMZ_BUCKET_REGION], "us-east-1");
+        let text = body_text(&resp);
+        assert!(
+            text.contains("<Code>AuthorizationHeaderMalformed</Code><Message>The authorization header is malformed; the region 'eu-west-3' is wrong; expecting 'us-east-1'</Message><Region>us-east-1</Region>"),
+            "{text}"
+        );
+        let presigned = body_text(&error_response(
+            &Refusal::credential_wrong_region("eu-west-3", "us-east-1"),
+            false,
+        ));
+        assert!(
+            presigned.contains("<Code>AuthorizationQueryParametersError</Code><Message>Error parsing the X-Amz-Credential parameter; the region 'us-east-1' is wrong; expecting 'eu-west-3'</Message>"),
+            "{presigned}"
+        );
+    }
+
+    #[test]
+    fn a_client_region_is_echoed_only_as_a_plain_token() {
+        for odd in ["", "<script>", "EU-WEST-3", "a b", &"x".repeat(33), "é"] {
+            let refusal = Refusal::header_wrong_region("us-east-1", odd);
+            assert_eq!(
+                refusal.message(),
+                "The authorization header is malformed; the region is wrong; expecting 'us-east-1'",
+                "{odd:?}"
+            );
+        }
     }
 }

@@ -86,16 +86,31 @@ impl Strict {
             .ok_or_else(|| s3_error!(AccessDenied, "Access Denied"))
     }
 
-    /// Asks coffer-auth whether `principal` may do `action` on `bucket` (if any).
-    async fn decide(&self, principal: &str, action: Action, bucket: Option<&str>) -> S3Result<()> {
+    /// Asks coffer-auth whether `principal` may do `action` on `bucket` (if any), and
+    /// holds the client to the owner it expects the bucket to have, if it says
+    /// (`x-amz-expected-bucket-owner` and its copy-source twin): the id to expect is the
+    /// one ListBuckets and the ACLs report as `Owner/ID`.
+    async fn decide(
+        &self,
+        principal: &str,
+        action: Action,
+        bucket: Option<&str>,
+        expected_owner: Option<&str>,
+    ) -> S3Result<()> {
         let owner = match bucket {
             Some(name) => self.bucket_owner(name).await?,
             None => None,
         };
-        match self.auth.decide(principal, action, owner.as_deref()) {
-            Decision::Allow => Ok(()),
-            Decision::Deny(reason) => Err(s3_error!(AccessDenied, "{}", reason.message())),
+        if let Decision::Deny(reason) = self.auth.decide(principal, action, owner.as_deref()) {
+            return Err(s3_error!(AccessDenied, "{}", reason.message()));
         }
+        // A bucket that does not exist is the operation's to report (NoSuchBucket).
+        if let (Some(expected), Some(owner)) = (expected_owner, owner.as_deref())
+            && expected != owner
+        {
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        }
+        Ok(())
     }
 
     // ---- coffer-storage: the only Store call in this file. ----
@@ -128,21 +143,33 @@ impl S3Access for Strict {
         if let Some(message) = refused_operation(op) {
             return Err(s3_error!(AccessDenied, "{message}"));
         }
+        // Not valid UTF-8 cannot name any owner: it is held to an owner no bucket has.
+        let expected_owner = cx
+            .headers()
+            .get("x-amz-expected-bucket-owner")
+            .map(|v| v.to_str().unwrap_or("\u{fffd}").to_owned());
         let path = cx.s3_path();
         let action = action_for(op, path);
-        self.decide(&principal, action, path.get_bucket_name())
-            .await
+        self.decide(
+            &principal,
+            action,
+            path.get_bucket_name(),
+            expected_owner.as_deref(),
+        )
+        .await
     }
 
     async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {
         let principal = self.principal(req)?;
-        self.check_copy_source(&principal, &req.input.copy_source)
+        let expected = req.input.expected_source_bucket_owner.as_deref();
+        self.check_copy_source(&principal, &req.input.copy_source, expected)
             .await
     }
 
     async fn upload_part_copy(&self, req: &mut S3Request<UploadPartCopyInput>) -> S3Result<()> {
         let principal = self.principal(req)?;
-        self.check_copy_source(&principal, &req.input.copy_source)
+        let expected = req.input.expected_source_bucket_owner.as_deref();
+        self.check_copy_source(&principal, &req.input.copy_source, expected)
             .await
     }
 
@@ -191,10 +218,15 @@ impl S3Access for Strict {
 impl Strict {
     /// The copy source is named in a header, not the path: the caller must be allowed to
     /// read it too.
-    async fn check_copy_source(&self, principal: &str, source: &CopySource) -> S3Result<()> {
+    async fn check_copy_source(
+        &self,
+        principal: &str,
+        source: &CopySource,
+        expected_owner: Option<&str>,
+    ) -> S3Result<()> {
         match source {
             CopySource::Bucket { bucket, .. } => {
-                self.decide(principal, Action::ReadObject, Some(bucket))
+                self.decide(principal, Action::ReadObject, Some(bucket), expected_owner)
                     .await
             }
             CopySource::AccessPoint { .. } | CopySource::Outpost { .. } => Err(s3_error!(

@@ -94,6 +94,7 @@ pub(crate) async fn head_bucket(
 ) -> S3Result<S3Response<HeadBucketOutput>> {
     let principal = caller(coffer, &req)?;
     owned_bucket(coffer, &principal, &req.input.bucket).await?;
+    // s3s sends `bucket_region` as the `x-amz-bucket-region` header.
     Ok(S3Response::new(HeadBucketOutput {
         bucket_region: Some(coffer.region.clone()),
         ..Default::default()
@@ -122,7 +123,14 @@ pub(crate) async fn get_bucket_location(
     owned_bucket(coffer, &principal, &req.input.bucket).await?;
     let location_constraint = (coffer.region != DEFAULT_REGION)
         .then(|| s3s::dto::BucketLocationConstraint::from(coffer.region.clone()));
-    Ok(S3Response::new(GetBucketLocationOutput {
+    // AWS names the region in this header too; tools that read only it (rather than the
+    // empty us-east-1 constraint) then find it.
+    let mut resp = S3Response::new(GetBucketLocationOutput {
         location_constraint,
-    }))
+    });
+    if let Ok(region) = http::HeaderValue::from_str(&coffer.region) {
+        resp.headers
+            .insert(s3s::header::X_AMZ_BUCKET_REGION, region);
+    }
+    Ok(resp)
 }

@@ -14,6 +14,7 @@ mod conditional;
 mod copy;
 mod delete;
 mod error_map;
+pub(crate) mod host;
 mod list;
 mod multipart;
 mod object_get;
@@ -62,7 +63,8 @@ pub(crate) struct Coffer {
 /// checks entirely and serve anonymous requests).
 ///
 /// `post_form_cap` bounds the file of a browser form upload, which s3s holds in memory (the
-/// guard bounds the whole form to the same size before s3s reads it).
+/// guard bounds the whole form to the same size before s3s reads it). Buckets are also
+/// addressed virtual-hosted style under each of `domains` (none: path-style only).
 ///
 /// # Errors
 /// When the OS has no randomness (for the unknown-key dummy secret).
@@ -72,6 +74,7 @@ pub(crate) fn build_service(
     region: String,
     post_form_cap: u64,
     max_uploads: usize,
+    domains: &[host::Domain],
 ) -> Result<S3Service, coffer_auth::Error> {
     let mut config = s3s::config::S3Config::default();
     config.xml_max_body_size = XML_MAX_BODY;
@@ -90,6 +93,11 @@ pub(crate) fn build_service(
     ))));
     builder.set_auth(auth_adapter::KeyRing::new(auth.clone())?);
     builder.set_access(auth_adapter::Strict::new(auth, store));
+    // Without domains, no S3Host at all: s3s then reads every request path-style (and hints
+    // at virtual-hosted style when a host looks like one).
+    if !domains.is_empty() {
+        builder.set_host(host::DomainHost::new(domains));
+    }
     Ok(builder.build())
 }
 

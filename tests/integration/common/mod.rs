@@ -4,6 +4,7 @@
 //! server logs), so tests run in parallel without sharing anything. When a test panics, the
 //! env prints every server log it collected.
 
+pub mod hosts;
 pub mod raw;
 pub mod sign;
 
@@ -447,9 +448,11 @@ impl Server {
         panic!("coffer did not exit within 20 s of SIGTERM");
     }
 
-    /// An aws-sdk-s3 client for this server's root credentials.
+    /// An aws-sdk-s3 client for this server's root credentials (and its region).
     pub fn client(&self) -> Client {
-        s3_client(&self.endpoint, &self.access_key, &self.secret_key, None)
+        let cfg = s3_config(&self.endpoint, &self.access_key, &self.secret_key, None)
+            .region(Region::new(self.region.clone()));
+        Client::from_conf(cfg.build())
     }
 
     /// A client with other credentials (e.g. a wrong secret).
@@ -525,6 +528,17 @@ pub fn s3_client(
     secret_key: &str,
     time: Option<std::time::SystemTime>,
 ) -> Client {
+    Client::from_conf(s3_config(endpoint, access_key, secret_key, time).build())
+}
+
+/// The configuration of [`s3_client`] (region us-east-1), for a test to change before
+/// building: another region, virtual-hosted style, another HTTP client.
+pub fn s3_config(
+    endpoint: &str,
+    access_key: &str,
+    secret_key: &str,
+    time: Option<std::time::SystemTime>,
+) -> aws_sdk_s3::config::Builder {
     let http = aws_smithy_http_client::Builder::new().build_http();
     let mut cfg = aws_sdk_s3::Config::builder()
         .behavior_version_latest()
@@ -537,7 +551,7 @@ pub fn s3_client(
     if let Some(t) = time {
         cfg = cfg.time_source(aws_smithy_async::time::StaticTimeSource::new(t));
     }
-    Client::from_conf(cfg.build())
+    cfg
 }
 
 /// HTTP status of a failed SDK call (0 when there was no response at all).

@@ -51,20 +51,110 @@ pub enum RawOutcome {
     },
 }
 
-/// Build a request head (request line + headers + blank line). `Host` and
-/// `Connection: close` are added; add `Content-Length` yourself via `headers` when needed.
+/// Build a request head (request line + headers + blank line). `Host` (unless `headers`
+/// has one: a virtual-hosted name) and `Connection: close` are added; add `Content-Length`
+/// yourself via `headers` when needed.
 pub fn request_head(
     addr: SocketAddr,
     method: &str,
     path_and_query: &str,
     headers: &[(&str, &str)],
 ) -> Vec<u8> {
-    let mut head = format!("{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\n");
+    let mut head = keep_alive_head(addr, method, path_and_query, headers);
+    head.truncate(head.len() - 2);
+    head.extend_from_slice(b"Connection: close\r\n\r\n");
+    head
+}
+
+/// [`request_head`] without `Connection: close`, for a connection that carries more than
+/// one request ([`Conn`]).
+pub fn keep_alive_head(
+    addr: SocketAddr,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+) -> Vec<u8> {
+    let mut head = format!("{method} {path_and_query} HTTP/1.1\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        let _ = write!(head, "Host: {addr}\r\n");
+    }
     for (k, v) in headers {
         let _ = write!(head, "{k}: {v}\r\n");
     }
-    head.push_str("Connection: close\r\n\r\n");
+    head.push_str("\r\n");
     head.into_bytes()
+}
+
+/// One keep-alive connection, read one response at a time: for tests of what the server
+/// does with the connection after a response (`Expect: 100-continue`, refusals).
+pub struct Conn {
+    stream: TcpStream,
+    /// Bytes read past the last response.
+    buf: Vec<u8>,
+}
+
+/// What the next read on a [`Conn`] found.
+#[derive(Debug)]
+pub enum Next {
+    /// A whole response (interim `100 Continue` responses included, as they come).
+    Response(RawResponse),
+    /// The server closed the connection cleanly (EOF) before a response began.
+    Closed,
+    /// The connection was reset.
+    Reset,
+}
+
+impl Conn {
+    pub async fn open(addr: SocketAddr) -> Conn {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        Conn::on(stream)
+    }
+
+    fn on(stream: TcpStream) -> Conn {
+        stream.set_nodelay(true).expect("nodelay");
+        Conn {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Writes `bytes`; a write error (the server closed) is returned, not a panic.
+    pub async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes).await
+    }
+
+    /// Reads the next response (head and `Content-Length` body), waiting at most `wait`;
+    /// `None` when nothing complete arrived in time (the server is waiting for us).
+    pub async fn next(&mut self, wait: Duration, is_head: bool) -> Option<Next> {
+        let read = async {
+            let mut chunk = vec![0u8; 64 * 1024];
+            loop {
+                if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = parse_response(&self.buf[..end + 4], true)?;
+                    let len = if is_head || head.status < 200 {
+                        0
+                    } else {
+                        head.header("content-length")
+                            .and_then(|v| v.parse::<usize>().ok())
+                            .unwrap_or(0)
+                    };
+                    if self.buf.len() >= end + 4 + len {
+                        let rest = self.buf.split_off(end + 4 + len);
+                        let body = self.buf[end + 4..].to_vec();
+                        self.buf = rest;
+                        return Some(Next::Response(RawResponse { body, ..head }));
+                    }
+                }
+                match self.stream.read(&mut chunk).await {
+                    Ok(0) if self.buf.is_empty() => return Some(Next::Closed),
+                    Ok(0) => return None,
+                    Err(_) => return Some(Next::Reset),
+                    Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+        };
+        tokio::time::timeout(wait, read).await.ok().flatten()
+    }
 }
 
 /// Send a complete request with `body` (adding `Content-Length` unless the caller set it,

@@ -53,8 +53,12 @@ fn settings(location: SignatureLocation, expires: Option<Duration>) -> SigningSe
     s
 }
 
+/// The region every helper signs for unless told otherwise (the server's default).
+pub const REGION: &str = "us-east-1";
+
 #[allow(clippy::too_many_arguments)]
 fn sign_any(
+    region: &str,
     access_key: &str,
     secret_key: &str,
     method: &str,
@@ -69,7 +73,7 @@ fn sign_any(
     let identity = creds.into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
-        .region("us-east-1")
+        .region(region)
         .name("s3")
         .time(time)
         .settings(settings(location, expires))
@@ -126,7 +130,25 @@ pub fn sign_v4_headers(
     payload: &Payload<'_>,
     time: SystemTime,
 ) -> Signed {
+    sign_v4_headers_in(
+        REGION, access_key, secret_key, method, url, headers, payload, time,
+    )
+}
+
+/// [`sign_v4_headers`] with the credential scoped to `region`.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_v4_headers_in(
+    region: &str,
+    access_key: &str,
+    secret_key: &str,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    payload: &Payload<'_>,
+    time: SystemTime,
+) -> Signed {
     sign_any(
+        region,
         access_key,
         secret_key,
         method,
@@ -149,7 +171,21 @@ pub fn presign_v4(
     expires: Duration,
     time: SystemTime,
 ) -> Signed {
+    presign_v4_in(REGION, access_key, secret_key, method, url, expires, time)
+}
+
+/// [`presign_v4`] with the credential scoped to `region`.
+pub fn presign_v4_in(
+    region: &str,
+    access_key: &str,
+    secret_key: &str,
+    method: &str,
+    url: &str,
+    expires: Duration,
+    time: SystemTime,
+) -> Signed {
     sign_any(
+        region,
         access_key,
         secret_key,
         method,
@@ -251,6 +287,18 @@ pub fn post_form_v4(
     extra: &[(&str, &str)],
     time: SystemTime,
 ) -> Vec<(String, String)> {
+    post_form_v4_in(REGION, access_key, secret_key, bucket, extra, time)
+}
+
+/// [`post_form_v4`] with the credential scoped to `region`.
+pub fn post_form_v4_in(
+    region: &str,
+    access_key: &str,
+    secret_key: &str,
+    bucket: &str,
+    extra: &[(&str, &str)],
+    time: SystemTime,
+) -> Vec<(String, String)> {
     let date = aws_smithy_types::DateTime::from(time)
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .expect("format date");
@@ -261,7 +309,7 @@ pub fn post_form_v4(
         .take(15)
         .chain(std::iter::once('Z'))
         .collect();
-    let credential = format!("{access_key}/{}/us-east-1/s3/aws4_request", &amz_date[..8]);
+    let credential = format!("{access_key}/{}/{region}/s3/aws4_request", &amz_date[..8]);
     let mut conditions = vec![
         serde_json_value_eq("bucket", bucket),
         "[\"starts-with\", \"$key\", \"\"]".to_owned(),
@@ -275,7 +323,7 @@ pub fn post_form_v4(
         conditions.join(", ")
     );
     let policy = base64::engine::general_purpose::STANDARD.encode(policy);
-    let key = aws_sigv4::sign::v4::generate_signing_key(secret_key, time, "us-east-1", "s3");
+    let key = aws_sigv4::sign::v4::generate_signing_key(secret_key, time, region, "s3");
     let signature = aws_sigv4::sign::v4::calculate_signature(key, policy.as_bytes());
     let mut fields: Vec<(String, String)> = extra
         .iter()

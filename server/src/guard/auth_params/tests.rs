@@ -4,6 +4,8 @@
 use super::*;
 use http::{HeaderValue, StatusCode};
 
+/// The server's `--region` in these tests.
+const REGION: &str = "us-east-1";
 const SIG: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 fn sigv4(signed: &str) -> String {
@@ -22,7 +24,7 @@ fn screen_of(method: &str, uri: &str, headers: &[(&str, &str)]) -> Result<AuthFo
             HeaderValue::from_str(v).unwrap(),
         );
     }
-    screen(&method, &uri, &map, &Limits::default())
+    screen(&method, &uri, &map, &Limits::default(), REGION)
 }
 
 fn signed_headers(auth: &str, extra: &[(&'static str, &'static str)]) -> Vec<(String, String)> {
@@ -55,6 +57,42 @@ fn header_req(
 
 const DEFAULT_SIGNED: &str = "host;x-amz-content-sha256;x-amz-date";
 const PRESIGNED: &str = "/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=CFKEY%2F20250101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20250101T000000Z&X-Amz-SignedHeaders=host&X-Amz-Signature=ff";
+
+#[test]
+fn a_signature_for_another_region_is_refused_naming_ours() {
+    let auth = sigv4(DEFAULT_SIGNED).replace("/us-east-1/", "/eu-west-3/");
+    assert_eq!(
+        header_req("GET", "/b/k", &auth, &[]),
+        Err(Refusal::header_wrong_region(REGION, "eu-west-3"))
+    );
+    let presigned =
+        format!("{PRESIGNED}&X-Amz-Expires=60").replace("%2Fus-east-1%2F", "%2Feu-west-3%2F");
+    let refused = screen_of("GET", &presigned, &[]).unwrap_err();
+    assert_eq!(
+        refused,
+        Refusal::credential_wrong_region(REGION, "eu-west-3")
+    );
+    assert_eq!(
+        refused.message(),
+        "Error parsing the X-Amz-Credential parameter; the region 'eu-west-3' is wrong; expecting 'us-east-1'"
+    );
+    // An empty region is wrong too (s3s would take it for "no region", as for SigV2).
+    let empty = sigv4(DEFAULT_SIGNED).replace("/us-east-1/", "//");
+    assert!(matches!(
+        header_req("GET", "/b/k", &empty, &[]),
+        Err(Refusal {
+            wrong_region: Some(_),
+            ..
+        })
+    ));
+    assert!(check_form_credential("CFKEY/20250101/us-east-1/s3/aws4_request", REGION).is_ok());
+    assert_eq!(
+        check_form_credential("CFKEY/20250101/eu-west-3/s3/aws4_request", REGION),
+        Err(Refusal::credential_wrong_region(REGION, "eu-west-3"))
+    );
+    // A malformed credential is s3s's to refuse.
+    assert!(check_form_credential("nonsense", REGION).is_ok());
+}
 
 #[test]
 fn ordinary_signed_requests_pass() {
@@ -159,7 +197,7 @@ fn presigned_expiry_is_capped() {
     };
     let uri: Uri = format!("{PRESIGNED}&X-Amz-Expires=3601").parse().unwrap();
     assert_eq!(
-        screen(&Method::GET, &uri, &HeaderMap::new(), &hour),
+        screen(&Method::GET, &uri, &HeaderMap::new(), &hour, REGION),
         Err(Refusal::EXPIRES)
     );
 }
@@ -416,6 +454,7 @@ mod agreement {
             &uri.parse().unwrap(),
             &HeaderMap::new(),
             &Limits::default(),
+            REGION,
         );
         let recorder = s3s_view::Recorder::default();
         let svc = s3s_view::service(recorder.clone());
