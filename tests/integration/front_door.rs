@@ -10,7 +10,7 @@ use tokio::net::{TcpSocket, TcpStream};
 
 use crate::common::raw::{self, RawOutcome, RawResponse};
 use crate::common::sign::{self, Payload};
-use crate::common::{Expect, Server, TestEnv, cpu_time, create_bucket, put, rss, signed_get_from};
+use crate::common::{Server, TestEnv, cpu_time, create_bucket, put, rss, signed_get_from};
 use crate::public_access::{assert_still_private, snapshot};
 
 /// A malformed-header case: what, headers, expected status and code.
@@ -314,24 +314,16 @@ async fn time_to_close(conn: &mut TcpStream, limit: Duration) -> Option<Duration
 }
 
 fn start_with_connection_limits(env: &TestEnv) -> Server {
-    env.start(
-        &[
-            "serve",
-            "--ephemeral",
-            "--listen",
-            "127.0.0.1:0",
-            "--max-connections",
-            "4",
-            "--max-connections-per-address",
-            "2",
-            "--header-timeout",
-            "2",
-            "--idle-timeout",
-            "2",
-        ],
-        &[],
-        &Expect::PrintedCredentials,
-    )
+    env.start_ephemeral_with(&[
+        "--max-connections",
+        "4",
+        "--max-connections-per-address",
+        "2",
+        "--header-timeout",
+        "2",
+        "--idle-timeout",
+        "2",
+    ])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

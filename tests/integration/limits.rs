@@ -8,23 +8,12 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 use crate::common::sign;
-use crate::common::{Expect, TestEnv, create_bucket, get, put};
+use crate::common::{TestEnv, create_bucket, get, put};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_beyond_max_uploads_wait_for_a_slot() {
     let env = TestEnv::new();
-    let server = env.start(
-        &[
-            "serve",
-            "--ephemeral",
-            "--listen",
-            "127.0.0.1:0",
-            "--max-uploads",
-            "1",
-        ],
-        &[],
-        &Expect::PrintedCredentials,
-    );
+    let server = env.start_ephemeral_with(&["--max-uploads", "1"]);
     let s3 = server.client();
     create_bucket(&s3, "slots").await;
 

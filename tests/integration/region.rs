@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::common::raw::{self, RawResponse};
 use crate::common::sign::{self, Payload};
-use crate::common::{Expect, Server, TestEnv, create_bucket, put};
+use crate::common::{Server, TestEnv, create_bucket, put};
 use crate::public_access::snapshot;
 
 /// Asserts `resp` is AWS's wrong-region answer with `code`, naming `given` and `expected`.
@@ -140,18 +140,7 @@ async fn a_signature_for_another_region_gets_400_naming_the_servers_region() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_in_another_region_names_it_in_errors_and_bucket_answers() {
     let env = TestEnv::new();
-    let server = env.start(
-        &[
-            "serve",
-            "--ephemeral",
-            "--listen",
-            "127.0.0.1:0",
-            "--region",
-            "eu-west-3",
-        ],
-        &[],
-        &Expect::PrintedCredentials,
-    );
+    let server = env.start_ephemeral_with(&["--region", "eu-west-3"]);
     assert_eq!(server.region, "eu-west-3");
     let s3 = server.client();
     s3.create_bucket()

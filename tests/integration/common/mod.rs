@@ -166,11 +166,14 @@ impl TestEnv {
 
     /// `coffer serve --ephemeral --listen 127.0.0.1:0`.
     pub fn start_ephemeral(&self) -> Server {
-        self.start(
-            &["serve", "--ephemeral", "--listen", "127.0.0.1:0"],
-            &[],
-            &Expect::PrintedCredentials,
-        )
+        self.start_ephemeral_with(&[])
+    }
+
+    /// [`TestEnv::start_ephemeral`] with more `serve` flags.
+    pub fn start_ephemeral_with(&self, flags: &[&str]) -> Server {
+        let mut args = vec!["serve", "--ephemeral", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(flags);
+        self.start(&args, &[], &Expect::PrintedCredentials)
     }
 
     /// `coffer serve --data <env.data()> --listen 127.0.0.1:0` with the fixed root credentials.
