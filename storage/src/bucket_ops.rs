@@ -1,7 +1,7 @@
 //! Bucket operations of [`Store`].
 
 use crate::error::{Error, Result};
-use crate::keyring::random_bytes;
+use crate::keys::keyring::random_bytes;
 use crate::object::{BucketInfo, now_ms};
 use crate::records::BucketRecord;
 use crate::store::Store;

@@ -22,12 +22,12 @@ use bytes::{Bytes, BytesMut};
 use md5::{Digest as _, Md5};
 use tokio::task::JoinHandle;
 
-use crate::chunk_id::ChunkId;
+use crate::chunks::chunk_id::ChunkId;
+use crate::chunks::seal;
 use crate::error::{Error, Result};
 use crate::inflight::Claim;
-use crate::keyring::BucketKeys;
+use crate::keys::keyring::BucketKeys;
 use crate::records::{BucketId, ChunkRef};
-use crate::seal;
 use crate::store::Shared;
 
 /// Chunk tasks in flight per upload: one sealing while one writes.

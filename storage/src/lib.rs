@@ -34,29 +34,20 @@
 //! ```
 
 mod bucket_ops;
-mod chunk_id;
-mod chunk_store;
+mod chunks;
 mod durable;
 mod error;
 mod index;
 mod inflight;
 mod ingest;
-mod key_file;
-mod key_shares;
-mod keyring;
+mod keys;
 mod list;
 mod multipart;
 mod object;
 mod object_ops;
-mod passphrase;
 mod reader;
 mod records;
-mod recovery_shares;
-mod rotate;
-mod seal;
 mod store;
-mod unlocker_file;
-mod unlockers;
 mod writer;
 
 #[cfg(test)]
@@ -64,30 +55,30 @@ mod tests;
 
 pub use error::{Error, Result};
 pub use ingest::{ObjectWriter, StagedBody};
-pub use keyring::MasterKey;
+pub use keys::keyring::MasterKey;
+pub use keys::passphrase::{Argon2Params, Passphrase};
+pub use keys::rotate::{Rotation, rotate_master_key};
+pub use keys::unlockers::{
+    Added, DirState, NewUnlocker, UnlockSecret, UnlockerInfo, UnlockerKind, add_unlocker,
+    dir_state, init, list_unlockers, remove_unlocker, rotate_sealed, unlock,
+};
 pub use list::{ListEntry, ListPage, ListParams, ObjectSummary};
 pub use multipart::{
     MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, ObjectPart, PartInfo, PartsPage, UploadInfo,
     UploadListParams, UploadsPage,
 };
 pub use object::{BucketInfo, ObjectInfo, ObjectMeta};
-pub use passphrase::{Argon2Params, Passphrase};
 pub use reader::ObjectReader;
-pub use rotate::{Rotation, rotate_master_key};
 pub use store::{
     DEFAULT_CHUNK_SIZE, Durability, IndexLocation, MAX_CHUNK_SIZE, MAX_KEY_LEN, MIN_CHUNK_SIZE,
     Store, StoreConfig,
-};
-pub use unlockers::{
-    Added, DirState, NewUnlocker, UnlockSecret, UnlockerInfo, UnlockerKind, add_unlocker,
-    dir_state, init, list_unlockers, remove_unlocker, rotate_sealed, unlock,
 };
 
 /// The hot paths on their own, for benchmarks. Not part of the stable API.
 #[doc(hidden)]
 pub mod hot_paths {
-    pub use crate::chunk_id::ChunkId;
+    pub use crate::chunks::chunk_id::ChunkId;
+    pub use crate::chunks::seal::{SEAL_OVERHEAD, open, seal};
     pub use crate::index::sealed_backend::{IndexCipher, SealedBackend};
-    pub use crate::keyring::BucketKeys;
-    pub use crate::seal::{SEAL_OVERHEAD, open, seal};
+    pub use crate::keys::keyring::BucketKeys;
 }

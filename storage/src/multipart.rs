@@ -246,7 +246,7 @@ impl Store {
         if key.len() > MAX_KEY_LEN {
             return Err(Error::KeyTooLong);
         }
-        let id: UploadId = crate::keyring::random_bytes()?;
+        let id: UploadId = crate::keys::keyring::random_bytes()?;
         let record = UploadRecord {
             key: key.to_owned(),
             created_ms: now_ms(),

@@ -12,11 +12,11 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use crate::chunks::seal;
 use crate::error::{Error, Result};
-use crate::keyring::BucketKeys;
+use crate::keys::keyring::BucketKeys;
 use crate::object::ObjectInfo;
 use crate::records::{BucketId, ChunkRef};
-use crate::seal;
 use crate::store::Shared;
 
 /// Opened chunks waiting for the consumer: one being consumed, one read ahead.
@@ -154,7 +154,7 @@ fn read_piece(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chunk_id::ChunkId;
+    use crate::chunks::chunk_id::ChunkId;
 
     fn chunks(lens: &[u32]) -> Vec<ChunkRef> {
         lens.iter()

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::chunk_id::ChunkId;
+use crate::chunks::chunk_id::ChunkId;
 use crate::error::{Error, Result};
 use crate::object::ObjectMeta;
 

@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use tokio::sync::{mpsc, oneshot};
 use zeroize::Zeroizing;
 
-use crate::chunk_store::ChunkStore;
+use crate::chunks::chunk_store::ChunkStore;
 use crate::durable::create_dir_private;
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::inflight::{InFlight, Release};
-use crate::key_shares::KeyShares;
-use crate::keyring::{BucketKeys, Keyring, MasterKey};
+use crate::keys::key_shares::KeyShares;
+use crate::keys::keyring::{BucketKeys, Keyring, MasterKey};
 use crate::records::BucketId;
 use crate::writer::{self, Op, Reply, Request};
 

@@ -13,7 +13,7 @@ use redb::{ReadableTable as _, WriteTransaction};
 use super::{
     BUCKET_KEYS, BUCKETS, CHUNK_REFS, OBJECTS, SEALED, chunk_ref_key, prefix_end, prefixed,
 };
-use crate::chunk_id::ChunkId;
+use crate::chunks::chunk_id::ChunkId;
 use crate::error::{Error, Result};
 use crate::object::ObjectMeta;
 use crate::records::{self, BucketId, BucketRecord, ChunkRef, ObjectRecord};

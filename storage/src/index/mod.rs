@@ -34,9 +34,9 @@ pub(crate) use uploads::{
     LayoutRecord, MIN_PART_SIZE, PartRecord, UploadId, UploadRecord, UploadsView, WantedPart,
 };
 
-use crate::chunk_id::ChunkId;
+use crate::chunks::chunk_id::ChunkId;
 use crate::error::{Error, Result};
-use crate::keyring::Keyring;
+use crate::keys::keyring::Keyring;
 use crate::records::BucketId;
 use crate::store::IndexLocation;
 

@@ -13,8 +13,8 @@ use redb::ReadableTable as _;
 use super::sealed_backend::{IndexCipher, SealedBackend};
 use super::{BUCKET_KEYS, META, META_KEY_CHECK, SEALED, verify_key};
 use crate::error::{Error, Result};
-use crate::key_file;
-use crate::keyring::{Keyring, random_key};
+use crate::keys::key_file;
+use crate::keys::keyring::{Keyring, random_key};
 
 /// The index file under a data directory.
 pub(crate) const INDEX_FILE: &str = "index.redb";

@@ -3,7 +3,7 @@
 use redb::{ReadOnlyTable, ReadableTable as _};
 
 use super::{BUCKET_KEYS, BUCKETS, CHUNK_REFS, OBJECTS, SEALED, chunk_ref_key, prefixed};
-use crate::chunk_id::ChunkId;
+use crate::chunks::chunk_id::ChunkId;
 use crate::error::{Error, Result};
 use crate::list::{ListPage, ListParams};
 use crate::records::{self, BucketId, BucketRecord, ObjectRecord};

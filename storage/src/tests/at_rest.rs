@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::index::sealed_backend::IndexCipher;
-use crate::keyring::Keyring;
+use crate::keys::keyring::Keyring;
 
 fn open_cfg(root: &Path, key: &MasterKey) -> StoreConfig {
     config(root, key, Durability::Immediate, IndexLocation::File)
@@ -15,7 +15,7 @@ fn open_cfg(root: &Path, key: &MasterKey) -> StoreConfig {
 
 /// The plaintext of the index file, decrypted with the index key from `<root>/keys`.
 fn decrypted_index(root: &Path, key: &MasterKey) -> Vec<u8> {
-    let index_key = crate::key_file::load(root, &Keyring::new(key))
+    let index_key = crate::keys::key_file::load(root, &Keyring::new(key))
         .unwrap()
         .unwrap();
     let mut bytes = std::fs::read(root.join("index.redb")).unwrap();
@@ -128,7 +128,7 @@ async fn a_first_start_cut_short_leaves_nothing_that_blocks_the_next() {
     // What a crash during the first creation of the index leaves: a key file, a half-made
     // new index (never renamed into place), an empty index file.
     let ring = Keyring::new(&key);
-    crate::key_file::store(dir.path(), &ring, &[1; 32], true).unwrap();
+    crate::keys::key_file::store(dir.path(), &ring, &[1; 32], true).unwrap();
     std::fs::write(dir.path().join("index.redb.new"), vec![0u8; 73_728]).unwrap();
     std::fs::write(dir.path().join("index.redb"), b"").unwrap();
     let store = Store::open(open_cfg(dir.path(), &key)).await.unwrap();
@@ -273,7 +273,7 @@ async fn crypto_shredding_deleted_bucket_chunks_open_with_nothing_that_remains()
     // Sanity: the doomed bucket's key opens them now.
     let doomed_keys = store.inner.shared.bucket_keys(&doomed.id).await.unwrap();
     for (id, sealed) in &copies {
-        crate::seal::open(&doomed_keys, id, sealed.clone()).unwrap();
+        crate::chunks::seal::open(&doomed_keys, id, sealed.clone()).unwrap();
     }
     drop(doomed_keys);
 
@@ -287,7 +287,7 @@ async fn crypto_shredding_deleted_bucket_chunks_open_with_nothing_that_remains()
     ));
     // Every key that remains fails on every copied chunk.
     for (id, sealed) in &copies {
-        assert!(crate::seal::open(&kept_keys, id, sealed.clone()).is_err());
+        assert!(crate::chunks::seal::open(&kept_keys, id, sealed.clone()).is_err());
     }
     store.shutdown().await;
 
@@ -310,7 +310,7 @@ async fn crypto_shredding_deleted_bucket_chunks_open_with_nothing_that_remains()
     }
     for keys in &attempts {
         for (id, sealed) in &copies {
-            assert!(crate::seal::open(keys, id, sealed.clone()).is_err());
+            assert!(crate::chunks::seal::open(keys, id, sealed.clone()).is_err());
         }
     }
 }

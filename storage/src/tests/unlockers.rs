@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use zeroize::Zeroizing;
 
 use super::*;
-use crate::keyring::Keyring;
+use crate::keys::keyring::Keyring;
 
 const PASSPHRASE: &str = "correct horse battery staple";
 
@@ -100,7 +100,7 @@ async fn a_sealed_directory_holds_nothing_that_opens_its_keys() {
     // The key file gates the index (and so every bucket key): try every 32-byte string
     // found in any file outside the chunk tree as the master key. None opens it.
     let keys = std::fs::read(root.join("keys")).unwrap();
-    let (check, _) = crate::key_file::parse(&keys).unwrap();
+    let (check, _) = crate::keys::key_file::parse(&keys).unwrap();
     let mut tried = 0usize;
     for (path, bytes) in all_files(root) {
         if path.starts_with(root.join("chunks")) {
@@ -295,7 +295,7 @@ fn weak_argon2_parameters_and_short_passphrases_are_refused_at_set_up() {
 
 #[test]
 fn a_file_edited_to_cheap_argon2_parameters_is_refused_before_any_guess() {
-    use crate::unlocker_file::{StoredKind, load, store};
+    use crate::keys::unlocker_file::{StoredKind, load, store};
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     init(
@@ -351,7 +351,7 @@ async fn an_interrupted_rotation_is_refused_at_open_and_resumes() {
     store.shutdown().await;
     unlock(root, UnlockSecret::Key(copy_key(&key))).unwrap();
 
-    crate::unlockers::interrupt_rotation(root, &UnlockSecret::Key(copy_key(&key))).unwrap();
+    crate::keys::unlockers::interrupt_rotation(root, &UnlockSecret::Key(copy_key(&key))).unwrap();
     assert!(matches!(
         unlock(root, UnlockSecret::Key(copy_key(&key))),
         Err(Error::RotationIncomplete)

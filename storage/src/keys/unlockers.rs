@@ -39,10 +39,10 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::keyring::{MasterKey, cipher_from, random_bytes, random_key, unwrap, wrap};
-use crate::passphrase::{Argon2Params, Passphrase};
-use crate::recovery_shares::{self, Share};
-use crate::unlocker_file::{Entry, FILE, StoredKind, UnlockerFile, load, store};
+use crate::keys::keyring::{MasterKey, cipher_from, random_bytes, random_key, unwrap, wrap};
+use crate::keys::passphrase::{Argon2Params, Passphrase};
+use crate::keys::recovery_shares::{self, Share};
+use crate::keys::unlocker_file::{Entry, FILE, StoredKind, UnlockerFile, load, store};
 
 const CONTEXT_KEY_UNLOCKER: &str = "coffer 2026-11 key file unlocker";
 const CONTEXT_SHARES_UNLOCKER: &str = "coffer 2026-11 recovery shares unlocker";
@@ -79,7 +79,7 @@ pub fn dir_state(root: &Path) -> Result<DirState> {
     };
     Ok(if exists(FILE)? {
         DirState::Sealed
-    } else if exists(crate::key_file::KEY_FILE)? {
+    } else if exists(crate::keys::key_file::KEY_FILE)? {
         DirState::Legacy
     } else {
         DirState::Fresh
@@ -304,12 +304,12 @@ pub fn remove_unlocker(root: &Path, with: &UnlockSecret, id: u32) -> Result<()> 
 pub fn rotate_sealed(root: &Path, with: &UnlockSecret) -> Result<crate::Rotation> {
     require_sealed(root)?;
     let (mut opened, old, new) = begin_rotation(root, with)?;
-    let done = if root.join(crate::key_file::KEY_FILE).exists() {
+    let done = if root.join(crate::keys::key_file::KEY_FILE).exists() {
         match crate::rotate_master_key(root, &old, &new) {
             // Resumed after the key file was switched: the old key opens nothing now.
             Err(Error::WrongMasterKey)
                 if matches!(
-                    crate::key_file::load(root, &crate::keyring::Keyring::new(&new)),
+                    crate::keys::key_file::load(root, &crate::keys::keyring::Keyring::new(&new)),
                     Ok(Some(_))
                 ) =>
             {
@@ -337,12 +337,12 @@ pub fn rotate_sealed(root: &Path, with: &UnlockSecret) -> Result<crate::Rotation
 fn begin_rotation(root: &Path, with: &UnlockSecret) -> Result<(Opened, MasterKey, MasterKey)> {
     let mut opened = open(root, with)?;
     let old = open_master(&opened.unlock_key, LABEL_MASTER_KEY, &opened.file.master)?;
-    if opened.file.pending.is_none() && root.join(crate::key_file::KEY_FILE).exists() {
+    if opened.file.pending.is_none() && root.join(crate::keys::key_file::KEY_FILE).exists() {
         // Before a pending key is recorded, so that a running server (which holds the
         // index) does not leave the directory needing a rotation finished.
         drop(crate::index::sealed_file::open_for_rotation(
             root,
-            &crate::keyring::Keyring::new(&old),
+            &crate::keys::keyring::Keyring::new(&old),
         )?);
     }
     let new = if let Some(pending) = &opened.file.pending {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::passphrase::Argon2Params;
+use crate::keys::passphrase::Argon2Params;
 
 /// File name under the data directory.
 pub(crate) const FILE: &str = "unlockers";

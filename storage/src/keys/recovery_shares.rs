@@ -20,7 +20,7 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::keyring::random_bytes;
+use crate::keys::keyring::random_bytes;
 
 const VERSION: u8 = 1;
 const CHECKSUM_LEN: usize = 4;

@@ -10,9 +10,9 @@ use aes_gcm_siv::aead::AeadInOut as _;
 use aes_gcm_siv::{Nonce, Tag};
 use bytes::Bytes;
 
-use crate::chunk_id::ChunkId;
+use crate::chunks::chunk_id::ChunkId;
 use crate::error::{Error, Result};
-use crate::keyring::BucketKeys;
+use crate::keys::keyring::BucketKeys;
 
 /// Format version of sealed chunks.
 const SEAL_VERSION: u8 = 1;

@@ -8,7 +8,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::chunk_id::ChunkId;
+use crate::chunks::chunk_id::ChunkId;
 use crate::durable::{create_dir_private, fsync_dir, replace_file};
 use crate::error::{Error, Result};
 use crate::records::BucketId;
@@ -63,7 +63,7 @@ impl ChunkStore {
     pub(crate) fn put(&self, bucket: &BucketId, id: &ChunkId, sealed: &[u8]) -> Result<()> {
         let fan = self.fan_dir(bucket, id);
         // Concurrent writers of one chunk id each get their own temp file.
-        let suffix = hex::encode(crate::keyring::random_bytes::<8>()?);
+        let suffix = hex::encode(crate::keys::keyring::random_bytes::<8>()?);
         let temp_path = fan.join(format!("{TEMP_PREFIX}{suffix}"));
         let path = self.path(bucket, id);
         match replace_file(&temp_path, &path, sealed, self.sync) {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::keyring::Keyring;
+use crate::keys::keyring::Keyring;
 
 /// File name under the data directory.
 pub(crate) const KEY_FILE: &str = "keys";
@@ -85,7 +85,7 @@ fn blob(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keyring::MasterKey;
+    use crate::keys::keyring::MasterKey;
     use std::os::unix::fs::PermissionsExt as _;
 
     #[test]

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::error::Result;
 pub use crate::index::sealed_file::Rotation;
-use crate::keyring::{Keyring, MasterKey};
+use crate::keys::keyring::{Keyring, MasterKey};
 
 /// Rotates the master key of the data directory `root` from `old` to `new`.
 ///

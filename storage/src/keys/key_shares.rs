@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 
 use crate::durable::{create_dir_private, fsync_dir, replace_file};
 use crate::error::{Error, Result};
-use crate::keyring::random_key;
+use crate::keys::keyring::random_key;
 use crate::records::BucketId;
 
 const DIR: &str = "key-shares";

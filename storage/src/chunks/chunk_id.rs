@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::keyring::BucketKeys;
+use crate::keys::keyring::BucketKeys;
 
 /// A chunk's content address within its bucket: 32 bytes of keyed BLAKE3.
 #[derive(

@@ -1,0 +1,6 @@
+//! Sealed chunks: their keyed ids ([`chunk_id`]), their sealing ([`seal`]) and the
+//! content-addressed tree of chunk files ([`chunk_store`]).
+
+pub(crate) mod chunk_id;
+pub(crate) mod chunk_store;
+pub(crate) mod seal;
