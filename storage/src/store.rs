@@ -67,7 +67,7 @@ pub(crate) struct Shared {
     index: RwLock<Option<Arc<Index>>>,
     pub(crate) chunks: ChunkStore,
     pub(crate) keyring: Keyring,
-    /// Bucket key shares: deleting one shreds its bucket (see `key_shares.rs`).
+    /// Bucket key shares: deleting one shreds its bucket (see `keys/key_shares.rs`).
     pub(crate) shares: KeyShares,
     key_cache: Mutex<HashMap<BucketId, Arc<BucketKeys>>>,
     pub(crate) inflight: InFlight,

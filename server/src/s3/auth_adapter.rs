@@ -200,7 +200,7 @@ impl S3Access for Strict {
             ));
         }
         // The form's `acl` field never reaches the input: the guard checks it
-        // (form_fields.rs); `x-amz-acl` and grants arrive here through `put_object` above.
+        // (guard/form_intake.rs); `x-amz-acl` and grants arrive here through `put_object` above.
         Ok(())
     }
 
