@@ -22,7 +22,8 @@ ENTRYPOINT ["coffer"]
 # production, mount a certificate and override the command with --tls-cert/--tls-key
 # (SIGHUP reloads it), or terminate TLS in front of the container; never publish this
 # port unencrypted. Add --domain NAME when clients address buckets as <bucket>.NAME
-# (README: "Serving under a hostname").
+# (README: "Serving under a hostname"). Behind docker's port publishing or a proxy every
+# client may share one address: raise --max-connections-per-address (default 64) to match.
 # Credentials: pass COFFER_ROOT_ACCESS_KEY / COFFER_ROOT_SECRET_KEY or read the generated
 # ones from the first start's output. Keys: mount a key file as a secret (not in /data) and
 # set COFFER_MASTER_KEY_FILE to it; without one the data directory must be set up with
