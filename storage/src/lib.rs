@@ -47,6 +47,7 @@ mod object;
 mod object_ops;
 mod reader;
 mod records;
+mod rotation;
 mod store;
 mod writer;
 
@@ -57,10 +58,9 @@ pub use error::{Error, Result};
 pub use ingest::{ObjectWriter, StagedBody};
 pub use keys::keyring::MasterKey;
 pub use keys::passphrase::{Argon2Params, Passphrase};
-pub use keys::rotate::{Rotation, rotate_master_key};
 pub use keys::unlockers::{
     Added, DirState, NewUnlocker, UnlockSecret, UnlockerInfo, UnlockerKind, add_unlocker,
-    dir_state, init, list_unlockers, remove_unlocker, rotate_sealed, unlock,
+    dir_state, init, list_unlockers, remove_unlocker, unlock,
 };
 pub use list::{ListEntry, ListPage, ListParams, ObjectSummary};
 pub use multipart::{
@@ -69,6 +69,7 @@ pub use multipart::{
 };
 pub use object::{BucketInfo, ObjectInfo, ObjectMeta};
 pub use reader::ObjectReader;
+pub use rotation::{Rotation, rotate_master_key, rotate_sealed};
 pub use store::{
     DEFAULT_CHUNK_SIZE, Durability, IndexLocation, MAX_CHUNK_SIZE, MAX_KEY_LEN, MIN_CHUNK_SIZE,
     Store, StoreConfig,

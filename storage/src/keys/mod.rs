@@ -6,14 +6,14 @@
 //!   opens the master key, and adding, removing and listing them;
 //! - [`keyring`]: the master key and the wrapping of every key under it;
 //! - [`key_file`]: the index key, wrapped, beside the index;
-//! - [`key_shares`]: the per-bucket shares whose deletion shreds a bucket;
-//! - [`rotate`]: master key rotation.
+//! - [`key_shares`]: the per-bucket shares whose deletion shreds a bucket.
+//!
+//! Master key rotation, which also rewraps the index's records, is `crate::rotation`.
 
 pub(crate) mod key_file;
 pub(crate) mod key_shares;
 pub(crate) mod keyring;
 pub(crate) mod passphrase;
 pub(crate) mod recovery_shares;
-pub(crate) mod rotate;
 pub(crate) mod unlocker_file;
 pub(crate) mod unlockers;

@@ -294,74 +294,62 @@ pub fn remove_unlocker(root: &Path, with: &UnlockSecret, id: u32) -> Result<()> 
     store(root, &opened.file)
 }
 
-/// Rotates the master key of a sealed directory, proven by `with`: a new master key
-/// rewraps the index key, bucket keys and sealed records (`rotate.rs`), and is wrapped
-/// under the same unlock key, so every unlocker keeps working. Resumes an interrupted
-/// rotation. The store must not be open. Blocks.
-///
-/// # Errors
-/// As [`unlock`] for `with`; as [`crate::rotate_master_key`].
-pub fn rotate_sealed(root: &Path, with: &UnlockSecret) -> Result<crate::Rotation> {
-    require_sealed(root)?;
-    let (mut opened, old, new) = begin_rotation(root, with)?;
-    let done = if root.join(crate::keys::key_file::KEY_FILE).exists() {
-        match crate::rotate_master_key(root, &old, &new) {
-            // Resumed after the key file was switched: the old key opens nothing now.
-            Err(Error::WrongMasterKey)
-                if matches!(
-                    crate::keys::key_file::load(root, &crate::keys::keyring::Keyring::new(&new)),
-                    Ok(Some(_))
-                ) =>
-            {
-                crate::Rotation::default()
-            }
-            other => other?,
-        }
-    } else {
-        // Set up but never opened: nothing is wrapped under the master key yet.
-        crate::Rotation::default()
-    };
-    opened.file.master = wrap(
-        &cipher_from(&opened.unlock_key),
-        LABEL_MASTER_KEY,
-        b"",
-        new.expose(),
-    )?;
-    opened.file.pending = None;
-    store(root, &opened.file)?;
-    Ok(done)
+/// A master key rotation under way in a sealed directory: the unlockers file opened, the
+/// current master key, and a new one once recorded as pending. The rewrapping of what the
+/// master key wraps belongs to the index; `crate::rotation` runs the steps in order.
+pub(crate) struct Rotating {
+    opened: Opened,
+    old: MasterKey,
 }
 
-/// Opens the directory and records a new master key as `pending` (or takes the one an
-/// interrupted rotation recorded). Returns the opened file, the old and the new key.
-fn begin_rotation(root: &Path, with: &UnlockSecret) -> Result<(Opened, MasterKey, MasterKey)> {
-    let mut opened = open(root, with)?;
-    let old = open_master(&opened.unlock_key, LABEL_MASTER_KEY, &opened.file.master)?;
-    if opened.file.pending.is_none() && root.join(crate::keys::key_file::KEY_FILE).exists() {
-        // Before a pending key is recorded, so that a running server (which holds the
-        // index) does not leave the directory needing a rotation finished.
-        drop(crate::index::sealed_file::open_for_rotation(
-            root,
-            &crate::keys::keyring::Keyring::new(&old),
-        )?);
+impl Rotating {
+    /// Opens the sealed directory `root` with `with`.
+    ///
+    /// # Errors
+    /// As [`unlock`]; `Error::LegacyDirectory` or `Error::NotInitialized` if not sealed.
+    pub(crate) fn open(root: &Path, with: &UnlockSecret) -> Result<Rotating> {
+        require_sealed(root)?;
+        let opened = open(root, with)?;
+        let old = open_master(&opened.unlock_key, LABEL_MASTER_KEY, &opened.file.master)?;
+        Ok(Rotating { opened, old })
     }
-    let new = if let Some(pending) = &opened.file.pending {
-        open_master(&opened.unlock_key, LABEL_PENDING_MASTER_KEY, pending)?
-    } else {
-        let new = MasterKey::from_bytes(random_key()?);
-        let cipher = cipher_from(&opened.unlock_key);
-        opened.file.pending = Some(wrap(&cipher, LABEL_PENDING_MASTER_KEY, b"", new.expose())?);
-        // Recorded before anything is rewrapped under it: a crash from here on resumes.
-        store(root, &opened.file)?;
-        new
-    };
-    Ok((opened, old, new))
-}
 
-/// Starts a rotation and stops where a crash after its first step would (tests).
-#[cfg(test)]
-pub(crate) fn interrupt_rotation(root: &Path, with: &UnlockSecret) -> Result<()> {
-    begin_rotation(root, with).map(|_| ())
+    /// The master key being replaced.
+    pub(crate) fn old(&self) -> &MasterKey {
+        &self.old
+    }
+
+    /// Whether an interrupted rotation already recorded its new key.
+    pub(crate) fn resuming(&self) -> bool {
+        self.opened.file.pending.is_some()
+    }
+
+    /// The new master key: the one an interrupted rotation recorded, or a fresh one,
+    /// recorded as pending (durably) before anything is rewrapped under it, so a crash
+    /// from here on resumes.
+    pub(crate) fn record_new(&mut self, root: &Path) -> Result<MasterKey> {
+        if let Some(pending) = &self.opened.file.pending {
+            return open_master(&self.opened.unlock_key, LABEL_PENDING_MASTER_KEY, pending);
+        }
+        let new = MasterKey::from_bytes(random_key()?);
+        let cipher = cipher_from(&self.opened.unlock_key);
+        self.opened.file.pending =
+            Some(wrap(&cipher, LABEL_PENDING_MASTER_KEY, b"", new.expose())?);
+        store(root, &self.opened.file)?;
+        Ok(new)
+    }
+
+    /// Makes `new` the master key every unlocker opens (under the same unlock key).
+    pub(crate) fn finish(mut self, root: &Path, new: &MasterKey) -> Result<()> {
+        self.opened.file.master = wrap(
+            &cipher_from(&self.opened.unlock_key),
+            LABEL_MASTER_KEY,
+            b"",
+            new.expose(),
+        )?;
+        self.opened.file.pending = None;
+        store(root, &self.opened.file)
+    }
 }
 
 fn require_sealed(root: &Path) -> Result<()> {

@@ -351,7 +351,7 @@ async fn an_interrupted_rotation_is_refused_at_open_and_resumes() {
     store.shutdown().await;
     unlock(root, UnlockSecret::Key(copy_key(&key))).unwrap();
 
-    crate::keys::unlockers::interrupt_rotation(root, &UnlockSecret::Key(copy_key(&key))).unwrap();
+    crate::rotation::interrupt_rotation(root, &UnlockSecret::Key(copy_key(&key))).unwrap();
     assert!(matches!(
         unlock(root, UnlockSecret::Key(copy_key(&key))),
         Err(Error::RotationIncomplete)
