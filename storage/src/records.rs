@@ -12,8 +12,7 @@ use crate::object::ObjectMeta;
 /// Format version of every record type in this module.
 const RECORD_VERSION: u8 = 1;
 
-/// A bucket's random 16-byte id; never derived from its name.
-pub(crate) type BucketId = [u8; 16];
+pub(crate) use crate::keys::BucketId;
 
 /// A bucket, stored under its name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

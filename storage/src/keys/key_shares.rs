@@ -19,8 +19,8 @@ use zeroize::Zeroizing;
 
 use crate::durable::{create_dir_private, fsync_dir, replace_file};
 use crate::error::{Error, Result};
+use crate::keys::BucketId;
 use crate::keys::keyring::random_key;
-use crate::records::BucketId;
 
 const DIR: &str = "key-shares";
 const TEMP_SUFFIX: &str = ".tmp";

@@ -10,6 +10,9 @@
 //!
 //! Master key rotation, which also rewraps the index's records, is `crate::rotation`.
 
+/// A bucket's random 16-byte id; never derived from its name.
+pub(crate) type BucketId = [u8; 16];
+
 pub(crate) mod key_file;
 pub(crate) mod key_shares;
 pub(crate) mod keyring;
