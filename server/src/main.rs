@@ -150,10 +150,15 @@ async fn serve_sealed(cfg: &Config, data: &std::path::Path) -> anyhow::Result<()
     let unlocking = {
         let (cfg, gate, data) = (cfg.clone(), gate.clone(), data.to_path_buf());
         tokio::spawn(async move {
-            let (store, guard) = socket
-                .serve_until(|secret| try_unlock(&cfg, &data, secret))
+            // The gate opens before `coffer unlock` hears "ok", so a client that starts
+            // as soon as the unlock returns is served, not told the server is sealed.
+            let store = socket
+                .serve_until(|secret| async {
+                    let (store, guard) = try_unlock(&cfg, &data, secret).await?;
+                    gate.open(guard);
+                    Ok(store)
+                })
                 .await;
-            gate.open(guard);
             tracing::info!("unsealed: serving");
             store
         })

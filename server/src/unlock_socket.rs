@@ -106,6 +106,9 @@ impl UnlockSocket {
                 };
             match attempt(secret).await {
                 Ok(value) => {
+                    // Gone before the client hears "ok": the socket exists only while
+                    // sealed.
+                    let _ = std::fs::remove_file(&self.path);
                     let _ = reply(&mut stream, "ok").await;
                     tracing::info!("unlocked through {}", self.path.display());
                     return value;
