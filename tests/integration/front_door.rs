@@ -295,6 +295,23 @@ async fn silent_connection(source: IpAddr, addr: SocketAddr) -> TcpStream {
     socket.connect(addr).await.unwrap()
 }
 
+/// A form from `source` that sends its headers and first boundary, then nothing more.
+async fn stalled_form(source: IpAddr, addr: SocketAddr) -> TcpStream {
+    let mut conn = silent_connection(source, addr).await;
+    let head = raw::request_head(
+        addr,
+        "POST",
+        "/forms",
+        &[
+            ("Content-Type", "multipart/form-data; boundary=xyz"),
+            ("Content-Length", "100000"),
+        ],
+    );
+    conn.write_all(&head).await.unwrap();
+    conn.write_all(b"--xyz\r\n").await.unwrap();
+    conn
+}
+
 /// How long until the server closes `conn` (reads EOF or a reset), at most `limit`.
 async fn time_to_close(conn: &mut TcpStream, limit: Duration) -> Option<Duration> {
     let started = Instant::now();
@@ -475,22 +492,11 @@ async fn stalled_anonymous_forms_do_not_lock_out_signed_ones() {
         "127.0.0.6",
         "127.0.0.6",
     ] {
-        let mut conn = silent_connection(source.parse().unwrap(), server.addr).await;
-        let head = raw::request_head(
-            server.addr,
-            "POST",
-            "/forms",
-            &[
-                ("Content-Type", "multipart/form-data; boundary=xyz"),
-                ("Content-Length", "100000"),
-            ],
-        );
-        conn.write_all(&head).await.unwrap();
-        conn.write_all(b"--xyz\r\n").await.unwrap();
-        stalled.push(conn);
+        stalled.push(stalled_form(source.parse().unwrap(), server.addr).await);
     }
-    // A third form from that address is refused at once (once the server holds the two:
-    // until then, a complete unsigned form gets its 403).
+    // A third form from that address is refused at once, once the server holds the two.
+    // Until then a complete unsigned form gets its 403 — and may itself have taken the
+    // slot a stalled one wanted, which is then answered 503 and has to stall again.
     let third = || async {
         raw::request_from(
             "127.0.0.6".parse().unwrap(),
@@ -505,11 +511,18 @@ async fn stalled_anonymous_forms_do_not_lock_out_signed_ones() {
         .await
         .status
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(8);
     let mut status = third().await;
     while status != 503 && Instant::now() < deadline {
         assert_eq!(status, 403, "an empty form carries no signature");
         tokio::time::sleep(Duration::from_millis(50)).await;
+        for conn in stalled.iter_mut().skip(4) {
+            let mut probe = [0u8; 1];
+            if !matches!(conn.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+            {
+                *conn = stalled_form("127.0.0.6".parse().unwrap(), server.addr).await;
+            }
+        }
         status = third().await;
     }
     assert_eq!(status, 503, "a third form from one address was taken in");
