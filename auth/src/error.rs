@@ -45,4 +45,27 @@ pub enum Error {
         #[source]
         source: coffer_storage::Error,
     },
+    /// The named user, access key or policy does not exist (IAM's `NoSuchEntity`).
+    #[error("The {what} with name {name} cannot be found.")]
+    NoSuchEntity {
+        /// "user", "access key" or "policy".
+        what: &'static str,
+        /// The name asked for.
+        name: String,
+    },
+    /// A user of that name exists already (IAM's `EntityAlreadyExists`).
+    #[error("User with name {0} already exists.")]
+    EntityAlreadyExists(String),
+    /// The user still has what AWS makes you remove first (IAM's `DeleteConflict`).
+    #[error("Cannot delete entity, must {0} first.")]
+    DeleteConflict(&'static str),
+    /// A per-user limit (two access keys, ten inline policies) is reached (`LimitExceeded`).
+    #[error("{0}")]
+    LimitExceeded(&'static str),
+    /// A name or value that IAM would refuse (`ValidationError`).
+    #[error("{0}")]
+    Invalid(String),
+    /// A policy that does not parse or validate (`MalformedPolicyDocument`).
+    #[error("{0}")]
+    MalformedPolicy(String),
 }

@@ -17,7 +17,7 @@ pub const MAX_SECRET_LEN: usize = 256;
 const GENERATED_ACCESS_KEY_PREFIX: &str = "CF";
 const GENERATED_ACCESS_KEY_LEN: usize = 20;
 const GENERATED_SECRET_LEN: usize = 40;
-const ACCESS_KEY_ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+pub(crate) const ACCESS_KEY_ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const SECRET_ALPHABET: &[u8; 64] =
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -158,7 +158,7 @@ pub fn check_secret(secret: &Secret, var: &'static str) -> Result<(), Error> {
 }
 
 /// `len` characters drawn uniformly from `alphabet` (at most 256 symbols).
-fn random_chars(alphabet: &[u8], len: usize) -> Result<String, Error> {
+pub(crate) fn random_chars(alphabet: &[u8], len: usize) -> Result<String, Error> {
     debug_assert!(!alphabet.is_empty() && alphabet.len() <= 256);
     // Rejection sampling: accept a byte only below the largest multiple of the alphabet
     // size, so every symbol is equally likely (plain `% 36` would favour the first ones).

@@ -24,26 +24,31 @@
 #![forbid(unsafe_code)]
 
 mod decision;
+mod directory;
 mod error;
 mod keys;
 mod records;
 mod secret;
+mod users;
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 pub use decision::{Action, Decision, DenyReason};
+pub use directory::Identity;
 pub use error::Error;
 pub use keys::{
     GeneratedRoot, MAX_SECRET_LEN, MIN_SECRET_LEN, ROOT_ACCESS_KEY_VAR, ROOT_SECRET_KEY_VAR,
     RootSource, check_access_key, check_secret,
 };
+pub use records::KeyStatus;
 pub use secret::{Secret, constant_time_eq};
+pub use users::{AccessKeyInfo, NewAccessKey, UserInfo};
 
-use records::{CREDENTIALS_RECORD, CredentialRecord, RecordStore, UserRecord};
+use directory::Directory;
+use records::{CREDENTIALS_RECORD, DirectoryRecord, KeyRecord, RecordStore};
 
-/// The user table and the access decision. Cheap to clone (an `Arc` inside).
+/// The user directory and the access decision. Cheap to clone (an `Arc` inside).
 #[derive(Clone)]
 pub struct Auth {
     inner: Arc<Inner>,
@@ -54,27 +59,23 @@ pub struct Auth {
 pub const ROOT_PRINCIPAL: &str = "root";
 
 struct Inner {
-    /// Access key → user.
-    users: HashMap<String, User>,
-    /// Principal → is root.
-    principals: HashMap<String, bool>,
-}
-
-struct User {
-    principal: String,
-    secret: Secret,
+    store: Arc<dyn RecordStore>,
+    /// The table requests read; replaced whole after each change.
+    current: RwLock<Arc<Directory>>,
+    /// Changes are made one at a time: read, change, store sealed, swap.
+    changes: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for Auth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Auth")
-            .field("users", &self.inner.users.len())
+            .field("users", &self.directory().record.users.len())
             .finish_non_exhaustive()
     }
 }
 
 impl Auth {
-    /// Loads the credentials of `store`, settling the root credential from `root`:
+    /// Loads the directory of `store`, settling the root credential from `root`:
     ///
     /// - [`RootSource::Provided`]: that credential is the root. If the data directory
     ///   already holds a *different* root, the provided one **replaces** it (the old access
@@ -91,125 +92,134 @@ impl Auth {
         store: &coffer_storage::Store,
         root: RootSource,
     ) -> Result<(Auth, Option<GeneratedRoot>), Error> {
-        Self::open_in(store, root).await
+        Self::open_in(Arc::new(store.clone()), root).await
     }
 
     async fn open_in(
-        store: &impl RecordStore,
+        store: Arc<dyn RecordStore>,
         root: RootSource,
     ) -> Result<(Auth, Option<GeneratedRoot>), Error> {
         let stored = match store.get_record(CREDENTIALS_RECORD).await? {
-            Some(bytes) => Some(CredentialRecord::decode(&bytes)?),
+            Some(bytes) => DirectoryRecord::decode(&bytes, users::new_account_id)?,
             None => None,
         };
-        let stored_root = stored
-            .as_ref()
-            .and_then(|r| r.users.iter().find(|u| u.root).cloned());
-
-        let (record, generated) = match (root, stored, stored_root) {
-            (RootSource::Provided { access_key, secret }, stored, stored_root) => {
-                let same = stored_root.as_ref().is_some_and(|r| {
-                    r.access_key == access_key
-                        && constant_time_eq(r.secret.as_bytes(), secret.expose().as_bytes())
-                });
-                if same {
-                    (stored, None)
-                } else {
-                    // Replace the root, keep every other user.
-                    let mut users: Vec<UserRecord> = stored
-                        .as_ref()
-                        .map(|r| {
-                            r.users
-                                .iter()
-                                .filter(|u| !u.root && u.access_key != access_key)
-                                .cloned()
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    users.push(UserRecord {
-                        principal: ROOT_PRINCIPAL.to_owned(),
-                        access_key,
-                        secret: secret.expose().to_owned(),
-                        root: true,
-                    });
-                    let record = CredentialRecord::new(users);
-                    store
-                        .put_record(CREDENTIALS_RECORD, record.encode()?)
-                        .await?;
-                    (Some(record), None)
+        let (record, generated, changed) = match (root, stored) {
+            (RootSource::Provided { access_key, secret }, Some(mut record)) => {
+                let same = record.root.access_key == access_key
+                    && constant_time_eq(record.root.secret.as_bytes(), secret.expose().as_bytes());
+                if !same {
+                    // A user's key cannot also be root's.
+                    for user in &mut record.users {
+                        user.keys.retain(|k| k.access_key != access_key);
+                    }
+                    record.root = root_key(access_key, &secret);
                 }
+                (record, None, !same)
             }
-            (RootSource::StoredOrGenerated, stored, Some(_)) => (stored, None),
-            (RootSource::StoredOrGenerated, stored, None) => {
+            (RootSource::Provided { access_key, secret }, None) => {
+                let record = DirectoryRecord::new(
+                    users::new_account_id()?,
+                    root_key(access_key, &secret),
+                    Vec::new(),
+                );
+                (record, None, true)
+            }
+            (RootSource::StoredOrGenerated, Some(record)) => (record, None, false),
+            (RootSource::StoredOrGenerated, None) => {
                 let fresh = GeneratedRoot::generate()?;
-                let mut users: Vec<UserRecord> =
-                    stored.as_ref().map(|r| r.users.clone()).unwrap_or_default();
-                users.push(UserRecord {
-                    principal: ROOT_PRINCIPAL.to_owned(),
-                    access_key: fresh.access_key.clone(),
-                    secret: fresh.secret.expose().to_owned(),
-                    root: true,
-                });
-                let record = CredentialRecord::new(users);
-                store
-                    .put_record(CREDENTIALS_RECORD, record.encode()?)
-                    .await?;
-                (Some(record), Some(fresh))
+                let record = DirectoryRecord::new(
+                    users::new_account_id()?,
+                    root_key(fresh.access_key.clone(), &fresh.secret),
+                    Vec::new(),
+                );
+                (record, Some(fresh), true)
             }
         };
-
-        let mut users = HashMap::new();
-        let mut principals = HashMap::new();
-        for u in record.as_ref().map_or(&[][..], |r| &r.users[..]) {
-            users.insert(
-                u.access_key.clone(),
-                User {
-                    principal: u.principal.clone(),
-                    secret: Secret::new(u.secret.clone()),
-                },
-            );
-            principals.insert(u.principal.clone(), u.root);
+        // An upgraded version 1 record is written back as version 2 on its first change.
+        if changed {
+            store
+                .put_record(CREDENTIALS_RECORD, record.encode()?)
+                .await?;
         }
-        Ok((
-            Auth {
-                inner: Arc::new(Inner { users, principals }),
-            },
-            generated,
-        ))
+        let auth = Auth {
+            inner: Arc::new(Inner {
+                store,
+                current: RwLock::new(Arc::new(Directory::new(record))),
+                changes: tokio::sync::Mutex::new(()),
+            }),
+        };
+        Ok((auth, generated))
     }
 
-    /// The secret key of `access_key`, or `None` if there is no such user.
+    /// The table as it is now.
+    fn directory(&self) -> Arc<Directory> {
+        // A poisoned lock only means a panic elsewhere while swapping an Arc: the Arc in
+        // it is whole either way.
+        match self.inner.current.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The deployment's account id (12 digits), the same for root and every user.
+    pub fn account(&self) -> String {
+        self.directory().record.account.clone()
+    }
+
+    /// The secret key of `access_key`, or `None` if there is no such Active key.
     ///
     /// Callers must not let "unknown key" be told apart from "wrong secret" (answer with a
     /// signature mismatch in both cases).
     pub fn secret_for(&self, access_key: &str) -> Option<Secret> {
-        self.inner
-            .users
-            .get(access_key)
-            .map(|user| user.secret.clone())
+        self.directory().secret(access_key)
+    }
+
+    /// Who is behind `access_key`, or `None` if it is unknown or Inactive (checked at every
+    /// request, so a key disabled now is refused on its next request).
+    pub fn identify(&self, access_key: &str) -> Option<Identity> {
+        self.directory().identity(access_key)
     }
 
     /// The principal (stable user id) behind `access_key`, or `None` if there is no such
-    /// user. Record bucket owners by principal, never by access key: keys can be replaced.
-    /// Root's principal is [`ROOT_PRINCIPAL`].
+    /// Active key. Record bucket owners by principal, never by access key: keys can be
+    /// replaced. Root's principal is [`ROOT_PRINCIPAL`].
     pub fn principal_of(&self, access_key: &str) -> Option<String> {
-        self.inner
-            .users
-            .get(access_key)
-            .map(|user| user.principal.clone())
+        self.identify(access_key).map(|id| id.principal)
+    }
+
+    /// The name to show for the owner `principal` (`root`, a user's name, or the id itself
+    /// for a user since deleted).
+    pub fn display_name(&self, principal: &str) -> String {
+        let dir = self.directory();
+        if principal == ROOT_PRINCIPAL {
+            return "root".to_owned();
+        }
+        dir.user_by_principal(principal).map_or_else(
+            || principal.to_owned(),
+            |i| dir.record.users[i].name.clone(),
+        )
     }
 
     /// Decides whether `principal` (from [`Auth::principal_of`] on a verified access key) may
     /// perform `action` on a bucket owned by `bucket_owner` (a principal; `None`: no bucket
     /// involved, or the bucket does not exist).
-    ///
-    /// Today there is one user, root, who may do everything. Any other principal is denied
-    /// on buckets it does not own; unknown principals are always denied.
     pub fn decide(&self, principal: &str, action: Action, bucket_owner: Option<&str>) -> Decision {
-        match self.inner.principals.get(principal) {
-            None => Decision::Deny(DenyReason::UnknownPrincipal),
-            Some(&is_root) => decision::rule(principal, is_root, action, bucket_owner),
+        let dir = self.directory();
+        let is_root = principal == ROOT_PRINCIPAL;
+        if !is_root && dir.user_by_principal(principal).is_none() {
+            return Decision::Deny(DenyReason::UnknownPrincipal);
         }
+        decision::rule(principal, is_root, action, bucket_owner)
+    }
+}
+
+/// Root's key record from an operator's or a generated credential.
+fn root_key(access_key: String, secret: &Secret) -> KeyRecord {
+    KeyRecord {
+        access_key,
+        secret: secret.expose().to_owned(),
+        status: KeyStatus::Active,
+        created_ms: users::now_ms(),
     }
 }
 

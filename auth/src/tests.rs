@@ -10,6 +10,7 @@ use super::*;
 #[derive(Default)]
 struct MemStore(Mutex<HashMap<String, Vec<u8>>>);
 
+#[async_trait::async_trait]
 impl RecordStore for MemStore {
     async fn get_record(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, Error> {
         Ok(self
@@ -42,13 +43,15 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 
 #[test]
 fn p8_first_start_generates_once_then_reuses() {
-    let store = MemStore::default();
-    let (auth, generated) = block_on(Auth::open_in(&store, RootSource::StoredOrGenerated)).unwrap();
+    let store = Arc::new(MemStore::default());
+    let (auth, generated) =
+        block_on(Auth::open_in(store.clone(), RootSource::StoredOrGenerated)).unwrap();
     let root = generated.expect("first start generates a root");
     let secret = auth.secret_for(&root.access_key).unwrap();
     assert!(secret.ct_eq(&root.secret));
 
-    let (auth2, again) = block_on(Auth::open_in(&store, RootSource::StoredOrGenerated)).unwrap();
+    let (auth2, again) =
+        block_on(Auth::open_in(store.clone(), RootSource::StoredOrGenerated)).unwrap();
     assert!(again.is_none(), "the generated root is shown only once");
     assert!(
         auth2
@@ -62,19 +65,20 @@ fn p8_first_start_generates_once_then_reuses() {
 fn record_is_kept_under_the_documented_name() {
     // The record handed to storage is postcard; storage seals it. Here we only check that
     // the crate hands over the record under the documented name.
-    let store = MemStore::default();
-    let _ = block_on(Auth::open_in(&store, RootSource::StoredOrGenerated)).unwrap();
+    let store = Arc::new(MemStore::default());
+    let _ = block_on(Auth::open_in(store.clone(), RootSource::StoredOrGenerated)).unwrap();
     assert!(store.0.lock().unwrap().contains_key("auth/credentials"));
 }
 
 #[test]
 fn provided_root_replaces_a_different_stored_root() {
-    let store = MemStore::default();
-    let (_, generated) = block_on(Auth::open_in(&store, RootSource::StoredOrGenerated)).unwrap();
+    let store = Arc::new(MemStore::default());
+    let (_, generated) =
+        block_on(Auth::open_in(store.clone(), RootSource::StoredOrGenerated)).unwrap();
     let old = generated.unwrap();
 
     let (auth, generated) = block_on(Auth::open_in(
-        &store,
+        store.clone(),
         provided("operator-key", "a-long-enough-secret"),
     ))
     .unwrap();
@@ -88,29 +92,30 @@ fn provided_root_replaces_a_different_stored_root() {
     );
 
     // And it persists: the next start without env values uses it.
-    let (auth, generated) = block_on(Auth::open_in(&store, RootSource::StoredOrGenerated)).unwrap();
+    let (auth, generated) =
+        block_on(Auth::open_in(store.clone(), RootSource::StoredOrGenerated)).unwrap();
     assert!(generated.is_none());
     assert!(auth.secret_for("operator-key").is_some());
 }
 
 #[test]
 fn same_provided_root_does_not_rewrite() {
-    let store = MemStore::default();
+    let store = Arc::new(MemStore::default());
     let _ = block_on(Auth::open_in(
-        &store,
+        store.clone(),
         provided("operator-key", "a-long-enough-secret"),
     ))
     .unwrap();
     store.0.lock().unwrap().clear();
     // Nothing stored now; opening again with the same values writes it again.
     let _ = block_on(Auth::open_in(
-        &store,
+        store.clone(),
         provided("operator-key", "a-long-enough-secret"),
     ))
     .unwrap();
     let before = store.0.lock().unwrap().clone();
     let _ = block_on(Auth::open_in(
-        &store,
+        store.clone(),
         provided("operator-key", "a-long-enough-secret"),
     ))
     .unwrap();
@@ -119,21 +124,21 @@ fn same_provided_root_does_not_rewrite() {
 
 #[test]
 fn corrupt_record_is_an_error() {
-    let store = MemStore::default();
+    let store = Arc::new(MemStore::default());
     store
         .0
         .lock()
         .unwrap()
         .insert("auth/credentials".to_owned(), vec![9, 9, 9]);
-    let err = block_on(Auth::open_in(&store, RootSource::StoredOrGenerated)).unwrap_err();
+    let err = block_on(Auth::open_in(store.clone(), RootSource::StoredOrGenerated)).unwrap_err();
     assert!(matches!(err, Error::Corrupt));
 }
 
 #[test]
 fn unknown_access_key_has_no_secret() {
-    let store = MemStore::default();
+    let store = Arc::new(MemStore::default());
     let (auth, _) = block_on(Auth::open_in(
-        &store,
+        store.clone(),
         provided("operator-key", "a-long-enough-secret"),
     ))
     .unwrap();
@@ -143,9 +148,9 @@ fn unknown_access_key_has_no_secret() {
 
 #[test]
 fn decide_root_may_do_everything_others_are_denied() {
-    let store = MemStore::default();
+    let store = Arc::new(MemStore::default());
     let (auth, _) = block_on(Auth::open_in(
-        &store,
+        store.clone(),
         provided("operator-key", "a-long-enough-secret"),
     ))
     .unwrap();
@@ -190,4 +195,133 @@ fn rule_denies_non_owner() {
         decision::rule("alice", false, Action::CreateBucket, None),
         Decision::Allow
     );
+}
+
+fn opened() -> (Arc<MemStore>, Auth) {
+    let store = Arc::new(MemStore::default());
+    let (auth, _) = block_on(Auth::open_in(
+        store.clone(),
+        provided("operator-key", "a-long-enough-secret"),
+    ))
+    .unwrap();
+    (store, auth)
+}
+
+#[test]
+fn users_get_keys_that_name_them_until_disabled_or_deleted() {
+    let (store, auth) = opened();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let alice = rt.block_on(auth.create_user("alice")).unwrap();
+    assert!(alice.id.starts_with("AIDA"));
+    assert_eq!(
+        alice.arn,
+        format!("arn:aws:iam::{}:user/alice", auth.account())
+    );
+    let key = rt.block_on(auth.create_access_key("alice")).unwrap();
+    let who = auth.identify(&key.info.access_key).unwrap();
+    assert_eq!(who.principal, alice.id);
+    assert_eq!(who.name, "alice");
+    assert!(!who.is_root);
+    assert!(
+        auth.secret_for(&key.info.access_key)
+            .unwrap()
+            .ct_eq(&key.secret)
+    );
+
+    // Two keys at most, as in AWS.
+    rt.block_on(auth.create_access_key("alice")).unwrap();
+    assert!(matches!(
+        rt.block_on(auth.create_access_key("alice")),
+        Err(Error::LimitExceeded(_))
+    ));
+
+    // Inactive: refused exactly like an unknown key; Active again: back.
+    rt.block_on(auth.set_access_key_status("alice", &key.info.access_key, KeyStatus::Inactive))
+        .unwrap();
+    assert!(auth.secret_for(&key.info.access_key).is_none());
+    assert!(auth.identify(&key.info.access_key).is_none());
+    rt.block_on(auth.set_access_key_status("alice", &key.info.access_key, KeyStatus::Active))
+        .unwrap();
+    assert!(auth.identify(&key.info.access_key).is_some());
+
+    // Everything survives a restart.
+    let (again, _) = rt
+        .block_on(Auth::open_in(store.clone(), RootSource::StoredOrGenerated))
+        .unwrap();
+    assert_eq!(again.account(), auth.account());
+    assert_eq!(again.user("ALICE").unwrap(), alice);
+    assert_eq!(again.access_keys("alice").unwrap().len(), 2);
+
+    rt.block_on(auth.delete_access_key("alice", &key.info.access_key))
+        .unwrap();
+    assert!(auth.identify(&key.info.access_key).is_none());
+}
+
+#[test]
+fn deleting_a_user_needs_its_keys_policies_and_buckets_gone_first() {
+    let (_, auth) = opened();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(auth.create_user("scanner")).unwrap();
+    assert!(matches!(
+        rt.block_on(auth.create_user("Scanner")),
+        Err(Error::EntityAlreadyExists(_))
+    ));
+    let key = rt.block_on(auth.create_access_key("scanner")).unwrap();
+    rt.block_on(auth.put_user_policy(
+        "scanner",
+        "uploads",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::photos/*"}]}"#,
+    ))
+    .unwrap();
+    assert_eq!(auth.user_policies("scanner").unwrap(), ["uploads"]);
+
+    assert!(matches!(
+        rt.block_on(auth.delete_user("scanner", false)),
+        Err(Error::DeleteConflict(_))
+    ));
+    rt.block_on(auth.delete_access_key("scanner", &key.info.access_key))
+        .unwrap();
+    assert!(matches!(
+        rt.block_on(auth.delete_user("scanner", false)),
+        Err(Error::DeleteConflict(_))
+    ));
+    rt.block_on(auth.delete_user_policy("scanner", "uploads"))
+        .unwrap();
+    assert!(matches!(
+        rt.block_on(auth.delete_user("scanner", true)),
+        Err(Error::DeleteConflict(_))
+    ));
+    rt.block_on(auth.delete_user("scanner", false)).unwrap();
+    assert!(matches!(
+        auth.user("scanner"),
+        Err(Error::NoSuchEntity { what: "user", .. })
+    ));
+}
+
+#[test]
+fn names_iam_refuses_are_refused() {
+    let (_, auth) = opened();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for bad in ["", "has space", "slash/y", &"x".repeat(65), "é"] {
+        assert!(
+            matches!(rt.block_on(auth.create_user(bad)), Err(Error::Invalid(_))),
+            "{bad:?}"
+        );
+    }
+    rt.block_on(auth.create_user("dr.smith+cam@clinic_1=a,b-c"))
+        .unwrap();
+}
+
+#[test]
+fn reset_root_replaces_roots_secret() {
+    let (_, auth) = opened();
+    let fresh = block_on(auth.reset_root()).unwrap();
+    assert!(auth.secret_for("operator-key").is_none());
+    assert!(auth.identify(&fresh.access_key).unwrap().is_root);
 }
