@@ -12,7 +12,7 @@
 //! [`refuse_acl_headers`] runs in the access check, before anything is created.
 
 use super::Coffer;
-use super::bucket_access::{caller, owned_bucket, owner};
+use super::bucket_access::{owner, resolve_bucket};
 use super::error_map::storage_error;
 use http::HeaderMap;
 use s3s::dto::{
@@ -60,11 +60,10 @@ pub(crate) async fn get_bucket_acl(
     coffer: &Coffer,
     req: S3Request<GetBucketAclInput>,
 ) -> S3Result<S3Response<GetBucketAclOutput>> {
-    let principal = caller(coffer, &req)?;
-    let bucket = owned_bucket(coffer, &principal, &req.input.bucket).await?;
+    let bucket = resolve_bucket(coffer, &req.input.bucket).await?;
     Ok(S3Response::new(GetBucketAclOutput {
         grants: Some(owner_grants(&bucket.owner)),
-        owner: Some(owner(&bucket.owner)),
+        owner: Some(owner(coffer, &bucket.owner)),
     }))
 }
 
@@ -72,9 +71,8 @@ pub(crate) async fn get_object_acl(
     coffer: &Coffer,
     req: S3Request<GetObjectAclInput>,
 ) -> S3Result<S3Response<GetObjectAclOutput>> {
-    let principal = caller(coffer, &req)?;
     let input = req.input;
-    let bucket = owned_bucket(coffer, &principal, &input.bucket).await?;
+    let bucket = resolve_bucket(coffer, &input.bucket).await?;
     coffer
         .store
         .head_object(&bucket, &input.key)
@@ -82,7 +80,7 @@ pub(crate) async fn get_object_acl(
         .map_err(storage_error)?;
     Ok(S3Response::new(GetObjectAclOutput {
         grants: Some(owner_grants(&bucket.owner)),
-        owner: Some(owner(&bucket.owner)),
+        owner: Some(owner(coffer, &bucket.owner)),
         request_charged: None,
     }))
 }
@@ -91,9 +89,8 @@ pub(crate) async fn put_bucket_acl(
     coffer: &Coffer,
     req: S3Request<PutBucketAclInput>,
 ) -> S3Result<S3Response<PutBucketAclOutput>> {
-    let principal = caller(coffer, &req)?;
     let input = req.input;
-    let bucket = owned_bucket(coffer, &principal, &input.bucket).await?;
+    let bucket = resolve_bucket(coffer, &input.bucket).await?;
     check_canned(
         input.acl.as_ref().map(s3s::dto::BucketCannedACL::as_str),
         PRIVATE_BUCKET_ACLS,
@@ -117,9 +114,8 @@ pub(crate) async fn put_object_acl(
     coffer: &Coffer,
     req: S3Request<PutObjectAclInput>,
 ) -> S3Result<S3Response<PutObjectAclOutput>> {
-    let principal = caller(coffer, &req)?;
     let input = req.input;
-    let bucket = owned_bucket(coffer, &principal, &input.bucket).await?;
+    let bucket = resolve_bucket(coffer, &input.bucket).await?;
     check_canned(
         input.acl.as_ref().map(s3s::dto::ObjectCannedACL::as_str),
         PRIVATE_OBJECT_ACLS,
@@ -338,7 +334,10 @@ mod tests {
         assert!(check_document(None, "root").is_ok());
         let ours = AccessControlPolicy {
             grants: Some(owner_grants("root")),
-            owner: Some(owner("root")),
+            owner: Some(s3s::dto::Owner {
+                display_name: Some("root".into()),
+                id: Some("root".into()),
+            }),
         };
         assert!(check_document(Some(&ours), "root").is_ok());
     }

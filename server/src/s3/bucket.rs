@@ -1,7 +1,7 @@
 //! Bucket operations: create, list, head, delete, location.
 
 use super::Coffer;
-use super::bucket_access::{caller, owned_bucket, owner};
+use super::bucket_access::{caller, owner, resolve_bucket};
 use super::error_map::storage_error;
 use s3s::dto::{
     Bucket, CreateBucketInput, CreateBucketOutput, DeleteBucketInput, DeleteBucketOutput,
@@ -40,7 +40,7 @@ pub(crate) async fn list_buckets(
         .collect();
     Ok(S3Response::new(ListBucketsOutput {
         buckets: Some(buckets),
-        owner: Some(owner(&principal)),
+        owner: Some(owner(coffer, &principal)),
         prefix: (!prefix.is_empty()).then_some(prefix),
         ..Default::default()
     }))
@@ -92,8 +92,7 @@ pub(crate) async fn head_bucket(
     coffer: &Coffer,
     req: S3Request<HeadBucketInput>,
 ) -> S3Result<S3Response<HeadBucketOutput>> {
-    let principal = caller(coffer, &req)?;
-    owned_bucket(coffer, &principal, &req.input.bucket).await?;
+    resolve_bucket(coffer, &req.input.bucket).await?;
     // s3s sends `bucket_region` as the `x-amz-bucket-region` header.
     Ok(S3Response::new(HeadBucketOutput {
         bucket_region: Some(coffer.region.clone()),
@@ -105,8 +104,7 @@ pub(crate) async fn delete_bucket(
     coffer: &Coffer,
     req: S3Request<DeleteBucketInput>,
 ) -> S3Result<S3Response<DeleteBucketOutput>> {
-    let principal = caller(coffer, &req)?;
-    let bucket = owned_bucket(coffer, &principal, &req.input.bucket).await?;
+    let bucket = resolve_bucket(coffer, &req.input.bucket).await?;
     coffer
         .store
         .delete_bucket(&bucket.name)
@@ -119,8 +117,7 @@ pub(crate) async fn get_bucket_location(
     coffer: &Coffer,
     req: S3Request<GetBucketLocationInput>,
 ) -> S3Result<S3Response<GetBucketLocationOutput>> {
-    let principal = caller(coffer, &req)?;
-    owned_bucket(coffer, &principal, &req.input.bucket).await?;
+    resolve_bucket(coffer, &req.input.bucket).await?;
     let location_constraint = (coffer.region != DEFAULT_REGION)
         .then(|| s3s::dto::BucketLocationConstraint::from(coffer.region.clone()));
     // AWS names the region in this header too; tools that read only it (rather than the

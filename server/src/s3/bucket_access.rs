@@ -1,9 +1,7 @@
-//! Who is calling, and the bucket they may act on.
+//! Who is calling, and the bucket a request names.
 //!
-//! Every operation that names a bucket resolves it here, so the ownership
-//! rule (a bucket is reachable only by its owner) lives in one place. The
-//! access layer has already refused unsigned requests; this is the second,
-//! per-bucket half of the decision.
+//! The decision whether the caller may act was taken before any handler runs, by
+//! coffer-auth through the access hook (`auth_adapter.rs`); handlers only resolve names.
 
 use super::Coffer;
 use super::error_map::storage_error;
@@ -22,26 +20,17 @@ pub(crate) fn caller<T>(coffer: &Coffer, req: &S3Request<T>) -> S3Result<String>
         .ok_or_else(|| s3_error!(AccessDenied, "Access Denied."))
 }
 
-/// Looks a bucket up and checks that `caller` owns it.
-///
-/// A bucket owned by someone else answers `AccessDenied`, as AWS does, so a
-/// caller learns nothing about other tenants' buckets beyond existence.
-pub(crate) async fn owned_bucket(
-    coffer: &Coffer,
-    caller: &str,
-    name: &str,
-) -> S3Result<BucketInfo> {
-    let bucket = coffer.store.bucket(name).await.map_err(storage_error)?;
-    if bucket.owner != caller {
-        return Err(s3_error!(AccessDenied, "Access Denied."));
-    }
-    Ok(bucket)
+/// Looks up the bucket a request names. Whether the caller may act on it was decided
+/// before the handler ran (`auth_adapter.rs`, by coffer-auth), so nothing is re-checked here.
+pub(crate) async fn resolve_bucket(coffer: &Coffer, name: &str) -> S3Result<BucketInfo> {
+    coffer.store.bucket(name).await.map_err(storage_error)
 }
 
-/// The `Owner` element S3 puts in listings: the principal's id.
-pub(crate) fn owner(principal: &str) -> s3s::dto::Owner {
+/// The `Owner` element S3 puts in listings and ACLs: the principal's stable id (what
+/// `x-amz-expected-bucket-owner` names) and its user name.
+pub(crate) fn owner(coffer: &Coffer, principal: &str) -> s3s::dto::Owner {
     s3s::dto::Owner {
-        display_name: Some(principal.to_owned()),
+        display_name: Some(coffer.auth.display_name(principal)),
         id: Some(principal.to_owned()),
     }
 }

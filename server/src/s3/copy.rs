@@ -1,7 +1,7 @@
 //! CopyObject: same bucket links chunks; across buckets storage reseals.
 
 use super::Coffer;
-use super::bucket_access::{caller, owned_bucket};
+use super::bucket_access::resolve_bucket;
 use super::conditional::{Conditions, check_copy_source};
 use super::error_map::storage_error;
 use super::object_headers::{RequestHeaders, meta_from_request};
@@ -17,7 +17,6 @@ pub(crate) async fn copy_object(
     coffer: &Coffer,
     req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
-    let principal = caller(coffer, &req)?;
     let input = req.input;
     let (src_bucket, src_key) = unsupported::copy_source(&input.copy_source)?;
     unsupported::refuse(&Asks {
@@ -30,7 +29,6 @@ pub(crate) async fn copy_object(
 
     let CopyEnds { src, dest_bucket } = resolve_copy(
         coffer,
-        &principal,
         (src_bucket, src_key),
         &input.bucket,
         &Conditions {
@@ -105,22 +103,20 @@ pub(super) struct CopyEnds {
     pub dest_bucket: BucketInfo,
 }
 
-/// Resolves both ends of a copy (CopyObject, UploadPartCopy). The source
-/// bucket must be the caller's too: the access layer saw only the destination
-/// in the request path. The source must exist and meet the copy-source
-/// conditions.
+/// Resolves both ends of a copy (CopyObject, UploadPartCopy): the access layer decided
+/// both (read on the source, write on the destination). The source must exist and meet
+/// the copy-source conditions.
 pub(super) async fn resolve_copy(
     coffer: &Coffer,
-    principal: &str,
     (src_bucket, src_key): (&str, &str),
     dest_bucket: &str,
     conditions: &Conditions<'_>,
 ) -> S3Result<CopyEnds> {
-    let source_bucket = owned_bucket(coffer, principal, src_bucket).await?;
+    let source_bucket = resolve_bucket(coffer, src_bucket).await?;
     let dest_bucket = if src_bucket == dest_bucket {
         source_bucket.clone()
     } else {
-        owned_bucket(coffer, principal, dest_bucket).await?
+        resolve_bucket(coffer, dest_bucket).await?
     };
     let src = coffer
         .store

@@ -1,7 +1,7 @@
 //! DeleteObject and DeleteObjects (idempotent, as in S3).
 
 use super::Coffer;
-use super::bucket_access::{caller, owned_bucket};
+use super::bucket_access::resolve_bucket;
 use super::error_map::storage_error;
 use crate::limits::MAX_DELETE_KEYS;
 use s3s::dto::{
@@ -13,7 +13,6 @@ pub(crate) async fn delete_object(
     coffer: &Coffer,
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
-    let principal = caller(coffer, &req)?;
     let input = req.input;
     if input.version_id.as_deref().is_some_and(|v| v != "null") {
         return Err(s3_error!(
@@ -30,7 +29,7 @@ pub(crate) async fn delete_object(
             "Conditional deletes are not supported yet."
         ));
     }
-    let bucket = owned_bucket(coffer, &principal, &input.bucket).await?;
+    let bucket = resolve_bucket(coffer, &input.bucket).await?;
     // Deleting what is not there succeeds: S3 deletes are idempotent.
     coffer
         .store
@@ -44,7 +43,6 @@ pub(crate) async fn delete_objects(
     coffer: &Coffer,
     req: S3Request<DeleteObjectsInput>,
 ) -> S3Result<S3Response<DeleteObjectsOutput>> {
-    let principal = caller(coffer, &req)?;
     let input = req.input;
     let objects = input.delete.objects;
     if objects.is_empty() || objects.len() > MAX_DELETE_KEYS {
@@ -62,7 +60,7 @@ pub(crate) async fn delete_objects(
             "Versioning is not enabled on this server."
         ));
     }
-    let bucket = owned_bucket(coffer, &principal, &input.bucket).await?;
+    let bucket = resolve_bucket(coffer, &input.bucket).await?;
     let keys: Vec<String> = objects.into_iter().map(|o| o.key).collect();
     let quiet = input.delete.quiet.unwrap_or(false);
     let deleted = (!quiet).then(|| {

@@ -6,7 +6,7 @@
 //! echoes but does not apply (s3s notes §8.7).
 
 use super::Coffer;
-use super::bucket_access::{caller, owned_bucket, owner};
+use super::bucket_access::{owner, resolve_bucket};
 use super::error_map::storage_error;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -124,7 +124,6 @@ pub(crate) async fn list_objects_v2(
     coffer: &Coffer,
     req: S3Request<ListObjectsV2Input>,
 ) -> S3Result<S3Response<ListObjectsV2Output>> {
-    let principal = caller(coffer, &req)?;
     let input = req.input;
     let url = url_encoding(input.encoding_type.as_ref())?;
     let max = max_keys(input.max_keys)?;
@@ -134,7 +133,7 @@ pub(crate) async fn list_objects_v2(
         Some(token) => Some(decode_token(token)?),
         None => non_empty(input.start_after.clone()),
     };
-    let bucket = owned_bucket(coffer, &principal, &input.bucket).await?;
+    let bucket = resolve_bucket(coffer, &input.bucket).await?;
     let page = coffer
         .store
         .list_objects(
@@ -155,7 +154,7 @@ pub(crate) async fn list_objects_v2(
     } else {
         None
     };
-    let owner = (input.fetch_owner == Some(true)).then(|| owner(&principal));
+    let owner = (input.fetch_owner == Some(true)).then(|| owner(coffer, &bucket.owner));
     let (contents, prefixes) = split_page(page, url, owner.as_ref());
     let key_count = i32::try_from(contents.len() + prefixes.len()).unwrap_or(MAX_KEYS);
     Ok(S3Response::new(ListObjectsV2Output {
@@ -179,13 +178,12 @@ pub(crate) async fn list_objects(
     coffer: &Coffer,
     req: S3Request<ListObjectsInput>,
 ) -> S3Result<S3Response<ListObjectsOutput>> {
-    let principal = caller(coffer, &req)?;
     let input = req.input;
     let url = url_encoding(input.encoding_type.as_ref())?;
     let max = max_keys(input.max_keys)?;
     let prefix = input.prefix.clone().unwrap_or_default();
     let delimiter = non_empty(input.delimiter.clone());
-    let bucket = owned_bucket(coffer, &principal, &input.bucket).await?;
+    let bucket = resolve_bucket(coffer, &input.bucket).await?;
     let page = coffer
         .store
         .list_objects(
@@ -208,7 +206,7 @@ pub(crate) async fn list_objects(
     } else {
         None
     };
-    let owner = owner(&principal);
+    let owner = owner(coffer, &bucket.owner);
     let (contents, prefixes) = split_page(page, url, Some(&owner));
     Ok(S3Response::new(ListObjectsOutput {
         name: Some(input.bucket),

@@ -9,7 +9,7 @@
 
 use super::Coffer;
 use super::body::{Expectations, expectations_of, ingest};
-use super::bucket_access::{caller, owned_bucket, owner};
+use super::bucket_access::{caller, owner, resolve_bucket};
 use super::checksum;
 use super::conditional::Conditions;
 use super::copy::{CopyEnds, resolve_copy};
@@ -84,7 +84,6 @@ pub(crate) async fn create_multipart_upload(
     coffer: &Coffer,
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-    let principal = caller(coffer, &req)?;
     let input = req.input;
     unsupported::refuse(&Asks {
         tagging: input.tagging.is_some(),
@@ -95,7 +94,7 @@ pub(crate) async fn create_multipart_upload(
         sse: input.server_side_encryption.as_ref(),
         ..Default::default()
     })?;
-    let bucket = owned_bucket(coffer, &principal, &input.bucket).await?;
+    let bucket = resolve_bucket(coffer, &input.bucket).await?;
     let algorithm = known_algorithm(input.checksum_algorithm.as_ref())?;
     let checksum_type = checksum::resolve_type(
         algorithm,
@@ -136,7 +135,6 @@ pub(crate) async fn upload_part(
     coffer: &Coffer,
     req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
-    let principal = caller(coffer, &req)?;
     let trailers = req.trailing_headers;
     let uri = req.uri;
     let input = req.input;
@@ -156,7 +154,7 @@ pub(crate) async fn upload_part(
             "Your proposed upload exceeds the maximum allowed size."
         ));
     }
-    let bucket = owned_bucket(coffer, &principal, &input.bucket).await?;
+    let bucket = resolve_bucket(coffer, &input.bucket).await?;
     // Refuse before reading the body if there is no such upload.
     let upload = coffer
         .store
@@ -250,7 +248,6 @@ pub(crate) async fn upload_part_copy(
     coffer: &Coffer,
     req: S3Request<UploadPartCopyInput>,
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-    let principal = caller(coffer, &req)?;
     let input = req.input;
     let (src_bucket, src_key) = unsupported::copy_source(&input.copy_source)?;
     unsupported::refuse(&Asks {
@@ -264,7 +261,6 @@ pub(crate) async fn upload_part_copy(
         dest_bucket: bucket,
     } = resolve_copy(
         coffer,
-        &principal,
         (src_bucket, src_key),
         &input.bucket,
         &Conditions {
@@ -434,7 +430,6 @@ pub(crate) async fn complete_multipart_upload(
     coffer: &Coffer,
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-    let principal = caller(coffer, &req)?;
     let mut input = req.input;
     if input.if_match.is_some() || input.if_none_match.is_some() {
         return Err(s3_error!(
@@ -442,7 +437,7 @@ pub(crate) async fn complete_multipart_upload(
             "Conditional writes are not supported yet."
         ));
     }
-    let bucket = owned_bucket(coffer, &principal, &input.bucket).await?;
+    let bucket = resolve_bucket(coffer, &input.bucket).await?;
     let wanted = wanted_parts(&mut input)?;
     let store = &coffer.store;
 
@@ -564,9 +559,8 @@ pub(crate) async fn abort_multipart_upload(
     coffer: &Coffer,
     req: S3Request<AbortMultipartUploadInput>,
 ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-    let principal = caller(coffer, &req)?;
     let input = req.input;
-    let bucket = owned_bucket(coffer, &principal, &input.bucket).await?;
+    let bucket = resolve_bucket(coffer, &input.bucket).await?;
     coffer
         .store
         .abort_upload(&bucket, &input.key, &input.upload_id)
@@ -581,7 +575,7 @@ pub(crate) async fn list_parts(
 ) -> S3Result<S3Response<ListPartsOutput>> {
     let principal = caller(coffer, &req)?;
     let input = req.input;
-    let bucket = owned_bucket(coffer, &principal, &input.bucket).await?;
+    let bucket = resolve_bucket(coffer, &input.bucket).await?;
     let max = page_size(input.max_parts, "max-parts")?;
     let marker = match input.part_number_marker {
         None => 0,
@@ -629,7 +623,7 @@ pub(crate) async fn list_parts(
         next_part_number_marker: next.and_then(|n| i32::try_from(n).ok()),
         is_truncated: Some(page.is_truncated),
         parts: Some(parts),
-        owner: Some(owner(&principal)),
+        owner: Some(owner(coffer, &bucket.owner)),
         initiator: Some(initiator(&principal)),
         storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
         checksum_algorithm: upload.checksum_algorithm.map(ChecksumAlgorithm::from),
@@ -644,7 +638,7 @@ pub(crate) async fn list_multipart_uploads(
 ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
     let principal = caller(coffer, &req)?;
     let input = req.input;
-    let bucket = owned_bucket(coffer, &principal, &input.bucket).await?;
+    let bucket = resolve_bucket(coffer, &input.bucket).await?;
     let max = page_size(input.max_uploads, "max-uploads")?;
     let url = url_encoding(input.encoding_type.as_ref())?;
     let page = coffer
@@ -669,7 +663,7 @@ pub(crate) async fn list_multipart_uploads(
             upload_id: Some(u.upload_id),
             initiated: Some(Timestamp::from(u.initiated)),
             initiator: Some(initiator(&principal)),
-            owner: Some(owner(&principal)),
+            owner: Some(owner(coffer, &bucket.owner)),
             storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
             checksum_algorithm: u.checksum_algorithm.map(ChecksumAlgorithm::from),
             checksum_type: u.checksum_type.map(ChecksumType::from),

@@ -1,7 +1,7 @@
 //! GetObject and HeadObject: conditionals, ranges, and the stored headers.
 
 use super::Coffer;
-use super::bucket_access::{caller, owned_bucket};
+use super::bucket_access::resolve_bucket;
 use super::checksum::type_of;
 use super::conditional::{Conditions, check_read};
 use super::error_map::storage_error;
@@ -33,14 +33,14 @@ struct ReadRequest<'a> {
     version_id: Option<&'a str>,
 }
 
-async fn resolve(coffer: &Coffer, principal: &str, r: ReadRequest<'_>) -> S3Result<Resolved> {
+async fn resolve(coffer: &Coffer, r: ReadRequest<'_>) -> S3Result<Resolved> {
     if r.version_id.is_some_and(|v| v != "null") {
         return Err(s3_error!(
             NoSuchVersion,
             "Versioning is not enabled on this server."
         ));
     }
-    let bucket = owned_bucket(coffer, principal, r.bucket).await?;
+    let bucket = resolve_bucket(coffer, r.bucket).await?;
     let obj = coffer
         .store
         .head_object(&bucket, r.key)
@@ -172,8 +172,7 @@ pub(crate) async fn get_object(
     coffer: &Coffer,
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
-    let principal = caller(coffer, &req)?;
-    let resolved = resolve(coffer, &principal, read_request!(req.input)).await?;
+    let resolved = resolve(coffer, read_request!(req.input)).await?;
     let bytes = resolved.range.clone().unwrap_or(0..resolved.obj.size);
     let body = coffer.store.read_object(&resolved.obj, bytes);
     Ok(S3Response::new(describe!(GetObjectOutput, resolved, {
@@ -185,8 +184,7 @@ pub(crate) async fn head_object(
     coffer: &Coffer,
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
-    let principal = caller(coffer, &req)?;
-    let resolved = resolve(coffer, &principal, read_request!(req.input)).await?;
+    let resolved = resolve(coffer, read_request!(req.input)).await?;
     Ok(S3Response::new(describe!(HeadObjectOutput, resolved, {})))
 }
 

@@ -2,7 +2,7 @@
 
 use super::Coffer;
 use super::body::{expectations_of, ingest};
-use super::bucket_access::{caller, owned_bucket};
+use super::bucket_access::resolve_bucket;
 use super::error_map::storage_error;
 use super::object_headers::{RequestHeaders, checksum_fields, meta_from_request};
 use super::unsupported::{self, Asks};
@@ -13,7 +13,6 @@ pub(crate) async fn put_object(
     coffer: &Coffer,
     req: S3Request<PutObjectInput>,
 ) -> S3Result<S3Response<PutObjectOutput>> {
-    let principal = caller(coffer, &req)?;
     let trailers = req.trailing_headers;
     let uri = req.uri;
     let input = req.input;
@@ -27,7 +26,7 @@ pub(crate) async fn put_object(
         sse_c: input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some(),
         sse: input.server_side_encryption.as_ref(),
     })?;
-    let bucket = owned_bucket(coffer, &principal, &input.bucket).await?;
+    let bucket = resolve_bucket(coffer, &input.bucket).await?;
 
     let meta = meta_from_request(RequestHeaders {
         content_type: input.content_type,

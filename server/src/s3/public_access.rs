@@ -10,7 +10,7 @@
 
 use super::Coffer;
 use super::acl::PUBLIC_REFUSED;
-use super::bucket_access::{caller, owned_bucket};
+use super::bucket_access::resolve_bucket;
 use s3s::dto::{
     DeleteBucketPolicyInput, DeleteBucketPolicyOutput, DeletePublicAccessBlockInput,
     DeletePublicAccessBlockOutput, GetBucketPolicyInput, GetBucketPolicyOutput,
@@ -35,8 +35,7 @@ pub(crate) async fn get_public_access_block(
     coffer: &Coffer,
     req: S3Request<GetPublicAccessBlockInput>,
 ) -> S3Result<S3Response<GetPublicAccessBlockOutput>> {
-    let principal = caller(coffer, &req)?;
-    owned_bucket(coffer, &principal, &req.input.bucket).await?;
+    resolve_bucket(coffer, &req.input.bucket).await?;
     Ok(S3Response::new(GetPublicAccessBlockOutput {
         public_access_block_configuration: Some(all_blocked()),
     }))
@@ -46,8 +45,7 @@ pub(crate) async fn put_public_access_block(
     coffer: &Coffer,
     req: S3Request<PutPublicAccessBlockInput>,
 ) -> S3Result<S3Response<PutPublicAccessBlockOutput>> {
-    let principal = caller(coffer, &req)?;
-    owned_bucket(coffer, &principal, &req.input.bucket).await?;
+    resolve_bucket(coffer, &req.input.bucket).await?;
     // A flag left out means "off" in AWS, so it is refused like an explicit false.
     if req.input.public_access_block_configuration != all_blocked() {
         return Err(s3_error!(AccessDenied, "{PUBLIC_REFUSED}"));
@@ -59,8 +57,7 @@ pub(crate) async fn delete_public_access_block(
     coffer: &Coffer,
     req: S3Request<DeletePublicAccessBlockInput>,
 ) -> S3Result<S3Response<DeletePublicAccessBlockOutput>> {
-    let principal = caller(coffer, &req)?;
-    owned_bucket(coffer, &principal, &req.input.bucket).await?;
+    resolve_bucket(coffer, &req.input.bucket).await?;
     Err(s3_error!(AccessDenied, "{PUBLIC_REFUSED}"))
 }
 
@@ -68,8 +65,7 @@ pub(crate) async fn get_bucket_policy_status(
     coffer: &Coffer,
     req: S3Request<GetBucketPolicyStatusInput>,
 ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
-    let principal = caller(coffer, &req)?;
-    owned_bucket(coffer, &principal, &req.input.bucket).await?;
+    resolve_bucket(coffer, &req.input.bucket).await?;
     Ok(S3Response::new(GetBucketPolicyStatusOutput {
         policy_status: Some(PolicyStatus {
             is_public: Some(false),
@@ -81,8 +77,7 @@ pub(crate) async fn get_bucket_policy(
     coffer: &Coffer,
     req: S3Request<GetBucketPolicyInput>,
 ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
-    let principal = caller(coffer, &req)?;
-    owned_bucket(coffer, &principal, &req.input.bucket).await?;
+    resolve_bucket(coffer, &req.input.bucket).await?;
     Err(s3_error!(
         NoSuchBucketPolicy,
         "The bucket policy does not exist."
@@ -93,8 +88,7 @@ pub(crate) async fn delete_bucket_policy(
     coffer: &Coffer,
     req: S3Request<DeleteBucketPolicyInput>,
 ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
-    let principal = caller(coffer, &req)?;
-    owned_bucket(coffer, &principal, &req.input.bucket).await?;
+    resolve_bucket(coffer, &req.input.bucket).await?;
     // There is never a policy to delete; AWS answers 204 in that case too.
     Ok(S3Response::new(DeleteBucketPolicyOutput {}))
 }
@@ -103,8 +97,7 @@ pub(crate) async fn put_bucket_policy(
     coffer: &Coffer,
     req: S3Request<PutBucketPolicyInput>,
 ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
-    let principal = caller(coffer, &req)?;
-    owned_bucket(coffer, &principal, &req.input.bucket).await?;
+    resolve_bucket(coffer, &req.input.bucket).await?;
     match classify_policy(&req.input.policy) {
         PolicyVerdict::Malformed => Err(s3_error!(
             MalformedPolicy,
