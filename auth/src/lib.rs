@@ -26,6 +26,7 @@
 mod decision;
 mod error;
 mod keys;
+pub mod policy;
 mod records;
 mod secret;
 
