@@ -42,6 +42,7 @@
 mod cidr;
 mod condition;
 mod date;
+mod duplicate_keys;
 mod matching;
 mod parse;
 mod principal;

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use serde_json::{Map, Value};
 
 use super::condition;
+use super::duplicate_keys::has_duplicate_keys;
 use super::matching::{self, Template, Unit};
 use super::principal::Principals;
 use super::statement::{Actions, Resources, Statement};
@@ -43,6 +44,9 @@ pub(super) fn statements(text: &str, kind: PolicyKind<'_>) -> Result<Vec<Stateme
     // serde_json's message would echo parts of the document; the position is not worth that.
     let document: Value =
         serde_json::from_str(text).map_err(|_| malformed("This policy contains invalid Json"))?;
+    if has_duplicate_keys(text) {
+        return Err(malformed("Policy contains a duplicate field"));
+    }
     let Value::Object(top) = document else {
         return Err(malformed("Policy document must be a JSON object"));
     };

@@ -59,6 +59,12 @@ fn rejects_bad_documents() {
         ),
         "Statement IDs (SID) must be unique"
     );
+    // serde_json keeps the last of two equal keys: this would read as Deny and act as Allow.
+    let twice = r#"{"Statement": {"Effect": "Deny", "Effect": "Allow", "Action": "s3:*", "Resource": "*"}}"#;
+    assert_eq!(malformed(twice, id), "Policy contains a duplicate field");
+    let nested = r#"{"Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+        "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8", "aws:SourceIp": "0.0.0.0/0"}}}}"#;
+    assert_eq!(malformed(nested, id), "Policy contains a duplicate field");
 }
 
 #[test]
