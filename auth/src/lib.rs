@@ -27,6 +27,7 @@ mod decision;
 mod directory;
 mod error;
 mod keys;
+pub mod policy;
 mod records;
 mod secret;
 mod users;
