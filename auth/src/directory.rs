@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use crate::policy::Policy;
 use crate::records::{DirectoryRecord, KeyStatus};
 use crate::{ROOT_PRINCIPAL, Secret};
 
@@ -33,18 +34,32 @@ enum Holder {
 pub(crate) struct Directory {
     pub(crate) record: DirectoryRecord,
     by_key: HashMap<String, Holder>,
+    /// Each user's inline policies, parsed once per change of the table. A stored policy
+    /// that no longer parses (it did when it was put) denies everything: fail closed.
+    policies: HashMap<String, Vec<Result<Policy, crate::Error>>>,
 }
 
 impl Directory {
     pub(crate) fn new(record: DirectoryRecord) -> Directory {
         let mut by_key = HashMap::new();
+        let mut policies = HashMap::new();
         by_key.insert(record.root.access_key.clone(), Holder::Root);
         for (i, user) in record.users.iter().enumerate() {
             for key in &user.keys {
                 by_key.insert(key.access_key.clone(), Holder::User(i));
             }
+            let parsed = user
+                .policies
+                .iter()
+                .map(|(_, text)| crate::decision::parse_identity_policy(text))
+                .collect();
+            policies.insert(user.id.clone(), parsed);
         }
-        Directory { record, by_key }
+        Directory {
+            record,
+            by_key,
+            policies,
+        }
     }
 
     /// The secret of an Active key; `None` for unknown and Inactive keys alike.
@@ -97,6 +112,12 @@ impl Directory {
             .users
             .iter()
             .position(|u| u.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The parsed inline policies of the user whose stable id is `principal`; `None` if
+    /// there is no such user.
+    pub(crate) fn policies_of(&self, principal: &str) -> Option<&[Result<Policy, crate::Error>]> {
+        self.policies.get(principal).map(Vec::as_slice)
     }
 
     /// The user whose stable id is `principal`.

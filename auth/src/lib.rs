@@ -1,23 +1,25 @@
-//! Coffer's users, credentials and access decisions.
+//! Coffer's users, credentials, policies and access decisions.
 //!
 //! This crate knows nothing of HTTP or S3 wire types. The server wraps it:
-//! [`Auth::secret_for`] feeds signature verification, [`Auth::decide`] answers "may this
-//! principal do this to this bucket?".
+//! [`Auth::secret_for`] feeds signature verification, [`Auth::identify`] names the caller,
+//! and [`Auth::authorize`] is the one place that decides every S3, IAM and STS request
+//! (rules in `decision.rs`); [`policy`] is AWS's policy language.
 //!
-//! Credentials live in one sealed record of the store (never in clear, P3). There are no
-//! default credentials (P8): the root comes from the operator or is generated at the first
-//! start of a data directory and shown once.
+//! The directory (users, keys, inline policies) lives in one sealed record of the store
+//! (never in clear, P3). There are no default credentials (P8): the root comes from the
+//! operator or is generated at the first start of a data directory and shown once.
 //!
 //! ```no_run
 //! # async fn example(store: coffer_storage::Store) -> Result<(), coffer_auth::Error> {
-//! use coffer_auth::{Action, Auth, RootSource};
+//! use coffer_auth::{Auth, RootSource};
 //!
 //! let (auth, generated) = Auth::open(&store, RootSource::StoredOrGenerated).await?;
 //! if let Some(root) = generated {
 //!     println!("AWS_ACCESS_KEY_ID={}", root.access_key);
 //! }
-//! let secret = auth.secret_for("CFEXAMPLEKEY0000000");
-//! assert!(secret.is_none() || auth.decide("CFEXAMPLEKEY0000000", Action::ListBuckets, None).is_allowed());
+//! let scanner = auth.create_user("scanner").await?;
+//! let key = auth.create_access_key(&scanner.name).await?;
+//! assert_eq!(auth.identify(&key.info.access_key).unwrap().name, "scanner");
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
@@ -29,13 +31,14 @@ mod error;
 mod keys;
 pub mod policy;
 mod records;
+mod s3_actions;
 mod secret;
 mod users;
 
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
-pub use decision::{Action, Decision, DenyReason, RequestFacts};
+pub use decision::{AccessRequest, BucketFacts, Decision, DenyReason, RequestFacts};
 pub use directory::Identity;
 pub use error::Error;
 pub use keys::{
@@ -43,6 +46,7 @@ pub use keys::{
     RootSource, check_access_key, check_secret,
 };
 pub use records::KeyStatus;
+pub use s3_actions::{s3_action, s3_resource};
 pub use secret::{Secret, constant_time_eq};
 pub use users::{AccessKeyInfo, NewAccessKey, UserInfo};
 
@@ -199,18 +203,6 @@ impl Auth {
             || principal.to_owned(),
             |i| dir.record.users[i].name.clone(),
         )
-    }
-
-    /// Decides whether `principal` (from [`Auth::principal_of`] on a verified access key) may
-    /// perform `action` on a bucket owned by `bucket_owner` (a principal; `None`: no bucket
-    /// involved, or the bucket does not exist).
-    pub fn decide(&self, principal: &str, action: Action, bucket_owner: Option<&str>) -> Decision {
-        let dir = self.directory();
-        let is_root = principal == ROOT_PRINCIPAL;
-        if !is_root && dir.user_by_principal(principal).is_none() {
-            return Decision::Deny(DenyReason::UnknownPrincipal);
-        }
-        decision::rule(principal, is_root, action, bucket_owner)
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use zeroize::Zeroizing;
 
 use super::*;
+use crate::policy::Policy;
 
 #[derive(Default)]
 struct MemStore(Mutex<HashMap<String, Vec<u8>>>);
@@ -146,57 +147,6 @@ fn unknown_access_key_has_no_secret() {
     assert!(auth.secret_for("").is_none());
 }
 
-#[test]
-fn decide_root_may_do_everything_others_are_denied() {
-    let store = Arc::new(MemStore::default());
-    let (auth, _) = block_on(Auth::open_in(
-        store.clone(),
-        provided("operator-key", "a-long-enough-secret"),
-    ))
-    .unwrap();
-    for action in [
-        Action::ListBuckets,
-        Action::CreateBucket,
-        Action::DeleteBucket,
-        Action::ReadBucket,
-        Action::ConfigureBucket,
-        Action::ReadObject,
-        Action::WriteObject,
-        Action::DeleteObject,
-    ] {
-        let root = auth.principal_of("operator-key").unwrap();
-        assert_eq!(root, ROOT_PRINCIPAL);
-        assert_eq!(auth.decide(&root, action, Some(&root)), Decision::Allow);
-        assert_eq!(auth.decide(&root, action, None), Decision::Allow);
-        assert_eq!(auth.decide(&root, action, Some("someone")), Decision::Allow);
-        // An access key is not a principal.
-        assert_eq!(
-            auth.decide("operator-key", action, None),
-            Decision::Deny(DenyReason::UnknownPrincipal)
-        );
-        assert_eq!(
-            auth.decide("stranger", action, None),
-            Decision::Deny(DenyReason::UnknownPrincipal)
-        );
-    }
-}
-
-#[test]
-fn rule_denies_non_owner() {
-    assert_eq!(
-        decision::rule("alice", false, Action::ReadObject, Some("bob")),
-        Decision::Deny(DenyReason::NotOwner)
-    );
-    assert_eq!(
-        decision::rule("alice", false, Action::ReadObject, Some("alice")),
-        Decision::Allow
-    );
-    assert_eq!(
-        decision::rule("alice", false, Action::CreateBucket, None),
-        Decision::Allow
-    );
-}
-
 fn opened() -> (Arc<MemStore>, Auth) {
     let store = Arc::new(MemStore::default());
     let (auth, _) = block_on(Auth::open_in(
@@ -324,4 +274,135 @@ fn reset_root_replaces_roots_secret() {
     let fresh = block_on(auth.reset_root()).unwrap();
     assert!(auth.secret_for("operator-key").is_none());
     assert!(auth.identify(&fresh.access_key).unwrap().is_root);
+}
+
+fn facts() -> RequestFacts {
+    RequestFacts {
+        source_ip: Some("192.0.2.7".parse().unwrap()),
+        secure_transport: false,
+        now: std::time::SystemTime::now(),
+    }
+}
+
+fn s3(
+    auth: &Auth,
+    who: &Identity,
+    action: &str,
+    resource: &str,
+    bucket: Option<BucketFacts<'_>>,
+) -> Decision {
+    auth.authorize(&AccessRequest {
+        identity: who,
+        action,
+        resource,
+        bucket,
+        facts: &facts(),
+        context: &policy::ConditionContext::new(),
+    })
+}
+
+#[test]
+fn owners_have_full_control_others_need_the_buckets_policy() {
+    let (_, auth) = opened();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for name in ["alice", "bob"] {
+        rt.block_on(auth.create_user(name)).unwrap();
+    }
+    let alice_key = rt.block_on(auth.create_access_key("alice")).unwrap();
+    let bob_key = rt.block_on(auth.create_access_key("bob")).unwrap();
+    let alice = auth.identify(&alice_key.info.access_key).unwrap();
+    let bob = auth.identify(&bob_key.info.access_key).unwrap();
+    let root = auth.identify("operator-key").unwrap();
+    let object = "arn:aws:s3:::photos/patients/0042/a.jpg";
+    let owned = BucketFacts {
+        owner: &alice.principal,
+        policy: None,
+    };
+
+    assert!(s3(&auth, &alice, "s3:GetObject", object, Some(owned)).is_allowed());
+    assert_eq!(
+        s3(&auth, &bob, "s3:GetObject", object, Some(owned)),
+        Decision::Deny(DenyReason::NotOwner)
+    );
+    assert!(s3(&auth, &root, "s3:DeleteObject", object, Some(owned)).is_allowed());
+    assert!(s3(&auth, &bob, "s3:CreateBucket", "arn:aws:s3:::new", None).is_allowed());
+
+    // An identity policy alone does not reach another user's bucket…
+    rt.block_on(auth.put_user_policy(
+        "bob",
+        "all",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#,
+    ))
+    .unwrap();
+    let bob = auth.identify(&bob_key.info.access_key).unwrap();
+    assert!(!s3(&auth, &bob, "s3:GetObject", object, Some(owned)).is_allowed());
+
+    // …the bucket's policy does, for what it names.
+    let text = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{}"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/patients/0042/*"}}]}}"#,
+        bob.arn
+    );
+    let policy = Policy::parse(&text, policy::PolicyKind::Bucket { bucket: "photos" }).unwrap();
+    let shared = BucketFacts {
+        owner: &alice.principal,
+        policy: Some(&policy),
+    };
+    assert!(s3(&auth, &bob, "s3:GetObject", object, Some(shared)).is_allowed());
+    assert!(!s3(&auth, &bob, "s3:PutObject", object, Some(shared)).is_allowed());
+    assert!(
+        !s3(
+            &auth,
+            &bob,
+            "s3:GetObject",
+            "arn:aws:s3:::photos/patients/0043/a.jpg",
+            Some(shared)
+        )
+        .is_allowed()
+    );
+
+    // An identity Deny wins even on the user's own bucket.
+    rt.block_on(auth.put_user_policy(
+        "alice",
+        "no-deletes",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:DeleteObject","Resource":"*"}]}"#,
+    ))
+    .unwrap();
+    assert_eq!(
+        s3(&auth, &alice, "s3:DeleteObject", object, Some(owned)),
+        Decision::Deny(DenyReason::ExplicitDeny)
+    );
+    assert!(s3(&auth, &alice, "s3:PutObject", object, Some(owned)).is_allowed());
+}
+
+#[test]
+fn iam_rights_come_from_identity_policies_only() {
+    let (_, auth) = opened();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(auth.create_user("admin2")).unwrap();
+    let key = rt.block_on(auth.create_access_key("admin2")).unwrap();
+    let who = auth.identify(&key.info.access_key).unwrap();
+    let target = format!("arn:aws:iam::{}:user/x", auth.account());
+    assert_eq!(
+        auth.authorize_admin(&who, "iam:CreateUser", &target, &facts()),
+        Decision::Deny(DenyReason::NoAllow)
+    );
+    rt.block_on(auth.put_user_policy(
+        "admin2",
+        "iam",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"}]}"#,
+    ))
+    .unwrap();
+    assert!(
+        auth.authorize_admin(&who, "iam:CreateUser", &target, &facts())
+            .is_allowed()
+    );
+    // A policy that does not parse is refused when put, with IAM's error.
+    assert!(matches!(
+        rt.block_on(auth.put_user_policy("admin2", "bad", "{")),
+        Err(Error::MalformedPolicy(_))
+    ));
 }

@@ -25,6 +25,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::activity::{Activity, Idle};
+use crate::client::Client;
 use crate::limits::{
     ACCEPT_ERROR_BACKOFF, CLOSE_GRACE, H2_KEEPALIVE_INTERVAL, H2_KEEPALIVE_TIMEOUT, Limits,
     MAX_H1_BUF, MAX_H2_HEADER_LIST, MAX_H2_STREAMS, TLS_HANDSHAKE_TIMEOUT,
@@ -102,7 +103,11 @@ pub(crate) async fn serve(
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
         let activity = Activity::new();
-        let guard = gate.for_connection(peer.ip(), Arc::clone(&activity));
+        let client = Client {
+            peer: peer.ip(),
+            tls: tls.is_some(),
+        };
+        let guard = gate.for_connection(client, Arc::clone(&activity));
         let (builder, tls, stop) = (Arc::clone(&builder), tls.clone(), stop_rx.clone());
         tokio::spawn(async move {
             match tls {

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod activity;
+mod client;
 mod config;
 mod ephemeral;
 mod guard;

@@ -7,7 +7,7 @@
 //! every request to it. The state is one flag ([`Gate::is_sealed`]) that a readiness
 //! endpoint can report.
 
-use std::net::IpAddr;
+use crate::client::Client;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -24,7 +24,7 @@ use crate::guard::{Guard, Refusal, error_response, request_log};
 pub(crate) struct Gate {
     guard: Arc<OnceLock<Guard>>,
     /// The client's address and what its connection is doing, once bound to one.
-    connection: Option<(IpAddr, Arc<Activity>)>,
+    connection: Option<(Client, Arc<Activity>)>,
 }
 
 impl Gate {
@@ -54,10 +54,10 @@ impl Gate {
         self.guard.get().is_none()
     }
 
-    /// The gate for one connection from `peer`, whose requests mark `activity`.
-    pub(crate) fn for_connection(&self, peer: IpAddr, activity: Arc<Activity>) -> Gate {
+    /// The gate for one connection of `client`, whose requests mark `activity`.
+    pub(crate) fn for_connection(&self, client: Client, activity: Arc<Activity>) -> Gate {
         Gate {
-            connection: Some((peer, activity)),
+            connection: Some((client, activity)),
             ..self.clone()
         }
     }
@@ -71,9 +71,9 @@ impl hyper::service::Service<Request<Incoming>> for Gate {
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         if let Some(guard) = self.guard.get() {
             return match &self.connection {
-                Some((peer, activity)) => {
-                    guard.for_connection(*peer, Arc::clone(activity)).call(req)
-                }
+                Some((client, activity)) => guard
+                    .for_connection(*client, Arc::clone(activity))
+                    .call(req),
                 None => guard.call(req),
             };
         }

@@ -26,7 +26,6 @@ pub(crate) mod request_log;
 mod throttle;
 mod unread_body;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -42,6 +41,7 @@ use self::form_intake::FormIntake;
 use self::throttle::AuthThrottle;
 use self::unread_body::{RequestBody, Watched};
 use crate::activity::{Activity, Tracked};
+use crate::client::Client;
 use crate::limits::{Limits, THROTTLE_FAILURE_DELAY};
 
 pub(crate) use self::body_bounds::{CHUNK_MALFORMED, CHUNK_TOO_LARGE};
@@ -57,8 +57,8 @@ pub(crate) struct Guard {
     region: Arc<str>,
     forms: FormIntake,
     throttle: Arc<AuthThrottle>,
-    /// The client's address, once the guard is bound to a connection.
-    peer: Option<IpAddr>,
+    /// The client, once the guard is bound to a connection.
+    client: Option<Client>,
     /// What the connection is doing, once the guard is bound to one.
     activity: Option<Arc<Activity>>,
 }
@@ -72,15 +72,15 @@ impl Guard {
             region: Arc::from(region),
             forms: FormIntake::new(),
             throttle: Arc::new(AuthThrottle::new()),
-            peer: None,
+            client: None,
             activity: None,
         }
     }
 
-    /// The guard for one connection from `peer`, marking its requests in `activity`.
-    pub(crate) fn for_connection(&self, peer: IpAddr, activity: Arc<Activity>) -> Guard {
+    /// The guard for one connection of `client`, marking its requests in `activity`.
+    pub(crate) fn for_connection(&self, client: Client, activity: Arc<Activity>) -> Guard {
         Guard {
-            peer: Some(peer),
+            client: Some(client),
             activity: Some(activity),
             ..self.clone()
         }
@@ -103,6 +103,9 @@ impl hyper::service::Service<Request<Incoming>> for Guard {
                 let method = req.method().clone();
                 let mut req = req;
                 req.extensions_mut().insert(RequestId(id.clone()));
+                if let Some(client) = guard.client {
+                    req.extensions_mut().insert(client);
+                }
                 let resp = request_log::stamp(guard.handle(req).await, &id);
                 tracing::info!(
                     %method,
@@ -159,7 +162,7 @@ impl Guard {
         let resp = match plan {
             BodyPlan::Form => match self
                 .forms
-                .receive(self.peer, req, &self.svc, &self.region)
+                .receive(self.client.map(|c| c.peer), req, &self.svc, &self.region)
                 .await
             {
                 Ok(resp) => resp,
@@ -193,7 +196,7 @@ impl Guard {
         resp: Response<s3s::Body>,
         is_head: bool,
     ) -> Response<s3s::Body> {
-        let Some(peer) = self.peer else {
+        let Some(peer) = self.client.map(|c| c.peer) else {
             return resp;
         };
         if !is_signature_failure(&resp) {

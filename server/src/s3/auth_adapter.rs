@@ -4,16 +4,23 @@
 //! Order in s3s (notes §1.6): signature check with [`KeyRing`], then [`Strict::check`]
 //! before any body is read, then, once the input is parsed, the per-operation hooks.
 
-use coffer_auth::{Action, Auth, Decision};
+use std::time::SystemTime;
+
+use coffer_auth::policy::{ConditionContext, Policy};
+use coffer_auth::{
+    AccessRequest, Auth, BucketFacts, Decision, Identity, RequestFacts, s3_action, s3_resource,
+};
 use coffer_storage::Store;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::dto::{
-    CopyObjectInput, CopySource, ObjectCannedACL, PostObjectInput, PutBucketAclInput,
-    PutObjectAclInput, PutObjectInput, UploadPartCopyInput,
+    CopyObjectInput, CopySource, DeleteObjectsInput, ObjectCannedACL, PostObjectInput,
+    PutBucketAclInput, PutObjectAclInput, PutObjectInput, UploadPartCopyInput,
 };
 use s3s::path::S3Path;
 use s3s::{S3Request, S3Result, s3_error};
+
+use crate::client::Client;
 
 use super::acl::{PUBLIC_REFUSED, check_document, refuse_acl_fields, refuse_acl_headers};
 
@@ -54,58 +61,70 @@ impl S3Auth for KeyRing {
 pub(crate) const SIGV2_REFUSED: &str =
     "Signature Version 2 is not accepted; sign requests with AWS Signature Version 4";
 
-/// The access policy: signed requests only, nothing public, the bucket's owner only.
+/// The access hook: signed requests only, nothing public (P2), and every operation decided
+/// by coffer-auth ([`Auth::authorize`]) before any body is read or any handler runs.
 pub(crate) struct Strict {
     auth: Auth,
     store: Store,
 }
 
 impl Strict {
-    /// Decides with `auth`, looking bucket owners up in `store`.
+    /// Decides with `auth`, looking buckets and their policies up in `store`.
     pub(crate) fn new(auth: Auth, store: Store) -> Strict {
         Strict { auth, store }
     }
 
-    /// The verified caller's principal.
+    /// The verified caller.
     ///
     /// Also P1 for what the guard cannot see: a browser form s3s verified with SigV2 (its
     /// `signature` field, HMAC-SHA1 with no date window). s3s leaves the region unset for
     /// every SigV2 signature and sets it for every SigV4 one, so this decides from what s3s
     /// actually verified rather than from a scan of the form. PostObject passes through the
     /// `put_object` hook, which asks this first.
-    fn principal<T>(&self, req: &S3Request<T>) -> S3Result<String> {
-        let creds = req
-            .credentials
-            .as_ref()
-            .ok_or_else(|| s3_error!(AccessDenied, "Signature is required"))?;
-        if req.region.is_none() {
+    fn identity<T>(&self, req: &S3Request<T>) -> S3Result<Identity> {
+        if req.credentials.is_some() && req.region.is_none() {
             return Err(s3_error!(AccessDenied, "{SIGV2_REFUSED}"));
         }
+        self.identify(req.credentials.as_ref())
+    }
+
+    /// The identity behind verified `credentials`: an unknown or Inactive key (disabled
+    /// after the signature was made, or just now) is refused here.
+    fn identify(&self, credentials: Option<&s3s::auth::Credentials>) -> S3Result<Identity> {
+        let creds = credentials.ok_or_else(|| s3_error!(AccessDenied, "Signature is required"))?;
         self.auth
-            .principal_of(&creds.access_key)
+            .identify(&creds.access_key)
             .ok_or_else(|| s3_error!(AccessDenied, "Access Denied"))
     }
 
-    /// Asks coffer-auth whether `principal` may do `action` on `bucket` (if any), and
-    /// holds the client to the owner it expects the bucket to have, if it says
-    /// (`x-amz-expected-bucket-owner` and its copy-source twin): the id to expect is the
-    /// one ListBuckets and the ACLs report as `Owner/ID`.
-    async fn decide(
-        &self,
-        principal: &str,
-        action: Action,
-        bucket: Option<&str>,
-        expected_owner: Option<&str>,
-    ) -> S3Result<()> {
-        let owner = match bucket {
-            Some(name) => self.bucket_owner(name).await?,
+    /// Asks coffer-auth whether `who` may do `op` on `bucket`/`key`, and holds the client
+    /// to the owner it expects the bucket to have, if it says (`x-amz-expected-bucket-owner`
+    /// and its copy-source twin): the id to expect is the one ListBuckets and the ACLs
+    /// report as `Owner/ID`.
+    async fn decide(&self, who: &Identity, op: &str, target: Target<'_>) -> S3Result<()> {
+        let stored = match target.bucket {
+            Some(name) => self.bucket_and_policy(name).await?,
             None => None,
         };
-        if let Decision::Deny(reason) = self.auth.decide(principal, action, owner.as_deref()) {
+        let action = s3_action(op);
+        let resource = s3_resource(target.bucket, target.key);
+        let bucket = stored.as_ref().map(|(owner, policy)| BucketFacts {
+            owner,
+            policy: policy.as_ref(),
+        });
+        let request = AccessRequest {
+            identity: who,
+            action: &action,
+            resource: &resource,
+            bucket,
+            facts: &target.facts,
+            context: target.context,
+        };
+        if let Decision::Deny(reason) = self.auth.authorize(&request) {
             return Err(s3_error!(AccessDenied, "{}", reason.message()));
         }
         // A bucket that does not exist is the operation's to report (NoSuchBucket).
-        if let (Some(expected), Some(owner)) = (expected_owner, owner.as_deref())
+        if let (Some(expected), Some((owner, _))) = (target.expected_owner, stored.as_ref())
             && expected != owner
         {
             return Err(s3_error!(AccessDenied, "Access Denied"));
@@ -114,69 +133,148 @@ impl Strict {
     }
 
     // ---- coffer-storage: the only Store call in this file. ----
-    /// The owner (principal) of bucket `name`, `None` if there is no such bucket (the
-    /// operation then answers `NoSuchBucket` itself).
-    async fn bucket_owner(&self, name: &str) -> S3Result<Option<String>> {
+    /// The owner (principal) and parsed policy of bucket `name`, `None` if there is no such
+    /// bucket (the operation then answers `NoSuchBucket` itself).
+    async fn bucket_and_policy(&self, name: &str) -> S3Result<Option<(String, Option<Policy>)>> {
         match self.store.bucket(name).await {
-            Ok(info) => Ok(Some(info.owner)),
+            Ok(info) => Ok(Some((info.owner, None))),
             Err(coffer_storage::Error::NoSuchBucket) => Ok(None),
             Err(error) => Err(super::error_map::storage_error(error)),
         }
     }
 }
 
+/// What one decision is about, beyond who asks and the operation.
+struct Target<'a> {
+    bucket: Option<&'a str>,
+    key: Option<&'a str>,
+    expected_owner: Option<&'a str>,
+    facts: RequestFacts,
+    context: &'a ConditionContext,
+}
+
+/// The request-wide facts, from the connection the guard saw.
+fn facts(extensions: &http::Extensions) -> RequestFacts {
+    let client = extensions.get::<Client>();
+    RequestFacts {
+        source_ip: client.map(|c| c.peer),
+        secure_transport: client.is_some_and(|c| c.tls),
+        now: SystemTime::now(),
+    }
+}
+
+/// The S3 condition keys of a request: listing parameters from the query, and the request
+/// headers policies test.
+fn s3_context(uri: &http::Uri, headers: &http::HeaderMap) -> ConditionContext {
+    let mut context = ConditionContext::new();
+    for (name, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
+        let key = match &*name {
+            "prefix" => "s3:prefix",
+            "delimiter" => "s3:delimiter",
+            "max-keys" => "s3:max-keys",
+            "versionId" => "s3:VersionId",
+            _ => continue,
+        };
+        context.insert(key, value.into_owned());
+    }
+    for header in [
+        "x-amz-server-side-encryption",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+        "x-amz-acl",
+        "x-amz-content-sha256",
+        "x-amz-copy-source",
+        "x-amz-metadata-directive",
+        "x-amz-storage-class",
+    ] {
+        if let Some(value) = headers.get(header).and_then(|v| v.to_str().ok()) {
+            context.insert(&format!("s3:{header}"), value);
+        }
+    }
+    let auth_type = if headers.contains_key(http::header::AUTHORIZATION) {
+        "REST-HEADER"
+    } else {
+        "REST-QUERY-STRING"
+    };
+    context.insert("s3:authType", auth_type);
+    context.insert("s3:signatureversion", "AWS4-HMAC-SHA256");
+    context
+}
+
 #[async_trait::async_trait]
 impl S3Access for Strict {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        let Some(creds) = cx.credentials() else {
-            return Err(s3_error!(AccessDenied, "Signature is required"));
-        };
-        let principal = self
-            .auth
-            .principal_of(&creds.access_key)
-            .ok_or_else(|| s3_error!(AccessDenied, "Access Denied"))?;
+        let who = self.identify(cx.credentials())?;
         // P2, header forms (x-amz-acl, x-amz-grant-*) on any operation, before anything is
         // created; the ACL, policy and access-block operations check their bodies themselves
         // (s3/acl.rs, s3/public_access.rs).
-        refuse_acl_headers(cx.headers(), &principal)?;
-        let op = cx.s3_op().name();
+        refuse_acl_headers(cx.headers(), &who.principal)?;
+        let op = cx.s3_op().name().to_owned();
+        let op = op.as_str();
         if let Some(message) = refused_operation(op) {
             return Err(s3_error!(AccessDenied, "{message}"));
+        }
+        // A form's key is in its body: decided in the `post_object` hook, once parsed.
+        if op == "PostObject" {
+            return Ok(());
         }
         // Not valid UTF-8 cannot name any owner: it is held to an owner no bucket has.
         let expected_owner = cx
             .headers()
             .get("x-amz-expected-bucket-owner")
             .map(|v| v.to_str().unwrap_or("\u{fffd}").to_owned());
-        let path = cx.s3_path();
-        let action = action_for(op, path);
-        self.decide(
-            &principal,
-            action,
-            path.get_bucket_name(),
-            expected_owner.as_deref(),
-        )
-        .await
+        let context = s3_context(cx.uri(), cx.headers());
+        let facts = facts(cx.extensions_mut());
+        let (bucket, key) = match cx.s3_path() {
+            S3Path::Root => (None, None),
+            S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
+            S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
+        };
+        let target = Target {
+            bucket: bucket.as_deref(),
+            key: key.as_deref(),
+            expected_owner: expected_owner.as_deref(),
+            facts,
+            context: &context,
+        };
+        self.decide(&who, op, target).await
     }
 
     async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {
-        let principal = self.principal(req)?;
+        let who = self.identity(req)?;
         let expected = req.input.expected_source_bucket_owner.as_deref();
-        self.check_copy_source(&principal, &req.input.copy_source, expected)
+        self.check_copy_source(&who, req, &req.input.copy_source, expected)
             .await
     }
 
     async fn upload_part_copy(&self, req: &mut S3Request<UploadPartCopyInput>) -> S3Result<()> {
-        let principal = self.principal(req)?;
+        let who = self.identity(req)?;
         let expected = req.input.expected_source_bucket_owner.as_deref();
-        self.check_copy_source(&principal, &req.input.copy_source, expected)
+        self.check_copy_source(&who, req, &req.input.copy_source, expected)
             .await
+    }
+
+    /// DeleteObjects names its keys in the body: each must be deletable, or nothing is.
+    async fn delete_objects(&self, req: &mut S3Request<DeleteObjectsInput>) -> S3Result<()> {
+        let who = self.identity(req)?;
+        let context = s3_context(&req.uri, &req.headers);
+        let expected = req.input.expected_bucket_owner.as_deref();
+        for object in &req.input.delete.objects {
+            let target = Target {
+                bucket: Some(&req.input.bucket),
+                key: Some(&object.key),
+                expected_owner: expected,
+                facts: facts(&req.extensions),
+                context: &context,
+            };
+            self.decide(&who, "DeleteObject", target).await?;
+        }
+        Ok(())
     }
 
     /// Also runs for browser form uploads (PostObject), whose `x-amz-acl` and grants come
     /// from form fields rather than headers, so the access check above never saw them.
     async fn put_object(&self, req: &mut S3Request<PutObjectInput>) -> S3Result<()> {
-        let principal = self.principal(req)?;
+        let who = self.identity(req)?;
         let input = &req.input;
         refuse_acl_fields(
             input.acl.as_ref().map(ObjectCannedACL::as_str),
@@ -186,7 +284,7 @@ impl S3Access for Strict {
                 input.grant_read_acp.as_deref(),
                 input.grant_write_acp.as_deref(),
             ],
-            &principal,
+            &who.principal,
         )
     }
 
@@ -200,34 +298,53 @@ impl S3Access for Strict {
             ));
         }
         // The form's `acl` field never reaches the input: the guard checks it
-        // (guard/form_intake.rs); `x-amz-acl` and grants arrive here through `put_object` above.
-        Ok(())
+        // (guard/form_intake.rs); `x-amz-acl` and grants arrive through `put_object` above.
+        // Decided with the signer's rights now, like any other request.
+        let who = self.identity(req)?;
+        let mut context = s3_context(&req.uri, &req.headers);
+        context.insert("s3:authType", "POST");
+        let target = Target {
+            bucket: Some(&req.input.bucket),
+            key: Some(&req.input.key),
+            expected_owner: None,
+            facts: facts(&req.extensions),
+            context: &context,
+        };
+        self.decide(&who, "PostObject", target).await
     }
 
     async fn put_bucket_acl(&self, req: &mut S3Request<PutBucketAclInput>) -> S3Result<()> {
-        let principal = self.principal(req)?;
-        check_document(req.input.access_control_policy.as_ref(), &principal)
+        let who = self.identity(req)?;
+        check_document(req.input.access_control_policy.as_ref(), &who.principal)
     }
 
     async fn put_object_acl(&self, req: &mut S3Request<PutObjectAclInput>) -> S3Result<()> {
-        let principal = self.principal(req)?;
-        check_document(req.input.access_control_policy.as_ref(), &principal)
+        let who = self.identity(req)?;
+        check_document(req.input.access_control_policy.as_ref(), &who.principal)
     }
 }
 
 impl Strict {
     /// The copy source is named in a header, not the path: the caller must be allowed to
-    /// read it too.
-    async fn check_copy_source(
+    /// read it too (`s3:GetObject` on the source object).
+    async fn check_copy_source<T>(
         &self,
-        principal: &str,
+        who: &Identity,
+        req: &S3Request<T>,
         source: &CopySource,
         expected_owner: Option<&str>,
     ) -> S3Result<()> {
         match source {
-            CopySource::Bucket { bucket, .. } => {
-                self.decide(principal, Action::ReadObject, Some(bucket), expected_owner)
-                    .await
+            CopySource::Bucket { bucket, key, .. } => {
+                let context = s3_context(&req.uri, &req.headers);
+                let target = Target {
+                    bucket: Some(bucket),
+                    key: Some(key),
+                    expected_owner,
+                    facts: facts(&req.extensions),
+                    context: &context,
+                };
+                self.decide(who, "GetObject", target).await
             }
             CopySource::AccessPoint { .. } | CopySource::Outpost { .. } => Err(s3_error!(
                 NotImplemented,
@@ -249,24 +366,6 @@ fn refused_operation(op: &str) -> Option<&'static str> {
     }
 }
 
-/// The coffer-auth action of an s3s operation (by its name, e.g. `PutObject`).
-pub(crate) fn action_for(op: &str, path: &S3Path) -> Action {
-    let object = matches!(path, S3Path::Object { .. });
-    let reads = ["Get", "Head", "List"].iter().any(|p| op.starts_with(p));
-    match op {
-        "ListBuckets" => Action::ListBuckets,
-        "CreateBucket" => Action::CreateBucket,
-        "DeleteBucket" => Action::DeleteBucket,
-        "DeleteObjects" | "DeleteObject" | "AbortMultipartUpload" => Action::DeleteObject,
-        "PostObject" => Action::WriteObject,
-        _ if object && reads => Action::ReadObject,
-        _ if object && op.starts_with("Delete") => Action::DeleteObject,
-        _ if object => Action::WriteObject,
-        _ if reads => Action::ReadBucket,
-        _ => Action::ConfigureBucket,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,45 +375,5 @@ mod tests {
         assert!(refused_operation("PutBucketWebsite").is_some());
         assert!(refused_operation("PutPublicAccessBlock").is_none());
         assert!(refused_operation("GetObject").is_none());
-    }
-
-    #[test]
-    fn actions() {
-        let object = S3Path::Object {
-            bucket: "b".into(),
-            key: "k".into(),
-        };
-        let bucket = S3Path::Bucket { bucket: "b".into() };
-        assert_eq!(
-            action_for("ListBuckets", &S3Path::Root),
-            Action::ListBuckets
-        );
-        assert_eq!(action_for("CreateBucket", &bucket), Action::CreateBucket);
-        assert_eq!(action_for("DeleteBucket", &bucket), Action::DeleteBucket);
-        assert_eq!(action_for("ListObjectsV2", &bucket), Action::ReadBucket);
-        assert_eq!(action_for("HeadBucket", &bucket), Action::ReadBucket);
-        assert_eq!(
-            action_for("PutBucketTagging", &bucket),
-            Action::ConfigureBucket
-        );
-        assert_eq!(action_for("DeleteObjects", &bucket), Action::DeleteObject);
-        assert_eq!(action_for("GetObject", &object), Action::ReadObject);
-        assert_eq!(action_for("HeadObject", &object), Action::ReadObject);
-        assert_eq!(action_for("ListParts", &object), Action::ReadObject);
-        assert_eq!(action_for("PutObject", &object), Action::WriteObject);
-        assert_eq!(action_for("CopyObject", &object), Action::WriteObject);
-        assert_eq!(
-            action_for("CompleteMultipartUpload", &object),
-            Action::WriteObject
-        );
-        assert_eq!(action_for("DeleteObject", &object), Action::DeleteObject);
-        assert_eq!(
-            action_for("AbortMultipartUpload", &object),
-            Action::DeleteObject
-        );
-        assert_eq!(
-            action_for("DeleteObjectTagging", &object),
-            Action::DeleteObject
-        );
     }
 }

@@ -1,0 +1,82 @@
+//! S3 operations in IAM's terms: the action name a policy says (`s3:GetObject`) and the
+//! resource ARN it names, for each operation the server routes (by its S3 operation name,
+//! so this crate needs no S3 wire types).
+
+/// The IAM action of S3 operation `op` (e.g. `HeadObject` → `s3:GetObject`), as AWS's
+/// "Actions, resources and condition keys for Amazon S3" lists them.
+pub fn s3_action(op: &str) -> String {
+    let action = match op {
+        "ListBuckets" => "ListAllMyBuckets",
+        "HeadBucket" | "ListObjects" | "ListObjectsV2" => "ListBucket",
+        "ListObjectVersions" => "ListBucketVersions",
+        "ListMultipartUploads" => "ListBucketMultipartUploads",
+        "ListParts" => "ListMultipartUploadParts",
+        "HeadObject" | "GetObjectAttributes" => "GetObject",
+        "CopyObject"
+        | "PostObject"
+        | "CreateMultipartUpload"
+        | "UploadPart"
+        | "UploadPartCopy"
+        | "CompleteMultipartUpload" => "PutObject",
+        "DeleteObjects" => "DeleteObject",
+        "GetPublicAccessBlock" => "GetBucketPublicAccessBlock",
+        "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "PutBucketPublicAccessBlock",
+        "DeleteBucketPolicy" => "DeleteBucketPolicy",
+        "GetBucketTagging" => "GetBucketTagging",
+        "PutBucketTagging" | "DeleteBucketTagging" => "PutBucketTagging",
+        "GetBucketCors" => "GetBucketCORS",
+        "PutBucketCors" | "DeleteBucketCors" => "PutBucketCORS",
+        "GetBucketLifecycleConfiguration" => "GetLifecycleConfiguration",
+        "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => "PutLifecycleConfiguration",
+        "GetBucketEncryption" => "GetEncryptionConfiguration",
+        "PutBucketEncryption" | "DeleteBucketEncryption" => "PutEncryptionConfiguration",
+        "PutObjectLockConfiguration" => "PutBucketObjectLockConfiguration",
+        "GetObjectLockConfiguration" => "GetBucketObjectLockConfiguration",
+        "GetBucketOwnershipControls"
+        | "PutBucketOwnershipControls"
+        | "DeleteBucketOwnershipControls" => "PutBucketOwnershipControls",
+        // Most operations are their own action (GetObject, PutObject, DeleteObject,
+        // GetBucketAcl, PutBucketPolicy, GetObjectTagging…).
+        other => other,
+    };
+    format!("s3:{action}")
+}
+
+/// The ARN of a bucket (`key` `None`), of an object, or of all of S3 (`bucket` `None`, for
+/// ListBuckets).
+pub fn s3_resource(bucket: Option<&str>, key: Option<&str>) -> String {
+    match (bucket, key) {
+        (Some(bucket), Some(key)) => format!("arn:aws:s3:::{bucket}/{key}"),
+        (Some(bucket), None) => format!("arn:aws:s3:::{bucket}"),
+        (None, _) => "arn:aws:s3:::*".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_map_to_the_actions_policies_name() {
+        for (op, action) in [
+            ("GetObject", "s3:GetObject"),
+            ("HeadObject", "s3:GetObject"),
+            ("PutObject", "s3:PutObject"),
+            ("CopyObject", "s3:PutObject"),
+            ("UploadPart", "s3:PutObject"),
+            ("CompleteMultipartUpload", "s3:PutObject"),
+            ("AbortMultipartUpload", "s3:AbortMultipartUpload"),
+            ("ListObjectsV2", "s3:ListBucket"),
+            ("HeadBucket", "s3:ListBucket"),
+            ("ListBuckets", "s3:ListAllMyBuckets"),
+            ("DeleteObjects", "s3:DeleteObject"),
+            ("GetBucketPolicy", "s3:GetBucketPolicy"),
+            ("DeletePublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
+        ] {
+            assert_eq!(s3_action(op), action, "{op}");
+        }
+        assert_eq!(s3_resource(Some("b"), Some("k/1")), "arn:aws:s3:::b/k/1");
+        assert_eq!(s3_resource(Some("b"), None), "arn:aws:s3:::b");
+        assert_eq!(s3_resource(None, None), "arn:aws:s3:::*");
+    }
+}
