@@ -71,6 +71,10 @@ pub enum Error {
     /// An object key is longer than [`MAX_KEY_LEN`](crate::MAX_KEY_LEN) bytes.
     #[error("object key too long")]
     KeyTooLong,
+    /// A bucket setting document is larger than
+    /// [`MAX_BUCKET_SETTING_LEN`](crate::MAX_BUCKET_SETTING_LEN) bytes. Nothing was changed.
+    #[error("bucket setting larger than {} bytes", crate::MAX_BUCKET_SETTING_LEN)]
+    SettingTooLarge,
     /// The multipart upload does not exist (never created, aborted, completed, or it is for
     /// another key).
     #[error("no such upload")]

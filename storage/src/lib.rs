@@ -3,10 +3,11 @@
 //! This crate keeps buckets and objects so that everything it writes is ciphertext (P3,
 //! P5): object bodies are cut into chunks, each named by a keyed BLAKE3 hash (P4) and
 //! sealed with AES-256-GCM-SIV under a per-bucket key; the master key only wraps those
-//! keys. A redb index holds buckets, objects, chunk refcounts and sealed records; one
-//! writer thread group-commits all changes. No HTTP and no S3 types: `coffer-server` maps
-//! S3 onto [`Store`]. The master key itself is kept sealed by unlockers (passphrase, key
-//! file, recovery shares; see [`init`] and [`unlock`]), never in clear on the data disk.
+//! keys. A redb index holds buckets, their settings, objects, chunk refcounts and sealed
+//! records; one writer thread group-commits all changes. No HTTP and no S3 types:
+//! `coffer-server` maps S3 onto [`Store`]. The master key itself is kept sealed by
+//! unlockers (passphrase, key file, recovery shares; see [`init`] and [`unlock`]), never in
+//! clear on the data disk.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), coffer_storage::Error> {
@@ -34,6 +35,7 @@
 //! ```
 
 mod bucket_ops;
+mod bucket_settings;
 mod chunks;
 mod durable;
 mod error;
@@ -54,6 +56,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+pub use bucket_settings::BucketSetting;
 pub use error::{Error, Result};
 pub use ingest::{ObjectWriter, StagedBody};
 pub use keys::keyring::MasterKey;
@@ -71,8 +74,8 @@ pub use object::{BucketInfo, ObjectInfo, ObjectMeta};
 pub use reader::ObjectReader;
 pub use rotation::{Rotation, rotate_master_key, rotate_sealed};
 pub use store::{
-    DEFAULT_CHUNK_SIZE, Durability, IndexLocation, MAX_CHUNK_SIZE, MAX_KEY_LEN, MIN_CHUNK_SIZE,
-    Store, StoreConfig,
+    DEFAULT_CHUNK_SIZE, Durability, IndexLocation, MAX_BUCKET_SETTING_LEN, MAX_CHUNK_SIZE,
+    MAX_KEY_LEN, MIN_CHUNK_SIZE, Store, StoreConfig,
 };
 
 /// The hot paths on their own, for benchmarks. Not part of the stable API.

@@ -25,6 +25,10 @@ pub const MIN_CHUNK_SIZE: usize = 64 << 10;
 pub const MAX_CHUNK_SIZE: usize = 64 << 20;
 /// Longest object key, in bytes (as S3).
 pub const MAX_KEY_LEN: usize = 1024;
+/// Largest bucket setting document, in bytes: 64 KiB. Above S3's own limits for every
+/// kind (a bucket policy is at most 20 KiB), so a valid document always fits, while a
+/// client cannot grow the index without bound.
+pub const MAX_BUCKET_SETTING_LEN: usize = 64 << 10;
 
 /// How hard writes try to survive a crash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

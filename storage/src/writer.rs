@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::bucket_settings::BucketSetting;
 use crate::chunks::chunk_id::ChunkId;
 use crate::error::{Error, Result};
 use crate::index::{Batch, Effects, Index};
@@ -55,6 +56,12 @@ pub(crate) enum Op {
     },
     DeleteBucket {
         name: String,
+    },
+    /// Sets or removes one setting of the bucket that has `name` at commit time.
+    SetBucketSetting {
+        name: String,
+        setting: BucketSetting,
+        value: Option<Vec<u8>>,
     },
     PutObject {
         bucket: BucketId,
@@ -223,6 +230,13 @@ fn apply(batch: &mut Batch, op: &Op) -> Result<Reply> {
             .create_bucket(name, record, wrapped_key)
             .map(|()| Reply::Done),
         Op::DeleteBucket { name } => batch.delete_bucket(name).map(|()| Reply::Done),
+        Op::SetBucketSetting {
+            name,
+            setting,
+            value,
+        } => batch
+            .set_bucket_setting(name, setting.tag(), value.as_deref())
+            .map(|()| Reply::Done),
         Op::PutObject {
             bucket,
             key,

@@ -41,6 +41,12 @@ pub(crate) fn storage_error(err: coffer_storage::Error) -> S3Error {
             "Your proposed upload is smaller than the minimum allowed object size."
         ),
         E::KeyTooLong => s3_error!(KeyTooLongError, "Your key is too long."),
+        // Storage's cap is above S3's own limits for every kind of document, so only a
+        // client sending something S3 would refuse too gets here.
+        E::SettingTooLarge => s3_error!(
+            InvalidArgument,
+            "The bucket configuration document is too large."
+        ),
         E::ShuttingDown => s3_error!(ServiceUnavailable, "The server is shutting down."),
         // Coffer's own failures: logged with their cause, reported as InternalError. Key
         // management (unlockers, `coffer init`, `coffer keys`) never runs for a request; if
@@ -100,6 +106,9 @@ mod tests {
         assert_eq!(*e.code(), S3ErrorCode::NoSuchBucket);
         let e = storage_error(coffer_storage::Error::KeyTooLong);
         assert_eq!(*e.code(), S3ErrorCode::KeyTooLongError);
+        assert_eq!(e.code().status_code(), Some(http::StatusCode::BAD_REQUEST));
+        let e = storage_error(coffer_storage::Error::SettingTooLarge);
+        assert_eq!(*e.code(), S3ErrorCode::InvalidArgument);
         assert_eq!(e.code().status_code(), Some(http::StatusCode::BAD_REQUEST));
     }
 

@@ -72,7 +72,8 @@ impl Batch {
         Ok(())
     }
 
-    /// Deletes an empty bucket and its wrapped key (crypto-shredding).
+    /// Deletes an empty bucket, its wrapped key (crypto-shredding), its unfinished uploads
+    /// and its settings.
     pub(crate) fn delete_bucket(&mut self, name: &str) -> Result<()> {
         let mut buckets = self
             .txn
@@ -111,6 +112,9 @@ impl Batch {
         drop((keys, buckets));
         // Unfinished multipart uploads go with the bucket (their parts are not objects).
         self.drop_bucket_uploads(&record.id)?;
+        // Its settings too: a policy must not outlive its bucket in the index. (A bucket
+        // created later under the same name gets a new id, so it would not see them anyway.)
+        self.drop_bucket_settings(&record.id)?;
         self.dropped_buckets.push(record.id);
         Ok(())
     }

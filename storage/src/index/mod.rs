@@ -11,6 +11,7 @@
 //! | `objects` | bucket id ‖ key bytes | [`ObjectRecord`](crate::records::ObjectRecord) |
 //! | `chunk_refs` | bucket id ‖ chunk id | reference count |
 //! | `sealed_records` | name | sealed value |
+//! | `bucket_settings` | bucket id ‖ setting tag | setting document (see `settings.rs`) |
 //!
 //! Object keys are prefixed by the bucket id, so one bucket's keys sort together in byte
 //! order and a listing is a range scan.
@@ -21,6 +22,7 @@ mod crash_tests;
 mod list;
 pub(crate) mod sealed_backend;
 pub(crate) mod sealed_file;
+mod settings;
 mod snapshot;
 mod uploads;
 
@@ -82,13 +84,13 @@ impl Index {
         if !verify_key(&db, keyring)? {
             init(&db, keyring)?;
         }
-        uploads::ensure_tables(&db)?;
+        ensure_tables(&db)?;
         Ok(Index { db, durable })
     }
 
     /// A consistent read-only view of the last commit.
     pub(crate) fn snapshot(&self) -> Result<Snapshot> {
-        Snapshot::new(&self.db.begin_read().map_err(Error::index("begin read"))?)
+        Snapshot::new(self.db.begin_read().map_err(Error::index("begin read"))?)
     }
 
     /// Starts a write batch. `force_durable` overrides relaxed durability (shutdown).
@@ -121,6 +123,17 @@ fn verify_key(db: &impl ReadableDatabase, keyring: &Keyring) -> Result<bool> {
         Err(TableError::TableDoesNotExist(_)) => Ok(false),
         Err(e) => Err(Error::index("open meta table")(e)),
     }
+}
+
+/// Creates the tables added after the first index format (multipart, bucket settings) if
+/// this index predates them: one transaction, so one fsync at start-up.
+fn ensure_tables(db: &redb::Database) -> Result<()> {
+    let mut txn = db.begin_write().map_err(Error::index("begin write"))?;
+    txn.set_durability(redb::Durability::Immediate)
+        .map_err(Error::index("set durability"))?;
+    uploads::create_tables(&txn)?;
+    settings::create_table(&txn)?;
+    txn.commit().map_err(Error::index("commit tables"))
 }
 
 /// Creates the tables of a new index and writes the key-check record.

@@ -15,10 +15,12 @@ pub(crate) struct Snapshot {
     objects: ReadOnlyTable<&'static [u8], &'static [u8]>,
     chunk_refs: ReadOnlyTable<&'static [u8], u64>,
     sealed: ReadOnlyTable<&'static str, &'static [u8]>,
+    /// Kept for tables opened on demand (`settings.rs`), in this same snapshot.
+    pub(super) txn: redb::ReadTransaction,
 }
 
 impl Snapshot {
-    pub(super) fn new(txn: &redb::ReadTransaction) -> Result<Snapshot> {
+    pub(super) fn new(txn: redb::ReadTransaction) -> Result<Snapshot> {
         let open = Error::index::<redb::TableError>;
         Ok(Snapshot {
             buckets: txn.open_table(BUCKETS).map_err(open("open buckets"))?,
@@ -32,6 +34,7 @@ impl Snapshot {
             sealed: txn
                 .open_table(SEALED)
                 .map_err(open("open sealed records"))?,
+            txn,
         })
     }
 

@@ -100,17 +100,14 @@ fn part_number_of(key: &[u8]) -> u16 {
 }
 
 /// Creates the multipart tables if this index predates them.
-pub(super) fn ensure_tables(db: &redb::Database) -> Result<()> {
-    let mut txn = db.begin_write().map_err(Error::index("begin write"))?;
-    txn.set_durability(redb::Durability::Immediate)
-        .map_err(Error::index("set durability"))?;
+pub(super) fn create_tables(txn: &redb::WriteTransaction) -> Result<()> {
     txn.open_table(UPLOADS)
         .map_err(Error::index("create table"))?;
     txn.open_table(PARTS)
         .map_err(Error::index("create table"))?;
     txn.open_table(LAYOUTS)
         .map_err(Error::index("create table"))?;
-    txn.commit().map_err(Error::index("commit tables"))
+    Ok(())
 }
 
 /// A consistent read view of the multipart tables.

@@ -9,12 +9,12 @@ use super::*;
 use crate::index::sealed_backend::IndexCipher;
 use crate::keys::keyring::Keyring;
 
-fn open_cfg(root: &Path, key: &MasterKey) -> StoreConfig {
+pub(super) fn open_cfg(root: &Path, key: &MasterKey) -> StoreConfig {
     config(root, key, Durability::Immediate, IndexLocation::File)
 }
 
 /// The plaintext of the index file, decrypted with the index key from `<root>/keys`.
-fn decrypted_index(root: &Path, key: &MasterKey) -> Vec<u8> {
+pub(super) fn decrypted_index(root: &Path, key: &MasterKey) -> Vec<u8> {
     let index_key = crate::keys::key_file::load(root, &Keyring::new(key))
         .unwrap()
         .unwrap();
@@ -23,7 +23,7 @@ fn decrypted_index(root: &Path, key: &MasterKey) -> Vec<u8> {
     bytes
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
+pub(super) fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 

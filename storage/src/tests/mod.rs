@@ -9,6 +9,7 @@ mod at_rest;
 mod listing;
 mod objects;
 mod races;
+mod settings;
 mod unlockers;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,136 @@
+//! Per-bucket settings of [`Store`]: configuration documents kept with a bucket (its
+//! policy now; tagging, CORS, lifecycle, versioning, default encryption and logging as
+//! they come).
+//!
+//! Storage keeps the bytes as given and checks only their size; what a document means (and
+//! whether it is valid) is for the server and `coffer-auth`. Settings live in the sealed
+//! index under the bucket's random id (see `index/settings.rs`), so they are ciphertext at
+//! rest (P3) and die with the bucket.
+
+use crate::error::{Error, Result};
+use crate::object::BucketInfo;
+use crate::store::{MAX_BUCKET_SETTING_LEN, Store};
+use crate::writer::Op;
+
+/// What a bucket setting is.
+///
+/// Stored on disk as a one-byte tag per variant, never as text; a tag, once given, is never
+/// reused for anything else.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum BucketSetting {
+    /// The bucket policy (JSON).
+    Policy = 1,
+    /// The bucket's tag set.
+    Tagging = 2,
+    /// The CORS configuration.
+    Cors = 3,
+    /// The lifecycle configuration.
+    Lifecycle = 4,
+    /// The versioning state.
+    Versioning = 5,
+    /// The default encryption configuration.
+    Encryption = 6,
+    /// The server access logging configuration.
+    Logging = 7,
+}
+
+impl BucketSetting {
+    /// The stable on-disk tag.
+    pub(crate) const fn tag(self) -> u8 {
+        self as u8
+    }
+}
+
+impl Store {
+    /// The bucket's `setting`, or `None` if it is not set.
+    ///
+    /// # Errors
+    /// `Error::NoSuchBucket` if the bucket does not exist; index errors.
+    pub async fn bucket_setting(
+        &self,
+        bucket: &str,
+        setting: BucketSetting,
+    ) -> Result<Option<Vec<u8>>> {
+        self.bucket_with_setting(bucket, setting)
+            .await
+            .map(|(_, value)| value)
+    }
+
+    /// The bucket named `bucket` and its `setting`, read in one index read transaction, so
+    /// the setting is the one of that very bucket (the access check needs the owner and the
+    /// policy on every request).
+    ///
+    /// # Errors
+    /// `Error::NoSuchBucket` if the bucket does not exist; index errors.
+    pub async fn bucket_with_setting(
+        &self,
+        bucket: &str,
+        setting: BucketSetting,
+    ) -> Result<(BucketInfo, Option<Vec<u8>>)> {
+        let name = bucket.to_owned();
+        let tag = setting.tag();
+        let (record, value) = self
+            .inner
+            .shared
+            .read(move |s| {
+                let record = s.bucket(&name)?.ok_or(Error::NoSuchBucket)?;
+                let value = s.bucket_setting(&record.id, tag)?;
+                Ok((record, value))
+            })
+            .await?;
+        Ok((BucketInfo::from_record(bucket.to_owned(), record), value))
+    }
+
+    /// Sets (`Some`) or removes (`None`) the bucket's `setting`. Durable when it returns (as
+    /// durable as the store: it commits through the index writer like every other change).
+    /// Removing a setting that is not set is not an error.
+    ///
+    /// # Errors
+    /// `Error::SettingTooLarge` if the value is over [`MAX_BUCKET_SETTING_LEN`] bytes
+    /// (nothing is changed); `Error::NoSuchBucket` if the bucket does not exist;
+    /// `Error::ShuttingDown`; index errors.
+    pub async fn set_bucket_setting(
+        &self,
+        bucket: &str,
+        setting: BucketSetting,
+        value: Option<Vec<u8>>,
+    ) -> Result<()> {
+        if value
+            .as_ref()
+            .is_some_and(|v| v.len() > MAX_BUCKET_SETTING_LEN)
+        {
+            return Err(Error::SettingTooLarge);
+        }
+        self.submit(Op::SetBucketSetting {
+            name: bucket.to_owned(),
+            setting,
+            value,
+        })
+        .await
+        .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BucketSetting;
+
+    /// The tags are on disk: changing one would hand a stored document to another kind.
+    #[test]
+    fn tags_are_stable() {
+        let all = [
+            (BucketSetting::Policy, 1),
+            (BucketSetting::Tagging, 2),
+            (BucketSetting::Cors, 3),
+            (BucketSetting::Lifecycle, 4),
+            (BucketSetting::Versioning, 5),
+            (BucketSetting::Encryption, 6),
+            (BucketSetting::Logging, 7),
+        ];
+        for (setting, tag) in all {
+            assert_eq!(setting.tag(), tag, "{setting:?}");
+        }
+    }
+}
