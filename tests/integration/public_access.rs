@@ -336,19 +336,6 @@ async fn p2_bucket_policies_with_wildcard_principals_are_refused() {
         400,
         Some("MalformedPolicy"),
     );
-    // Not public, but not supported either: never silently accepted.
-    assert_s3_err(
-        s3.put_bucket_policy()
-            .bucket("clinic")
-            .policy(statement(
-                r#"{"AWS":"arn:aws:iam::123456789012:user/alice"}"#,
-            ))
-            .send()
-            .await,
-        501,
-        Some("NotImplemented"),
-    );
-
     let status = s3
         .get_bucket_policy_status()
         .bucket("clinic")
@@ -369,6 +356,32 @@ async fn p2_bucket_policies_with_wildcard_principals_are_refused() {
 
     assert_eq!(snapshot(&server).await, before);
     assert_still_private(&server, "clinic", "scan.jpg").await;
+
+    // A policy naming one user is not public: it is kept, and read back as given.
+    let named = statement(r#"{"AWS":"arn:aws:iam::123456789012:user/alice"}"#);
+    s3.put_bucket_policy()
+        .bucket("clinic")
+        .policy(&named)
+        .send()
+        .await
+        .unwrap();
+    let got = s3
+        .get_bucket_policy()
+        .bucket("clinic")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.policy(), Some(named.as_str()));
+    s3.delete_bucket_policy()
+        .bucket("clinic")
+        .send()
+        .await
+        .unwrap();
+    assert_s3_err(
+        s3.get_bucket_policy().bucket("clinic").send().await,
+        404,
+        Some("NoSuchBucketPolicy"),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,11 +6,11 @@
 
 use std::time::SystemTime;
 
-use coffer_auth::policy::{ConditionContext, Policy};
+use coffer_auth::policy::{ConditionContext, Policy, PolicyKind};
 use coffer_auth::{
     AccessRequest, Auth, BucketFacts, Decision, Identity, RequestFacts, s3_action, s3_resource,
 };
-use coffer_storage::Store;
+use coffer_storage::{BucketSetting, Store};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::dto::{
@@ -136,11 +136,30 @@ impl Strict {
     /// The owner (principal) and parsed policy of bucket `name`, `None` if there is no such
     /// bucket (the operation then answers `NoSuchBucket` itself).
     async fn bucket_and_policy(&self, name: &str) -> S3Result<Option<(String, Option<Policy>)>> {
-        match self.store.bucket(name).await {
-            Ok(info) => Ok(Some((info.owner, None))),
-            Err(coffer_storage::Error::NoSuchBucket) => Ok(None),
-            Err(error) => Err(super::error_map::storage_error(error)),
-        }
+        let (info, text) = match self
+            .store
+            .bucket_with_setting(name, BucketSetting::Policy)
+            .await
+        {
+            Ok(found) => found,
+            Err(coffer_storage::Error::NoSuchBucket) => return Ok(None),
+            Err(error) => return Err(super::error_map::storage_error(error)),
+        };
+        let policy = match text {
+            None => None,
+            // It parsed when it was put; if it no longer does, refuse rather than guess.
+            Some(text) => match std::str::from_utf8(&text)
+                .ok()
+                .and_then(|t| Policy::parse(t, PolicyKind::Bucket { bucket: name }).ok())
+            {
+                Some(policy) => Some(policy),
+                None => {
+                    tracing::error!("a stored bucket policy no longer parses");
+                    return Err(s3_error!(AccessDenied, "Access Denied"));
+                }
+            },
+        };
+        Ok(Some((info.owner, policy)))
     }
 }
 

@@ -3,14 +3,19 @@
 //!
 //! - GetPublicAccessBlock reports all four flags on; PutPublicAccessBlock with all four on
 //!   is a no-op success; turning any flag off, or DeletePublicAccessBlock, is refused.
-//! - GetBucketPolicyStatus reports `IsPublic=false`. GetBucketPolicy finds none.
-//! - PutBucketPolicy: malformed JSON → `MalformedPolicy`; a statement allowing a wildcard
-//!   principal → `AccessDenied`; any other policy → `NotImplemented` (there are no
-//!   per-user grants yet, and a policy must never be silently accepted).
+//! - GetBucketPolicyStatus reports `IsPublic=false`: no stored policy can be public.
+//! - PutBucketPolicy: coffer-auth parses the document (AWS's language); a malformed one →
+//!   `MalformedPolicy` with the reason; one that could grant everyone access (wildcard
+//!   principal, `NotPrincipal` in an Allow…) → `AccessDenied` (P2). Otherwise it is stored
+//!   sealed, as a setting of the bucket, and the access decision applies it from the next
+//!   request on. Get and Delete work on that stored text.
 
 use super::Coffer;
 use super::acl::PUBLIC_REFUSED;
 use super::bucket_access::resolve_bucket;
+use super::error_map::storage_error;
+use coffer_auth::policy::{Policy, PolicyError, PolicyKind};
+use coffer_storage::BucketSetting;
 use s3s::dto::{
     DeleteBucketPolicyInput, DeleteBucketPolicyOutput, DeletePublicAccessBlockInput,
     DeletePublicAccessBlockOutput, GetBucketPolicyInput, GetBucketPolicyOutput,
@@ -19,7 +24,6 @@ use s3s::dto::{
     PutBucketPolicyOutput, PutPublicAccessBlockInput, PutPublicAccessBlockOutput,
 };
 use s3s::{S3Request, S3Response, S3Result, s3_error};
-use serde_json::Value;
 
 /// The only Public Access Block configuration Coffer has.
 fn all_blocked() -> PublicAccessBlockConfiguration {
@@ -77,19 +81,33 @@ pub(crate) async fn get_bucket_policy(
     coffer: &Coffer,
     req: S3Request<GetBucketPolicyInput>,
 ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
-    resolve_bucket(coffer, &req.input.bucket).await?;
-    Err(s3_error!(
-        NoSuchBucketPolicy,
-        "The bucket policy does not exist."
-    ))
+    let stored = coffer
+        .store
+        .bucket_setting(&req.input.bucket, BucketSetting::Policy)
+        .await
+        .map_err(storage_error)?;
+    let Some(bytes) = stored else {
+        return Err(s3_error!(
+            NoSuchBucketPolicy,
+            "The bucket policy does not exist."
+        ));
+    };
+    let policy = String::from_utf8(bytes).map_err(|_| s3_error!(InternalError))?;
+    Ok(S3Response::new(GetBucketPolicyOutput {
+        policy: Some(policy),
+    }))
 }
 
 pub(crate) async fn delete_bucket_policy(
     coffer: &Coffer,
     req: S3Request<DeleteBucketPolicyInput>,
 ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
-    resolve_bucket(coffer, &req.input.bucket).await?;
-    // There is never a policy to delete; AWS answers 204 in that case too.
+    // AWS answers 204 when there was none, too.
+    coffer
+        .store
+        .set_bucket_setting(&req.input.bucket, BucketSetting::Policy, None)
+        .await
+        .map_err(storage_error)?;
     Ok(S3Response::new(DeleteBucketPolicyOutput {}))
 }
 
@@ -97,66 +115,31 @@ pub(crate) async fn put_bucket_policy(
     coffer: &Coffer,
     req: S3Request<PutBucketPolicyInput>,
 ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
-    resolve_bucket(coffer, &req.input.bucket).await?;
-    match classify_policy(&req.input.policy) {
-        PolicyVerdict::Malformed => Err(s3_error!(
+    let input = req.input;
+    resolve_bucket(coffer, &input.bucket).await?;
+    check_bucket_policy(&input.policy, &input.bucket)?;
+    coffer
+        .store
+        .set_bucket_setting(
+            &input.bucket,
+            BucketSetting::Policy,
+            Some(input.policy.into_bytes()),
+        )
+        .await
+        .map_err(storage_error)?;
+    Ok(S3Response::new(PutBucketPolicyOutput {}))
+}
+
+/// Parses a bucket policy for `bucket`, with S3's errors.
+fn check_bucket_policy(text: &str, bucket: &str) -> S3Result<()> {
+    match Policy::parse(text, PolicyKind::Bucket { bucket }) {
+        Ok(_) => Ok(()),
+        Err(PolicyError::Public(_)) => Err(s3_error!(AccessDenied, "{PUBLIC_REFUSED}")),
+        Err(PolicyError::TooLarge) => Err(s3_error!(
             MalformedPolicy,
-            "Policies must be valid JSON with a Statement."
+            "Policies must be no larger than 20 KB."
         )),
-        PolicyVerdict::Public => Err(s3_error!(AccessDenied, "{PUBLIC_REFUSED}")),
-        PolicyVerdict::Unsupported => Err(s3_error!(
-            NotImplemented,
-            "Bucket policies are not supported yet; buckets are private to their owner."
-        )),
-    }
-}
-
-/// What a bucket policy document would do.
-#[derive(Debug, PartialEq, Eq)]
-enum PolicyVerdict {
-    /// Not JSON, or not a policy.
-    Malformed,
-    /// A statement allows a wildcard principal (or everyone but someone).
-    Public,
-    /// Well-formed and not public, but policies are not supported.
-    Unsupported,
-}
-
-fn classify_policy(text: &str) -> PolicyVerdict {
-    let Ok(Value::Object(doc)) = serde_json::from_str::<Value>(text) else {
-        return PolicyVerdict::Malformed;
-    };
-    let statements = match doc.get("Statement") {
-        Some(Value::Array(list)) if !list.is_empty() => list.iter().collect::<Vec<_>>(),
-        Some(one @ Value::Object(_)) => vec![one],
-        _ => return PolicyVerdict::Malformed,
-    };
-    for statement in statements {
-        let Value::Object(statement) = statement else {
-            return PolicyVerdict::Malformed;
-        };
-        let allows = match statement.get("Effect") {
-            Some(Value::String(e)) if e == "Allow" => true,
-            Some(Value::String(e)) if e == "Deny" => false,
-            _ => return PolicyVerdict::Malformed,
-        };
-        // "NotPrincipal" with Allow grants everyone except the listed principals.
-        let public = statement.get("Principal").is_some_and(has_wildcard)
-            || statement.contains_key("NotPrincipal");
-        if allows && public {
-            return PolicyVerdict::Public;
-        }
-    }
-    PolicyVerdict::Unsupported
-}
-
-/// `"*"`, `{"AWS": "*"}`, `{"AWS": ["arn…", "*"]}`, or a wildcard inside an ARN.
-fn has_wildcard(principal: &Value) -> bool {
-    match principal {
-        Value::String(s) => s.contains('*'),
-        Value::Array(items) => items.iter().any(has_wildcard),
-        Value::Object(map) => map.values().any(has_wildcard),
-        _ => false,
+        Err(reason) => Err(s3_error!(MalformedPolicy, "{reason}")),
     }
 }
 
@@ -165,42 +148,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn p2_wildcard_principals_are_public() {
+    fn p2_wildcard_principals_are_refused_as_public() {
         for principal in [
             r#""*""#,
             r#"{"AWS":"*"}"#,
-            r#"{"AWS":["arn:aws:iam::1:root","*"]}"#,
+            r#"{"AWS":["arn:aws:iam::111122223333:root","*"]}"#,
             r#"{"CanonicalUser":"*"}"#,
             r#"{"AWS":"arn:aws:iam::*:root"}"#,
         ] {
             let doc = format!(
                 r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{principal},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}]}}"#
             );
-            assert_eq!(classify_policy(&doc), PolicyVerdict::Public, "{principal}");
+            let err = check_bucket_policy(&doc, "b").unwrap_err();
+            assert_eq!(*err.code(), s3s::S3ErrorCode::AccessDenied, "{principal}");
         }
-        let single = r#"{"Statement":{"Effect":"Allow","NotPrincipal":{"AWS":"x"},"Action":"s3:*","Resource":"*"}}"#;
-        assert_eq!(classify_policy(single), PolicyVerdict::Public);
-    }
-
-    #[test]
-    fn other_policies_are_unsupported_or_malformed() {
-        let deny =
-            r#"{"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*"}]}"#;
-        assert_eq!(classify_policy(deny), PolicyVerdict::Unsupported);
-        let user = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:user/a"},"Action":"s3:GetObject","Resource":"*"}]}"#;
-        assert_eq!(classify_policy(user), PolicyVerdict::Unsupported);
-        for bad in [
-            "",
-            "not json",
-            "{",
-            "[]",
-            "{}",
-            r#"{"Statement":[]}"#,
-            r#"{"Statement":[{"Principal":"*"}]}"#,
-            r#"{"Statement":["x"]}"#,
-        ] {
-            assert_eq!(classify_policy(bad), PolicyVerdict::Malformed, "{bad}");
-        }
+        let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::b/*"}]}"#;
+        assert!(check_bucket_policy(deny, "b").is_ok());
+        let other_bucket = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::c/*"}]}"#;
+        let err = check_bucket_policy(other_bucket, "b").unwrap_err();
+        assert_eq!(*err.code(), s3s::S3ErrorCode::MalformedPolicy);
     }
 
     #[test]
