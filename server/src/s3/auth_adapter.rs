@@ -145,21 +145,18 @@ impl Strict {
             Err(coffer_storage::Error::NoSuchBucket) => return Ok(None),
             Err(error) => return Err(super::error_map::storage_error(error)),
         };
-        let policy = match text {
-            None => None,
-            // It parsed when it was put; if it no longer does, refuse rather than guess.
-            Some(text) => match std::str::from_utf8(&text)
-                .ok()
-                .and_then(|t| Policy::parse(t, PolicyKind::Bucket { bucket: name }).ok())
-            {
-                Some(policy) => Some(policy),
-                None => {
-                    tracing::error!("a stored bucket policy no longer parses");
-                    return Err(s3_error!(AccessDenied, "Access Denied"));
-                }
-            },
+        let Some(text) = text else {
+            return Ok(Some((info.owner, None)));
         };
-        Ok(Some((info.owner, policy)))
+        // It parsed when it was put; if it no longer does, refuse rather than guess.
+        let parsed = std::str::from_utf8(&text)
+            .ok()
+            .and_then(|t| Policy::parse(t, PolicyKind::Bucket { bucket: name }).ok());
+        let Some(policy) = parsed else {
+            tracing::error!("a stored bucket policy no longer parses");
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        };
+        Ok(Some((info.owner, Some(policy))))
     }
 }
 
