@@ -26,7 +26,8 @@ const DEFAULT_EPHEMERAL_PORT: u16 = 0;
 use crate::limits::{
     DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_POST_FORM_MAX, Limits, MAX_CHUNK_SIZE,
-    MAX_POST_FORM_MAX, MAX_PRESIGNED_EXPIRES_SECS, MIN_CHUNK_SIZE, MIN_POST_FORM_MAX,
+    MAX_POST_FORM_MAX, MAX_PRESIGNED_EXPIRES_SECS, MAX_STARTUP_USERS, MIN_CHUNK_SIZE,
+    MIN_POST_FORM_MAX,
 };
 
 /// Coffer: a self-hosted S3-compatible object server, private by default.
@@ -81,6 +82,20 @@ pub(crate) struct ServeArgs {
     /// port unless --listen is given.
     #[arg(long, env = "COFFER_EPHEMERAL")]
     pub(crate) ephemeral: bool,
+
+    /// With --ephemeral: also create N plain users (user1…userN), each with one access key,
+    /// printed on stdout as COFFER_USER_<i>_NAME, COFFER_USER_<i>_ACCESS_KEY_ID and
+    /// COFFER_USER_<i>_SECRET_ACCESS_KEY, with COFFER_ACCOUNT_ID for their ARNs (the "alt
+    /// user" conformance suites need). Users own
+    /// their own buckets and reach others' only through bucket policies.
+    #[arg(
+        long,
+        env = "COFFER_USERS",
+        value_name = "N",
+        default_value_t = 0,
+        requires = "ephemeral"
+    )]
+    pub(crate) users: usize,
 
     /// Address to listen on [default: 127.0.0.1:9000; with --ephemeral 127.0.0.1:0].
     /// Plain HTTP is served only on loopback unless --insecure-http is given.
@@ -303,6 +318,8 @@ pub(crate) struct Config {
     pub(crate) multipart_max_age: Duration,
     /// What clients may make the server spend.
     pub(crate) limits: Limits,
+    /// Plain users to create at start (ephemeral mode).
+    pub(crate) users: usize,
 }
 
 /// A configuration that cannot be served. Each message names the setting and the fix.
@@ -318,6 +335,9 @@ pub(crate) enum ConfigError {
         "--listen {0} is not a loopback address, and plain HTTP is served only on loopback: add --tls-cert and --tls-key, or pass --insecure-http"
     )]
     PlainHttpBeyondLoopback(SocketAddr),
+    /// `--users` above its limit.
+    #[error("--users must be at most {MAX_STARTUP_USERS}")]
+    TooManyUsers,
     /// Chunk size out of range.
     #[error("--chunk-size must be between 65536 (64 KiB) and 67108864 (64 MiB) bytes")]
     ChunkSize,
@@ -433,6 +453,9 @@ impl Config {
         {
             return Err(ConfigError::Timeout);
         }
+        if args.users > MAX_STARTUP_USERS {
+            return Err(ConfigError::TooManyUsers);
+        }
         if args.max_uploads == 0 {
             return Err(ConfigError::MaxUploads);
         }
@@ -460,6 +483,7 @@ impl Config {
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
             max_uploads: args.max_uploads,
             multipart_max_age: Duration::from_secs(args.multipart_max_age),
+            users: args.users,
             limits: Limits {
                 form_cap: args.post_form_max_size,
                 presigned_max_secs: args.presigned_max_expiry,

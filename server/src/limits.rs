@@ -106,6 +106,11 @@ pub(crate) const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 /// addresses are refused until some leave.
 pub(crate) const MAX_TRACKED_ADDRESSES: usize = 65_536;
 
+// ---- Users ----
+
+/// Most plain users `--users` creates at start (each is a sealed directory entry).
+pub(crate) const MAX_STARTUP_USERS: usize = 100;
+
 // ---- Chunks (storage) ----
 
 /// Smallest and largest `--chunk-size`.

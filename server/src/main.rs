@@ -213,6 +213,7 @@ async fn build_guard(
     let (auth, generated) = Auth::open(store, root_source()?)
         .await
         .context("could not load the credentials")?;
+    create_startup_users(&auth, cfg.users).await?;
     let svc = s3::build_service(
         store.clone(),
         auth,
@@ -314,6 +315,31 @@ fn announce_root(cfg: &Config, generated: Option<&GeneratedRoot>) -> anyhow::Res
         );
     }
     Ok(())
+}
+
+/// Creates `count` plain users (`--users`), one access key each, and prints their
+/// credentials on stdout beside root's, before the endpoint line test harnesses wait for.
+async fn create_startup_users(auth: &Auth, count: usize) -> anyhow::Result<()> {
+    if count == 0 {
+        return Ok(());
+    }
+    let mut lines = Zeroizing::new(format!("COFFER_ACCOUNT_ID={}\n", auth.account()));
+    for i in 1..=count {
+        let name = format!("user{i}");
+        auth.create_user(&name)
+            .await
+            .with_context(|| format!("could not create {name}"))?;
+        let key = auth
+            .create_access_key(&name)
+            .await
+            .with_context(|| format!("could not create a key for {name}"))?;
+        lines.push_str(&format!(
+            "COFFER_USER_{i}_NAME={name}\nCOFFER_USER_{i}_ACCESS_KEY_ID={}\nCOFFER_USER_{i}_SECRET_ACCESS_KEY={}\n",
+            key.info.access_key,
+            key.secret.expose()
+        ));
+    }
+    print_flushed(&lines)
 }
 
 fn print_flushed(text: &str) -> anyhow::Result<()> {

@@ -45,4 +45,5 @@ mod sdk_clients;
 mod storage;
 mod tls;
 mod unlock;
+mod users;
 mod virtual_hosts;

@@ -22,21 +22,9 @@ const REFUSAL: &str = "public access is disabled in Coffer";
 const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
 
-/// Every bucket, key and body visible through signed requests.
+/// Every bucket, key and body visible to root through signed requests.
 pub(crate) async fn snapshot(server: &Server) -> Vec<(String, Vec<(String, Vec<u8>)>)> {
-    let s3 = server.client();
-    let mut buckets = bucket_names(&s3).await;
-    buckets.sort();
-    let mut out = Vec::new();
-    for b in buckets {
-        let mut objs = Vec::new();
-        for k in list_all_keys(&s3, &b).await {
-            let body = get(&s3, &b, &k).await;
-            objs.push((k, body));
-        }
-        out.push((b, objs));
-    }
-    out
+    crate::common::contents(&server.client()).await
 }
 
 /// An unsigned GET of an existing object and an unsigned listing are still refused.

@@ -229,8 +229,9 @@ impl S3Access for Strict {
         if let Some(message) = refused_operation(op) {
             return Err(s3_error!(AccessDenied, "{message}"));
         }
-        // A form's key is in its body: decided in the `post_object` hook, once parsed.
-        if op == "PostObject" {
+        // Their keys are in their bodies: decided in the `post_object` and `delete_objects`
+        // hooks below, once parsed.
+        if matches!(op, "PostObject" | "DeleteObjects") {
             return Ok(());
         }
         // Not valid UTF-8 cannot name any owner: it is held to an owner no bucket has.

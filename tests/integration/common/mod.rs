@@ -458,6 +458,13 @@ impl Server {
         Client::from_conf(cfg.build())
     }
 
+    /// A client for plain user `i` of `--users` (1-based), from its printed credentials.
+    pub fn user_client(&self, i: usize) -> Client {
+        let key = &self.vars[&format!("COFFER_USER_{i}_ACCESS_KEY_ID")];
+        let secret = &self.vars[&format!("COFFER_USER_{i}_SECRET_ACCESS_KEY")];
+        s3_client(&self.endpoint, key, secret, None)
+    }
+
     /// A client with other credentials (e.g. a wrong secret).
     pub fn client_with_secret(&self, secret: &str) -> Client {
         s3_client(&self.endpoint, &self.access_key, secret, None)
@@ -700,6 +707,22 @@ pub async fn bucket_names(client: &Client) -> Vec<String> {
         .iter()
         .filter_map(|b| b.name().map(str::to_owned))
         .collect()
+}
+
+/// Every bucket `client` owns, with every key and body in it.
+pub async fn contents(client: &Client) -> Vec<(String, Vec<(String, Vec<u8>)>)> {
+    let mut buckets = bucket_names(client).await;
+    buckets.sort();
+    let mut out = Vec::new();
+    for b in buckets {
+        let mut objs = Vec::new();
+        for k in list_all_keys(client, &b).await {
+            let body = get(client, &b, &k).await;
+            objs.push((k, body));
+        }
+        out.push((b, objs));
+    }
+    out
 }
 
 /// Every regular file under `dir`, recursively (missing dir → empty).
