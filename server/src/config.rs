@@ -380,6 +380,14 @@ pub(crate) enum ConfigError {
     PresignedMaxExpiry,
 }
 
+/// `--users`, within its limit.
+fn startup_users(users: usize) -> Result<usize, ConfigError> {
+    if users > MAX_STARTUP_USERS {
+        return Err(ConfigError::TooManyUsers);
+    }
+    Ok(users)
+}
+
 impl Config {
     /// Validates `args`. `master_key_env_set` says whether `COFFER_MASTER_KEY` is set.
     pub(crate) fn from_args(
@@ -453,9 +461,6 @@ impl Config {
         {
             return Err(ConfigError::Timeout);
         }
-        if args.users > MAX_STARTUP_USERS {
-            return Err(ConfigError::TooManyUsers);
-        }
         if args.max_uploads == 0 {
             return Err(ConfigError::MaxUploads);
         }
@@ -483,7 +488,7 @@ impl Config {
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
             max_uploads: args.max_uploads,
             multipart_max_age: Duration::from_secs(args.multipart_max_age),
-            users: args.users,
+            users: startup_users(args.users)?,
             limits: Limits {
                 form_cap: args.post_form_max_size,
                 presigned_max_secs: args.presigned_max_expiry,

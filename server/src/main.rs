@@ -25,6 +25,7 @@ mod unlock_at_start;
 mod unlock_input;
 mod unlock_socket;
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -333,11 +334,13 @@ async fn create_startup_users(auth: &Auth, count: usize) -> anyhow::Result<()> {
             .create_access_key(&name)
             .await
             .with_context(|| format!("could not create a key for {name}"))?;
-        lines.push_str(&format!(
+        // Writing to a String cannot fail.
+        let _ = write!(
+            lines,
             "COFFER_USER_{i}_NAME={name}\nCOFFER_USER_{i}_ACCESS_KEY_ID={}\nCOFFER_USER_{i}_SECRET_ACCESS_KEY={}\n",
             key.info.access_key,
             key.secret.expose()
-        ));
+        );
     }
     print_flushed(&lines)
 }

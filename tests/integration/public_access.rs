@@ -14,9 +14,7 @@ use aws_sdk_s3::types::{
 
 use crate::clients::{require, run_ok, tool};
 use crate::common::raw;
-use crate::common::{
-    Server, TestEnv, assert_s3_err, bucket_names, create_bucket, get, list_all_keys, put, status_of,
-};
+use crate::common::{Server, TestEnv, assert_s3_err, create_bucket, put, status_of};
 
 const REFUSAL: &str = "public access is disabled in Coffer";
 const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";

@@ -291,13 +291,13 @@ async fn a_bucket_policy_lets_another_user_in_exactly_as_far_as_it_says() {
                 "patients/0042/scan.jpg"
             };
             let before = contents(&owner).await;
-            let served = attempt(op, &other, "photos", key, "mine").await;
+            let was_served = attempt(op, &other, "photos", key, "mine").await;
             assert_eq!(
-                served,
+                was_served,
                 allowed.contains(&op),
-                "{name}: {op} served={served}"
+                "{name}: {op} served={was_served}"
             );
-            if !served {
+            if !was_served {
                 assert_eq!(
                     contents(&owner).await,
                     before,
