@@ -196,7 +196,7 @@ async fn aws_cli_manages_users_keys_and_policies_and_the_key_works_for_s3() {
     update("Active");
     assert_eq!(get(&s3, "alice-photos", "x.jpg").await, b"photo");
 
-    // A user who owns a bucket cannot be deleted, keys and policies gone or not.
+    // A user who owns a bucket cannot be deleted, even once its keys and policies are gone.
     aws_ok(
         &env,
         &server,
@@ -230,20 +230,46 @@ async fn aws_cli_manages_users_keys_and_policies_and_the_key_works_for_s3() {
         &["iam", "delete-user", "--user-name", "alice"],
         "DeleteConflict",
     );
-    let root_s3 = server.client();
-    root_s3
-        .delete_object()
+    // Only a bucket's owner may remove it: alice, with a fresh key.
+    let key = aws_ok(
+        &env,
+        &server,
+        None,
+        &["iam", "create-access-key", "--user-name", "alice"],
+    );
+    let (ak2, sk2) = (
+        key["AccessKey"]["AccessKeyId"].as_str().unwrap(),
+        key["AccessKey"]["SecretAccessKey"].as_str().unwrap(),
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(
+        s3_config(&server.endpoint, ak2, sk2, None)
+            .region(aws_sdk_s3::config::Region::new("eu-west-3"))
+            .build(),
+    );
+    s3.delete_object()
         .bucket("alice-photos")
         .key("x.jpg")
         .send()
         .await
         .unwrap();
-    root_s3
-        .delete_bucket()
+    s3.delete_bucket()
         .bucket("alice-photos")
         .send()
         .await
         .unwrap();
+    aws_ok(
+        &env,
+        &server,
+        None,
+        &[
+            "iam",
+            "delete-access-key",
+            "--user-name",
+            "alice",
+            "--access-key-id",
+            ak2,
+        ],
+    );
     aws_ok(
         &env,
         &server,
