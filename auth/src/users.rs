@@ -298,7 +298,7 @@ impl Auth {
             let i = find(record, name)?;
             let policies = &mut record.users[i].policies;
             if let Some(slot) = policies.iter_mut().find(|(n, _)| n == policy_name) {
-                slot.1 = text.to_owned();
+                text.clone_into(&mut slot.1);
             } else if policies.len() >= MAX_POLICIES_PER_USER {
                 return Err(Error::LimitExceeded(
                     "Cannot exceed quota for PoliciesPerUser",

@@ -427,7 +427,7 @@ async fn p3_user_names_and_policies_are_not_on_disk_in_clear() {
             &policy,
         ],
     );
-    assert_eq!(user_names(&env, &server), [name.clone()]);
+    assert_eq!(user_names(&env, &server), std::slice::from_ref(&name));
     let markers = [("user name", name), ("policy", resource)];
     assert_no_marker_anywhere(&env, &markers, "while serving");
     server.stop();

@@ -57,7 +57,7 @@ pub(crate) async fn iam(call: &Call<'_>, action: &str) -> Option<Outcome> {
 }
 
 /// STS GetCallerIdentity: any verified key may ask who it is.
-pub(crate) fn get_caller_identity(caller: &Identity) -> Outcome {
+pub(crate) fn get_caller_identity(caller: &Identity) -> Fields {
     let user_id = if caller.is_root {
         caller.account.as_str()
     } else {
@@ -67,7 +67,7 @@ pub(crate) fn get_caller_identity(caller: &Identity) -> Outcome {
     f.text("Arn", &caller.arn)
         .text("UserId", user_id)
         .text("Account", &caller.account);
-    Ok(Some(f))
+    f
 }
 
 impl Call<'_> {
@@ -112,13 +112,11 @@ impl Call<'_> {
 
     /// For key actions: the named user or the caller, checked; root's own key is refused.
     fn key_owner(&self, action: &str) -> Result<&str, IamError> {
-        match self.user_or_caller() {
-            Some(name) => self.allow_on_user(action, name),
-            None => {
-                self.allow(action, &self.caller.arn)?;
-                Err(IamError::validation(ROOT_KEY))
-            }
+        if let Some(name) = self.user_or_caller() {
+            return self.allow_on_user(action, name);
         }
+        self.allow(action, &self.caller.arn)?;
+        Err(IamError::validation(ROOT_KEY))
     }
 }
 
@@ -138,20 +136,17 @@ async fn create_user(call: &Call<'_>) -> Outcome {
 
 fn get_user(call: &Call<'_>) -> Outcome {
     let mut f = Fields::default();
-    match call.user_or_caller() {
-        Some(name) => {
-            call.allow_on_user("iam:GetUser", name)?;
-            let user = call.auth.user(name)?;
-            f.nest("User", |u| user_fields(u, &user));
-        }
-        None => {
-            // Root: IAM answers with the account id and root's ARN.
-            call.allow("iam:GetUser", &call.caller.arn)?;
-            f.nest("User", |u| {
-                u.text("UserId", &call.caller.account)
-                    .text("Arn", &call.caller.arn);
-            });
-        }
+    if let Some(name) = call.user_or_caller() {
+        call.allow_on_user("iam:GetUser", name)?;
+        let user = call.auth.user(name)?;
+        f.nest("User", |u| user_fields(u, &user));
+    } else {
+        // Root: IAM answers with the account id and root's ARN.
+        call.allow("iam:GetUser", &call.caller.arn)?;
+        f.nest("User", |u| {
+            u.text("UserId", &call.caller.account)
+                .text("Arn", &call.caller.arn);
+        });
     }
     Ok(Some(f))
 }

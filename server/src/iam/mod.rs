@@ -171,7 +171,7 @@ impl Iam {
             ));
         }
         let outcome = match sig.service {
-            AdminService::Sts => actions::get_caller_identity(&caller),
+            AdminService::Sts => Ok(Some(actions::get_caller_identity(&caller))),
             AdminService::Iam => match actions::iam(&call, action).await {
                 Some(outcome) => outcome,
                 None => Err(invalid_action("The action is not valid for this endpoint.")),

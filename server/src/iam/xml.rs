@@ -154,7 +154,7 @@ mod tests {
 
     #[test]
     fn dates_are_iso8601_utc() {
-        let at = UNIX_EPOCH + Duration::from_secs(1_796_025_600);
+        let at = UNIX_EPOCH + Duration::from_hours(498_896);
         assert_eq!(iso8601(at), "2026-11-30T08:00:00Z");
     }
 }

@@ -151,29 +151,11 @@ fn region_date_and_clock_are_checked() {
         check(&elsewhere, BODY, SECRET, now),
         Err(Failure::WrongRegion)
     );
-    let old = signed(
-        "us-east-1",
-        "iam",
-        "/",
-        BODY,
-        now - Duration::from_secs(16 * 60),
-    );
+    let old = signed("us-east-1", "iam", "/", BODY, now - Duration::from_mins(16));
     assert_eq!(check(&old, BODY, SECRET, now), Err(Failure::Expired));
-    let ahead = signed(
-        "us-east-1",
-        "iam",
-        "/",
-        BODY,
-        now + Duration::from_secs(16 * 60),
-    );
+    let ahead = signed("us-east-1", "iam", "/", BODY, now + Duration::from_mins(16));
     assert_eq!(check(&ahead, BODY, SECRET, now), Err(Failure::Expired));
-    let recent = signed(
-        "us-east-1",
-        "iam",
-        "/",
-        BODY,
-        now - Duration::from_secs(14 * 60),
-    );
+    let recent = signed("us-east-1", "iam", "/", BODY, now - Duration::from_mins(14));
     assert_eq!(check(&recent, BODY, SECRET, now), Ok(()));
     let mut other_day = signed("us-east-1", "iam", "/", BODY, now);
     other_day.sig.date = "19990101".to_owned();
