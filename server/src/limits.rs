@@ -40,6 +40,17 @@ pub(crate) const MAX_SKEW_SECS: u32 = 900;
 /// Keys in one DeleteObjects request (AWS's limit).
 pub(crate) const MAX_DELETE_KEYS: usize = 1000;
 
+// ---- IAM and STS query API ----
+
+/// Largest IAM or STS request body: a form of a few parameters, at most a 2 KiB policy
+/// (URL-encoded, so up to three times that) and a 10 KiB one to spare. Read whole before
+/// the signature is checked, since the signature covers its hash.
+pub(crate) const IAM_MAX_BODY: u64 = 128 << 10;
+/// `MaxItems` of IAM listings: default and largest (AWS's).
+pub(crate) const IAM_DEFAULT_ITEMS: usize = 100;
+/// See [`IAM_DEFAULT_ITEMS`].
+pub(crate) const IAM_MAX_ITEMS: usize = 1000;
+
 // ---- Presigned URLs ----
 
 /// Longest validity AWS allows for a presigned URL: 7 days.

@@ -12,6 +12,7 @@ mod client;
 mod config;
 mod ephemeral;
 mod guard;
+mod iam;
 mod init_cmd;
 mod keys_cmd;
 mod limits;
@@ -215,6 +216,8 @@ async fn build_guard(
         .await
         .context("could not load the credentials")?;
     create_startup_users(&auth, cfg.users).await?;
+    let iam = iam::Iam::new(auth.clone(), store.clone(), &cfg.region, cfg.tls.is_some())
+        .context("could not set up the IAM API")?;
     let svc = s3::build_service(
         store.clone(),
         auth,
@@ -228,7 +231,8 @@ async fn build_guard(
         store.clone(),
         cfg.multipart_max_age,
     ));
-    Ok((guard::Guard::new(svc, cfg.limits, &cfg.region), generated))
+    let guard = guard::Guard::new(svc, cfg.limits, &cfg.region).with_iam(iam);
+    Ok((guard, generated))
 }
 
 /// Loads TLS (if configured) and binds the listener.

@@ -32,6 +32,7 @@ mod failed_auth;
 mod file_modes;
 mod form_upload;
 mod front_door;
+mod iam;
 mod integrity;
 mod limits;
 mod list;

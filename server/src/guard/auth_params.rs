@@ -24,6 +24,10 @@
 //! s3s never compares (notes §2.1), with the answer AWS gives: clients read the region it
 //! names to find the right one. (Browser forms carry their credential in the body; the
 //! form intake checks it with [`check_form_credential`].)
+//!
+//! A signature scoped to service `iam` or `sts` is not for s3s at all: the screen hands it
+//! back as [`AuthForm::Admin`] for `crate::iam`, which verifies it itself (IAM is global, so
+//! the region, date and payload rules differ). Only the repeat checks above apply to it.
 
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, Method, Uri};
@@ -57,6 +61,8 @@ pub(crate) enum AuthForm {
     Form,
     /// SigV4 in the `Authorization` header.
     Header(Scope),
+    /// A request for the IAM or STS query API (`crate::iam`), not for s3s.
+    Admin(AdminAuth),
     /// A presigned URL valid for `expires` seconds.
     Presigned {
         /// The credential scope.
@@ -64,6 +70,57 @@ pub(crate) enum AuthForm {
         /// `X-Amz-Expires`.
         expires: u64,
     },
+}
+
+/// How an IAM or STS request is signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AdminAuth {
+    /// SigV4 in the `Authorization` header, for the IAM handler to verify.
+    Header(HeaderSignature),
+    /// A presigned URL: IAM does not take those here.
+    Presigned,
+}
+
+/// An IAM/STS service named in a credential scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AdminService {
+    /// `iam`.
+    Iam,
+    /// `sts`.
+    Sts,
+}
+
+impl AdminService {
+    fn from_scope(service: &str) -> Option<AdminService> {
+        match service {
+            "iam" => Some(AdminService::Iam),
+            "sts" => Some(AdminService::Sts),
+            _ => None,
+        }
+    }
+
+    /// The name as it appears in the credential scope.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            AdminService::Iam => "iam",
+            AdminService::Sts => "sts",
+        }
+    }
+}
+
+/// The parts of a SigV4 `Authorization` header, as the client sent them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HeaderSignature {
+    /// Access key and region.
+    pub(crate) scope: Scope,
+    /// The scope's date, `YYYYMMDD`.
+    pub(crate) date: String,
+    /// The scope's service.
+    pub(crate) service: AdminService,
+    /// `SignedHeaders`, `;`-separated.
+    pub(crate) signed_headers: String,
+    /// `Signature`, hex.
+    pub(crate) signature: String,
 }
 
 /// The credential scope of a SigV4 signature.
@@ -222,6 +279,11 @@ fn presigned_form(
     if algorithm != ALGORITHM {
         return Err(Refusal::PRESIGNED_ALGORITHM);
     }
+    if parse_credential(credential)
+        .is_some_and(|(_, service)| AdminService::from_scope(service).is_some())
+    {
+        return Ok(AuthForm::Admin(AdminAuth::Presigned));
+    }
     let scope = parse_credential(credential)
         .filter(|(_, service)| *service == "s3")
         .ok_or(Refusal::PRESIGNED_CREDENTIAL)?
@@ -255,6 +317,15 @@ fn header_form(
         return Err(Refusal::UNSUPPORTED_AUTHORIZATION);
     }
     let parsed = parse_authorization(params).ok_or(Refusal::MALFORMED_AUTHORIZATION)?;
+    if let Some(service) = AdminService::from_scope(parsed.service) {
+        return Ok(AuthForm::Admin(AdminAuth::Header(HeaderSignature {
+            scope: parsed.scope,
+            date: parsed.date.to_owned(),
+            service,
+            signed_headers: parsed.signed_headers.to_owned(),
+            signature: parsed.signature.to_owned(),
+        })));
+    }
     if parsed.service != "s3" {
         return Err(Refusal::WRONG_SERVICE);
     }
@@ -282,8 +353,10 @@ fn header_form(
 /// with the grammar s3s uses.
 struct Parsed<'a> {
     scope: Scope,
+    date: &'a str,
     service: &'a str,
     signed_headers: &'a str,
+    signature: &'a str,
 }
 
 fn parse_authorization(params: &str) -> Option<Parsed<'_>> {
@@ -296,10 +369,13 @@ fn parse_authorization(params: &str) -> Option<Parsed<'_>> {
         return None;
     }
     let (scope, service) = parse_credential(credential)?;
+    let date = credential.split('/').nth(1)?;
     Some(Parsed {
         scope,
+        date,
         service,
         signed_headers,
+        signature,
     })
 }
 

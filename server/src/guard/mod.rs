@@ -15,6 +15,8 @@
 //!   `Expect: 100-continue` lets the client send it) says the connection closes;
 //! - [`refusal`]: the S3 errors all of the above answer with.
 //!
+//! Requests signed for IAM or STS are not S3's: the guard hands them to `crate::iam`.
+//!
 //! Every limit they apply is in `crate::limits`.
 
 mod auth_params;
@@ -36,14 +38,19 @@ use hyper::body::Incoming;
 use s3s::service::S3Service;
 use tracing::Instrument;
 
+use self::auth_params::AuthForm;
 use self::body_bounds::{AwsChunkBound, BodyPlan};
 use self::form_intake::FormIntake;
 use self::throttle::AuthThrottle;
 use self::unread_body::{RequestBody, Watched};
 use crate::activity::{Activity, Tracked};
 use crate::client::Client;
+use crate::iam::{self, Iam};
 use crate::limits::{Limits, THROTTLE_FAILURE_DELAY};
 
+#[cfg(test)]
+pub(crate) use self::auth_params::Scope;
+pub(crate) use self::auth_params::{AdminAuth, AdminService, HeaderSignature};
 pub(crate) use self::body_bounds::{CHUNK_MALFORMED, CHUNK_TOO_LARGE};
 pub(crate) use self::refusal::{Refusal, error_response, is_region_token};
 pub(crate) use self::request_log::RequestId;
@@ -61,6 +68,8 @@ pub(crate) struct Guard {
     client: Option<Client>,
     /// What the connection is doing, once the guard is bound to one.
     activity: Option<Arc<Activity>>,
+    /// The IAM and STS API, if this listener serves it.
+    iam: Option<Iam>,
 }
 
 impl Guard {
@@ -74,6 +83,15 @@ impl Guard {
             throttle: Arc::new(AuthThrottle::new()),
             client: None,
             activity: None,
+            iam: None,
+        }
+    }
+
+    /// The guard also serving the IAM and STS API with `iam`.
+    pub(crate) fn with_iam(self, iam: Iam) -> Guard {
+        Guard {
+            iam: Some(iam),
+            ..self
         }
     }
 
@@ -145,8 +163,21 @@ impl Guard {
             &self.region,
         ) {
             Ok(auth) => auth,
+            Err(refusal) if iam::looks_like_admin(req.method(), req.uri(), req.headers()) => {
+                tracing::debug!(code = refusal.code, "IAM request refused before the API");
+                return iam::refused(&refusal, req.extensions());
+            }
             Err(refusal) => return refused(&refusal, is_head),
         };
+        match auth {
+            AuthForm::Admin(admin) => return self.serve_admin(req, Some(admin)).await,
+            AuthForm::Anonymous
+                if iam::looks_like_admin(req.method(), req.uri(), req.headers()) =>
+            {
+                return self.serve_admin(req, None).await;
+            }
+            _ => {}
+        }
         let body = req.body();
         let body_may_have_data = !body.is_end_stream() && body.size_hint().exact() != Some(0);
         let plan = match body_bounds::check(
@@ -175,6 +206,19 @@ impl Guard {
             BodyPlan::AsIs => self.call_s3s(req.map(s3s::Body::http_body), is_head).await,
         };
         self.after_signature_check(resp, is_head).await
+    }
+
+    /// An IAM or STS request: to the IAM API, with signature failures counted as for S3.
+    async fn serve_admin(
+        &self,
+        req: Request<RequestBody>,
+        auth: Option<AdminAuth>,
+    ) -> Response<s3s::Body> {
+        let Some(api) = &self.iam else {
+            return iam::not_served(req.extensions());
+        };
+        let resp = api.serve(req, auth, self.client.map(|c| c.peer)).await;
+        self.after_signature_check(resp, false).await
     }
 
     async fn call_s3s(&self, req: Request<s3s::Body>, is_head: bool) -> Response<s3s::Body> {

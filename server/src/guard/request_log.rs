@@ -51,9 +51,13 @@ pub(crate) fn stamp(mut resp: Response<s3s::Body>, id: &str) -> Response<s3s::Bo
     resp
 }
 
-/// `body` with its `<RequestId>` set to `id`, if it is an S3 `<Error>` document.
+/// `body` with its `<RequestId>` set to `id`, if it is an S3 `<Error>` document. (IAM's
+/// `<ErrorResponse>` carries the id already, outside its `<Error>`.)
 fn with_request_id(body: &Bytes, id: &str) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
+    if text.contains("<ErrorResponse") {
+        return None;
+    }
     let end = text.rfind("</Error>")?;
     let mut out = String::with_capacity(text.len() + 48);
     let (head, tail) = text.split_at(end);
@@ -101,6 +105,10 @@ mod tests {
             "<Error><Code>X</Code><Message>m</Message><RequestId>abc</RequestId></Error>"
         );
         assert!(with_request_id(&Bytes::from_static(b"<ListBucketResult/>"), "a").is_none());
+        let iam = Bytes::from_static(
+            b"<ErrorResponse><Error><Code>X</Code></Error><RequestId>abc</RequestId></ErrorResponse>",
+        );
+        assert!(with_request_id(&iam, "abc").is_none());
     }
 
     #[test]

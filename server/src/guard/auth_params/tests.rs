@@ -108,6 +108,45 @@ fn ordinary_signed_requests_pass() {
 }
 
 #[test]
+fn iam_and_sts_signatures_go_to_the_iam_api_whatever_their_region() {
+    // IAM clients sign for us-east-1 (or their configured region) and send no payload hash.
+    for (service, want) in [("iam", AdminService::Iam), ("sts", AdminService::Sts)] {
+        let auth =
+            sigv4("host;x-amz-date").replace("/us-east-1/s3/", &format!("/eu-west-3/{service}/"));
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("x-amz-date", "20250101T000000Z"),
+        ];
+        match screen_of("POST", "/", &headers) {
+            Ok(AuthForm::Admin(AdminAuth::Header(sig))) => {
+                assert_eq!(sig.service, want);
+                assert_eq!(sig.scope.access_key, "CFKEY");
+                assert_eq!(sig.scope.region, "eu-west-3");
+                assert_eq!(sig.date, "20250101");
+                assert_eq!(sig.signed_headers, "host;x-amz-date");
+                assert_eq!(sig.signature, SIG);
+            }
+            other => panic!("{service}: {other:?}"),
+        }
+    }
+    let presigned = format!("{PRESIGNED}&X-Amz-Expires=60").replace("%2Fs3%2F", "%2Fiam%2F");
+    assert_eq!(
+        screen_of("GET", &presigned, &[]),
+        Ok(AuthForm::Admin(AdminAuth::Presigned))
+    );
+    // Repeats are refused before the service is looked at.
+    let auth = sigv4("host;x-amz-date").replace("/s3/", "/iam/");
+    assert_eq!(
+        screen_of(
+            "POST",
+            "/",
+            &[("authorization", &auth), ("authorization", &auth)]
+        ),
+        Err(Refusal::REPEATED_AUTH)
+    );
+}
+
+#[test]
 fn p1_sigv2_is_refused_in_every_spelling() {
     let r = screen_of("GET", "/b/k", &[("authorization", "AWS AKID:c2lnbmF0dXJl")]);
     assert_eq!(r, Err(Refusal::SIGV2));

@@ -1,0 +1,364 @@
+//! The AWS IAM query API (users, access keys, inline policies) and STS GetCallerIdentity,
+//! on the S3 listener, so `aws iam …`, boto3's `iam` client and Terraform manage Coffer's
+//! users unchanged.
+//!
+//! The guard sends here every request whose SigV4 credential scope names service `iam` or
+//! `sts` (and, to answer them in IAM's format, unsigned or presigned requests that look like
+//! IAM calls). Then, in order:
+//!
+//! 1. the body, a small URL-encoded form, is read whole, up to
+//!    [`IAM_MAX_BODY`](crate::limits::IAM_MAX_BODY): the signature covers its hash;
+//! 2. [`sigv4`] verifies the signature (an unknown or Inactive key fails exactly like a
+//!    wrong secret);
+//! 3. [`query`] decodes the parameters; `Action` picks the handler in [`actions`], which asks
+//!    [`Auth::authorize_admin`] before it touches anything;
+//! 4. [`xml`] writes the answer, or an [`error::IamError`], with the request id.
+//!
+//! Nothing here logs a user name, policy or secret above debug.
+
+mod actions;
+mod error;
+mod query;
+mod sigv4;
+mod xml;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use coffer_auth::{Auth, GeneratedRoot, Identity, RequestFacts};
+use coffer_storage::Store;
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http_body_util::BodyExt as _;
+
+use self::error::IamError;
+use self::query::Params;
+use self::sigv4::{Failure, Signed};
+use self::xml::{Fields, IAM_NS, STS_NS};
+use crate::guard::{AdminAuth, AdminService, HeaderSignature, Refusal, RequestId};
+use crate::limits::{BODY_IDLE_TIMEOUT, IAM_MAX_BODY};
+
+/// IAM's API version.
+const IAM_VERSION: &str = "2010-05-08";
+/// STS's API version.
+const STS_VERSION: &str = "2011-06-15";
+/// IAM is global: clients sign it for this region unless told otherwise.
+const GLOBAL_REGION: &str = "us-east-1";
+
+/// The IAM and STS API. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Iam {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    auth: Auth,
+    store: Store,
+    /// The server's `--region`, accepted in credential scopes beside `us-east-1`.
+    region: String,
+    /// Whether the listener serves TLS (`aws:SecureTransport`).
+    secure: bool,
+    /// Verifies signatures made with unknown access keys, so they fail like a wrong
+    /// secret at the same cost. Made once, here.
+    dummy: GeneratedRoot,
+}
+
+impl Iam {
+    /// The API over `auth`, looking bucket owners up in `store`.
+    ///
+    /// # Errors
+    /// When the OS has no randomness for the dummy secret.
+    pub(crate) fn new(
+        auth: Auth,
+        store: Store,
+        region: &str,
+        secure: bool,
+    ) -> Result<Iam, coffer_auth::Error> {
+        Ok(Iam {
+            inner: Arc::new(Inner {
+                auth,
+                store,
+                region: region.to_owned(),
+                secure,
+                dummy: GeneratedRoot::generate()?,
+            }),
+        })
+    }
+
+    /// Answers a request the guard recognised as IAM or STS; `auth` is how it is signed
+    /// (`None`: not at all).
+    pub(crate) async fn serve<B>(
+        &self,
+        req: Request<B>,
+        auth: Option<AdminAuth>,
+        peer: Option<IpAddr>,
+    ) -> Response<s3s::Body>
+    where
+        B: http_body::Body<Data = Bytes> + Unpin,
+    {
+        let id = request_id(req.extensions());
+        let ns = match &auth {
+            Some(AdminAuth::Header(sig)) if sig.service == AdminService::Sts => STS_NS,
+            _ => IAM_NS,
+        };
+        match self.answer(req, auth, peer).await {
+            Ok((action, fields)) => {
+                tracing::debug!(action, "IAM request served");
+                xml_response(
+                    StatusCode::OK,
+                    xml::response(ns, action, fields.as_ref(), &id),
+                )
+            }
+            Err(err) => error_response(ns, &err, &id),
+        }
+    }
+
+    async fn answer<B>(
+        &self,
+        req: Request<B>,
+        auth: Option<AdminAuth>,
+        peer: Option<IpAddr>,
+    ) -> Result<(&'static str, Option<Fields>), IamError>
+    where
+        B: http_body::Body<Data = Bytes> + Unpin,
+    {
+        let sig = match auth {
+            Some(AdminAuth::Header(sig)) => sig,
+            Some(AdminAuth::Presigned) => {
+                return Err(IamError::denied(
+                    "Presigned URLs are not accepted for IAM and STS: sign the Authorization header with AWS Signature Version 4.",
+                ));
+            }
+            None => {
+                return Err(IamError::denied(
+                    "Request is missing Authentication Token: sign IAM and STS requests with AWS Signature Version 4.",
+                ));
+            }
+        };
+        let (parts, body) = req.into_parts();
+        let body = read_body(&parts.headers, body).await?;
+        let caller = self.verify(&parts.method, &parts.uri, &parts.headers, &body, &sig)?;
+        let params = Params::parse(&parts.method, &parts.headers, parts.uri.query(), &body)?;
+        let facts = RequestFacts {
+            source_ip: peer,
+            secure_transport: self.inner.secure,
+            now: SystemTime::now(),
+        };
+        let call = actions::Call {
+            auth: &self.inner.auth,
+            store: &self.inner.store,
+            caller: &caller,
+            facts: &facts,
+            params: &params,
+        };
+        let requested = params
+            .get("Action")
+            .ok_or_else(|| invalid_action("No action was given."))?;
+        let (version, known) = match sig.service {
+            AdminService::Iam => (IAM_VERSION, IAM_ACTIONS),
+            AdminService::Sts => (STS_VERSION, STS_ACTIONS),
+        };
+        let action = known
+            .iter()
+            .copied()
+            .find(|a| *a == requested)
+            .ok_or_else(|| invalid_action("The action is not valid for this endpoint."))?;
+        if params.get("Version").is_some_and(|v| v != version) {
+            return Err(invalid_action(
+                "Could not find the operation for the version given.",
+            ));
+        }
+        let outcome = match sig.service {
+            AdminService::Sts => Ok(Some(actions::get_caller_identity(&caller))),
+            AdminService::Iam => match actions::iam(&call, action).await {
+                Some(outcome) => outcome,
+                None => Err(invalid_action("The action is not valid for this endpoint.")),
+            },
+        };
+        outcome
+            .map(|fields| (action, fields))
+            .inspect_err(|err| tracing::debug!(action, code = err.code, "IAM request refused"))
+    }
+
+    /// Verifies the signature and returns who made it.
+    fn verify(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        sig: &HeaderSignature,
+    ) -> Result<Identity, IamError> {
+        let auth = &self.inner.auth;
+        let secret = auth.secret_for(&sig.scope.access_key);
+        let key = secret
+            .as_ref()
+            .map_or(self.inner.dummy.secret.expose(), |s| s.expose());
+        let signed = Signed {
+            method,
+            uri,
+            headers,
+            body,
+        };
+        let regions = [self.inner.region.as_str(), GLOBAL_REGION];
+        sigv4::verify(&signed, sig, key, &regions, SystemTime::now()).map_err(signature_error)?;
+        // The key may have been disabled between the two reads: refuse it the same way.
+        secret
+            .and_then(|_| auth.identify(&sig.scope.access_key))
+            .ok_or_else(|| signature_error(Failure::Mismatch))
+    }
+}
+
+/// The IAM actions served.
+const IAM_ACTIONS: &[&str] = &[
+    "CreateUser",
+    "GetUser",
+    "ListUsers",
+    "DeleteUser",
+    "CreateAccessKey",
+    "ListAccessKeys",
+    "UpdateAccessKey",
+    "DeleteAccessKey",
+    "PutUserPolicy",
+    "GetUserPolicy",
+    "ListUserPolicies",
+    "DeleteUserPolicy",
+];
+/// The STS actions served.
+const STS_ACTIONS: &[&str] = &["GetCallerIdentity"];
+
+/// Whether an unsigned or presigned request is an IAM or STS call (to answer it in IAM's
+/// format): on path `/`, it names an `Action`, is a URL-encoded form POST, or its
+/// credential is scoped to `iam` or `sts`. S3 has no operation of that shape.
+pub(crate) fn looks_like_admin(method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
+    if uri.path() != "/" {
+        return false;
+    }
+    let names_admin = |s: &str| {
+        ["/iam/aws4_request", "/sts/aws4_request"]
+            .iter()
+            .any(|scope| s.contains(scope) || s.contains(&scope.replace('/', "%2F")))
+    };
+    let header = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(names_admin);
+    let query = uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p.starts_with("Action=")) || names_admin(q));
+    let form = method == Method::POST
+        && headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| {
+                t.trim_start()
+                    .starts_with("application/x-www-form-urlencoded")
+            });
+    header || query || form
+}
+
+/// A guard refusal (a malformed signature, SigV2…) of an IAM-looking request, in IAM's
+/// format.
+pub(crate) fn refused(refusal: &Refusal, extensions: &http::Extensions) -> Response<s3s::Body> {
+    let err = IamError::new(refusal.status, refusal.code, refusal.message());
+    error_response(IAM_NS, &err, &request_id(extensions))
+}
+
+/// The answer when the server has no IAM API to offer.
+pub(crate) fn not_served(extensions: &http::Extensions) -> Response<s3s::Body> {
+    let err = IamError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "NotImplemented",
+        "The IAM API is not served on this listener.",
+    );
+    error_response(IAM_NS, &err, &request_id(extensions))
+}
+
+fn request_id(extensions: &http::Extensions) -> String {
+    extensions
+        .get::<RequestId>()
+        .map_or_else(String::new, |id| id.0.clone())
+}
+
+fn invalid_action(message: &'static str) -> IamError {
+    IamError::new(StatusCode::BAD_REQUEST, "InvalidAction", message)
+}
+
+fn signature_error(failure: Failure) -> IamError {
+    match failure {
+        Failure::Mismatch => IamError::signature(
+            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
+        ),
+        Failure::WrongRegion => {
+            IamError::signature("Credential should be scoped to a valid region.")
+        }
+        Failure::Expired => IamError::signature(
+            "Signature expired: the request time is more than 15 minutes from the server's time.",
+        ),
+        Failure::DateMismatch => IamError::signature(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP.",
+        ),
+        Failure::Incomplete => IamError::new(
+            StatusCode::BAD_REQUEST,
+            "IncompleteSignature",
+            "The request signature must sign host and x-amz-date, and every x-amz-* header sent, with a valid x-amz-date.",
+        ),
+    }
+}
+
+/// The whole body, at most [`IAM_MAX_BODY`] bytes, each part arriving within
+/// [`BODY_IDLE_TIMEOUT`].
+async fn read_body<B>(headers: &HeaderMap, mut body: B) -> Result<Vec<u8>, IamError>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
+    let too_large = || {
+        IamError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            "The request body is larger than IAM requests may be.",
+        )
+    };
+    let announced = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > IAM_MAX_BODY) {
+        return Err(too_large());
+    }
+    let incomplete = || IamError::validation("The request body did not arrive whole.");
+    let mut out = Vec::new();
+    loop {
+        let frame = tokio::time::timeout(BODY_IDLE_TIMEOUT, body.frame())
+            .await
+            .map_err(|_| incomplete())?;
+        match frame {
+            None => return Ok(out),
+            Some(Err(_)) => return Err(incomplete()),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    if (out.len() + data.len()) as u64 > IAM_MAX_BODY {
+                        return Err(too_large());
+                    }
+                    out.extend_from_slice(&data);
+                }
+            }
+        }
+    }
+}
+
+fn error_response(ns: &str, err: &IamError, id: &str) -> Response<s3s::Body> {
+    xml_response(err.status, xml::error(ns, err, id))
+}
+
+fn xml_response(status: StatusCode, body: String) -> Response<s3s::Body> {
+    let len = body.len();
+    let mut resp = Response::new(s3s::Body::from(body));
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    resp
+}

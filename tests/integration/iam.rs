@@ -1,0 +1,435 @@
+//! The IAM query API (and STS GetCallerIdentity) on the S3 listener, driven by the stock
+//! aws CLI and boto3: users, access keys and inline policies are managed with them; a key
+//! created there works for S3 until it is set Inactive; only root may manage users for now;
+//! a wrong signature changes nothing; user names and policies never reach the disk in
+//! clear (P3).
+
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::clients::{require, run_ok, tool};
+use crate::common::markers::{assert_no_marker_anywhere, marker};
+use crate::common::{Server, TestEnv, create_bucket, get, put, raw, s3_config, status_of};
+
+/// `aws <args> --endpoint-url <server> --output json` with the root credentials, or with
+/// `key` (access key, secret) instead.
+fn aws_as(env: &TestEnv, server: &Server, key: Option<(&str, &str)>, args: &[&str]) -> Output {
+    let mut cmd = tool(env, server, "aws");
+    if let Some((access_key, secret)) = key {
+        cmd.env("AWS_ACCESS_KEY_ID", access_key)
+            .env("AWS_SECRET_ACCESS_KEY", secret);
+    }
+    cmd.args(args)
+        .args(["--endpoint-url", &server.endpoint, "--output", "json"]);
+    cmd.output().expect("run aws")
+}
+
+/// [`aws_as`] that must succeed; its JSON output (`Null` when it prints nothing).
+#[track_caller]
+fn aws_ok(env: &TestEnv, server: &Server, key: Option<(&str, &str)>, args: &[&str]) -> Value {
+    let out = aws_as(env, server, key, args);
+    assert!(
+        out.status.success(),
+        "aws {args:?} failed: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.stdout.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        serde_json::from_slice(&out.stdout).expect("aws printed JSON")
+    }
+}
+
+/// [`aws_as`] that must fail with IAM error `code`.
+#[track_caller]
+fn aws_err(env: &TestEnv, server: &Server, key: Option<(&str, &str)>, args: &[&str], code: &str) {
+    let out = aws_as(env, server, key, args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains(&format!("({code})")),
+        "aws {args:?} should fail with {code}: {}\nstderr: {stderr}",
+        out.status
+    );
+}
+
+fn user_names(env: &TestEnv, server: &Server) -> Vec<String> {
+    let users = aws_ok(env, server, None, &["iam", "list-users"]);
+    users["Users"]
+        .as_array()
+        .expect("Users")
+        .iter()
+        .map(|u| u["UserName"].as_str().expect("UserName").to_owned())
+        .collect()
+}
+
+/// A new user `name` with one access key: (access key id, secret).
+fn user_with_key(env: &TestEnv, server: &Server, name: &str) -> (String, String) {
+    aws_ok(
+        env,
+        server,
+        None,
+        &["iam", "create-user", "--user-name", name],
+    );
+    let key = aws_ok(
+        env,
+        server,
+        None,
+        &["iam", "create-access-key", "--user-name", name],
+    );
+    (
+        key["AccessKey"]["AccessKeyId"]
+            .as_str()
+            .expect("AccessKeyId")
+            .to_owned(),
+        key["AccessKey"]["SecretAccessKey"]
+            .as_str()
+            .expect("SecretAccessKey")
+            .to_owned(),
+    )
+}
+
+const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::alice-photos/*"}]}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_cli_manages_users_keys_and_policies_and_the_key_works_for_s3() {
+    if !require("the aws CLI", "aws", &["--version"]) {
+        return;
+    }
+    let env = TestEnv::new();
+    // Not us-east-1: IAM requests may be signed for either.
+    let server = env.start_ephemeral_with(&["--region", "eu-west-3"]);
+    let (ak, sk) = user_with_key(&env, &server, "alice");
+    let key = Some((ak.as_str(), sk.as_str()));
+    aws_ok(
+        &env,
+        &server,
+        None,
+        &[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            "alice",
+            "--policy-name",
+            "photos",
+            "--policy-document",
+            POLICY,
+        ],
+    );
+    let got = aws_ok(
+        &env,
+        &server,
+        None,
+        &[
+            "iam",
+            "get-user-policy",
+            "--user-name",
+            "alice",
+            "--policy-name",
+            "photos",
+        ],
+    );
+    let want: Value = serde_json::from_str(POLICY).unwrap();
+    assert_eq!(got["PolicyDocument"], want);
+    assert_eq!(user_names(&env, &server), ["alice"]);
+    let keys = aws_ok(
+        &env,
+        &server,
+        None,
+        &["iam", "list-access-keys", "--user-name", "alice"],
+    );
+    assert_eq!(keys["AccessKeyMetadata"][0]["AccessKeyId"], ak.as_str());
+    assert_eq!(keys["AccessKeyMetadata"][0]["Status"], "Active");
+
+    let me = aws_ok(&env, &server, key, &["sts", "get-caller-identity"]);
+    assert!(me["Arn"].as_str().unwrap().ends_with(":user/alice"), "{me}");
+    let root = aws_ok(&env, &server, None, &["sts", "get-caller-identity"]);
+    assert!(root["Arn"].as_str().unwrap().ends_with(":root"), "{root}");
+    assert_eq!(me["Account"], root["Account"]);
+
+    // The new key works for S3.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        s3_config(&server.endpoint, &ak, &sk, None)
+            .region(aws_sdk_s3::config::Region::new("eu-west-3"))
+            .build(),
+    );
+    create_bucket(&s3, "alice-photos").await;
+    put(&s3, "alice-photos", "x.jpg", b"photo").await;
+    assert_eq!(get(&s3, "alice-photos", "x.jpg").await, b"photo");
+
+    // Inactive: refused from the next request on; Active again: served again.
+    let update = |status: &str| {
+        aws_ok(
+            &env,
+            &server,
+            None,
+            &[
+                "iam",
+                "update-access-key",
+                "--user-name",
+                "alice",
+                "--access-key-id",
+                &ak,
+                "--status",
+                status,
+            ],
+        );
+    };
+    update("Inactive");
+    let refused = s3
+        .get_object()
+        .bucket("alice-photos")
+        .key("x.jpg")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status_of(&refused), 403);
+    aws_err(
+        &env,
+        &server,
+        key,
+        &["sts", "get-caller-identity"],
+        "SignatureDoesNotMatch",
+    );
+    update("Active");
+    assert_eq!(get(&s3, "alice-photos", "x.jpg").await, b"photo");
+
+    // A user who owns a bucket cannot be deleted, even once its keys and policies are gone.
+    aws_ok(
+        &env,
+        &server,
+        None,
+        &[
+            "iam",
+            "delete-access-key",
+            "--user-name",
+            "alice",
+            "--access-key-id",
+            &ak,
+        ],
+    );
+    aws_ok(
+        &env,
+        &server,
+        None,
+        &[
+            "iam",
+            "delete-user-policy",
+            "--user-name",
+            "alice",
+            "--policy-name",
+            "photos",
+        ],
+    );
+    aws_err(
+        &env,
+        &server,
+        None,
+        &["iam", "delete-user", "--user-name", "alice"],
+        "DeleteConflict",
+    );
+    // Only a bucket's owner may remove it: alice, with a fresh key.
+    let key = aws_ok(
+        &env,
+        &server,
+        None,
+        &["iam", "create-access-key", "--user-name", "alice"],
+    );
+    let (ak2, sk2) = (
+        key["AccessKey"]["AccessKeyId"].as_str().unwrap(),
+        key["AccessKey"]["SecretAccessKey"].as_str().unwrap(),
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(
+        s3_config(&server.endpoint, ak2, sk2, None)
+            .region(aws_sdk_s3::config::Region::new("eu-west-3"))
+            .build(),
+    );
+    s3.delete_object()
+        .bucket("alice-photos")
+        .key("x.jpg")
+        .send()
+        .await
+        .unwrap();
+    s3.delete_bucket()
+        .bucket("alice-photos")
+        .send()
+        .await
+        .unwrap();
+    aws_ok(
+        &env,
+        &server,
+        None,
+        &[
+            "iam",
+            "delete-access-key",
+            "--user-name",
+            "alice",
+            "--access-key-id",
+            ak2,
+        ],
+    );
+    aws_ok(
+        &env,
+        &server,
+        None,
+        &["iam", "delete-user", "--user-name", "alice"],
+    );
+    assert!(user_names(&env, &server).is_empty());
+    aws_err(
+        &env,
+        &server,
+        None,
+        &["iam", "get-user", "--user-name", "alice"],
+        "NoSuchEntity",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_iam_flow_and_error_codes() {
+    if !require("python3 with boto3", "python3", &["-c", "import boto3"]) {
+        return;
+    }
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/integration/py/boto3_iam.py");
+    let mut cmd = tool(&env, &server, "python3");
+    cmd.arg(&script);
+    let out = run_ok(cmd);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("boto3 iam ok"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_user_cannot_manage_users() {
+    if !require("the aws CLI", "aws", &["--version"]) {
+        return;
+    }
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let (ak, sk) = user_with_key(&env, &server, "bob");
+    let bob = Some((ak.as_str(), sk.as_str()));
+    aws_err(
+        &env,
+        &server,
+        bob,
+        &["iam", "create-user", "--user-name", "eve"],
+        "AccessDenied",
+    );
+    aws_err(
+        &env,
+        &server,
+        bob,
+        &["iam", "create-access-key", "--user-name", "bob"],
+        "AccessDenied",
+    );
+    aws_err(&env, &server, bob, &["iam", "list-users"], "AccessDenied");
+    // Who am I needs no right.
+    let me = aws_ok(&env, &server, bob, &["sts", "get-caller-identity"]);
+    assert!(me["Arn"].as_str().unwrap().ends_with(":user/bob"), "{me}");
+    assert_eq!(user_names(&env, &server), ["bob"]);
+    // Root's own key is not IAM's to manage.
+    aws_err(
+        &env,
+        &server,
+        None,
+        &["iam", "create-access-key"],
+        "ValidationError",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_signature_or_none_is_refused_and_changes_nothing() {
+    if !require("the aws CLI", "aws", &["--version"]) {
+        return;
+    }
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let wrong = Some((
+        server.access_key.as_str(),
+        "a-wrong-secret-that-is-long-enough",
+    ));
+    aws_err(
+        &env,
+        &server,
+        wrong,
+        &["iam", "create-user", "--user-name", "mallory"],
+        "SignatureDoesNotMatch",
+    );
+    // An unknown key gets the same answer.
+    aws_err(
+        &env,
+        &server,
+        Some(("CFNOSUCHKEY00000000", "a-wrong-secret-that-is-long-enough")),
+        &["iam", "create-user", "--user-name", "mallory"],
+        "SignatureDoesNotMatch",
+    );
+    assert!(user_names(&env, &server).is_empty());
+
+    // Unsigned: an IAM-style refusal, with the request id of the header.
+    let body = b"Action=CreateUser&UserName=mallory&Version=2010-05-08";
+    let resp = raw::request(
+        server.addr,
+        "POST",
+        "/",
+        &[
+            ("Host", "127.0.0.1"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(resp.status, 403, "{}", resp.text());
+    let text = resp.text();
+    assert!(
+        text.contains("<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">")
+            && text.contains("<Code>AccessDenied</Code>"),
+        "{text}"
+    );
+    let id = resp.header("x-amz-request-id").expect("request id");
+    assert!(
+        text.contains(&format!("<RequestId>{id}</RequestId></ErrorResponse>")),
+        "{text}"
+    );
+    assert_eq!(text.matches("<RequestId>").count(), 1, "{text}");
+    assert!(user_names(&env, &server).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p3_user_names_and_policies_are_not_on_disk_in_clear() {
+    if !require("the aws CLI", "aws", &["--version"]) {
+        return;
+    }
+    let env = TestEnv::new();
+    let mut server = env.start_durable();
+    let name = marker("user");
+    let resource = marker("policy");
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::{resource}/*"}}]}}"#
+    );
+    user_with_key(&env, &server, &name);
+    aws_ok(
+        &env,
+        &server,
+        None,
+        &[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            &name,
+            "--policy-name",
+            "read",
+            "--policy-document",
+            &policy,
+        ],
+    );
+    assert_eq!(user_names(&env, &server), std::slice::from_ref(&name));
+    let markers = [("user name", name), ("policy", resource)];
+    assert_no_marker_anywhere(&env, &markers, "while serving");
+    server.stop();
+    assert_no_marker_anywhere(&env, &markers, "after a clean stop");
+}
