@@ -258,7 +258,7 @@ impl Auth {
     }
 
     /// Replaces root's secret with a generated one, returned this once (for recovery on a
-    /// stopped data directory: `coffer users reset-root`).
+    /// stopped data directory).
     ///
     /// # Errors
     /// Storage errors.

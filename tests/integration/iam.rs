@@ -433,3 +433,52 @@ async fn p3_user_names_and_policies_are_not_on_disk_in_clear() {
     server.stop();
     assert_no_marker_anywhere(&env, &markers, "after a clean stop");
 }
+
+/// A presigned URL is decided with its signer's rights when it is used: once the key is
+/// Inactive the URL stops working, and works again when the key is Active.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_presigned_url_stops_working_when_its_key_is_disabled() {
+    let env = TestEnv::new();
+    let server = env.start_ephemeral_with(&["--users", "1"]);
+    let key = server.vars["COFFER_USER_1_ACCESS_KEY_ID"].clone();
+    let secret = server.vars["COFFER_USER_1_SECRET_ACCESS_KEY"].clone();
+    let s3 = server.user_client(1);
+    create_bucket(&s3, "consents").await;
+    put(&s3, "consents", "form-0042.pdf", b"signed consent").await;
+    let url = crate::common::sign::presign_v4(
+        &key,
+        &secret,
+        "GET",
+        &format!("{}/consents/form-0042.pdf", server.endpoint),
+        std::time::Duration::from_secs(600),
+        std::time::SystemTime::now(),
+    );
+    let fetch = || raw::request(server.addr, "GET", &url.path_and_query, &[], b"");
+    assert_eq!(fetch().await.status, 200);
+
+    let status = |s: &str| {
+        aws_ok(
+            &env,
+            &server,
+            None,
+            &[
+                "iam",
+                "update-access-key",
+                "--user-name",
+                "user1",
+                "--access-key-id",
+                &key,
+                "--status",
+                s,
+            ],
+        );
+    };
+    status("Inactive");
+    assert_eq!(
+        fetch().await.status,
+        403,
+        "a disabled key's URL still works"
+    );
+    status("Active");
+    assert_eq!(fetch().await.status, 200);
+}

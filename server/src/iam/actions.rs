@@ -34,8 +34,8 @@ const POLICY_ENCODING: &AsciiSet = &NON_ALPHANUMERIC
 
 /// Why root's own key cannot be managed through IAM.
 const ROOT_KEY: &str = "The root user's access key is not managed through IAM on Coffer: \
-     replace it with `coffer users reset-root` or the COFFER_ROOT_ACCESS_KEY and \
-     COFFER_ROOT_SECRET_KEY settings.";
+     replace it by starting the server with COFFER_ROOT_ACCESS_KEY and \
+     COFFER_ROOT_SECRET_KEY set.";
 
 /// Runs IAM action `action`, or `None` if there is no such action.
 pub(crate) async fn iam(call: &Call<'_>, action: &str) -> Option<Outcome> {
