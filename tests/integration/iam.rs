@@ -210,6 +210,25 @@ async fn aws_cli_manages_users_keys_and_policies_and_the_key_works_for_s3() {
             &ak,
         ],
     );
+    // A deleted key is refused on its next request, like an unknown one.
+    let refused = s3.list_buckets().send().await.unwrap_err();
+    assert_eq!(status_of(&refused), 403);
+    // What Terraform reads of a user besides the user: Coffer has none of it.
+    for (args, list) in [
+        ("list-groups-for-user", "Groups"),
+        ("list-attached-user-policies", "AttachedPolicies"),
+        ("list-user-tags", "Tags"),
+    ] {
+        let out = aws_ok(&env, &server, None, &["iam", args, "--user-name", "alice"]);
+        assert_eq!(out[list], serde_json::json!([]), "{args}");
+    }
+    aws_err(
+        &env,
+        &server,
+        None,
+        &["iam", "get-login-profile", "--user-name", "alice"],
+        "NoSuchEntity",
+    );
     aws_ok(
         &env,
         &server,

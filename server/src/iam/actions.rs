@@ -37,6 +37,30 @@ const ROOT_KEY: &str = "The root user's access key is not managed through IAM on
      replace it by starting the server with COFFER_ROOT_ACCESS_KEY and \
      COFFER_ROOT_SECRET_KEY set.";
 
+/// The IAM actions served: each has its arm in [`iam`] below.
+pub(crate) const IAM_ACTIONS: &[&str] = &[
+    "CreateUser",
+    "GetUser",
+    "ListUsers",
+    "DeleteUser",
+    "CreateAccessKey",
+    "ListAccessKeys",
+    "UpdateAccessKey",
+    "DeleteAccessKey",
+    "PutUserPolicy",
+    "GetUserPolicy",
+    "ListUserPolicies",
+    "DeleteUserPolicy",
+    "ListGroupsForUser",
+    "ListAttachedUserPolicies",
+    "ListUserTags",
+    "ListMFADevices",
+    "ListSSHPublicKeys",
+    "ListSigningCertificates",
+    "ListServiceSpecificCredentials",
+    "GetLoginProfile",
+];
+
 /// Runs IAM action `action`, or `None` if there is no such action.
 pub(crate) async fn iam(call: &Call<'_>, action: &str) -> Option<Outcome> {
     Some(match action {
@@ -52,6 +76,24 @@ pub(crate) async fn iam(call: &Call<'_>, action: &str) -> Option<Outcome> {
         "GetUserPolicy" => get_user_policy(call),
         "ListUserPolicies" => list_user_policies(call),
         "DeleteUserPolicy" => delete_user_policy(call).await,
+        // What Coffer has none of, asked for by tools that read a user whole (Terraform's
+        // aws_iam_user): real, empty answers.
+        "ListGroupsForUser" => nothing_of(call, "iam:ListGroupsForUser", "Groups"),
+        "ListAttachedUserPolicies" => {
+            nothing_of(call, "iam:ListAttachedUserPolicies", "AttachedPolicies")
+        }
+        "ListUserTags" => nothing_of(call, "iam:ListUserTags", "Tags"),
+        "ListMFADevices" => nothing_of(call, "iam:ListMFADevices", "MFADevices"),
+        "ListSSHPublicKeys" => nothing_of(call, "iam:ListSSHPublicKeys", "SSHPublicKeys"),
+        "ListSigningCertificates" => {
+            nothing_of(call, "iam:ListSigningCertificates", "Certificates")
+        }
+        "ListServiceSpecificCredentials" => nothing_of(
+            call,
+            "iam:ListServiceSpecificCredentials",
+            "ServiceSpecificCredentials",
+        ),
+        "GetLoginProfile" => no_login_profile(call),
         _ => return None,
     })
 }
@@ -118,6 +160,32 @@ impl Call<'_> {
         self.allow(action, &self.caller.arn)?;
         Err(IamError::validation(ROOT_KEY))
     }
+}
+
+/// An empty `list` for an existing user: Coffer has no groups, managed policies, tags,
+/// MFA devices, SSH keys or certificates.
+fn nothing_of(call: &Call<'_>, action: &str, list: &str) -> Outcome {
+    let name = call
+        .user_or_caller()
+        .ok_or_else(|| IamError::validation("The root user has none of these on Coffer."))?;
+    call.allow_on_user(action, name)?;
+    call.auth.user(name)?;
+    let mut f = Fields::default();
+    f.members::<()>(list, &[], |_, ()| {})
+        .flag("IsTruncated", false);
+    Ok(Some(f))
+}
+
+/// Users have no console password on Coffer: IAM's answer for a user without one.
+fn no_login_profile(call: &Call<'_>) -> Outcome {
+    let name = call.user_name()?;
+    call.allow_on_user("iam:GetLoginProfile", name)?;
+    call.auth.user(name)?;
+    Err(IamError::new(
+        http::StatusCode::NOT_FOUND,
+        "NoSuchEntity",
+        format!("Login Profile for User {name} cannot be found."),
+    ))
 }
 
 async fn create_user(call: &Call<'_>) -> Outcome {

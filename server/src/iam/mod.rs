@@ -157,7 +157,7 @@ impl Iam {
             .get("Action")
             .ok_or_else(|| invalid_action("No action was given."))?;
         let (version, known) = match sig.service {
-            AdminService::Iam => (IAM_VERSION, IAM_ACTIONS),
+            AdminService::Iam => (IAM_VERSION, actions::IAM_ACTIONS),
             AdminService::Sts => (STS_VERSION, STS_ACTIONS),
         };
         let action = known
@@ -211,21 +211,6 @@ impl Iam {
     }
 }
 
-/// The IAM actions served.
-const IAM_ACTIONS: &[&str] = &[
-    "CreateUser",
-    "GetUser",
-    "ListUsers",
-    "DeleteUser",
-    "CreateAccessKey",
-    "ListAccessKeys",
-    "UpdateAccessKey",
-    "DeleteAccessKey",
-    "PutUserPolicy",
-    "GetUserPolicy",
-    "ListUserPolicies",
-    "DeleteUserPolicy",
-];
 /// The STS actions served.
 const STS_ACTIONS: &[&str] = &["GetCallerIdentity"];
 
