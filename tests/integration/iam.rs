@@ -501,3 +501,39 @@ async fn a_presigned_url_stops_working_when_its_key_is_disabled() {
     status("Active");
     assert_eq!(fetch().await.status, 200);
 }
+
+/// The README's clinic example, run as it stands against a fresh server: the block checks
+/// its own expectations (`refused …` fails the script if a request is allowed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_clinic_example_runs_as_written() {
+    if !require("the aws CLI", "aws", &["--version"]) {
+        return;
+    }
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .expect("README.md");
+    let block = readme
+        .split_once("<!-- clinic-example:begin -->")
+        .and_then(|(_, rest)| rest.split_once("<!-- clinic-example:end -->"))
+        .map(|(block, _)| block)
+        .expect("the README has the clinic example");
+    let script = block
+        .trim()
+        .strip_prefix("```sh")
+        .and_then(|s| s.strip_suffix("```"))
+        .expect("a sh code block");
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let mut cmd = tool(&env, &server, "bash");
+    cmd.current_dir(env.scratch())
+        .args(["-euo", "pipefail", "-c", script]);
+    let out = cmd.output().expect("run bash");
+    assert!(
+        out.status.success(),
+        "the README example failed: {}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("wound, day 3"));
+}
