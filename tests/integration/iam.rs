@@ -11,7 +11,9 @@ use serde_json::Value;
 
 use crate::clients::{require, run_ok, tool};
 use crate::common::markers::{assert_no_marker_anywhere, marker};
-use crate::common::{Server, TestEnv, create_bucket, get, put, raw, s3_config, status_of};
+use crate::common::{
+    Server, TestEnv, create_bucket, get, list_all_keys, put, raw, s3_config, status_of,
+};
 
 /// `aws <args> --endpoint-url <server> --output json` with the root credentials, or with
 /// `key` (access key, secret) instead.
@@ -536,4 +538,56 @@ async fn the_readme_clinic_example_runs_as_written() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("wound, day 3"));
+}
+
+/// An Inactive key, and then a deleted one, is refused for every operation of the users
+/// matrix, on its own user's bucket too, and nothing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inactive_and_deleted_keys_are_refused_for_every_operation() {
+    if !require("the aws CLI", "aws", &["--version"]) {
+        return;
+    }
+    let env = TestEnv::new();
+    let server = env.start_ephemeral_with(&["--users", "1"]);
+    let key = server.vars["COFFER_USER_1_ACCESS_KEY_ID"].clone();
+    let user = server.user_client(1);
+    let root = server.client();
+    create_bucket(&user, "photos").await;
+    put(&user, "photos", "patients/0042/scan.jpg", b"patient 42").await;
+    create_bucket(&user, "mine").await;
+    put(&user, "mine", "mine", b"own").await;
+    let state = || async {
+        let mut all = Vec::new();
+        for bucket in ["photos", "mine"] {
+            for k in list_all_keys(&root, bucket).await {
+                all.push((bucket, get(&root, bucket, &k).await, k));
+            }
+        }
+        all
+    };
+    let before = state().await;
+    let iam = |args: &[&str]| {
+        let mut full = vec!["iam"];
+        full.extend_from_slice(args);
+        aws_ok(&env, &server, None, &full);
+    };
+    let base = ["--user-name", "user1", "--access-key-id", key.as_str()];
+
+    iam(&[&["update-access-key"][..], &base, &["--status", "Inactive"]].concat());
+    for op in crate::users::OPS {
+        assert!(
+            !crate::users::attempt(op, &user, "photos", "patients/0042/scan.jpg", "mine").await,
+            "{op} with an Inactive key was served"
+        );
+    }
+    assert_eq!(state().await, before);
+
+    iam(&[&["delete-access-key"][..], &base].concat());
+    for op in crate::users::OPS {
+        assert!(
+            !crate::users::attempt(op, &user, "photos", "patients/0042/scan.jpg", "mine").await,
+            "{op} with a deleted key was served"
+        );
+    }
+    assert_eq!(state().await, before);
 }

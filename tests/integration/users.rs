@@ -8,7 +8,7 @@ use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use crate::common::{Server, TestEnv, bucket_names, contents, create_bucket, get, put, status_of};
 
 /// What one operation of the matrix did: `true` if it was served.
-async fn attempt(op: &str, s3: &Client, bucket: &str, key: &str, own: &str) -> bool {
+pub(crate) async fn attempt(op: &str, s3: &Client, bucket: &str, key: &str, own: &str) -> bool {
     let status = match op {
         "GetObject" => s3
             .get_object()
@@ -118,12 +118,14 @@ async fn attempt(op: &str, s3: &Client, bucket: &str, key: &str, own: &str) -> b
     match status {
         // Allowed, and refused by the operation itself (DeleteBucket of a full bucket).
         None | Some(409) => true,
-        Some(403) => false,
+        // 503 SlowDown: refused signatures (an Inactive or deleted key) from one address
+        // are throttled after a burst.
+        Some(403 | 503) => false,
         Some(other) => panic!("{op} on {bucket}/{key}: unexpected status {other}"),
     }
 }
 
-const OPS: [&str; 12] = [
+pub(crate) const OPS: [&str; 12] = [
     "GetObject",
     "HeadObject",
     "ListObjectsV2",

@@ -103,8 +103,10 @@ impl Strict {
     /// report as `Owner/ID`.
     async fn decide(&self, who: &Identity, op: &str, target: Target<'_>) -> S3Result<()> {
         let stored = match target.bucket {
-            Some(name) => self.bucket_and_policy(name).await?,
-            None => None,
+            // CreateBucket acts on a bucket that is not there yet; if the name is taken, the
+            // operation answers BucketAlreadyExists (or …OwnedByYou), as AWS does.
+            Some(name) if op != "CreateBucket" => self.bucket_and_policy(name).await?,
+            _ => None,
         };
         let action = s3_action(op);
         let resource = s3_resource(target.bucket, target.key);
