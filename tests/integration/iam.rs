@@ -57,6 +57,12 @@ fn aws_err(env: &TestEnv, server: &Server, key: Option<(&str, &str)>, args: &[&s
     );
 }
 
+/// The deployment's account id, as STS tells root.
+fn account(env: &TestEnv, server: &Server) -> String {
+    let who = aws_ok(env, server, None, &["sts", "get-caller-identity"]);
+    who["Account"].as_str().expect("Account").to_owned()
+}
+
 fn user_names(env: &TestEnv, server: &Server) -> Vec<String> {
     let users = aws_ok(env, server, None, &["iam", "list-users"]);
     users["Users"]
@@ -449,7 +455,26 @@ async fn p3_user_names_and_policies_are_not_on_disk_in_clear() {
         ],
     );
     assert_eq!(user_names(&env, &server), std::slice::from_ref(&name));
-    let markers = [("user name", name), ("policy", resource)];
+    // And a bucket policy naming that user under a marked prefix.
+    let prefix = marker("bucket-policy");
+    let account = account(&env, &server);
+    let bucket_policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:user/{name}"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::clinic/{prefix}/*"}}]}}"#
+    );
+    create_bucket(&server.client(), "clinic").await;
+    server
+        .client()
+        .put_bucket_policy()
+        .bucket("clinic")
+        .policy(bucket_policy)
+        .send()
+        .await
+        .unwrap();
+    let markers = [
+        ("user name", name),
+        ("policy", resource),
+        ("bucket policy", prefix),
+    ];
     assert_no_marker_anywhere(&env, &markers, "while serving");
     server.stop();
     assert_no_marker_anywhere(&env, &markers, "after a clean stop");
