@@ -171,6 +171,12 @@ impl Auth {
         self.directory().record.account.clone()
     }
 
+    /// Root's access key id (never its secret), for an operator who must tell which root
+    /// credential a data directory holds.
+    pub fn root_access_key(&self) -> String {
+        self.directory().record.root.access_key.clone()
+    }
+
     /// The secret key of `access_key`, or `None` if there is no such Active key.
     ///
     /// Callers must not let "unknown key" be told apart from "wrong secret" (answer with a

@@ -58,6 +58,17 @@ pub enum KeyStatus {
     Inactive,
 }
 
+impl KeyStatus {
+    /// IAM's name for it: `Active` or `Inactive`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "Active",
+            KeyStatus::Inactive => "Inactive",
+        }
+    }
+}
+
 /// Version 1's table: the root only, in practice.
 #[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 struct V1Record {

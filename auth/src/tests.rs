@@ -271,9 +271,11 @@ fn names_iam_refuses_are_refused() {
 #[test]
 fn reset_root_replaces_roots_secret() {
     let (_, auth) = opened();
+    assert_eq!(auth.root_access_key(), "operator-key");
     let fresh = block_on(auth.reset_root()).unwrap();
     assert!(auth.secret_for("operator-key").is_none());
     assert!(auth.identify(&fresh.access_key).unwrap().is_root);
+    assert_eq!(auth.root_access_key(), fresh.access_key);
 }
 
 fn facts() -> RequestFacts {

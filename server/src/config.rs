@@ -63,6 +63,10 @@ pub(crate) enum Command {
     Unlock(crate::unlock_socket::UnlockArgs),
     /// Manage the keys of a data directory: unlockers, master key rotation.
     Keys(crate::keys_cmd::KeysArgs),
+    /// Recover the users of a stopped data directory: list users and keys, disable or
+    /// enable a leaked key, or replace a lost root credential. While the server runs, use
+    /// its IAM API instead.
+    Users(crate::users_cmd::UsersArgs),
 }
 
 /// Flags of `coffer serve`. Every flag can also be set by the `COFFER_…` variable shown.

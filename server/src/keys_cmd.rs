@@ -247,7 +247,9 @@ async fn rotate(args: RotateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn old_key(data: &Path, file: Option<&Path>) -> anyhow::Result<MasterKey> {
+/// The master key of a directory made before unlockers: COFFER_MASTER_KEY, else `file`,
+/// else `<data>/master.key`.
+pub(crate) fn old_key(data: &Path, file: Option<&Path>) -> anyhow::Result<MasterKey> {
     if let Some(key) = env_key(MASTER_KEY_VAR)? {
         return Ok(key);
     }

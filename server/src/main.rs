@@ -25,6 +25,7 @@ mod tls;
 mod unlock_at_start;
 mod unlock_input;
 mod unlock_socket;
+mod users_cmd;
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -61,6 +62,7 @@ async fn main() -> ExitCode {
         Command::Init(args) => init_cmd::run(args).await,
         Command::Unlock(args) => unlock_socket::run(args).await,
         Command::Keys(args) => keys_cmd::run(args).await,
+        Command::Users(args) => users_cmd::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -307,12 +309,7 @@ fn announce_root(cfg: &Config, generated: Option<&GeneratedRoot>) -> anyhow::Res
     let Some(root) = generated else {
         return Ok(());
     };
-    let mut lines = Zeroizing::new(String::from("AWS_ACCESS_KEY_ID="));
-    lines.push_str(&root.access_key);
-    lines.push_str("\nAWS_SECRET_ACCESS_KEY=");
-    lines.push_str(root.secret.expose());
-    lines.push('\n');
-    print_flushed(&lines)?;
+    print_root(root)?;
     if matches!(cfg.mode, Mode::Durable { .. }) {
         eprintln!(
             "coffer: generated a root credential for this data directory (printed above on stdout). \
@@ -320,6 +317,17 @@ fn announce_root(cfg: &Config, generated: Option<&GeneratedRoot>) -> anyhow::Res
         );
     }
     Ok(())
+}
+
+/// A root credential on stdout, flushed, as `AWS_ACCESS_KEY_ID=…` and
+/// `AWS_SECRET_ACCESS_KEY=…` lines (what `coffer serve` and `coffer users reset-root` print).
+fn print_root(root: &GeneratedRoot) -> anyhow::Result<()> {
+    let mut lines = Zeroizing::new(String::from("AWS_ACCESS_KEY_ID="));
+    lines.push_str(&root.access_key);
+    lines.push_str("\nAWS_SECRET_ACCESS_KEY=");
+    lines.push_str(root.secret.expose());
+    lines.push('\n');
+    print_flushed(&lines)
 }
 
 /// Creates `count` plain users (`--users`), one access key each, and prints their

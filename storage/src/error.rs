@@ -159,6 +159,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the data directory is in use: another process (a running server) holds its
+    /// index file, which stays locked while it is open. Nothing was read or changed.
+    #[must_use]
+    pub fn is_in_use(&self) -> bool {
+        matches!(
+            self,
+            Error::Index {
+                source: redb::Error::DatabaseAlreadyOpen,
+                ..
+            }
+        )
+    }
+
     /// `Io` with `action` as context; for `map_err`.
     pub(crate) fn io(action: &'static str) -> impl FnOnce(std::io::Error) -> Error {
         move |source| Error::Io { action, source }

@@ -5,57 +5,15 @@
 //! clear (P3).
 
 use std::path::Path;
-use std::process::Output;
 
 use serde_json::Value;
 
 use crate::clients::{require, run_ok, tool};
+use crate::common::iam_cli::{aws_err, aws_ok, user_with_key};
 use crate::common::markers::{assert_no_marker_anywhere, marker};
 use crate::common::{
     Server, TestEnv, create_bucket, get, list_all_keys, put, raw, s3_config, status_of,
 };
-
-/// `aws <args> --endpoint-url <server> --output json` with the root credentials, or with
-/// `key` (access key, secret) instead.
-fn aws_as(env: &TestEnv, server: &Server, key: Option<(&str, &str)>, args: &[&str]) -> Output {
-    let mut cmd = tool(env, server, "aws");
-    if let Some((access_key, secret)) = key {
-        cmd.env("AWS_ACCESS_KEY_ID", access_key)
-            .env("AWS_SECRET_ACCESS_KEY", secret);
-    }
-    cmd.args(args)
-        .args(["--endpoint-url", &server.endpoint, "--output", "json"]);
-    cmd.output().expect("run aws")
-}
-
-/// [`aws_as`] that must succeed; its JSON output (`Null` when it prints nothing).
-#[track_caller]
-fn aws_ok(env: &TestEnv, server: &Server, key: Option<(&str, &str)>, args: &[&str]) -> Value {
-    let out = aws_as(env, server, key, args);
-    assert!(
-        out.status.success(),
-        "aws {args:?} failed: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.stdout.iter().all(u8::is_ascii_whitespace) {
-        Value::Null
-    } else {
-        serde_json::from_slice(&out.stdout).expect("aws printed JSON")
-    }
-}
-
-/// [`aws_as`] that must fail with IAM error `code`.
-#[track_caller]
-fn aws_err(env: &TestEnv, server: &Server, key: Option<(&str, &str)>, args: &[&str], code: &str) {
-    let out = aws_as(env, server, key, args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && stderr.contains(&format!("({code})")),
-        "aws {args:?} should fail with {code}: {}\nstderr: {stderr}",
-        out.status
-    );
-}
 
 /// The deployment's account id, as STS tells root.
 fn account(env: &TestEnv, server: &Server) -> String {
@@ -71,32 +29,6 @@ fn user_names(env: &TestEnv, server: &Server) -> Vec<String> {
         .iter()
         .map(|u| u["UserName"].as_str().expect("UserName").to_owned())
         .collect()
-}
-
-/// A new user `name` with one access key: (access key id, secret).
-fn user_with_key(env: &TestEnv, server: &Server, name: &str) -> (String, String) {
-    aws_ok(
-        env,
-        server,
-        None,
-        &["iam", "create-user", "--user-name", name],
-    );
-    let key = aws_ok(
-        env,
-        server,
-        None,
-        &["iam", "create-access-key", "--user-name", name],
-    );
-    (
-        key["AccessKey"]["AccessKeyId"]
-            .as_str()
-            .expect("AccessKeyId")
-            .to_owned(),
-        key["AccessKey"]["SecretAccessKey"]
-            .as_str()
-            .expect("SecretAccessKey")
-            .to_owned(),
-    )
 }
 
 const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::alice-photos/*"}]}"#;

@@ -47,4 +47,5 @@ mod storage;
 mod tls;
 mod unlock;
 mod users;
+mod users_cmd;
 mod virtual_hosts;

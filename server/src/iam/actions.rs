@@ -262,7 +262,7 @@ async fn create_access_key(call: &Call<'_>) -> Outcome {
     f.nest("AccessKey", |k| {
         k.text("UserName", &key.info.user)
             .text("AccessKeyId", &key.info.access_key)
-            .text("Status", status_name(key.info.status))
+            .text("Status", key.info.status.as_str())
             .text("SecretAccessKey", key.secret.expose())
             .date("CreateDate", key.info.created);
     });
@@ -358,15 +358,8 @@ fn user_fields(f: &mut Fields, user: &UserInfo) {
 fn key_fields(f: &mut Fields, key: &AccessKeyInfo) {
     f.text("UserName", &key.user)
         .text("AccessKeyId", &key.access_key)
-        .text("Status", status_name(key.status))
+        .text("Status", key.status.as_str())
         .date("CreateDate", key.created);
-}
-
-fn status_name(status: KeyStatus) -> &'static str {
-    match status {
-        KeyStatus::Active => "Active",
-        KeyStatus::Inactive => "Inactive",
-    }
 }
 
 /// `MaxItems`: 1 to [`IAM_MAX_ITEMS`], [`IAM_DEFAULT_ITEMS`] when absent.

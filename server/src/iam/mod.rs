@@ -36,6 +36,7 @@ use http_body_util::BodyExt as _;
 use self::error::IamError;
 use self::query::Params;
 use self::sigv4::{Failure, Signed};
+pub(crate) use self::xml::iso8601;
 use self::xml::{Fields, IAM_NS, STS_NS};
 use crate::guard::{AdminAuth, AdminService, HeaderSignature, Refusal, RequestId};
 use crate::limits::{BODY_IDLE_TIMEOUT, IAM_MAX_BODY};

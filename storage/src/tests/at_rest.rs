@@ -121,6 +121,27 @@ async fn index_without_its_key_file_is_refused_and_left_alone() {
     store.shutdown().await;
 }
 
+/// Offline commands (`coffer users`, `coffer keys`) tell "a server is running on it"
+/// from other failures by this predicate, not by the message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_opener_is_told_the_directory_is_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = MasterKey::generate().unwrap();
+    let store = Store::open(open_cfg(dir.path(), &key)).await.unwrap();
+    store.create_bucket("b", "o").await.unwrap();
+    let index = std::fs::read(dir.path().join("index.redb")).unwrap();
+    match Store::open(open_cfg(dir.path(), &key)).await {
+        Err(e) => assert!(e.is_in_use(), "not reported as in use: {e}"),
+        Ok(_) => panic!("a second store opened a locked index"),
+    }
+    assert_eq!(std::fs::read(dir.path().join("index.redb")).unwrap(), index);
+    store.shutdown().await;
+    assert!(!Error::NoSuchBucket.is_in_use());
+    let store = Store::open(open_cfg(dir.path(), &key)).await.unwrap();
+    store.bucket("b").await.unwrap();
+    store.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_start_cut_short_leaves_nothing_that_blocks_the_next() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,6 +5,7 @@
 //! env prints every server log it collected.
 
 pub mod hosts;
+pub mod iam_cli;
 pub mod markers;
 pub mod raw;
 pub mod sign;
