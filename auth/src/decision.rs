@@ -7,8 +7,9 @@
 //!
 //! - root may do everything (the clinic's break-glass account);
 //! - a user has full control of the buckets it owns, with no policy at all;
-//! - another user's bucket is reachable only when that bucket's policy allows it — an
-//!   identity policy alone is not enough;
+//! - another user's bucket is reachable only when that bucket's policy allows it, or one of
+//!   its ACL grants to that user covers the action (`acl.rs`) — an identity policy alone is
+//!   not enough;
 //! - S3 requests that involve no existing bucket (ListBuckets, CreateBucket, or a bucket
 //!   that does not exist, which the operation then reports) are allowed unless denied;
 //! - IAM and STS actions need an identity policy that allows them.
@@ -17,6 +18,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::acl::UserGrant;
 use crate::policy::{
     Caller, ConditionContext, Effect, EvalRequest, Policy, PolicyError, PolicyKind,
 };
@@ -41,6 +43,8 @@ pub struct BucketFacts<'a> {
     pub owner: &'a str,
     /// Its bucket policy, if it has one.
     pub policy: Option<&'a Policy>,
+    /// Its ACL grants to users other than the owner (empty for a private bucket).
+    pub acl: &'a [UserGrant],
 }
 
 /// One request to decide.
@@ -67,7 +71,7 @@ pub struct AccessRequest<'a> {
 pub enum DenyReason {
     /// The principal is not a known user (deleted since its key was checked).
     UnknownPrincipal,
-    /// The bucket belongs to another user and its policy does not allow this.
+    /// The bucket belongs to another user and neither its policy nor its ACL allows this.
     NotOwner,
     /// No policy allows it.
     NoAllow,
@@ -81,7 +85,7 @@ impl DenyReason {
         match self {
             DenyReason::UnknownPrincipal => "Access Denied",
             DenyReason::NotOwner => {
-                "Access Denied: the bucket belongs to another user and its policy does not allow this request"
+                "Access Denied: the bucket belongs to another user and neither its policy nor its ACL allows this request"
             }
             DenyReason::NoAllow => "Access Denied: no policy allows this request",
             DenyReason::ExplicitDeny => "Access Denied: a policy explicitly denies this request",
@@ -149,6 +153,14 @@ impl Auth {
         match req.bucket {
             Some(bucket) if bucket.owner == req.identity.principal => Decision::Allow,
             Some(_) if from_bucket == Effect::Allow => Decision::Allow,
+            Some(bucket)
+                if bucket
+                    .acl
+                    .iter()
+                    .any(|g| g.principal == req.identity.principal && g.covers(req.action)) =>
+            {
+                Decision::Allow
+            }
             Some(_) => Decision::Deny(DenyReason::NotOwner),
             None if req.action.starts_with("s3:") => Decision::Allow,
             None if from_identity == Effect::Allow => Decision::Allow,

@@ -3,7 +3,8 @@
 //! This crate knows nothing of HTTP or S3 wire types. The server wraps it:
 //! [`Auth::secret_for`] feeds signature verification, [`Auth::identify`] names the caller,
 //! and [`Auth::authorize`] is the one place that decides every S3, IAM and STS request
-//! (rules in `decision.rs`); [`policy`] is AWS's policy language.
+//! (rules in `decision.rs`); [`policy`] is AWS's policy language and [`acl`] the ACLs
+//! Coffer accepts (P2) and the bucket grants it keeps.
 //!
 //! The directory (users, keys, inline policies) lives in one sealed record of the store
 //! (never in clear, P3). There are no default credentials (P8): the root comes from the
@@ -25,6 +26,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod acl;
 mod decision;
 mod directory;
 mod error;

@@ -321,6 +321,7 @@ fn owners_have_full_control_others_need_the_buckets_policy() {
     let owned = BucketFacts {
         owner: &alice.principal,
         policy: None,
+        acl: &[],
     };
 
     assert!(s3(&auth, &alice, "s3:GetObject", object, Some(owned)).is_allowed());
@@ -350,6 +351,7 @@ fn owners_have_full_control_others_need_the_buckets_policy() {
     let shared = BucketFacts {
         owner: &alice.principal,
         policy: Some(&policy),
+        acl: &[],
     };
     assert!(s3(&auth, &bob, "s3:GetObject", object, Some(shared)).is_allowed());
     assert!(!s3(&auth, &bob, "s3:PutObject", object, Some(shared)).is_allowed());
@@ -407,4 +409,312 @@ fn iam_rights_come_from_identity_policies_only() {
         rt.block_on(auth.put_user_policy("admin2", "bad", "{")),
         Err(Error::MalformedPolicy(_))
     ));
+}
+
+/// alice, bob and root, each with a key, identified.
+fn alice_bob_root(auth: &Auth) -> (Identity, Identity, Identity) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut who = Vec::new();
+    for name in ["alice", "bob"] {
+        rt.block_on(auth.create_user(name)).unwrap();
+        let key = rt.block_on(auth.create_access_key(name)).unwrap();
+        who.push(auth.identify(&key.info.access_key).unwrap());
+    }
+    let bob = who.pop().unwrap();
+    let alice = who.pop().unwrap();
+    (alice, bob, auth.identify("operator-key").unwrap())
+}
+
+fn grant(grantee: acl::AclGrantee, permission: acl::AclPermission) -> acl::AclGrant {
+    acl::AclGrant {
+        grantee,
+        permission,
+    }
+}
+
+fn user(id: &str) -> acl::AclGrantee {
+    acl::AclGrantee::CanonicalUser(id.to_owned())
+}
+
+#[test]
+fn p2_public_acls_are_refused_before_anything_else() {
+    use acl::{AclGrantee, AclPermission, AclRefusal, AclTarget};
+    let (_, auth) = opened();
+    let (alice, bob, _) = alice_bob_root(&auth);
+    for canned in ["public-read", "public-read-write", "authenticated-read"] {
+        for target in [AclTarget::Bucket, AclTarget::NewBucket, AclTarget::Object] {
+            assert_eq!(
+                auth.check_acl(target, &alice.principal, Some(canned), &[]),
+                Err(AclRefusal::Public),
+                "{canned}"
+            );
+        }
+    }
+    for uri in [
+        "http://acs.amazonaws.com/groups/global/AllUsers",
+        "https://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+    ] {
+        // Even beside an acceptable grant to a real user.
+        let grants = [
+            grant(user(&bob.principal), AclPermission::Read),
+            grant(AclGrantee::Group(uri.to_owned()), AclPermission::Read),
+        ];
+        assert_eq!(
+            auth.check_acl(AclTarget::Bucket, &alice.principal, None, &grants),
+            Err(AclRefusal::Public),
+            "{uri}"
+        );
+        assert_eq!(
+            acl::refuse_public(AclTarget::Object, None, &grants),
+            Err(AclRefusal::Public)
+        );
+    }
+    // Unsupported, refused as before.
+    for grantee in [
+        AclGrantee::Email("a@example.com".to_owned()),
+        AclGrantee::Group("http://acs.amazonaws.com/groups/s3/LogDelivery".to_owned()),
+    ] {
+        assert_eq!(
+            auth.check_acl(
+                AclTarget::Bucket,
+                &alice.principal,
+                None,
+                &[grant(grantee, AclPermission::Write)]
+            ),
+            Err(AclRefusal::Unsupported)
+        );
+    }
+    for canned in ["log-delivery-write", "aws-exec-read", ""] {
+        assert_eq!(
+            auth.check_acl(AclTarget::Bucket, &alice.principal, Some(canned), &[]),
+            Err(AclRefusal::Unsupported),
+            "{canned:?}"
+        );
+    }
+    // bucket-owner-full-control means something on objects only.
+    assert!(
+        auth.check_acl(
+            AclTarget::Object,
+            &alice.principal,
+            Some("bucket-owner-full-control"),
+            &[]
+        )
+        .is_ok()
+    );
+    assert!(
+        auth.check_acl(
+            AclTarget::Bucket,
+            &alice.principal,
+            Some("bucket-owner-full-control"),
+            &[]
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn acls_may_name_existing_users_on_buckets_only() {
+    use acl::{AclPermission, AclRefusal, AclTarget, UserGrant};
+    let (_, auth) = opened();
+    let (alice, bob, _) = alice_bob_root(&auth);
+    // Private, and grants to the owner: nothing to keep.
+    assert_eq!(
+        auth.check_acl(AclTarget::Bucket, &alice.principal, Some("private"), &[]),
+        Ok(Vec::new())
+    );
+    let owner_only = [grant(user(&alice.principal), AclPermission::FullControl)];
+    for target in [AclTarget::Bucket, AclTarget::NewBucket, AclTarget::Object] {
+        assert_eq!(
+            auth.check_acl(target, &alice.principal, None, &owner_only),
+            Ok(Vec::new())
+        );
+    }
+    // Users, by principal: kept, once each.
+    let grants = [
+        grant(user(&alice.principal), AclPermission::FullControl),
+        grant(user(&bob.principal), AclPermission::Read),
+        grant(user(&bob.principal), AclPermission::Write),
+        grant(user(&bob.principal), AclPermission::Read),
+        grant(user(ROOT_PRINCIPAL), AclPermission::ReadAcp),
+    ];
+    let kept = auth
+        .check_acl(AclTarget::Bucket, &alice.principal, None, &grants)
+        .unwrap();
+    let expected = [
+        (bob.principal.as_str(), AclPermission::Read),
+        (bob.principal.as_str(), AclPermission::Write),
+        (ROOT_PRINCIPAL, AclPermission::ReadAcp),
+    ]
+    .map(|(p, permission)| UserGrant {
+        principal: p.to_owned(),
+        permission,
+    });
+    assert_eq!(kept, expected);
+    assert_eq!(
+        acl::decode_grants(&acl::encode_grants(&kept).unwrap()).unwrap(),
+        kept
+    );
+    assert!(matches!(acl::decode_grants(b""), Err(Error::Corrupt)));
+    // A user's name, or a made-up id, names nobody.
+    for id in ["bob", "AIDANOSUCHUSER0000000", ""] {
+        assert_eq!(
+            auth.check_acl(
+                AclTarget::Bucket,
+                &alice.principal,
+                None,
+                &[grant(user(id), AclPermission::Read)]
+            ),
+            Err(AclRefusal::UnknownUser),
+            "{id:?}"
+        );
+    }
+    // Objects and new buckets cannot keep them yet.
+    for target in [AclTarget::Object, AclTarget::NewBucket] {
+        assert_eq!(
+            auth.check_acl(
+                target,
+                &alice.principal,
+                None,
+                &[grant(user(&bob.principal), AclPermission::Read)]
+            ),
+            Err(AclRefusal::NotHere(target))
+        );
+    }
+}
+
+#[test]
+fn grant_headers_parse_into_grants() {
+    use acl::{AclGrantee, AclPermission, AclRefusal, parse_grant_header};
+    assert_eq!(
+        AclPermission::of_grant_header("x-amz-grant-read-acp"),
+        Some(AclPermission::ReadAcp)
+    );
+    assert_eq!(AclPermission::of_grant_header("x-amz-acl"), None);
+    assert_eq!(
+        AclPermission::parse("FULL_CONTROL"),
+        Some(AclPermission::FullControl)
+    );
+    let grants = parse_grant_header(
+        r#"id="AIDA1", uri="http://acs.amazonaws.com/groups/global/AllUsers",emailAddress=a@b.c"#,
+        AclPermission::Read,
+    )
+    .unwrap();
+    assert_eq!(
+        grants.iter().map(|g| g.grantee.clone()).collect::<Vec<_>>(),
+        [
+            user("AIDA1"),
+            AclGrantee::Group("http://acs.amazonaws.com/groups/global/AllUsers".to_owned()),
+            AclGrantee::Email("a@b.c".to_owned()),
+        ]
+    );
+    for bad in ["garbage", "", "name=\"x\""] {
+        assert_eq!(
+            parse_grant_header(bad, AclPermission::Read),
+            Err(AclRefusal::Malformed),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn acl_grants_let_another_user_in_as_aws_maps_them() {
+    use acl::{AclPermission, UserGrant};
+    let (_, auth) = opened();
+    let (alice, bob, _) = alice_bob_root(&auth);
+    let bucket = "arn:aws:s3:::photos";
+    let object = "arn:aws:s3:::photos/patients/0042/a.jpg";
+    let grants = |permission| {
+        vec![UserGrant {
+            principal: bob.principal.clone(),
+            permission,
+        }]
+    };
+    let cases: [(AclPermission, &[&str]); 5] = [
+        (
+            AclPermission::Read,
+            &[
+                "s3:ListBucket",
+                "s3:ListBucketVersions",
+                "s3:ListBucketMultipartUploads",
+            ],
+        ),
+        (
+            AclPermission::Write,
+            &["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+        ),
+        (AclPermission::ReadAcp, &["s3:GetBucketAcl"]),
+        (AclPermission::WriteAcp, &["s3:PutBucketAcl"]),
+        (
+            AclPermission::FullControl,
+            &[
+                "s3:ListBucket",
+                "s3:ListBucketVersions",
+                "s3:ListBucketMultipartUploads",
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "s3:AbortMultipartUpload",
+                "s3:GetBucketAcl",
+                "s3:PutBucketAcl",
+            ],
+        ),
+    ];
+    let every = [
+        "s3:ListBucket",
+        "s3:ListBucketVersions",
+        "s3:ListBucketMultipartUploads",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:AbortMultipartUpload",
+        "s3:GetBucketAcl",
+        "s3:PutBucketAcl",
+        "s3:GetObject",
+        "s3:GetBucketPolicy",
+        "s3:PutBucketPolicy",
+        "s3:DeleteBucket",
+        "s3:ListMultipartUploadParts",
+    ];
+    for (permission, allowed) in cases {
+        let acl = grants(permission);
+        let facts = BucketFacts {
+            owner: &alice.principal,
+            policy: None,
+            acl: &acl,
+        };
+        for action in every {
+            let resource = if action.contains("Object") || action.contains("Multipart") {
+                object
+            } else {
+                bucket
+            };
+            assert_eq!(
+                s3(&auth, &bob, action, resource, Some(facts)).is_allowed(),
+                allowed.contains(&action),
+                "{permission:?} {action}"
+            );
+        }
+        // The grant is bob's: alice's other users get nothing from it.
+        let mut carol = bob.clone();
+        carol.principal = "AIDACAROL".to_owned();
+        assert!(!s3(&auth, &carol, "s3:ListBucket", bucket, Some(facts)).is_allowed());
+    }
+
+    // An explicit Deny in the bucket policy still wins over a grant.
+    let text = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":{{"AWS":"{}"}},"Action":"s3:PutObject","Resource":"arn:aws:s3:::photos/*"}}]}}"#,
+        bob.arn
+    );
+    let deny = Policy::parse(&text, policy::PolicyKind::Bucket { bucket: "photos" }).unwrap();
+    let acl = grants(AclPermission::FullControl);
+    let facts = BucketFacts {
+        owner: &alice.principal,
+        policy: Some(&deny),
+        acl: &acl,
+    };
+    assert_eq!(
+        s3(&auth, &bob, "s3:PutObject", object, Some(facts)),
+        Decision::Deny(DenyReason::ExplicitDeny)
+    );
+    assert!(s3(&auth, &bob, "s3:DeleteObject", object, Some(facts)).is_allowed());
 }

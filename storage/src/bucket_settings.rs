@@ -1,5 +1,5 @@
 //! Per-bucket settings of [`Store`]: configuration documents kept with a bucket (its
-//! policy now; tagging, CORS, lifecycle, versioning, default encryption and logging as
+//! policy and ACL grants now; tagging, CORS, lifecycle, versioning, default encryption and logging as
 //! they come).
 //!
 //! Storage keeps the bytes as given and checks only their size; what a document means (and
@@ -34,6 +34,8 @@ pub enum BucketSetting {
     Encryption = 6,
     /// The server access logging configuration.
     Logging = 7,
+    /// The bucket ACL's grants to users other than the owner (coffer-auth's encoding).
+    Acl = 8,
 }
 
 impl BucketSetting {
@@ -69,18 +71,36 @@ impl Store {
         bucket: &str,
         setting: BucketSetting,
     ) -> Result<(BucketInfo, Option<Vec<u8>>)> {
+        self.bucket_with_settings(bucket, [setting])
+            .await
+            .map(|(info, [value])| (info, value))
+    }
+
+    /// The bucket named `bucket` and each of `settings`, read in one index read
+    /// transaction (the access check needs the owner, the policy and the ACL together, as
+    /// they were at one moment).
+    ///
+    /// # Errors
+    /// `Error::NoSuchBucket` if the bucket does not exist; index errors.
+    pub async fn bucket_with_settings<const N: usize>(
+        &self,
+        bucket: &str,
+        settings: [BucketSetting; N],
+    ) -> Result<(BucketInfo, [Option<Vec<u8>>; N])> {
         let name = bucket.to_owned();
-        let tag = setting.tag();
-        let (record, value) = self
+        let (record, values) = self
             .inner
             .shared
             .read(move |s| {
                 let record = s.bucket(&name)?.ok_or(Error::NoSuchBucket)?;
-                let value = s.bucket_setting(&record.id, tag)?;
-                Ok((record, value))
+                let mut values: [Option<Vec<u8>>; N] = std::array::from_fn(|_| None);
+                for (value, setting) in values.iter_mut().zip(settings) {
+                    *value = s.bucket_setting(&record.id, setting.tag())?;
+                }
+                Ok((record, values))
             })
             .await?;
-        Ok((BucketInfo::from_record(bucket.to_owned(), record), value))
+        Ok((BucketInfo::from_record(bucket.to_owned(), record), values))
     }
 
     /// Sets (`Some`) or removes (`None`) the bucket's `setting`. Durable when it returns (as
@@ -128,6 +148,7 @@ mod tests {
             (BucketSetting::Versioning, 5),
             (BucketSetting::Encryption, 6),
             (BucketSetting::Logging, 7),
+            (BucketSetting::Acl, 8),
         ];
         for (setting, tag) in all {
             assert_eq!(setting.tag(), tag, "{setting:?}");

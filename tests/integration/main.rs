@@ -21,6 +21,7 @@
 
 mod common;
 
+mod acl_grants;
 mod at_rest;
 mod auth;
 mod buckets;

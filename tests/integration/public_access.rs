@@ -221,7 +221,7 @@ async fn p2_acls_report_owner_only_and_refuse_public_grants() {
                 .await,
         );
     }
-    // A grant to another user: ACLs are disabled, as on AWS with ownership enforced.
+    // A grant to an id that names no Coffer user (grants to users: acl_grants.rs).
     assert_s3_err(
         s3.put_bucket_acl()
             .bucket("clinic")
@@ -229,7 +229,7 @@ async fn p2_acls_report_owner_only_and_refuse_public_grants() {
             .send()
             .await,
         400,
-        Some("AccessControlListNotSupported"),
+        Some("InvalidArgument"),
     );
 
     // The header forms on the operations that create things: refused, nothing created.

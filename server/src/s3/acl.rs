@@ -1,19 +1,27 @@
-//! ACLs, the way an AWS account with "bucket owner enforced" ownership answers them (P2).
+//! ACLs on the wire: s3s's ACL inputs and outputs translated to and from coffer-auth's
+//! [`coffer_auth::acl`] types, which hold the rules (P2, and which grants are kept).
 //!
-//! Every bucket and object belongs to its bucket's owner, with `FULL_CONTROL`, and to nobody
-//! else. GetBucketAcl / GetObjectAcl report exactly that. PutBucketAcl / PutObjectAcl accept
-//! only what keeps it so: the `private` canned ACL (plus `bucket-owner-full-control` on
-//! objects) or grants to the owner; nothing is stored, since nothing changes. A public canned
-//! ACL or a grant to the AllUsers / AuthenticatedUsers groups (or an e-mail grantee) is
-//! refused with `AccessDenied` and [`PUBLIC_REFUSED`]; a grant to another user gets
-//! `AccessControlListNotSupported`, as AWS answers when ACLs are disabled.
+//! A bucket's owner always has `FULL_CONTROL`. PutBucketAcl may also grant READ, WRITE,
+//! READ_ACP, WRITE_ACP or FULL_CONTROL to other Coffer users, named by their principal id
+//! (the `CanonicalUser` id ListBuckets reports); those grants are kept as the bucket's
+//! [`BucketSetting::Acl`] and let the user in (coffer-auth's `authorize`). The `private`
+//! canned ACL removes them. Objects belong to the bucket owner alone: object ACLs may name
+//! only the owner for now.
 //!
-//! The same rules cover the header forms (`x-amz-acl`, `x-amz-grant-*`) on every operation:
-//! [`refuse_acl_headers`] runs in the access check, before anything is created.
+//! Public canned ACLs and grants to the AllUsers / AuthenticatedUsers groups are refused
+//! with `AccessDenied` and [`PUBLIC_REFUSED`], in the header forms (`x-amz-acl`,
+//! `x-amz-grant-*`) on every operation too: [`refuse_acl_headers`] runs in the access
+//! check, before anything is created.
 
 use super::Coffer;
 use super::bucket_access::{owner, resolve_bucket};
-use super::error_map::storage_error;
+use super::error_map::{internal, storage_error};
+use coffer_auth::Auth;
+use coffer_auth::acl::{
+    AclGrant, AclGrantee, AclPermission, AclRefusal, AclTarget, UserGrant, decode_grants,
+    encode_grants, parse_grant_header, refuse_public,
+};
+use coffer_storage::BucketSetting;
 use http::HeaderMap;
 use s3s::dto::{
     AccessControlPolicy, GetBucketAclInput, GetBucketAclOutput, GetObjectAclInput,
@@ -22,47 +30,103 @@ use s3s::dto::{
 };
 use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
-/// Message for every refusal of a public grant, ACL, policy or access-block change (P2).
-pub(crate) const PUBLIC_REFUSED: &str = "public access is disabled in Coffer";
+pub(crate) use coffer_auth::acl::PUBLIC_REFUSED;
 
-/// Message for grants naming a user other than the owner.
-const OWNER_ONLY: &str =
-    "ACLs are disabled in Coffer: buckets and objects belong to the bucket owner alone";
-
-/// Canned ACLs that keep a bucket private.
-const PRIVATE_BUCKET_ACLS: &[&str] = &["private"];
-/// Canned ACLs that keep an object private (the bucket owner is its owner anyway).
-const PRIVATE_OBJECT_ACLS: &[&str] = &["private", "bucket-owner-full-control"];
-
-fn public_refused() -> S3Error {
-    s3_error!(AccessDenied, "{PUBLIC_REFUSED}")
+/// The S3 error for a refused ACL.
+fn refusal(refused: AclRefusal) -> S3Error {
+    let message = refused.message();
+    match refused {
+        AclRefusal::UnknownUser | AclRefusal::Malformed => s3_error!(InvalidArgument, "{message}"),
+        AclRefusal::NotHere(_) => s3_error!(NotImplemented, "{message}"),
+        // Public, unsupported, and whatever coffer-auth refuses later: fail closed.
+        _ => s3_error!(AccessDenied, "{message}"),
+    }
 }
 
-fn owner_only() -> S3Error {
-    s3_error!(AccessControlListNotSupported, "{OWNER_ONLY}")
-}
-
-/// The only ACL Coffer has: the owner with `FULL_CONTROL`.
-fn owner_grants(principal: &str) -> Vec<Grant> {
-    vec![Grant {
+/// One grant in s3s's terms, naming `principal`.
+fn user_grant(auth: &Auth, principal: &str, permission: AclPermission) -> Grant {
+    Grant {
         grantee: Some(Grantee {
-            display_name: Some(principal.to_owned()),
+            display_name: Some(auth.display_name(principal)),
             email_address: None,
             id: Some(principal.to_owned()),
             type_: Type::from_static(Type::CANONICAL_USER),
             uri: None,
         }),
-        permission: Some(Permission::from_static(Permission::FULL_CONTROL)),
-    }]
+        permission: Some(Permission::from(permission.as_str().to_owned())),
+    }
+}
+
+/// The owner's `FULL_CONTROL`, then `kept`.
+fn report(auth: &Auth, owner: &str, kept: &[UserGrant]) -> Vec<Grant> {
+    std::iter::once(user_grant(auth, owner, AclPermission::FullControl))
+        .chain(
+            kept.iter()
+                .map(|g| user_grant(auth, &g.principal, g.permission)),
+        )
+        .collect()
+}
+
+/// The grants of an ACL document. A grantee with a URI is a group and one with an e-mail
+/// address an e-mail grantee, whatever its `Type` says, so neither can pass as a user.
+fn document_grants(policy: Option<&AccessControlPolicy>) -> Result<Vec<AclGrant>, AclRefusal> {
+    let grants = policy.and_then(|p| p.grants.as_deref()).unwrap_or_default();
+    grants
+        .iter()
+        .map(|grant| {
+            let grantee = grant.grantee.as_ref().ok_or(AclRefusal::Malformed)?;
+            let grantee = match (&grantee.uri, &grantee.email_address, &grantee.id) {
+                (Some(uri), _, _) => AclGrantee::Group(uri.clone()),
+                (None, Some(email), _) => AclGrantee::Email(email.clone()),
+                _ if grantee.type_.as_str() != Type::CANONICAL_USER => {
+                    AclGrantee::Group(String::new())
+                }
+                (None, None, Some(id)) => AclGrantee::CanonicalUser(id.clone()),
+                (None, None, None) => return Err(AclRefusal::Malformed),
+            };
+            let permission = grant
+                .permission
+                .as_ref()
+                .and_then(|p| AclPermission::parse(p.as_str()))
+                .ok_or(AclRefusal::Malformed)?;
+            Ok(AclGrant {
+                grantee,
+                permission,
+            })
+        })
+        .collect()
+}
+
+/// The grants of `x-amz-grant-*` values, each with the permission its header grants.
+fn header_grants<'a>(
+    values: impl IntoIterator<Item = (AclPermission, Option<&'a str>)>,
+) -> Result<Vec<AclGrant>, AclRefusal> {
+    let mut grants = Vec::new();
+    for (permission, value) in values {
+        if let Some(value) = value {
+            grants.extend(parse_grant_header(value, permission)?);
+        }
+    }
+    Ok(grants)
 }
 
 pub(crate) async fn get_bucket_acl(
     coffer: &Coffer,
     req: S3Request<GetBucketAclInput>,
 ) -> S3Result<S3Response<GetBucketAclOutput>> {
-    let bucket = resolve_bucket(coffer, &req.input.bucket).await?;
+    let (bucket, stored) = coffer
+        .store
+        .bucket_with_setting(&req.input.bucket, BucketSetting::Acl)
+        .await
+        .map_err(storage_error)?;
+    let kept = stored
+        .as_deref()
+        .map(decode_grants)
+        .transpose()
+        .map_err(internal)?
+        .unwrap_or_default();
     Ok(S3Response::new(GetBucketAclOutput {
-        grants: Some(owner_grants(&bucket.owner)),
+        grants: Some(report(&coffer.auth, &bucket.owner, &kept)),
         owner: Some(owner(coffer, &bucket.owner)),
     }))
 }
@@ -79,58 +143,82 @@ pub(crate) async fn get_object_acl(
         .await
         .map_err(storage_error)?;
     Ok(S3Response::new(GetObjectAclOutput {
-        grants: Some(owner_grants(&bucket.owner)),
+        grants: Some(report(&coffer.auth, &bucket.owner, &[])),
         owner: Some(owner(coffer, &bucket.owner)),
         request_charged: None,
     }))
 }
 
+/// Replaces the bucket's ACL: the grants to other users are kept, `private` (or grants to
+/// the owner alone) removes them. A request that names no ACL at all changes nothing.
 pub(crate) async fn put_bucket_acl(
     coffer: &Coffer,
     req: S3Request<PutBucketAclInput>,
 ) -> S3Result<S3Response<PutBucketAclOutput>> {
     let input = req.input;
     let bucket = resolve_bucket(coffer, &input.bucket).await?;
-    check_canned(
-        input.acl.as_ref().map(s3s::dto::BucketCannedACL::as_str),
-        PRIVATE_BUCKET_ACLS,
-    )?;
-    check_grant_fields(
-        [
+    let canned = input.acl.as_ref().map(s3s::dto::BucketCannedACL::as_str);
+    let mut grants = header_grants([
+        (
+            AclPermission::FullControl,
             input.grant_full_control.as_deref(),
-            input.grant_read.as_deref(),
-            input.grant_read_acp.as_deref(),
-            input.grant_write.as_deref(),
-            input.grant_write_acp.as_deref(),
-        ],
-        &bucket.owner,
-    )?;
-    check_document(input.access_control_policy.as_ref(), &bucket.owner)?;
-    // Already the case: nothing to store.
+        ),
+        (AclPermission::Read, input.grant_read.as_deref()),
+        (AclPermission::ReadAcp, input.grant_read_acp.as_deref()),
+        (AclPermission::Write, input.grant_write.as_deref()),
+        (AclPermission::WriteAcp, input.grant_write_acp.as_deref()),
+    ])
+    .map_err(refusal)?;
+    let document = input.access_control_policy.as_ref();
+    grants.extend(document_grants(document).map_err(refusal)?);
+    if canned.is_none() && grants.is_empty() && document.is_none() {
+        return Ok(S3Response::new(PutBucketAclOutput {}));
+    }
+    let kept = coffer
+        .auth
+        .check_acl(AclTarget::Bucket, &bucket.owner, canned, &grants)
+        .map_err(refusal)?;
+    let value = if kept.is_empty() {
+        None
+    } else {
+        Some(encode_grants(&kept).map_err(internal)?)
+    };
+    coffer
+        .store
+        .set_bucket_setting(&input.bucket, BucketSetting::Acl, value)
+        .await
+        .map_err(storage_error)?;
     Ok(S3Response::new(PutBucketAclOutput {}))
 }
 
+/// Objects belong to the bucket owner alone: only ACLs that keep it so are accepted, and
+/// nothing is stored, since nothing changes.
 pub(crate) async fn put_object_acl(
     coffer: &Coffer,
     req: S3Request<PutObjectAclInput>,
 ) -> S3Result<S3Response<PutObjectAclOutput>> {
     let input = req.input;
     let bucket = resolve_bucket(coffer, &input.bucket).await?;
-    check_canned(
-        input.acl.as_ref().map(s3s::dto::ObjectCannedACL::as_str),
-        PRIVATE_OBJECT_ACLS,
-    )?;
-    check_grant_fields(
-        [
+    let mut grants = header_grants([
+        (
+            AclPermission::FullControl,
             input.grant_full_control.as_deref(),
-            input.grant_read.as_deref(),
-            input.grant_read_acp.as_deref(),
-            None,
-            input.grant_write_acp.as_deref(),
-        ],
-        &bucket.owner,
-    )?;
-    check_document(input.access_control_policy.as_ref(), &bucket.owner)?;
+        ),
+        (AclPermission::Read, input.grant_read.as_deref()),
+        (AclPermission::ReadAcp, input.grant_read_acp.as_deref()),
+        (AclPermission::WriteAcp, input.grant_write_acp.as_deref()),
+    ])
+    .map_err(refusal)?;
+    grants.extend(document_grants(input.access_control_policy.as_ref()).map_err(refusal)?);
+    coffer
+        .auth
+        .check_acl(
+            AclTarget::Object,
+            &bucket.owner,
+            input.acl.as_ref().map(s3s::dto::ObjectCannedACL::as_str),
+            &grants,
+        )
+        .map_err(refusal)?;
     coffer
         .store
         .head_object(&bucket, &input.key)
@@ -139,99 +227,91 @@ pub(crate) async fn put_object_acl(
     Ok(S3Response::new(PutObjectAclOutput::default()))
 }
 
-/// A canned ACL must be one of `allowed`; every other one shares the resource with someone.
-fn check_canned(acl: Option<&str>, allowed: &[&str]) -> S3Result<()> {
-    match acl {
-        Some(acl) if !allowed.contains(&acl.trim()) => Err(public_refused()),
-        _ => Ok(()),
-    }
+/// P2 for an ACL document, before the handler runs: public and unsupported grantees are
+/// refused; grants to users are the handler's to judge (it knows the owner).
+pub(crate) fn check_document(
+    policy: Option<&AccessControlPolicy>,
+    target: AclTarget,
+) -> S3Result<()> {
+    let grants = document_grants(policy).map_err(refusal)?;
+    refuse_public(target, None, &grants).map_err(refusal)
 }
 
-fn check_grant_fields(values: [Option<&str>; 5], owner: &str) -> S3Result<()> {
-    values
-        .into_iter()
-        .flatten()
-        .try_for_each(|v| check_grant_header(v, owner))
-}
-
-/// An `x-amz-grant-*` value (`id="…", uri="…", emailAddress="…"`): group and e-mail
-/// grantees are public; a canonical user other than `owner` is refused as unsupported.
-pub(crate) fn check_grant_header(value: &str, owner: &str) -> S3Result<()> {
-    for grantee in value.split(',').map(str::trim).filter(|g| !g.is_empty()) {
-        let Some((kind, id)) = grantee.split_once('=') else {
-            return Err(public_refused());
-        };
-        let id = id.trim().trim_matches('"');
-        match kind.trim() {
-            "id" if id == owner => {}
-            "id" => return Err(owner_only()),
-            // uri= (AllUsers, AuthenticatedUsers, LogDelivery), emailAddress=, anything else.
-            _ => return Err(public_refused()),
-        }
-    }
-    Ok(())
-}
-
-/// An ACL document may grant only to the owner.
-pub(crate) fn check_document(policy: Option<&AccessControlPolicy>, owner: &str) -> S3Result<()> {
-    let grants = policy.and_then(|p| p.grants.as_deref()).unwrap_or_default();
-    for grantee in grants.iter().filter_map(|g| g.grantee.as_ref()) {
-        let canonical = grantee.type_.as_str() == Type::CANONICAL_USER
-            && grantee.uri.is_none()
-            && grantee.email_address.is_none();
-        if !canonical {
-            return Err(public_refused());
-        }
-        if grantee.id.as_deref() != Some(owner) {
-            return Err(owner_only());
-        }
-    }
-    Ok(())
-}
-
-/// The header forms, on any operation: `x-amz-acl` must be `private` or
-/// `bucket-owner-full-control`, and `x-amz-grant-*` may name only `principal` (the caller,
-/// who owns whatever it may write to). Runs in the access check, so a refused request
-/// creates and changes nothing.
-pub(crate) fn refuse_acl_headers(headers: &HeaderMap, principal: &str) -> S3Result<()> {
-    for (name, value) in headers {
-        let name = name.as_str(); // lower-case already
-        let text = || value.to_str().map_err(|_| public_refused());
-        if name.starts_with("x-amz-grant-") {
-            check_grant_header(text()?, principal)?;
-        } else if name == "x-amz-acl" {
-            check_canned(Some(text()?), PRIVATE_OBJECT_ACLS)?;
-        }
-    }
-    Ok(())
-}
-
-/// The typed forms of the same fields (a browser form upload carries them as form fields):
-/// a canned ACL and `x-amz-grant-*` values.
-pub(crate) fn refuse_acl_fields(
-    canned: Option<&str>,
-    grants: [Option<&str>; 4],
+/// The header forms, on any operation `op`: `x-amz-acl` and `x-amz-grant-*`. Public and
+/// unsupported ones are refused everywhere; on PutBucketAcl, grants to users are left to
+/// the handler (which knows the owner); elsewhere they may name only `principal`, the
+/// caller, who owns whatever it may write to. Runs in the access check, so a refused
+/// request creates and changes nothing.
+pub(crate) fn refuse_acl_headers(
+    auth: &Auth,
+    op: &str,
+    headers: &HeaderMap,
     principal: &str,
 ) -> S3Result<()> {
-    check_canned(canned, PRIVATE_OBJECT_ACLS)?;
-    grants
-        .into_iter()
-        .flatten()
-        .try_for_each(|g| check_grant_header(g, principal))
+    let (canned, grants) = acl_headers(headers).map_err(refusal)?;
+    let target = match op {
+        "PutBucketAcl" => AclTarget::Bucket,
+        "CreateBucket" => AclTarget::NewBucket,
+        _ => AclTarget::Object,
+    };
+    // Each x-amz-acl value on its own: one private and one public value is still refused.
+    let canned = canned.into_iter().map(Some);
+    for canned in canned.chain(std::iter::once(None)) {
+        if target == AclTarget::Bucket {
+            refuse_public(target, canned, &grants).map_err(refusal)?;
+        } else {
+            auth.check_acl(target, principal, canned, &grants)
+                .map_err(refusal)?;
+        }
+    }
+    Ok(())
+}
+
+/// The `x-amz-acl` values and the grants of the `x-amz-grant-*` headers.
+fn acl_headers(headers: &HeaderMap) -> Result<(Vec<&str>, Vec<AclGrant>), AclRefusal> {
+    let mut canned = Vec::new();
+    let mut grants = Vec::new();
+    for (name, value) in headers {
+        let name = name.as_str(); // lower-case already
+        let text = || value.to_str().map_err(|_| AclRefusal::Malformed);
+        if let Some(permission) = AclPermission::of_grant_header(name) {
+            grants.extend(parse_grant_header(text()?, permission)?);
+        } else if name.starts_with("x-amz-grant-") {
+            return Err(AclRefusal::Malformed);
+        } else if name == "x-amz-acl" {
+            canned.push(text()?);
+        }
+    }
+    Ok((canned, grants))
+}
+
+/// The typed forms of the same fields on an object write (a browser form upload carries
+/// them as form fields): a canned ACL and `x-amz-grant-*` values.
+pub(crate) fn refuse_acl_fields(
+    auth: &Auth,
+    canned: Option<&str>,
+    grants: [(AclPermission, Option<&str>); 4],
+    principal: &str,
+) -> S3Result<()> {
+    let grants = header_grants(grants).map_err(refusal)?;
+    auth.check_acl(AclTarget::Object, principal, canned, &grants)
+        .map_err(refusal)
+        .map(|_| ())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
     use s3s::S3ErrorCode;
 
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (k, v) in pairs {
-            map.append(*k, HeaderValue::from_static(v));
+    fn doc(grantee: Grantee, permission: &str) -> AccessControlPolicy {
+        AccessControlPolicy {
+            grants: Some(vec![Grant {
+                grantee: Some(grantee),
+                permission: Some(Permission::from(permission.to_owned())),
+            }]),
+            owner: None,
         }
-        map
     }
 
     fn code(r: S3Result<()>) -> Option<S3ErrorCode> {
@@ -239,86 +319,7 @@ mod tests {
     }
 
     #[test]
-    fn p2_public_canned_acls_and_group_grants_are_refused() {
-        for acl in [
-            "public-read",
-            "public-read-write",
-            "authenticated-read",
-            "aws-exec-read",
-            "log-delivery-write",
-            "",
-        ] {
-            let mut map = HeaderMap::new();
-            map.insert("x-amz-acl", HeaderValue::from_str(acl).unwrap());
-            let err = refuse_acl_headers(&map, "root").unwrap_err();
-            assert_eq!(*err.code(), S3ErrorCode::AccessDenied, "{acl}");
-            assert_eq!(err.message(), Some(PUBLIC_REFUSED));
-        }
-        for grant in [
-            "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"",
-            "uri=http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
-            "id=\"root\", uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"",
-            "emailAddress=\"a@example.com\"",
-            "garbage",
-        ] {
-            let mut map = HeaderMap::new();
-            map.insert("x-amz-grant-read", HeaderValue::from_str(grant).unwrap());
-            assert_eq!(
-                code(refuse_acl_headers(&map, "root")),
-                Some(S3ErrorCode::AccessDenied),
-                "{grant}"
-            );
-        }
-        // One private and one public value: still refused.
-        assert!(
-            refuse_acl_headers(
-                &headers(&[("x-amz-acl", "private"), ("x-amz-acl", "public-read")]),
-                "root"
-            )
-            .is_err()
-        );
-    }
-
-    #[test]
-    fn private_acls_and_owner_grants_pass() {
-        for h in [
-            headers(&[("x-amz-acl", "private")]),
-            headers(&[("x-amz-acl", "bucket-owner-full-control")]),
-            headers(&[("x-amz-grant-full-control", "id=\"root\"")]),
-            headers(&[("content-type", "text/plain")]),
-        ] {
-            assert!(refuse_acl_headers(&h, "root").is_ok(), "{h:?}");
-        }
-        assert_eq!(
-            code(refuse_acl_headers(
-                &headers(&[("x-amz-grant-read", "id=\"someone-else\"")]),
-                "root"
-            )),
-            Some(S3ErrorCode::AccessControlListNotSupported)
-        );
-        assert!(check_canned(Some("bucket-owner-full-control"), PRIVATE_BUCKET_ACLS).is_err());
-    }
-
-    #[test]
-    fn p2_group_grants_in_acl_documents_are_refused() {
-        let doc = |grantee: Grantee| AccessControlPolicy {
-            grants: Some(vec![Grant {
-                grantee: Some(grantee),
-                permission: Some(Permission::from_static(Permission::READ)),
-            }]),
-            owner: None,
-        };
-        let group = Grantee {
-            display_name: None,
-            email_address: None,
-            id: None,
-            type_: Type::from_static(Type::GROUP),
-            uri: Some("http://acs.amazonaws.com/groups/global/AllUsers".to_owned()),
-        };
-        assert_eq!(
-            code(check_document(Some(&doc(group)), "root")),
-            Some(S3ErrorCode::AccessDenied)
-        );
+    fn documents_translate_into_grants() {
         let user = |id: &str| Grantee {
             display_name: None,
             email_address: None,
@@ -326,19 +327,106 @@ mod tests {
             type_: Type::from_static(Type::CANONICAL_USER),
             uri: None,
         };
-        assert!(check_document(Some(&doc(user("root"))), "root").is_ok());
         assert_eq!(
-            code(check_document(Some(&doc(user("other"))), "root")),
-            Some(S3ErrorCode::AccessControlListNotSupported)
+            document_grants(Some(&doc(user("AIDA1"), "WRITE_ACP"))),
+            Ok(vec![AclGrant {
+                grantee: AclGrantee::CanonicalUser("AIDA1".to_owned()),
+                permission: AclPermission::WriteAcp,
+            }])
         );
-        assert!(check_document(None, "root").is_ok());
-        let ours = AccessControlPolicy {
-            grants: Some(owner_grants("root")),
-            owner: Some(s3s::dto::Owner {
-                display_name: Some("root".into()),
-                id: Some("root".into()),
-            }),
-        };
-        assert!(check_document(Some(&ours), "root").is_ok());
+        assert_eq!(
+            document_grants(Some(&doc(user("AIDA1"), "EVERYTHING"))),
+            Err(AclRefusal::Malformed)
+        );
+        // A URI makes it a group whatever the type says.
+        let mut sneaky = user("AIDA1");
+        sneaky.uri = Some("http://acs.amazonaws.com/groups/global/AllUsers".to_owned());
+        let sneaky = doc(sneaky, "READ");
+        assert_eq!(
+            code(check_document(Some(&sneaky), AclTarget::Bucket)),
+            Some(S3ErrorCode::AccessDenied)
+        );
+        let mut group = user("AIDA1");
+        group.type_ = Type::from_static(Type::GROUP);
+        assert_eq!(
+            code(check_document(Some(&doc(group, "READ")), AclTarget::Bucket)),
+            Some(S3ErrorCode::AccessDenied)
+        );
+        assert!(check_document(Some(&doc(user("AIDA1"), "READ")), AclTarget::Bucket).is_ok());
+        assert!(check_document(None, AclTarget::Object).is_ok());
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(*k, http::HeaderValue::from_static(v));
+        }
+        map
+    }
+
+    /// What the access check refuses without looking anyone up.
+    fn public(pairs: &[(&'static str, &'static str)]) -> Result<(), AclRefusal> {
+        let map = headers(pairs);
+        let (canned, grants) = acl_headers(&map)?;
+        let canned = canned.into_iter().map(Some);
+        canned
+            .chain(std::iter::once(None))
+            .try_for_each(|c| refuse_public(AclTarget::Object, c, &grants))
+    }
+
+    #[test]
+    fn p2_public_header_forms_are_refused() {
+        for acl in ["public-read", "public-read-write", "authenticated-read"] {
+            assert_eq!(public(&[("x-amz-acl", acl)]), Err(AclRefusal::Public));
+        }
+        for acl in ["aws-exec-read", "log-delivery-write", ""] {
+            assert_eq!(public(&[("x-amz-acl", acl)]), Err(AclRefusal::Unsupported));
+        }
+        for grant in [
+            "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"",
+            "uri=http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+            "id=\"root\", uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"",
+        ] {
+            assert_eq!(
+                public(&[("x-amz-grant-read", grant)]),
+                Err(AclRefusal::Public)
+            );
+        }
+        assert_eq!(
+            public(&[("x-amz-grant-write", "emailAddress=\"a@example.com\"")]),
+            Err(AclRefusal::Unsupported)
+        );
+        assert_eq!(
+            public(&[("x-amz-grant-read", "garbage")]),
+            Err(AclRefusal::Malformed)
+        );
+        // One private and one public value: still refused.
+        assert_eq!(
+            public(&[("x-amz-acl", "private"), ("x-amz-acl", "public-read")]),
+            Err(AclRefusal::Public)
+        );
+        for ok in [
+            &[("x-amz-acl", "private")][..],
+            &[("x-amz-acl", "bucket-owner-full-control")],
+            &[("x-amz-grant-full-control", "id=\"AIDA1\"")],
+            &[("content-type", "text/plain")],
+        ] {
+            assert_eq!(public(ok), Ok(()), "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn refusals_keep_their_codes() {
+        let err = refusal(AclRefusal::Public);
+        assert_eq!(*err.code(), S3ErrorCode::AccessDenied);
+        assert_eq!(err.message(), Some(PUBLIC_REFUSED));
+        assert_eq!(
+            *refusal(AclRefusal::UnknownUser).code(),
+            S3ErrorCode::InvalidArgument
+        );
+        assert_eq!(
+            *refusal(AclRefusal::NotHere(AclTarget::Object)).code(),
+            S3ErrorCode::NotImplemented
+        );
     }
 }

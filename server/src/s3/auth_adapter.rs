@@ -6,6 +6,7 @@
 
 use std::time::SystemTime;
 
+use coffer_auth::acl::{AclPermission, AclTarget, UserGrant, decode_grants};
 use coffer_auth::policy::{ConditionContext, Policy, PolicyKind};
 use coffer_auth::{
     AccessRequest, Auth, BucketFacts, Decision, Identity, RequestFacts, s3_action, s3_resource,
@@ -110,9 +111,10 @@ impl Strict {
         };
         let action = s3_action(op);
         let resource = s3_resource(target.bucket, target.key);
-        let bucket = stored.as_ref().map(|(owner, policy)| BucketFacts {
-            owner,
-            policy: policy.as_ref(),
+        let bucket = stored.as_ref().map(|b| BucketFacts {
+            owner: &b.owner,
+            policy: b.policy.as_ref(),
+            acl: &b.acl,
         });
         let request = AccessRequest {
             identity: who,
@@ -126,8 +128,8 @@ impl Strict {
             return Err(s3_error!(AccessDenied, "{}", reason.message()));
         }
         // A bucket that does not exist is the operation's to report (NoSuchBucket).
-        if let (Some(expected), Some((owner, _))) = (target.expected_owner, stored.as_ref())
-            && expected != owner
+        if let (Some(expected), Some(bucket)) = (target.expected_owner, stored.as_ref())
+            && expected != bucket.owner
         {
             return Err(s3_error!(AccessDenied, "Access Denied"));
         }
@@ -135,31 +137,54 @@ impl Strict {
     }
 
     // ---- coffer-storage: the only Store call in this file. ----
-    /// The owner (principal) and parsed policy of bucket `name`, `None` if there is no such
-    /// bucket (the operation then answers `NoSuchBucket` itself).
-    async fn bucket_and_policy(&self, name: &str) -> S3Result<Option<(String, Option<Policy>)>> {
-        let (info, text) = match self
+    /// The owner (principal), parsed policy and ACL grants of bucket `name`, read together
+    /// in one index transaction; `None` if there is no such bucket (the operation then
+    /// answers `NoSuchBucket` itself).
+    async fn bucket_and_policy(&self, name: &str) -> S3Result<Option<StoredBucket>> {
+        let (info, [policy, acl]) = match self
             .store
-            .bucket_with_setting(name, BucketSetting::Policy)
+            .bucket_with_settings(name, [BucketSetting::Policy, BucketSetting::Acl])
             .await
         {
             Ok(found) => found,
             Err(coffer_storage::Error::NoSuchBucket) => return Ok(None),
             Err(error) => return Err(super::error_map::storage_error(error)),
         };
-        let Some(text) = text else {
-            return Ok(Some((info.owner, None)));
+        // Both were checked when they were put; if one no longer reads, refuse rather
+        // than guess.
+        let policy = match policy {
+            None => None,
+            Some(text) => {
+                let parsed = std::str::from_utf8(&text)
+                    .ok()
+                    .and_then(|t| Policy::parse(t, PolicyKind::Bucket { bucket: name }).ok());
+                let Some(policy) = parsed else {
+                    tracing::error!("a stored bucket policy no longer parses");
+                    return Err(s3_error!(AccessDenied, "Access Denied"));
+                };
+                Some(policy)
+            }
         };
-        // It parsed when it was put; if it no longer does, refuse rather than guess.
-        let parsed = std::str::from_utf8(&text)
-            .ok()
-            .and_then(|t| Policy::parse(t, PolicyKind::Bucket { bucket: name }).ok());
-        let Some(policy) = parsed else {
-            tracing::error!("a stored bucket policy no longer parses");
+        let Ok(acl) = acl.as_deref().map(decode_grants).transpose() else {
+            tracing::error!("a stored bucket ACL no longer decodes");
             return Err(s3_error!(AccessDenied, "Access Denied"));
         };
-        Ok(Some((info.owner, Some(policy))))
+        let acl = acl.unwrap_or_default();
+        Ok(Some(StoredBucket {
+            owner: info.owner,
+            policy,
+            acl,
+        }))
     }
+}
+
+/// What the decision needs of an existing bucket.
+struct StoredBucket {
+    /// Its owner's principal.
+    owner: String,
+    policy: Option<Policy>,
+    /// Its ACL grants to other users.
+    acl: Vec<UserGrant>,
 }
 
 /// What one decision is about, beyond who asks and the operation.
@@ -222,12 +247,12 @@ fn s3_context(uri: &http::Uri, headers: &http::HeaderMap) -> ConditionContext {
 impl S3Access for Strict {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let who = self.identify(cx.credentials())?;
+        let op = cx.s3_op().name().to_owned();
+        let op = op.as_str();
         // P2, header forms (x-amz-acl, x-amz-grant-*) on any operation, before anything is
         // created; the ACL, policy and access-block operations check their bodies themselves
         // (s3/acl.rs, s3/public_access.rs).
-        refuse_acl_headers(cx.headers(), &who.principal)?;
-        let op = cx.s3_op().name().to_owned();
-        let op = op.as_str();
+        refuse_acl_headers(&self.auth, op, cx.headers(), &who.principal)?;
         if let Some(message) = refused_operation(op) {
             return Err(s3_error!(AccessDenied, "{message}"));
         }
@@ -296,12 +321,16 @@ impl S3Access for Strict {
         let who = self.identity(req)?;
         let input = &req.input;
         refuse_acl_fields(
+            &self.auth,
             input.acl.as_ref().map(ObjectCannedACL::as_str),
             [
-                input.grant_full_control.as_deref(),
-                input.grant_read.as_deref(),
-                input.grant_read_acp.as_deref(),
-                input.grant_write_acp.as_deref(),
+                (
+                    AclPermission::FullControl,
+                    input.grant_full_control.as_deref(),
+                ),
+                (AclPermission::Read, input.grant_read.as_deref()),
+                (AclPermission::ReadAcp, input.grant_read_acp.as_deref()),
+                (AclPermission::WriteAcp, input.grant_write_acp.as_deref()),
             ],
             &who.principal,
         )
@@ -332,14 +361,15 @@ impl S3Access for Strict {
         self.decide(&who, "PostObject", target).await
     }
 
+    /// P2 for the ACL document, once parsed; grants to users are the handler's to judge.
     async fn put_bucket_acl(&self, req: &mut S3Request<PutBucketAclInput>) -> S3Result<()> {
-        let who = self.identity(req)?;
-        check_document(req.input.access_control_policy.as_ref(), &who.principal)
+        self.identity(req)?;
+        check_document(req.input.access_control_policy.as_ref(), AclTarget::Bucket)
     }
 
     async fn put_object_acl(&self, req: &mut S3Request<PutObjectAclInput>) -> S3Result<()> {
-        let who = self.identity(req)?;
-        check_document(req.input.access_control_policy.as_ref(), &who.principal)
+        self.identity(req)?;
+        check_document(req.input.access_control_policy.as_ref(), AclTarget::Object)
     }
 }
 

@@ -54,7 +54,27 @@ async fn settings_set_get_remove_round_trip() {
         .await
         .unwrap();
     assert_eq!((info.name.as_str(), info.owner.as_str()), ("b", "owner-1"));
-    assert_eq!(value, Some(policy));
+    assert_eq!(value, Some(policy.clone()));
+    // Several at once, in the order asked, set or not.
+    let (info, values) = store
+        .bucket_with_settings(
+            "b",
+            [
+                BucketSetting::Acl,
+                BucketSetting::Policy,
+                BucketSetting::Cors,
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(info.owner, "owner-1");
+    assert_eq!(values, [None, Some(policy), Some(b"<CORS/>".to_vec())]);
+    assert!(matches!(
+        store
+            .bucket_with_settings("nope", [BucketSetting::Policy])
+            .await,
+        Err(Error::NoSuchBucket)
+    ));
 
     // Replace, including with an empty document (set, not absent).
     store
@@ -151,6 +171,7 @@ async fn deleting_a_bucket_drops_its_settings() {
         BucketSetting::Versioning,
         BucketSetting::Encryption,
         BucketSetting::Logging,
+        BucketSetting::Acl,
     ];
     for setting in all {
         store
