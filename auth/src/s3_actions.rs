@@ -42,6 +42,19 @@ pub fn s3_action(op: &str) -> String {
     format!("s3:{action}")
 }
 
+/// P2: operations refused outright, whatever their input, because they exist to open
+/// buckets up (website hosting, turning off `BucketOwnerEnforced`). PutBucketPolicy,
+/// PutPublicAccessBlock and the ACL puts have private forms, so they are judged on their
+/// input instead ([`crate::policy`], [`crate::acl`]).
+pub fn refused_operation(op: &str) -> Option<&'static str> {
+    match op {
+        "PutBucketWebsite" | "DeleteBucketOwnershipControls" | "PutBucketOwnershipControls" => {
+            Some(crate::acl::PUBLIC_REFUSED)
+        }
+        _ => None,
+    }
+}
+
 /// The ARN of a bucket (`key` `None`), of an object, or of all of S3 (`bucket` `None`, for
 /// ListBuckets).
 pub fn s3_resource(bucket: Option<&str>, key: Option<&str>) -> String {
@@ -78,5 +91,12 @@ mod tests {
         assert_eq!(s3_resource(Some("b"), Some("k/1")), "arn:aws:s3:::b/k/1");
         assert_eq!(s3_resource(Some("b"), None), "arn:aws:s3:::b");
         assert_eq!(s3_resource(None, None), "arn:aws:s3:::*");
+    }
+
+    #[test]
+    fn p2_public_opening_operations_are_refused() {
+        assert!(refused_operation("PutBucketWebsite").is_some());
+        assert!(refused_operation("PutPublicAccessBlock").is_none());
+        assert!(refused_operation("GetObject").is_none());
     }
 }

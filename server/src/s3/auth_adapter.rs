@@ -23,7 +23,7 @@ use s3s::{S3Request, S3Result, s3_error};
 
 use crate::client::Client;
 
-use super::acl::{PUBLIC_REFUSED, check_document, refuse_acl_fields, refuse_acl_headers};
+use super::acl::{check_document, refuse_acl_fields, refuse_acl_headers};
 
 /// Secret lookup for signature verification.
 pub(crate) struct KeyRing {
@@ -253,7 +253,7 @@ impl S3Access for Strict {
         // created; the ACL, policy and access-block operations check their bodies themselves
         // (s3/acl.rs, s3/public_access.rs).
         refuse_acl_headers(&self.auth, op, cx.headers(), &who.principal)?;
-        if let Some(message) = refused_operation(op) {
+        if let Some(message) = coffer_auth::refused_operation(op) {
             return Err(s3_error!(AccessDenied, "{message}"));
         }
         // Their keys are in their bodies: decided in the `post_object` and `delete_objects`
@@ -400,29 +400,5 @@ impl Strict {
                 "Access point copy sources are not supported."
             )),
         }
-    }
-}
-
-/// Operations refused outright, whatever their input: they exist to open buckets up.
-/// (PutBucketPolicy, PutPublicAccessBlock and the ACL puts have private forms, so they are
-/// judged on their input in s3/public_access.rs and s3/acl.rs.)
-fn refused_operation(op: &str) -> Option<&'static str> {
-    match op {
-        "PutBucketWebsite" | "DeleteBucketOwnershipControls" | "PutBucketOwnershipControls" => {
-            Some(PUBLIC_REFUSED)
-        }
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn p2_public_opening_operations_are_refused() {
-        assert!(refused_operation("PutBucketWebsite").is_some());
-        assert!(refused_operation("PutPublicAccessBlock").is_none());
-        assert!(refused_operation("GetObject").is_none());
     }
 }
