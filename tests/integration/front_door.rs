@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::common::raw::{self, RawOutcome, RawResponse};
+use crate::common::raw::{self, RawOutcome};
 use crate::common::sign::{self, Payload};
 use crate::common::{Server, TestEnv, cpu_time, create_bucket, put, rss, signed_get_from};
 use crate::public_access::{assert_still_private, snapshot};
@@ -32,17 +32,6 @@ async fn status_of_head(server: &Server, bucket: &str, key: &str) -> u16 {
     }
 }
 
-async fn post_form(server: &Server, bucket: &str, body: &[u8]) -> RawResponse {
-    raw::request(
-        server.addr,
-        "POST",
-        &format!("/{bucket}"),
-        &[("Content-Type", "multipart/form-data; boundary=xyz")],
-        body,
-    )
-    .await
-}
-
 // ---- 1. SigV2 browser forms ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,7 +43,7 @@ async fn p1_sigv2_browser_form_is_refused() {
 
     let fields = sign::post_form_v2(&server.access_key, &server.secret_key, "forms");
     let body = sign::form_body("v2.txt", &fields, b"replayable until 2099");
-    let resp = post_form(&server, "forms", &body).await;
+    let resp = raw::post_form(server.addr, "forms", &body).await;
     assert_eq!(resp.status, 403, "{}", resp.text());
     assert_eq!(resp.s3_code().as_deref(), Some("AccessDenied"));
     assert!(
@@ -74,7 +63,7 @@ async fn p1_sigv2_browser_form_is_refused() {
         SystemTime::now(),
     );
     let body = sign::form_body("v4.txt", &fields, b"fine");
-    let resp = post_form(&server, "forms", &body).await;
+    let resp = raw::post_form(server.addr, "forms", &body).await;
     assert!(matches!(resp.status, 200 | 204), "{}", resp.text());
     assert_eq!(
         crate::common::get(&server.client(), "forms", "v4.txt").await,
@@ -536,7 +525,7 @@ async fn stalled_anonymous_forms_do_not_lock_out_signed_ones() {
         SystemTime::now(),
     );
     let body = sign::form_body("signed.txt", &fields, b"consent form");
-    let resp = post_form(&server, "forms", &body).await;
+    let resp = raw::post_form(server.addr, "forms", &body).await;
     assert!(matches!(resp.status, 200 | 204), "{}", resp.text());
     assert_eq!(
         crate::common::get(&server.client(), "forms", "signed.txt").await,
@@ -571,7 +560,7 @@ async fn p2_a_fake_boundary_in_a_field_cannot_hide_a_public_acl() {
         .unwrap()
         + 1;
     body.extend_from_slice(&tail[tail_start..]);
-    let resp = post_form(&server, "forms", &body).await;
+    let resp = raw::post_form(server.addr, "forms", &body).await;
     assert_eq!(resp.status, 403, "{}", resp.text());
     assert!(
         resp.text().contains("public access is disabled"),
@@ -678,7 +667,7 @@ async fn client_mistakes_get_4xx_with_aws_codes() {
         SystemTime::now(),
     );
     let body = sign::form_body(&"k".repeat(1100), &fields, b"x");
-    let resp = post_form(&server, "bkt", &body).await;
+    let resp = raw::post_form(server.addr, "bkt", &body).await;
     assert_eq!(resp.status, 400, "{}", resp.text());
     assert_eq!(resp.s3_code().as_deref(), Some("KeyTooLongError"));
 

@@ -548,3 +548,58 @@ async fn inactive_and_deleted_keys_are_refused_for_every_operation() {
     }
     assert_eq!(state().await, before);
 }
+
+/// A browser form is decided with its signer's rights when it is posted: a policy signed
+/// by a key disabled since stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_form_stops_working_when_its_key_is_disabled() {
+    if !require("the aws CLI", "aws", &["--version"]) {
+        return;
+    }
+    let env = TestEnv::new();
+    let server = env.start_ephemeral_with(&["--users", "1"]);
+    let key = server.vars["COFFER_USER_1_ACCESS_KEY_ID"].clone();
+    let secret = server.vars["COFFER_USER_1_SECRET_ACCESS_KEY"].clone();
+    let s3 = server.user_client(1);
+    create_bucket(&s3, "intake").await;
+    let form = |name: &str| {
+        let fields = crate::common::sign::post_form_v4(
+            &key,
+            &secret,
+            "intake",
+            &[],
+            std::time::SystemTime::now(),
+        );
+        crate::common::sign::form_body(name, &fields, b"consent form")
+    };
+    let signed_before = form("before.pdf");
+    let resp = raw::post_form(server.addr, "intake", &form("first.pdf")).await;
+    assert!(matches!(resp.status, 200 | 204), "{}", resp.text());
+
+    let status = |s: &str| {
+        aws_ok(
+            &env,
+            &server,
+            None,
+            &[
+                "iam",
+                "update-access-key",
+                "--user-name",
+                "user1",
+                "--access-key-id",
+                &key,
+                "--status",
+                s,
+            ],
+        );
+    };
+    status("Inactive");
+    let resp = raw::post_form(server.addr, "intake", &signed_before).await;
+    assert_eq!(resp.status, 403, "{}", resp.text());
+    status("Active");
+    assert_eq!(
+        crate::common::list_all_keys(&s3, "intake").await,
+        ["first.pdf"],
+        "the refused form stored something"
+    );
+}

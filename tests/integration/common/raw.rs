@@ -188,6 +188,19 @@ pub async fn request(
 }
 
 /// Write `bytes`, optionally shut down our write half (so the server sees EOF), then read
+/// A browser form upload (POST Object) of `body`, built with `boundary=xyz` (as
+/// [`super::sign::form_body`] builds it), to `bucket`.
+pub async fn post_form(addr: SocketAddr, bucket: &str, body: &[u8]) -> RawResponse {
+    request(
+        addr,
+        "POST",
+        &format!("/{bucket}"),
+        &[("Content-Type", "multipart/form-data; boundary=xyz")],
+        body,
+    )
+    .await
+}
+
 /// until the server closes the connection (at most [`RAW_TIMEOUT`]).
 pub async fn exchange(
     addr: SocketAddr,
