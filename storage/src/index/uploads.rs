@@ -586,6 +586,38 @@ impl Batch {
 mod tests {
     use super::*;
 
+    /// Uploads started before object ACLs (version-1 records) still complete, with no
+    /// grants; a version this build does not know is corrupt, not guessed.
+    #[test]
+    fn version_1_upload_record_decodes_without_grants() {
+        let old = UploadRecordV1 {
+            key: "k".into(),
+            created_ms: 7,
+            meta: ObjectMetaV1 {
+                content_type: Some("image/jpeg".into()),
+                ..ObjectMetaV1::default()
+            },
+            checksum_algorithm: Some("CRC32".into()),
+            checksum_type: None,
+            completed: None,
+        };
+        let bytes = postcard::to_extend(&old, vec![1]).unwrap();
+        let back: UploadRecord = records::decode(&bytes, "upload record").unwrap();
+        assert_eq!(back.key, "k");
+        assert_eq!(back.meta.content_type.as_deref(), Some("image/jpeg"));
+        assert!(back.meta.grants.is_empty());
+        assert_eq!(back.checksum_algorithm.as_deref(), Some("CRC32"));
+        let again = records::encode(&back);
+        assert_eq!(again[0], 2);
+        assert_eq!(
+            records::decode::<UploadRecord>(&again, "upload record").unwrap(),
+            back
+        );
+        let mut unknown = again;
+        unknown[0] = 3;
+        assert!(records::decode::<UploadRecord>(&unknown, "upload record").is_err());
+    }
+
     #[test]
     fn part_keys_sort_by_number_and_round_trip() {
         let (b, u) = ([1u8; 16], [2u8; 16]);
