@@ -9,13 +9,15 @@
 //! - **unsupported** — e-mail grantees, the LogDelivery group, any other group, other
 //!   canned ACLs: refused as today ([`AclRefusal::Unsupported`]);
 //! - **acceptable** — `private`, grants to the owner (which change nothing: the owner always
-//!   has `FULL_CONTROL`), and, on a bucket, grants to existing Coffer users named by their
-//!   principal id (the `CanonicalUser` id ListBuckets reports). An id that names nobody is
-//!   [`AclRefusal::UnknownUser`].
+//!   has `FULL_CONTROL`), and, on a bucket or an object, grants to existing Coffer users
+//!   named by their principal id (the `CanonicalUser` id ListBuckets reports). An id that
+//!   names nobody is [`AclRefusal::UnknownUser`]; `WRITE` on an object means nothing in S3
+//!   and is [`AclRefusal::WriteOnObject`].
 //!
-//! What is kept of an accepted bucket ACL is its [`UserGrant`]s to users other than the
-//! owner ([`encode_grants`]); [`crate::Auth::authorize`] lets them in as AWS maps ACL
-//! permissions onto actions ([`UserGrant::covers`]).
+//! What is kept of an accepted ACL is its [`UserGrant`]s to users other than the owner: a
+//! bucket's as a bucket setting ([`encode_grants`]), an object's with the object (storage).
+//! [`crate::Auth::authorize`] lets them in as AWS maps ACL permissions onto actions
+//! ([`UserGrant::covers`] on a bucket, [`UserGrant::covers_object`] on an object).
 
 use serde::{Deserialize, Serialize};
 
@@ -98,7 +100,8 @@ pub struct AclGrant {
     pub permission: AclPermission,
 }
 
-/// What the ACL is put on: only bucket ACLs may name other users for now.
+/// What the ACL is put on: buckets and objects may name other users, a bucket being
+/// created may not (yet).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AclTarget {
     /// An existing bucket (PutBucketAcl).
@@ -123,6 +126,8 @@ pub enum AclRefusal {
     Malformed,
     /// Grants to other users where Coffer cannot keep them yet.
     NotHere(AclTarget),
+    /// A `WRITE` grant on an object (S3 defines it for buckets only).
+    WriteOnObject,
 }
 
 impl AclRefusal {
@@ -132,9 +137,7 @@ impl AclRefusal {
             AclRefusal::Public | AclRefusal::Unsupported => PUBLIC_REFUSED,
             AclRefusal::UnknownUser => "Invalid id",
             AclRefusal::Malformed => "Invalid grant: expected id=\"…\"",
-            AclRefusal::NotHere(AclTarget::Object) => {
-                "object ACL grants to other users are not supported yet; use a bucket policy"
-            }
+            AclRefusal::WriteOnObject => "WRITE cannot be granted on an object",
             AclRefusal::NotHere(_) => {
                 "ACL grants to other users are not supported on CreateBucket; use PutBucketAcl once it exists"
             }
@@ -177,6 +180,31 @@ impl UserGrant {
             }
         }
     }
+}
+
+impl UserGrant {
+    /// Whether this grant, on an object, allows IAM `action` on that object, as AWS maps
+    /// object ACL permissions: `READ` reads it (`s3:GetObject`, which HeadObject and a copy
+    /// source also need), `READ_ACP` and `WRITE_ACP` read and replace its ACL,
+    /// `FULL_CONTROL` all of these. (`WRITE` is never kept on an object.)
+    pub fn covers_object(&self, action: &str) -> bool {
+        match self.permission {
+            AclPermission::Read => action == "s3:GetObject",
+            AclPermission::ReadAcp => action == "s3:GetObjectAcl",
+            AclPermission::WriteAcp => action == "s3:PutObjectAcl",
+            AclPermission::FullControl => object_acl_applies(action),
+            AclPermission::Write => false,
+        }
+    }
+}
+
+/// Whether an object's ACL can allow IAM `action` at all: only then does the decision need
+/// the object's grants.
+pub fn object_acl_applies(action: &str) -> bool {
+    matches!(
+        action,
+        "s3:GetObject" | "s3:GetObjectAcl" | "s3:PutObjectAcl"
+    )
 }
 
 /// Group URIs that mean "everyone" (P2). Matched without regard to scheme.
@@ -265,7 +293,8 @@ impl Auth {
     ///
     /// # Errors
     /// [`refuse_public`]'s refusals; [`AclRefusal::UnknownUser`] for an id that names no
-    /// user; [`AclRefusal::NotHere`] for grants to other users on an object or a new bucket.
+    /// user; [`AclRefusal::NotHere`] for grants to other users on a new bucket;
+    /// [`AclRefusal::WriteOnObject`] for `WRITE` on an object.
     pub fn check_acl(
         &self,
         target: AclTarget,
@@ -280,13 +309,16 @@ impl Auth {
             let AclGrantee::CanonicalUser(id) = &grant.grantee else {
                 return Err(AclRefusal::Unsupported);
             };
+            if target == AclTarget::Object && grant.permission == AclPermission::Write {
+                return Err(AclRefusal::WriteOnObject);
+            }
             if id == owner {
                 continue;
             }
             if id != ROOT_PRINCIPAL && dir.user_by_principal(id).is_none() {
                 return Err(AclRefusal::UnknownUser);
             }
-            if target != AclTarget::Bucket {
+            if target == AclTarget::NewBucket {
                 return Err(AclRefusal::NotHere(target));
             }
             let grant = UserGrant {

@@ -8,8 +8,9 @@
 //! - root may do everything (the clinic's break-glass account);
 //! - a user has full control of the buckets it owns, with no policy at all;
 //! - another user's bucket is reachable only when that bucket's policy allows it, or one of
-//!   its ACL grants to that user covers the action (`acl.rs`) — an identity policy alone is
-//!   not enough;
+//!   its ACL grants to that user covers the action (`acl.rs`), or — for reading an object
+//!   or its ACL, or replacing its ACL — one of the object's ACL grants does; an identity
+//!   policy alone is not enough;
 //! - S3 requests that involve no existing bucket (ListBuckets, CreateBucket, or a bucket
 //!   that does not exist, which the operation then reports) are allowed unless denied;
 //! - IAM and STS actions need an identity policy that allows them.
@@ -45,6 +46,10 @@ pub struct BucketFacts<'a> {
     pub policy: Option<&'a Policy>,
     /// Its ACL grants to users other than the owner (empty for a private bucket).
     pub acl: &'a [UserGrant],
+    /// The ACL grants of the object the request acts on, when the caller loaded them
+    /// (empty otherwise). Only worth loading for actions where
+    /// [`crate::acl::object_acl_applies`], after a [`DenyReason::NotOwner`] without them.
+    pub object_acl: &'a [UserGrant],
 }
 
 /// One request to decide.
@@ -71,7 +76,8 @@ pub struct AccessRequest<'a> {
 pub enum DenyReason {
     /// The principal is not a known user (deleted since its key was checked).
     UnknownPrincipal,
-    /// The bucket belongs to another user and neither its policy nor its ACL allows this.
+    /// The bucket belongs to another user and neither its policy nor an ACL (the bucket's
+    /// or, if given, the object's) allows this.
     NotOwner,
     /// No policy allows it.
     NoAllow,
@@ -85,7 +91,7 @@ impl DenyReason {
         match self {
             DenyReason::UnknownPrincipal => "Access Denied",
             DenyReason::NotOwner => {
-                "Access Denied: the bucket belongs to another user and neither its policy nor its ACL allows this request"
+                "Access Denied: the bucket belongs to another user and neither its policy nor an ACL allows this request"
             }
             DenyReason::NoAllow => "Access Denied: no policy allows this request",
             DenyReason::ExplicitDeny => "Access Denied: a policy explicitly denies this request",
@@ -158,6 +164,13 @@ impl Auth {
                     .acl
                     .iter()
                     .any(|g| g.principal == req.identity.principal && g.covers(req.action)) =>
+            {
+                Decision::Allow
+            }
+            Some(bucket)
+                if bucket.object_acl.iter().any(|g| {
+                    g.principal == req.identity.principal && g.covers_object(req.action)
+                }) =>
             {
                 Decision::Allow
             }

@@ -322,6 +322,7 @@ fn owners_have_full_control_others_need_the_buckets_policy() {
         owner: &alice.principal,
         policy: None,
         acl: &[],
+        object_acl: &[],
     };
 
     assert!(s3(&auth, &alice, "s3:GetObject", object, Some(owned)).is_allowed());
@@ -352,6 +353,7 @@ fn owners_have_full_control_others_need_the_buckets_policy() {
         owner: &alice.principal,
         policy: Some(&policy),
         acl: &[],
+        object_acl: &[],
     };
     assert!(s3(&auth, &bob, "s3:GetObject", object, Some(shared)).is_allowed());
     assert!(!s3(&auth, &bob, "s3:PutObject", object, Some(shared)).is_allowed());
@@ -570,18 +572,136 @@ fn acls_may_name_existing_users_on_buckets_only() {
             "{id:?}"
         );
     }
-    // Objects and new buckets cannot keep them yet.
-    for target in [AclTarget::Object, AclTarget::NewBucket] {
-        assert_eq!(
-            auth.check_acl(
-                target,
-                &alice.principal,
-                None,
-                &[grant(user(&bob.principal), AclPermission::Read)]
-            ),
-            Err(AclRefusal::NotHere(target))
-        );
+    // New buckets cannot keep them yet.
+    assert_eq!(
+        auth.check_acl(
+            AclTarget::NewBucket,
+            &alice.principal,
+            None,
+            &[grant(user(&bob.principal), AclPermission::Read)]
+        ),
+        Err(AclRefusal::NotHere(AclTarget::NewBucket))
+    );
+    // Objects can, except WRITE, which S3 defines for buckets only.
+    let on_object = [
+        grant(user(&bob.principal), AclPermission::Read),
+        grant(user(&alice.principal), AclPermission::FullControl),
+    ];
+    assert_eq!(
+        auth.check_acl(AclTarget::Object, &alice.principal, None, &on_object),
+        Ok(vec![UserGrant {
+            principal: bob.principal.clone(),
+            permission: AclPermission::Read,
+        }])
+    );
+    assert_eq!(
+        auth.check_acl(
+            AclTarget::Object,
+            &alice.principal,
+            None,
+            &[grant(user(&bob.principal), AclPermission::Write)]
+        ),
+        Err(AclRefusal::WriteOnObject)
+    );
+    assert_eq!(
+        auth.check_acl(
+            AclTarget::Object,
+            &alice.principal,
+            None,
+            &[grant(user("AIDANOSUCHUSER0000000"), AclPermission::Read)]
+        ),
+        Err(AclRefusal::UnknownUser)
+    );
+}
+
+#[test]
+fn object_acl_grants_let_another_user_reach_that_object_only() {
+    use acl::{AclPermission, UserGrant};
+    let (_, auth) = opened();
+    let (alice, bob, _) = alice_bob_root(&auth);
+    let object = "arn:aws:s3:::photos/patients/0042/a.jpg";
+    let bucket = "arn:aws:s3:::photos";
+    let grants = |permission| {
+        vec![UserGrant {
+            principal: bob.principal.clone(),
+            permission,
+        }]
+    };
+    let cases: [(AclPermission, &[&str]); 4] = [
+        (AclPermission::Read, &["s3:GetObject"]),
+        (AclPermission::ReadAcp, &["s3:GetObjectAcl"]),
+        (AclPermission::WriteAcp, &["s3:PutObjectAcl"]),
+        (
+            AclPermission::FullControl,
+            &["s3:GetObject", "s3:GetObjectAcl", "s3:PutObjectAcl"],
+        ),
+    ];
+    let every = [
+        "s3:GetObject",
+        "s3:GetObjectAcl",
+        "s3:PutObjectAcl",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:ListBucket",
+        "s3:GetBucketAcl",
+        "s3:AbortMultipartUpload",
+    ];
+    for (permission, allowed) in cases {
+        let object_acl = grants(permission);
+        let facts = BucketFacts {
+            owner: &alice.principal,
+            policy: None,
+            acl: &[],
+            object_acl: &object_acl,
+        };
+        for action in every {
+            let resource = if action.contains("Bucket") {
+                bucket
+            } else {
+                object
+            };
+            assert_eq!(
+                s3(&auth, &bob, action, resource, Some(facts)).is_allowed(),
+                allowed.contains(&action),
+                "{permission:?} {action}"
+            );
+        }
+        // Not someone else's grant.
+        let mut carol = bob.clone();
+        carol.principal = "AIDACAROL".to_owned();
+        assert!(!s3(&auth, &carol, "s3:GetObject", object, Some(facts)).is_allowed());
+        assert!(acl::object_acl_applies("s3:GetObject"));
+        assert!(!acl::object_acl_applies("s3:PutObject"));
     }
+    // Without the object's grants loaded: NotOwner, which is what asks for them.
+    let bare = BucketFacts {
+        owner: &alice.principal,
+        policy: None,
+        acl: &[],
+        object_acl: &[],
+    };
+    assert_eq!(
+        s3(&auth, &bob, "s3:GetObject", object, Some(bare)),
+        Decision::Deny(DenyReason::NotOwner)
+    );
+    // An explicit Deny still wins over an object grant.
+    let text = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":{{"AWS":"{}"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}}]}}"#,
+        bob.arn
+    );
+    let deny = Policy::parse(&text, policy::PolicyKind::Bucket { bucket: "photos" }).unwrap();
+    let object_acl = grants(AclPermission::FullControl);
+    let facts = BucketFacts {
+        owner: &alice.principal,
+        policy: Some(&deny),
+        acl: &[],
+        object_acl: &object_acl,
+    };
+    assert_eq!(
+        s3(&auth, &bob, "s3:GetObject", object, Some(facts)),
+        Decision::Deny(DenyReason::ExplicitDeny)
+    );
+    assert!(s3(&auth, &bob, "s3:GetObjectAcl", object, Some(facts)).is_allowed());
 }
 
 #[test]
@@ -681,6 +801,7 @@ fn acl_grants_let_another_user_in_as_aws_maps_them() {
             owner: &alice.principal,
             policy: None,
             acl: &acl,
+            object_acl: &[],
         };
         for action in every {
             let resource = if action.contains("Object") || action.contains("Multipart") {
@@ -711,6 +832,7 @@ fn acl_grants_let_another_user_in_as_aws_maps_them() {
         owner: &alice.principal,
         policy: Some(&deny),
         acl: &acl,
+        object_acl: &[],
     };
     assert_eq!(
         s3(&auth, &bob, "s3:PutObject", object, Some(facts)),

@@ -70,7 +70,7 @@ pub use multipart::{
     MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, ObjectPart, PartInfo, PartsPage, UploadInfo,
     UploadListParams, UploadsPage,
 };
-pub use object::{BucketInfo, ObjectInfo, ObjectMeta};
+pub use object::{BucketInfo, ObjectGrant, ObjectInfo, ObjectMeta, ObjectPermission};
 pub use reader::ObjectReader;
 pub use rotation::{Rotation, rotate_master_key, rotate_sealed};
 pub use store::{

@@ -47,6 +47,33 @@ pub struct ObjectMeta {
     pub user: Vec<(String, String)>,
     /// `(algorithm, base64 value)`, e.g. `("CRC32", …)`, verified by the server.
     pub checksums: Vec<(String, String)>,
+    /// ACL grants to principals other than the bucket owner (empty: private). Overwriting
+    /// an object replaces them with the new object's, as AWS resets an object's ACL.
+    pub grants: Vec<ObjectGrant>,
+}
+
+/// A permission an object ACL grants. Stored as its variant index: never reorder, only
+/// append.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ObjectPermission {
+    /// `READ`: read the object's data and metadata.
+    Read,
+    /// `READ_ACP`: read the object's ACL.
+    ReadAcp,
+    /// `WRITE_ACP`: replace the object's ACL.
+    WriteAcp,
+    /// `FULL_CONTROL`: all of the above.
+    FullControl,
+}
+
+/// One grant of an object ACL: a principal id (as given; the server checks it names a
+/// user) and what it may do.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ObjectGrant {
+    /// The grantee's principal id.
+    pub grantee: String,
+    /// What the grant allows.
+    pub permission: ObjectPermission,
 }
 
 /// An object as committed.

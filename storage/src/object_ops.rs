@@ -6,7 +6,7 @@ use std::ops::Range;
 use crate::error::{Error, Result};
 use crate::ingest::{ObjectWriter, StagedBody};
 use crate::list::{ListPage, ListParams};
-use crate::object::{BucketInfo, ObjectInfo, ObjectMeta, now_ms};
+use crate::object::{BucketInfo, ObjectGrant, ObjectInfo, ObjectMeta, now_ms};
 use crate::reader::{self, ObjectReader};
 use crate::records::ObjectRecord;
 use crate::store::{MAX_KEY_LEN, Store};
@@ -141,6 +141,28 @@ impl Store {
             .read(move |s| s.object(&id, &owned))
             .await?
             .ok_or(Error::NoSuchKey)?;
+        Ok(ObjectInfo::from_record(bucket.id, key.to_owned(), record))
+    }
+
+    /// Replaces the ACL grants of the object at `key` (PutObjectAcl), atomically and
+    /// durably; nothing else about the object changes. An empty list makes it private.
+    ///
+    /// # Errors
+    /// `Error::NoSuchKey`; index errors.
+    pub async fn set_object_grants(
+        &self,
+        bucket: &BucketInfo,
+        key: &str,
+        grants: Vec<ObjectGrant>,
+    ) -> Result<ObjectInfo> {
+        let record = object_reply(
+            self.submit(Op::SetObjectGrants {
+                bucket: bucket.id,
+                key: key.to_owned(),
+                grants,
+            })
+            .await?,
+        )?;
         Ok(ObjectInfo::from_record(bucket.id, key.to_owned(), record))
     }
 

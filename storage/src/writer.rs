@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::index::{Batch, Effects, Index};
 use crate::inflight::deregister;
 use crate::ingest::StagedBody;
-use crate::object::ObjectMeta;
+use crate::object::{ObjectGrant, ObjectMeta};
 use crate::records::{BucketId, BucketRecord, ObjectRecord};
 use crate::store::Shared;
 
@@ -78,6 +78,12 @@ pub(crate) enum Op {
         dst_key: String,
         meta: ObjectMeta,
         modified_ms: u64,
+    },
+    /// Replaces the ACL grants of the object at `key`, leaving all else as it is.
+    SetObjectGrants {
+        bucket: BucketId,
+        key: String,
+        grants: Vec<ObjectGrant>,
     },
     DeleteObjects {
         bucket: BucketId,
@@ -263,6 +269,13 @@ fn apply(batch: &mut Batch, op: &Op) -> Result<Reply> {
                 meta,
                 *modified_ms,
             )
+            .map(Reply::Object),
+        Op::SetObjectGrants {
+            bucket,
+            key,
+            grants,
+        } => batch
+            .set_object_grants(bucket, key, grants)
             .map(Reply::Object),
         Op::DeleteObjects { bucket, keys } => {
             batch.delete_objects(bucket, keys).map(Reply::Deleted)

@@ -5,8 +5,14 @@
 //! READ_ACP, WRITE_ACP or FULL_CONTROL to other Coffer users, named by their principal id
 //! (the `CanonicalUser` id ListBuckets reports); those grants are kept as the bucket's
 //! [`BucketSetting::Acl`] and let the user in (coffer-auth's `authorize`). The `private`
-//! canned ACL removes them. Objects belong to the bucket owner alone: object ACLs may name
-//! only the owner for now.
+//! canned ACL removes them.
+//!
+//! Objects belong to the bucket owner. An object's ACL may grant READ, READ_ACP, WRITE_ACP
+//! or FULL_CONTROL to other users — through PutObjectAcl, or the `x-amz-acl` and
+//! `x-amz-grant-*` fields of PutObject, CopyObject, CreateMultipartUpload and form
+//! uploads; those grants are kept with the object (storage's [`ObjectGrant`]s, dropped
+//! when the object is overwritten or deleted, as AWS resets an object's ACL) and let the
+//! user reach that object alone.
 //!
 //! Public canned ACLs and grants to the AllUsers / AuthenticatedUsers groups are refused
 //! with `AccessDenied` and [`PUBLIC_REFUSED`], in the header forms (`x-amz-acl`,
@@ -21,7 +27,7 @@ use coffer_auth::acl::{
     AclGrant, AclGrantee, AclPermission, AclRefusal, AclTarget, UserGrant, decode_grants,
     encode_grants, parse_grant_header, refuse_public,
 };
-use coffer_storage::BucketSetting;
+use coffer_storage::{BucketSetting, ObjectGrant, ObjectPermission};
 use http::HeaderMap;
 use s3s::dto::{
     AccessControlPolicy, GetBucketAclInput, GetBucketAclOutput, GetObjectAclInput,
@@ -36,7 +42,9 @@ pub(crate) use coffer_auth::acl::PUBLIC_REFUSED;
 fn refusal(refused: AclRefusal) -> S3Error {
     let message = refused.message();
     match refused {
-        AclRefusal::UnknownUser | AclRefusal::Malformed => s3_error!(InvalidArgument, "{message}"),
+        AclRefusal::UnknownUser | AclRefusal::Malformed | AclRefusal::WriteOnObject => {
+            s3_error!(InvalidArgument, "{message}")
+        }
         AclRefusal::NotHere(_) => s3_error!(NotImplemented, "{message}"),
         // Public, unsupported, and whatever coffer-auth refuses later: fail closed.
         _ => s3_error!(AccessDenied, "{message}"),
@@ -110,6 +118,59 @@ fn header_grants<'a>(
     Ok(grants)
 }
 
+/// Kept object grants in storage's terms.
+fn to_stored(kept: Vec<UserGrant>) -> Result<Vec<ObjectGrant>, AclRefusal> {
+    kept.into_iter()
+        .map(|g| {
+            let permission = match g.permission {
+                AclPermission::Read => ObjectPermission::Read,
+                AclPermission::ReadAcp => ObjectPermission::ReadAcp,
+                AclPermission::WriteAcp => ObjectPermission::WriteAcp,
+                AclPermission::FullControl => ObjectPermission::FullControl,
+                // coffer-auth refuses it on objects already; refuse again rather than widen.
+                AclPermission::Write => return Err(AclRefusal::WriteOnObject),
+            };
+            Ok(ObjectGrant {
+                grantee: g.principal,
+                permission,
+            })
+        })
+        .collect()
+}
+
+/// An object's stored grants in coffer-auth's terms (for the decision and GetObjectAcl).
+pub(crate) fn object_grants(stored: &[ObjectGrant]) -> Vec<UserGrant> {
+    stored
+        .iter()
+        .map(|g| UserGrant {
+            principal: g.grantee.clone(),
+            permission: match g.permission {
+                ObjectPermission::Read => AclPermission::Read,
+                ObjectPermission::ReadAcp => AclPermission::ReadAcp,
+                ObjectPermission::WriteAcp => AclPermission::WriteAcp,
+                ObjectPermission::FullControl => AclPermission::FullControl,
+            },
+        })
+        .collect()
+}
+
+/// The grants a new object gets from its write's ACL fields (a canned ACL and the four
+/// `x-amz-grant-*` an object takes), for an object in a bucket owned by `owner`: empty
+/// when private. PutObject, CopyObject and CreateMultipartUpload use it; the access check
+/// has refused public ones already, before anything was created.
+pub(crate) fn new_object_grants(
+    auth: &Auth,
+    owner: &str,
+    canned: Option<&str>,
+    grants: [(AclPermission, Option<&str>); 4],
+) -> S3Result<Vec<ObjectGrant>> {
+    let grants = header_grants(grants).map_err(refusal)?;
+    let kept = auth
+        .check_acl(AclTarget::Object, owner, canned, &grants)
+        .map_err(refusal)?;
+    to_stored(kept).map_err(refusal)
+}
+
 pub(crate) async fn get_bucket_acl(
     coffer: &Coffer,
     req: S3Request<GetBucketAclInput>,
@@ -137,13 +198,14 @@ pub(crate) async fn get_object_acl(
 ) -> S3Result<S3Response<GetObjectAclOutput>> {
     let input = req.input;
     let bucket = resolve_bucket(coffer, &input.bucket).await?;
-    coffer
+    let info = coffer
         .store
         .head_object(&bucket, &input.key)
         .await
         .map_err(storage_error)?;
+    let kept = object_grants(&info.meta.grants);
     Ok(S3Response::new(GetObjectAclOutput {
-        grants: Some(report(&coffer.auth, &bucket.owner, &[])),
+        grants: Some(report(&coffer.auth, &bucket.owner, &kept)),
         owner: Some(owner(coffer, &bucket.owner)),
         request_charged: None,
     }))
@@ -191,8 +253,9 @@ pub(crate) async fn put_bucket_acl(
     Ok(S3Response::new(PutBucketAclOutput {}))
 }
 
-/// Objects belong to the bucket owner alone: only ACLs that keep it so are accepted, and
-/// nothing is stored, since nothing changes.
+/// Replaces the object's ACL: the grants to other users are kept with the object,
+/// `private` (or grants to the owner alone) removes them. A request that names no ACL at
+/// all changes nothing.
 pub(crate) async fn put_object_acl(
     coffer: &Coffer,
     req: S3Request<PutObjectAclInput>,
@@ -209,19 +272,25 @@ pub(crate) async fn put_object_acl(
         (AclPermission::WriteAcp, input.grant_write_acp.as_deref()),
     ])
     .map_err(refusal)?;
-    grants.extend(document_grants(input.access_control_policy.as_ref()).map_err(refusal)?);
-    coffer
+    let document = input.access_control_policy.as_ref();
+    grants.extend(document_grants(document).map_err(refusal)?);
+    let canned = input.acl.as_ref().map(s3s::dto::ObjectCannedACL::as_str);
+    let kept = coffer
         .auth
-        .check_acl(
-            AclTarget::Object,
-            &bucket.owner,
-            input.acl.as_ref().map(s3s::dto::ObjectCannedACL::as_str),
-            &grants,
-        )
+        .check_acl(AclTarget::Object, &bucket.owner, canned, &grants)
         .map_err(refusal)?;
+    if canned.is_none() && grants.is_empty() && document.is_none() {
+        coffer
+            .store
+            .head_object(&bucket, &input.key)
+            .await
+            .map_err(storage_error)?;
+        return Ok(S3Response::new(PutObjectAclOutput::default()));
+    }
+    let kept = to_stored(kept).map_err(refusal)?;
     coffer
         .store
-        .head_object(&bucket, &input.key)
+        .set_object_grants(&bucket, &input.key, kept)
         .await
         .map_err(storage_error)?;
     Ok(S3Response::new(PutObjectAclOutput::default()))
@@ -239,9 +308,9 @@ pub(crate) fn check_document(
 
 /// The header forms, on any operation `op`: `x-amz-acl` and `x-amz-grant-*`. Public and
 /// unsupported ones are refused everywhere; on PutBucketAcl, grants to users are left to
-/// the handler (which knows the owner); elsewhere they may name only `principal`, the
-/// caller, who owns whatever it may write to. Runs in the access check, so a refused
-/// request creates and changes nothing.
+/// the handler (which knows the owner); elsewhere grants must name existing users (checked
+/// here against `principal`, the caller; the handler keeps them against the bucket's
+/// owner). Runs in the access check, so a refused request creates and changes nothing.
 pub(crate) fn refuse_acl_headers(
     auth: &Auth,
     op: &str,
@@ -425,8 +494,12 @@ mod tests {
             S3ErrorCode::InvalidArgument
         );
         assert_eq!(
-            *refusal(AclRefusal::NotHere(AclTarget::Object)).code(),
+            *refusal(AclRefusal::NotHere(AclTarget::NewBucket)).code(),
             S3ErrorCode::NotImplemented
+        );
+        assert_eq!(
+            *refusal(AclRefusal::WriteOnObject).code(),
+            S3ErrorCode::InvalidArgument
         );
     }
 }

@@ -6,12 +6,13 @@
 
 use std::time::SystemTime;
 
-use coffer_auth::acl::{AclPermission, AclTarget, UserGrant, decode_grants};
+use coffer_auth::acl::{AclPermission, AclTarget, UserGrant, decode_grants, object_acl_applies};
 use coffer_auth::policy::{ConditionContext, Policy, PolicyKind};
 use coffer_auth::{
-    AccessRequest, Auth, BucketFacts, Decision, Identity, RequestFacts, s3_action, s3_resource,
+    AccessRequest, Auth, BucketFacts, Decision, DenyReason, Identity, RequestFacts, s3_action,
+    s3_resource,
 };
-use coffer_storage::{BucketSetting, Store};
+use coffer_storage::{BucketInfo, BucketSetting, Store};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::dto::{
@@ -23,7 +24,7 @@ use s3s::{S3Request, S3Result, s3_error};
 
 use crate::client::Client;
 
-use super::acl::{check_document, refuse_acl_fields, refuse_acl_headers};
+use super::acl::{check_document, object_grants, refuse_acl_fields, refuse_acl_headers};
 
 /// Secret lookup for signature verification.
 pub(crate) struct KeyRing {
@@ -112,11 +113,12 @@ impl Strict {
         let action = s3_action(op);
         let resource = s3_resource(target.bucket, target.key);
         let bucket = stored.as_ref().map(|b| BucketFacts {
-            owner: &b.owner,
+            owner: &b.info.owner,
             policy: b.policy.as_ref(),
             acl: &b.acl,
+            object_acl: &[],
         });
-        let request = AccessRequest {
+        let mut request = AccessRequest {
             identity: who,
             action: &action,
             resource: &resource,
@@ -124,19 +126,34 @@ impl Strict {
             facts: &target.facts,
             context: target.context,
         };
-        if let Decision::Deny(reason) = self.auth.authorize(&request) {
+        let mut decision = self.auth.authorize(&request);
+        // The object's own ACL may let a non-owner read it or its ACL: read the object's
+        // grants only then, once the bucket's rules alone have said no.
+        let object_acl;
+        if let (Decision::Deny(DenyReason::NotOwner), Some(stored), Some(key), Some(facts)) =
+            (decision, stored.as_ref(), target.key, bucket)
+            && object_acl_applies(&action)
+        {
+            object_acl = self.object_grants(&stored.info, key).await?;
+            request.bucket = Some(BucketFacts {
+                object_acl: &object_acl,
+                ..facts
+            });
+            decision = self.auth.authorize(&request);
+        }
+        if let Decision::Deny(reason) = decision {
             return Err(s3_error!(AccessDenied, "{}", reason.message()));
         }
         // A bucket that does not exist is the operation's to report (NoSuchBucket).
         if let (Some(expected), Some(bucket)) = (target.expected_owner, stored.as_ref())
-            && expected != bucket.owner
+            && expected != bucket.info.owner
         {
             return Err(s3_error!(AccessDenied, "Access Denied"));
         }
         Ok(())
     }
 
-    // ---- coffer-storage: the only Store call in this file. ----
+    // ---- coffer-storage: the only Store calls in this file. ----
     /// The owner (principal), parsed policy and ACL grants of bucket `name`, read together
     /// in one index transaction; `None` if there is no such bucket (the operation then
     /// answers `NoSuchBucket` itself).
@@ -170,18 +187,24 @@ impl Strict {
             return Err(s3_error!(AccessDenied, "Access Denied"));
         };
         let acl = acl.unwrap_or_default();
-        Ok(Some(StoredBucket {
-            owner: info.owner,
-            policy,
-            acl,
-        }))
+        Ok(Some(StoredBucket { info, policy, acl }))
+    }
+
+    /// The ACL grants of object `key` in `bucket`; none if there is no such object (the
+    /// caller may not learn whether it exists, so it is denied like any other).
+    async fn object_grants(&self, bucket: &BucketInfo, key: &str) -> S3Result<Vec<UserGrant>> {
+        match self.store.head_object(bucket, key).await {
+            Ok(info) => Ok(object_grants(&info.meta.grants)),
+            Err(coffer_storage::Error::NoSuchKey) => Ok(Vec::new()),
+            Err(error) => Err(super::error_map::storage_error(error)),
+        }
     }
 }
 
 /// What the decision needs of an existing bucket.
 struct StoredBucket {
-    /// Its owner's principal.
-    owner: String,
+    /// The bucket (its owner's principal, and what reads its objects).
+    info: BucketInfo,
     policy: Option<Policy>,
     /// Its ACL grants to other users.
     acl: Vec<UserGrant>,

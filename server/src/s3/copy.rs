@@ -1,15 +1,18 @@
 //! CopyObject: same bucket links chunks; across buckets storage reseals.
 
 use super::Coffer;
+use super::acl::new_object_grants;
 use super::bucket_access::resolve_bucket;
 use super::conditional::{Conditions, check_copy_source};
 use super::error_map::storage_error;
 use super::object_headers::{RequestHeaders, meta_from_request};
 use super::unsupported::{self, Asks};
 use crate::limits::MAX_COPY_SOURCE;
+use coffer_auth::acl::AclPermission;
 use coffer_storage::{BucketInfo, ObjectInfo};
 use s3s::dto::{
-    CopyObjectInput, CopyObjectOutput, CopyObjectResult, ETag, MetadataDirective, Timestamp,
+    CopyObjectInput, CopyObjectOutput, CopyObjectResult, ETag, MetadataDirective, ObjectCannedACL,
+    Timestamp,
 };
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -63,6 +66,21 @@ pub(crate) async fn copy_object(
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
         ));
     }
+    // The copy's ACL is the request's (none: private), never the source's, as in AWS.
+    let grants = new_object_grants(
+        &coffer.auth,
+        &dest_bucket.owner,
+        input.acl.as_ref().map(ObjectCannedACL::as_str),
+        [
+            (
+                AclPermission::FullControl,
+                input.grant_full_control.as_deref(),
+            ),
+            (AclPermission::Read, input.grant_read.as_deref()),
+            (AclPermission::ReadAcp, input.grant_read_acp.as_deref()),
+            (AclPermission::WriteAcp, input.grant_write_acp.as_deref()),
+        ],
+    )?;
     let meta = if replace {
         let fresh = meta_from_request(RequestHeaders {
             content_type: input.content_type,
@@ -81,6 +99,7 @@ pub(crate) async fn copy_object(
     } else {
         src.meta.clone()
     };
+    let meta = coffer_storage::ObjectMeta { grants, ..meta };
 
     let info = coffer
         .store

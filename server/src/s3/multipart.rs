@@ -8,6 +8,7 @@
 //! (`checksum.rs`).
 
 use super::Coffer;
+use super::acl::new_object_grants;
 use super::body::{Expectations, expectations_of, ingest};
 use super::bucket_access::{caller, owner, resolve_bucket};
 use super::checksum;
@@ -17,14 +18,15 @@ use super::error_map::storage_error;
 use super::list::{enc, url_encoding};
 use super::object_headers::{ChecksumFields, RequestHeaders, checksum_fields, meta_from_request};
 use super::unsupported::{self, Asks};
+use coffer_auth::acl::AclPermission;
 use coffer_storage::{MAX_PART_SIZE, MAX_PARTS, ObjectMeta, PartInfo, UploadListParams};
 use s3s::dto::{
     AbortMultipartUploadInput, AbortMultipartUploadOutput, ChecksumAlgorithm, ChecksumType,
     CommonPrefix, CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CopyPartResult,
     CreateMultipartUploadInput, CreateMultipartUploadOutput, ETag, Initiator,
     ListMultipartUploadsInput, ListMultipartUploadsOutput, ListPartsInput, ListPartsOutput,
-    MultipartUpload, Part, ServerSideEncryption, StorageClass, StreamingBlob, Timestamp,
-    UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
+    MultipartUpload, ObjectCannedACL, Part, ServerSideEncryption, StorageClass, StreamingBlob,
+    Timestamp, UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
 };
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -109,6 +111,22 @@ pub(crate) async fn create_multipart_upload(
         expires: input.expires,
         metadata: input.metadata,
     })?;
+    // Kept with the upload; the completed object gets them.
+    let grants = new_object_grants(
+        &coffer.auth,
+        &bucket.owner,
+        input.acl.as_ref().map(ObjectCannedACL::as_str),
+        [
+            (
+                AclPermission::FullControl,
+                input.grant_full_control.as_deref(),
+            ),
+            (AclPermission::Read, input.grant_read.as_deref()),
+            (AclPermission::ReadAcp, input.grant_read_acp.as_deref()),
+            (AclPermission::WriteAcp, input.grant_write_acp.as_deref()),
+        ],
+    )?;
+    let meta = ObjectMeta { grants, ..meta };
     let upload = coffer
         .store
         .create_upload(

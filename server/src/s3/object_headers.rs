@@ -53,6 +53,8 @@ pub(crate) fn meta_from_request(h: RequestHeaders) -> S3Result<ObjectMeta> {
         expires: h.expires.as_ref().and_then(format_http_date),
         user,
         checksums: Vec::new(),
+        // Set by the handler from the request's ACL (s3/acl.rs).
+        grants: Vec::new(),
     })
 }
 

@@ -1,12 +1,14 @@
 //! PutObject: stream, verify, then commit.
 
 use super::Coffer;
+use super::acl::new_object_grants;
 use super::body::{expectations_of, ingest};
 use super::bucket_access::resolve_bucket;
 use super::error_map::storage_error;
 use super::object_headers::{RequestHeaders, checksum_fields, meta_from_request};
 use super::unsupported::{self, Asks};
-use s3s::dto::{ETag, PutObjectInput, PutObjectOutput, ServerSideEncryption};
+use coffer_auth::acl::AclPermission;
+use s3s::dto::{ETag, ObjectCannedACL, PutObjectInput, PutObjectOutput, ServerSideEncryption};
 use s3s::{S3Request, S3Response, S3Result};
 
 pub(crate) async fn put_object(
@@ -27,6 +29,21 @@ pub(crate) async fn put_object(
         sse: input.server_side_encryption.as_ref(),
     })?;
     let bucket = resolve_bucket(coffer, &input.bucket).await?;
+    // A new object's ACL is the request's (none: private), whatever the old one had.
+    let grants = new_object_grants(
+        &coffer.auth,
+        &bucket.owner,
+        input.acl.as_ref().map(ObjectCannedACL::as_str),
+        [
+            (
+                AclPermission::FullControl,
+                input.grant_full_control.as_deref(),
+            ),
+            (AclPermission::Read, input.grant_read.as_deref()),
+            (AclPermission::ReadAcp, input.grant_read_acp.as_deref()),
+            (AclPermission::WriteAcp, input.grant_write_acp.as_deref()),
+        ],
+    )?;
 
     let meta = meta_from_request(RequestHeaders {
         content_type: input.content_type,
@@ -42,6 +59,7 @@ pub(crate) async fn put_object(
     let ingested = ingest(coffer, &bucket, input.body, expect).await?;
     let meta = coffer_storage::ObjectMeta {
         checksums: ingested.checksums,
+        grants,
         ..meta
     };
     let info = coffer

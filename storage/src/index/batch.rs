@@ -15,7 +15,7 @@ use super::{
 };
 use crate::chunks::chunk_id::ChunkId;
 use crate::error::{Error, Result};
-use crate::object::ObjectMeta;
+use crate::object::{ObjectGrant, ObjectMeta};
 use crate::records::{self, BucketId, BucketRecord, ChunkRef, ObjectRecord};
 
 /// What a committed batch leaves for the caller to do on disk.
@@ -198,6 +198,33 @@ impl Batch {
             ..src
         };
         self.put_object(bucket, dst_key, &record)?;
+        Ok(record)
+    }
+
+    /// Replaces the ACL grants of the object at `key` in place: same body, `ETag`, mtime,
+    /// refcounts and multipart layout (PutObjectAcl changes none of them).
+    pub(crate) fn set_object_grants(
+        &mut self,
+        bucket: &BucketId,
+        key: &str,
+        grants: &[ObjectGrant],
+    ) -> Result<ObjectRecord> {
+        let mut objects = self
+            .txn
+            .open_table(OBJECTS)
+            .map_err(Error::index("open objects"))?;
+        let index_key = prefixed(bucket, key.as_bytes());
+        let mut record: ObjectRecord = match objects
+            .get(index_key.as_slice())
+            .map_err(Error::index("read object"))?
+        {
+            Some(v) => records::decode(v.value(), "object record")?,
+            None => return Err(Error::NoSuchKey),
+        };
+        record.meta.grants = grants.to_vec();
+        objects
+            .insert(index_key.as_slice(), records::encode(&record).as_slice())
+            .map_err(Error::index("write object"))?;
         Ok(record)
     }
 

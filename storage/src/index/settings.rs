@@ -32,6 +32,8 @@ struct SettingRecord<'a> {
     value: Cow<'a, [u8]>,
 }
 
+impl records::Record for SettingRecord<'_> {}
+
 fn setting_key(bucket: &BucketId, tag: u8) -> Vec<u8> {
     prefixed(bucket, &[tag])
 }

@@ -23,7 +23,7 @@ use super::batch::Batch;
 use super::{BUCKET_KEYS, Index, OBJECTS, prefix_end, prefixed};
 use crate::error::{Error, Result};
 use crate::object::ObjectMeta;
-use crate::records::{self, BucketId, ChunkRef, ObjectRecord};
+use crate::records::{self, BucketId, ChunkRef, ObjectMetaV1, ObjectRecord};
 
 const UPLOADS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("uploads");
 const PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("upload_parts");
@@ -47,6 +47,40 @@ pub(crate) struct UploadRecord {
     pub(crate) completed: Option<Completed>,
 }
 
+impl records::Record for UploadRecord {
+    // Version 2: `meta` carries the object's ACL grants until completion.
+    const VERSION: u8 = 2;
+
+    fn decode_old(version: u8, body: &[u8]) -> Option<(Self, &[u8])> {
+        match version {
+            1 => {
+                let (old, rest) = postcard::take_from_bytes::<UploadRecordV1>(body).ok()?;
+                let record = UploadRecord {
+                    key: old.key,
+                    created_ms: old.created_ms,
+                    meta: old.meta.into(),
+                    checksum_algorithm: old.checksum_algorithm,
+                    checksum_type: old.checksum_type,
+                    completed: old.completed,
+                };
+                Some((record, rest))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// [`UploadRecord`] as version 1 wrote it (no grants).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct UploadRecordV1 {
+    pub(crate) key: String,
+    pub(crate) created_ms: u64,
+    pub(crate) meta: ObjectMetaV1,
+    pub(crate) checksum_algorithm: Option<String>,
+    pub(crate) checksum_type: Option<String>,
+    pub(crate) completed: Option<Completed>,
+}
+
 /// What a completed upload became.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Completed {
@@ -64,6 +98,8 @@ pub(crate) struct PartRecord {
     pub(crate) chunks: Vec<ChunkRef>,
 }
 
+impl records::Record for PartRecord {}
+
 /// The parts a multipart object was completed from, for `partNumber` reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct LayoutRecord {
@@ -72,6 +108,8 @@ pub(crate) struct LayoutRecord {
     pub(crate) modified_ms: u64,
     pub(crate) parts: Vec<LayoutPart>,
 }
+
+impl records::Record for LayoutRecord {}
 
 /// One part of a completed object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -547,6 +585,38 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Uploads started before object ACLs (version-1 records) still complete, with no
+    /// grants; a version this build does not know is corrupt, not guessed.
+    #[test]
+    fn version_1_upload_record_decodes_without_grants() {
+        let old = UploadRecordV1 {
+            key: "k".into(),
+            created_ms: 7,
+            meta: ObjectMetaV1 {
+                content_type: Some("image/jpeg".into()),
+                ..ObjectMetaV1::default()
+            },
+            checksum_algorithm: Some("CRC32".into()),
+            checksum_type: None,
+            completed: None,
+        };
+        let bytes = postcard::to_extend(&old, vec![1]).unwrap();
+        let back: UploadRecord = records::decode(&bytes, "upload record").unwrap();
+        assert_eq!(back.key, "k");
+        assert_eq!(back.meta.content_type.as_deref(), Some("image/jpeg"));
+        assert!(back.meta.grants.is_empty());
+        assert_eq!(back.checksum_algorithm.as_deref(), Some("CRC32"));
+        let again = records::encode(&back);
+        assert_eq!(again[0], 2);
+        assert_eq!(
+            records::decode::<UploadRecord>(&again, "upload record").unwrap(),
+            back
+        );
+        let mut unknown = again;
+        unknown[0] = 3;
+        assert!(records::decode::<UploadRecord>(&unknown, "upload record").is_err());
+    }
 
     #[test]
     fn part_keys_sort_by_number_and_round_trip() {

@@ -7,6 +7,7 @@
 
 mod at_rest;
 mod listing;
+mod object_acl;
 mod objects;
 mod races;
 mod settings;

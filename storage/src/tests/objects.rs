@@ -433,6 +433,10 @@ async fn metadata_round_trips() {
         expires: Some("Thu, 01 Jan 2037 00:00:00 GMT".into()),
         user: vec![("a".into(), "1".into()), ("b".into(), "2".into())],
         checksums: vec![("CRC32".into(), "AAAAAA==".into())],
+        grants: vec![ObjectGrant {
+            grantee: "AIDAEXAMPLE".into(),
+            permission: ObjectPermission::ReadAcp,
+        }],
     };
     let mut writer = store.object_writer(&bucket).await.unwrap();
     writer.write(Bytes::from_static(b"hi")).await.unwrap();
