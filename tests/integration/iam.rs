@@ -1,7 +1,7 @@
 //! The IAM query API (and STS GetCallerIdentity) on the S3 listener, driven by the stock
 //! aws CLI and boto3: users, access keys and inline policies are managed with them; a key
-//! created there works for S3 until it is set Inactive; only root may manage users for now;
-//! a wrong signature changes nothing; user names and policies never reach the disk in
+//! created there works for S3 until it is set Inactive; a plain user may not manage users
+//! unless an identity policy grants it IAM rights; a wrong signature changes nothing; user names and policies never reach the disk in
 //! clear (P3).
 
 use std::path::Path;
