@@ -9,7 +9,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::clients::{require, run_ok, tool};
-use crate::common::iam_cli::{aws_err, aws_ok, user_with_key};
+use crate::common::iam_cli::{aws_err, aws_ok, set_key_status, user_with_key};
 use crate::common::markers::{assert_no_marker_anywhere, marker};
 use crate::common::{
     Server, TestEnv, create_bucket, get, list_all_keys, put, raw, s3_config, status_of,
@@ -100,23 +100,7 @@ async fn aws_cli_manages_users_keys_and_policies_and_the_key_works_for_s3() {
     assert_eq!(get(&s3, "alice-photos", "x.jpg").await, b"photo");
 
     // Inactive: refused from the next request on; Active again: served again.
-    let update = |status: &str| {
-        aws_ok(
-            &env,
-            &server,
-            None,
-            &[
-                "iam",
-                "update-access-key",
-                "--user-name",
-                "alice",
-                "--access-key-id",
-                &ak,
-                "--status",
-                status,
-            ],
-        );
-    };
+    let update = |status: &str| set_key_status(&env, &server, "alice", &ak, status);
     update("Inactive");
     let refused = s3
         .get_object()
@@ -434,23 +418,7 @@ async fn a_presigned_url_stops_working_when_its_key_is_disabled() {
     let fetch = || raw::request(server.addr, "GET", &url.path_and_query, &[], b"");
     assert_eq!(fetch().await.status, 200);
 
-    let status = |s: &str| {
-        aws_ok(
-            &env,
-            &server,
-            None,
-            &[
-                "iam",
-                "update-access-key",
-                "--user-name",
-                "user1",
-                "--access-key-id",
-                &key,
-                "--status",
-                s,
-            ],
-        );
-    };
+    let status = |s: &str| set_key_status(&env, &server, "user1", &key, s);
     status("Inactive");
     assert_eq!(
         fetch().await.status,
@@ -530,7 +498,7 @@ async fn inactive_and_deleted_keys_are_refused_for_every_operation() {
     };
     let base = ["--user-name", "user1", "--access-key-id", key.as_str()];
 
-    iam(&[&["update-access-key"][..], &base, &["--status", "Inactive"]].concat());
+    set_key_status(&env, &server, "user1", &key, "Inactive");
     for op in crate::users::OPS {
         assert!(
             !crate::users::attempt(op, &user, "photos", "patients/0042/scan.jpg", "mine").await,
@@ -576,23 +544,7 @@ async fn a_signed_form_stops_working_when_its_key_is_disabled() {
     let resp = raw::post_form(server.addr, "intake", &form("first.pdf")).await;
     assert!(matches!(resp.status, 200 | 204), "{}", resp.text());
 
-    let status = |s: &str| {
-        aws_ok(
-            &env,
-            &server,
-            None,
-            &[
-                "iam",
-                "update-access-key",
-                "--user-name",
-                "user1",
-                "--access-key-id",
-                &key,
-                "--status",
-                s,
-            ],
-        );
-    };
+    let status = |s: &str| set_key_status(&env, &server, "user1", &key, s);
     status("Inactive");
     let resp = raw::post_form(server.addr, "intake", &signed_before).await;
     assert_eq!(resp.status, 403, "{}", resp.text());

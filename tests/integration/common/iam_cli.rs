@@ -81,3 +81,23 @@ pub fn user_with_key(env: &TestEnv, server: &Server, name: &str) -> (String, Str
             .to_owned(),
     )
 }
+
+/// Sets access key `key` of `user` Active or Inactive (`status`), as root.
+#[track_caller]
+pub fn set_key_status(env: &TestEnv, server: &Server, user: &str, key: &str, status: &str) {
+    aws_ok(
+        env,
+        server,
+        None,
+        &[
+            "iam",
+            "update-access-key",
+            "--user-name",
+            user,
+            "--access-key-id",
+            key,
+            "--status",
+            status,
+        ],
+    );
+}
