@@ -185,13 +185,18 @@ impl UserGrant {
 impl UserGrant {
     /// Whether this grant, on an object, allows IAM `action` on that object, as AWS maps
     /// object ACL permissions: `READ` reads it (`s3:GetObject`, which HeadObject and a copy
-    /// source also need), `READ_ACP` and `WRITE_ACP` read and replace its ACL,
+    /// source also need, and `s3:GetObjectVersion`), `READ_ACP` and `WRITE_ACP` read and
+    /// replace its ACL (of any version),
     /// `FULL_CONTROL` all of these. (`WRITE` is never kept on an object.)
     pub fn covers_object(&self, action: &str) -> bool {
         match self.permission {
-            AclPermission::Read => action == "s3:GetObject",
-            AclPermission::ReadAcp => action == "s3:GetObjectAcl",
-            AclPermission::WriteAcp => action == "s3:PutObjectAcl",
+            AclPermission::Read => matches!(action, "s3:GetObject" | "s3:GetObjectVersion"),
+            AclPermission::ReadAcp => {
+                matches!(action, "s3:GetObjectAcl" | "s3:GetObjectVersionAcl")
+            }
+            AclPermission::WriteAcp => {
+                matches!(action, "s3:PutObjectAcl" | "s3:PutObjectVersionAcl")
+            }
             AclPermission::FullControl => object_acl_applies(action),
             AclPermission::Write => false,
         }
@@ -203,7 +208,12 @@ impl UserGrant {
 pub fn object_acl_applies(action: &str) -> bool {
     matches!(
         action,
-        "s3:GetObject" | "s3:GetObjectAcl" | "s3:PutObjectAcl"
+        "s3:GetObject"
+            | "s3:GetObjectVersion"
+            | "s3:GetObjectAcl"
+            | "s3:GetObjectVersionAcl"
+            | "s3:PutObjectAcl"
+            | "s3:PutObjectVersionAcl"
     )
 }
 

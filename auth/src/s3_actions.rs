@@ -42,6 +42,32 @@ pub fn s3_action(op: &str) -> String {
     format!("s3:{action}")
 }
 
+/// The IAM action of S3 operation `op` when the request names a version (`versionId`):
+/// AWS checks the `…Version…` action then (GetObject → `s3:GetObjectVersion`,
+/// DeleteObject → `s3:DeleteObjectVersion`, …); operations without such a twin keep
+/// their own.
+pub fn s3_action_for(op: &str, names_version: bool) -> String {
+    let versioned = match op {
+        "GetObject" | "HeadObject" | "GetObjectAttributes" => "s3:GetObjectVersion",
+        "DeleteObject" | "DeleteObjects" => "s3:DeleteObjectVersion",
+        "GetObjectAcl" => "s3:GetObjectVersionAcl",
+        "PutObjectAcl" => "s3:PutObjectVersionAcl",
+        "GetObjectTagging" => "s3:GetObjectVersionTagging",
+        "PutObjectTagging" => "s3:PutObjectVersionTagging",
+        "DeleteObjectTagging" => "s3:DeleteObjectVersionTagging",
+        _ => return s3_action(op),
+    };
+    if names_version {
+        versioned.to_owned()
+    } else {
+        s3_action(op)
+    }
+}
+
+/// The action a request needs besides its own when it asks to bypass GOVERNANCE
+/// retention (`x-amz-bypass-governance-retention: true`).
+pub const BYPASS_GOVERNANCE: &str = "BypassGovernanceRetention";
+
 /// P2: operations refused outright, whatever their input, because they exist to open
 /// buckets up (website hosting, turning off `BucketOwnerEnforced`). PutBucketPolicy,
 /// PutPublicAccessBlock and the ACL puts have private forms, so they are judged on their
@@ -68,6 +94,27 @@ pub fn s3_resource(bucket: Option<&str>, key: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versioned_requests_need_the_version_actions() {
+        assert_eq!(s3_action_for("GetObject", true), "s3:GetObjectVersion");
+        assert_eq!(s3_action_for("HeadObject", true), "s3:GetObjectVersion");
+        assert_eq!(s3_action_for("GetObject", false), "s3:GetObject");
+        assert_eq!(
+            s3_action_for("DeleteObject", true),
+            "s3:DeleteObjectVersion"
+        );
+        assert_eq!(
+            s3_action_for("PutObjectAcl", true),
+            "s3:PutObjectVersionAcl"
+        );
+        assert_eq!(s3_action_for("PutObject", true), "s3:PutObject");
+        assert_eq!(s3_action(BYPASS_GOVERNANCE), "s3:BypassGovernanceRetention");
+        assert_eq!(
+            s3_action("PutObjectLockConfiguration"),
+            "s3:PutBucketObjectLockConfiguration"
+        );
+    }
 
     #[test]
     fn operations_map_to_the_actions_policies_name() {

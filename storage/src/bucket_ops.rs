@@ -5,6 +5,7 @@ use crate::keys::keyring::random_bytes;
 use crate::object::{BucketInfo, now_ms};
 use crate::records::BucketRecord;
 use crate::store::Store;
+use crate::version::{ObjectLockConfig, Versioning};
 use crate::writer::Op;
 
 impl Store {
@@ -13,6 +14,24 @@ impl Store {
     /// # Errors
     /// `Error::BucketAlreadyExists { owner }` if the name is taken.
     pub async fn create_bucket(&self, name: &str, owner: &str) -> Result<BucketInfo> {
+        self.create_bucket_with(name, owner, false).await
+    }
+
+    /// Creates a bucket with versioning and Object Lock on from the start (AWS:
+    /// `x-amz-bucket-object-lock-enabled: true`), in the same commit as the bucket.
+    ///
+    /// # Errors
+    /// As [`Store::create_bucket`].
+    pub async fn create_locked_bucket(&self, name: &str, owner: &str) -> Result<BucketInfo> {
+        self.create_bucket_with(name, owner, true).await
+    }
+
+    async fn create_bucket_with(
+        &self,
+        name: &str,
+        owner: &str,
+        object_lock: bool,
+    ) -> Result<BucketInfo> {
         let id = random_bytes::<16>()?;
         let (wrapped_key, _keys) = self.inner.shared.keyring.new_bucket_key(&id)?;
         let record = BucketRecord {
@@ -30,6 +49,7 @@ impl Store {
                 name: name.to_owned(),
                 record: record.clone(),
                 wrapped_key,
+                object_lock,
             })
             .await;
         if let Err(e) = created {
@@ -42,6 +62,55 @@ impl Store {
             return Err(e);
         }
         Ok(BucketInfo::from_record(name.to_owned(), record))
+    }
+
+    /// The bucket's versioning state.
+    ///
+    /// # Errors
+    /// Index errors.
+    pub async fn versioning(&self, bucket: &BucketInfo) -> Result<Versioning> {
+        let id = bucket.id;
+        self.inner.shared.read(move |s| s.versioning(&id)).await
+    }
+
+    /// Sets the versioning state of the bucket named `name`.
+    ///
+    /// # Errors
+    /// `Error::InvalidBucketState` for `Unversioned`, or `Suspended` under Object Lock;
+    /// `Error::NoSuchBucket`.
+    pub async fn set_versioning(&self, name: &str, state: Versioning) -> Result<()> {
+        self.submit(Op::SetVersioning {
+            name: name.to_owned(),
+            state,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// The bucket's Object Lock configuration; `None` if Object Lock is off.
+    ///
+    /// # Errors
+    /// Index errors.
+    pub async fn object_lock_config(
+        &self,
+        bucket: &BucketInfo,
+    ) -> Result<Option<ObjectLockConfig>> {
+        let id = bucket.id;
+        self.inner.shared.read(move |s| s.lock_config(&id)).await
+    }
+
+    /// Sets the Object Lock configuration (default retention) of the bucket named `name`,
+    /// turning Object Lock on for good if it was off.
+    ///
+    /// # Errors
+    /// `Error::InvalidBucketState` if versioning is not enabled; `Error::NoSuchBucket`.
+    pub async fn set_object_lock_config(&self, name: &str, config: ObjectLockConfig) -> Result<()> {
+        self.submit(Op::SetLockConfig {
+            name: name.to_owned(),
+            config,
+        })
+        .await
+        .map(|_| ())
     }
 
     /// The bucket named `name`.

@@ -28,7 +28,8 @@ pub enum BucketSetting {
     Cors = 3,
     /// The lifecycle configuration.
     Lifecycle = 4,
-    /// The versioning state.
+    /// The versioning state (typed: read and written through [`Store::versioning`] and
+    /// [`Store::set_versioning`] only).
     Versioning = 5,
     /// The default encryption configuration.
     Encryption = 6,
@@ -36,6 +37,9 @@ pub enum BucketSetting {
     Logging = 7,
     /// The bucket ACL's grants to users other than the owner (coffer-auth's encoding).
     Acl = 8,
+    /// The Object Lock configuration (typed: read and written through
+    /// [`Store::object_lock_config`] and [`Store::set_object_lock_config`] only).
+    ObjectLock = 9,
 }
 
 impl BucketSetting {
@@ -46,7 +50,7 @@ impl BucketSetting {
 }
 
 impl Store {
-    /// The bucket's `setting`, or `None` if it is not set.
+    /// The bucket's `setting`, or `None` if it is not set (the raw stored bytes).
     ///
     /// # Errors
     /// `Error::NoSuchBucket` if the bucket does not exist; index errors.
@@ -123,6 +127,14 @@ impl Store {
         {
             return Err(Error::SettingTooLarge);
         }
+        // These two are typed and have rules (never back to unversioned; Object Lock
+        // cannot be undone), kept by their own calls.
+        if matches!(
+            setting,
+            BucketSetting::Versioning | BucketSetting::ObjectLock
+        ) {
+            return Err(Error::InvalidBucketState);
+        }
         self.submit(Op::SetBucketSetting {
             name: bucket.to_owned(),
             setting,
@@ -149,6 +161,7 @@ mod tests {
             (BucketSetting::Encryption, 6),
             (BucketSetting::Logging, 7),
             (BucketSetting::Acl, 8),
+            (BucketSetting::ObjectLock, 9),
         ];
         for (setting, tag) in all {
             assert_eq!(setting.tag(), tag, "{setting:?}");

@@ -150,6 +150,31 @@ pub enum Error {
         "this data directory predates unlockers: it is opened with its master key directly (COFFER_MASTER_KEY or --master-key-file)"
     )]
     LegacyDirectory,
+    /// The version named does not exist (for that key).
+    #[error("no such version")]
+    NoSuchVersion,
+    /// A version id this store never issues.
+    #[error("invalid version id")]
+    InvalidVersionId,
+    /// The version named, or the key's latest version, is a delete marker.
+    #[error("delete marker")]
+    DeleteMarker {
+        /// The delete marker's version id.
+        version_id: String,
+    },
+    /// A write or delete precondition (`If-Match`, `If-None-Match`) does not hold at commit.
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// The version is under a legal hold or an unexpired retention. Nothing was changed.
+    #[error("object version is locked")]
+    ObjectLocked,
+    /// Object Lock is asked for in a bucket that does not have it.
+    #[error("object lock is not enabled for this bucket")]
+    ObjectLockNotEnabled,
+    /// The bucket's state forbids the change (suspending versioning under Object Lock,
+    /// enabling Object Lock without versioning, going back to unversioned).
+    #[error("invalid bucket state")]
+    InvalidBucketState,
     /// A [`StoreConfig`](crate::StoreConfig) value is out of range.
     #[error("bad storage configuration: {what}")]
     BadConfig {

@@ -51,6 +51,7 @@ mod reader;
 mod records;
 mod rotation;
 mod store;
+mod version;
 mod writer;
 
 #[cfg(test)]
@@ -71,11 +72,17 @@ pub use multipart::{
     UploadListParams, UploadsPage,
 };
 pub use object::{BucketInfo, ObjectGrant, ObjectInfo, ObjectMeta, ObjectPermission};
+pub use object_ops::{DeleteOptions, WriteOptions};
 pub use reader::ObjectReader;
 pub use rotation::{Rotation, rotate_master_key, rotate_sealed};
 pub use store::{
     DEFAULT_CHUNK_SIZE, Durability, IndexLocation, MAX_BUCKET_SETTING_LEN, MAX_CHUNK_SIZE,
     MAX_KEY_LEN, MIN_CHUNK_SIZE, Store, StoreConfig,
+};
+pub use version::{
+    DefaultRetention, DeleteOutcome, LockMode, NULL_VERSION, ObjectLock, ObjectLockConfig,
+    Precondition, Retention, RetentionPeriod, VersionListEntry, VersionListParams, VersionRef,
+    VersionSummary, Versioning, VersionsPage,
 };
 
 /// The hot paths on their own, for benchmarks. Not part of the stable API.

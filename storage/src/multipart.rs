@@ -17,6 +17,7 @@ use crate::ingest::StagedBody;
 use crate::object::{BucketInfo, ObjectInfo, ObjectMeta, now_ms, time_from_ms};
 use crate::records::BucketId;
 use crate::store::{MAX_KEY_LEN, Shared, Store};
+use crate::version::{ObjectLock, Precondition};
 use crate::writer::{Op, Reply};
 
 /// Highest part number (AWS: 10,000).
@@ -129,6 +130,7 @@ pub(crate) enum MultipartOp {
         parts: Vec<WantedPart>,
         modified_ms: u64,
         checksums: Vec<(String, String)>,
+        condition: Option<Precondition>,
     },
     Abort {
         bucket: BucketId,
@@ -163,9 +165,19 @@ impl MultipartOp {
                 parts,
                 modified_ms,
                 checksums,
-            } => batch
-                .complete_upload(bucket, id, key, parts, *modified_ms, checksums)
-                .map(Reply::Object),
+                condition,
+            } => {
+                let record = batch.complete_upload(
+                    bucket,
+                    id,
+                    key,
+                    parts,
+                    *modified_ms,
+                    checksums,
+                    condition.as_ref(),
+                )?;
+                Ok(Reply::Object(record, batch.versioning(bucket)?, true))
+            }
             MultipartOp::Abort { bucket, id, key } => {
                 batch.abort_upload(bucket, id, key).map(|()| Reply::Done)
             }
@@ -231,10 +243,11 @@ impl Store {
         self.submit(Op::Multipart(op)).await
     }
 
-    /// Starts a multipart upload of `key`.
+    /// Starts a multipart upload of `key`; `lock` is the object's retention and legal hold
+    /// (applied at completion).
     ///
     /// # Errors
-    /// `Error::NoSuchBucket`, `Error::KeyTooLong`.
+    /// `Error::NoSuchBucket`, `Error::KeyTooLong`, `Error::ObjectLockNotEnabled`.
     pub async fn create_upload(
         &self,
         bucket: &BucketInfo,
@@ -242,6 +255,7 @@ impl Store {
         meta: ObjectMeta,
         checksum_algorithm: Option<String>,
         checksum_type: Option<String>,
+        lock: ObjectLock,
     ) -> Result<UploadInfo> {
         if key.len() > MAX_KEY_LEN {
             return Err(Error::KeyTooLong);
@@ -254,6 +268,7 @@ impl Store {
             checksum_algorithm,
             checksum_type,
             completed: None,
+            lock,
         };
         self.submit_multipart(MultipartOp::Create {
             bucket: bucket.id,
@@ -361,7 +376,8 @@ impl Store {
     /// # Errors
     /// `Error::NoSuchUpload`, `Error::InvalidPart` (unknown part or `ETag` mismatch),
     /// `Error::InvalidPartOrder`, `Error::EntityTooSmall` (a part but the last under
-    /// [`MIN_PART_SIZE`]).
+    /// [`MIN_PART_SIZE`]); `Error::PreconditionFailed` / `Error::NoSuchKey` (`condition`);
+    /// `Error::ObjectLocked` (it would replace a locked `null` version).
     pub async fn complete_upload(
         &self,
         bucket: &BucketInfo,
@@ -369,6 +385,7 @@ impl Store {
         upload_id: &str,
         parts: Vec<(u32, String)>,
         checksums: Vec<(String, String)>,
+        condition: Option<Precondition>,
     ) -> Result<ObjectInfo> {
         let id = parse_upload_id(upload_id)?;
         if parts.len() > MAX_PARTS as usize {
@@ -391,10 +408,17 @@ impl Store {
                 parts,
                 modified_ms: now_ms(),
                 checksums,
+                condition,
             })
             .await?;
         match reply {
-            Reply::Object(record) => Ok(ObjectInfo::from_record(bucket.id, key.to_owned(), record)),
+            Reply::Object(record, state, is_current) => Ok(ObjectInfo::from_record(
+                bucket.id,
+                key.to_owned(),
+                record,
+                state,
+                is_current,
+            )),
             _ => Err(Error::Corrupt {
                 what: "writer reply",
             }),
@@ -553,6 +577,7 @@ mod tests {
             checksum_algorithm: None,
             checksum_type: None,
             completed: None,
+            lock: ObjectLock::default(),
         }
     }
 
@@ -618,7 +643,14 @@ mod tests {
         let (dir, store) = ephemeral().await;
         let bucket = store.create_bucket("b", "o").await.unwrap();
         let up = store
-            .create_upload(&bucket, "k", ObjectMeta::default(), None, None)
+            .create_upload(
+                &bucket,
+                "k",
+                ObjectMeta::default(),
+                None,
+                None,
+                ObjectLock::default(),
+            )
             .await
             .unwrap();
         let id = up.upload_id.as_str();
@@ -632,7 +664,7 @@ mod tests {
 
         let parts = vec![(1, pa.etag.clone()), (2, pb.etag.clone())];
         let info = store
-            .complete_upload(&bucket, "k", id, parts.clone(), Vec::new())
+            .complete_upload(&bucket, "k", id, parts.clone(), Vec::new(), None)
             .await
             .unwrap();
         // Part 3 was left out: released. The others are linked, not copied.
@@ -646,7 +678,7 @@ mod tests {
         assert_eq!(layout[1].range, MIN_PART_SIZE..MIN_PART_SIZE + 1000);
         // A retried completion answers the same object; the upload is otherwise gone.
         let again = store
-            .complete_upload(&bucket, "k", id, parts, Vec::new())
+            .complete_upload(&bucket, "k", id, parts, Vec::new(), None)
             .await
             .unwrap();
         assert_eq!(again.etag, info.etag);

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::records::{BucketId, BucketRecord, ChunkRef, ObjectRecord};
+use crate::version::{ObjectLock, Versioning};
 
 /// A bucket.
 #[derive(Clone, Debug)]
@@ -89,20 +90,43 @@ pub struct ObjectInfo {
     pub last_modified: SystemTime,
     /// Metadata.
     pub meta: ObjectMeta,
+    /// The version's id (`null` for the null version); `None` in a bucket that never had
+    /// versioning, where S3 shows no version ids.
+    pub version_id: Option<String>,
+    /// Whether this is the key's current version.
+    pub is_current: bool,
+    /// Object Lock state of this version.
+    pub lock: ObjectLock,
     pub(crate) bucket: BucketId,
+    pub(crate) seq: u64,
     pub(crate) modified_ms: u64,
     pub(crate) chunks: Arc<[ChunkRef]>,
 }
 
 impl ObjectInfo {
-    pub(crate) fn from_record(bucket: BucketId, key: String, record: ObjectRecord) -> ObjectInfo {
+    pub(crate) fn from_record(
+        bucket: BucketId,
+        key: String,
+        record: ObjectRecord,
+        state: Versioning,
+        is_current: bool,
+    ) -> ObjectInfo {
+        let version_id = if record.version.null && state == Versioning::Unversioned {
+            None
+        } else {
+            Some(record.version.id_text())
+        };
         ObjectInfo {
             key,
             size: record.size,
             etag: record.etag,
             last_modified: time_from_ms(record.modified_ms),
             meta: record.meta,
+            version_id,
+            is_current,
+            lock: record.lock,
             bucket,
+            seq: record.version.seq,
             modified_ms: record.modified_ms,
             chunks: record.chunks.into(),
         }

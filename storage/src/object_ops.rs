@@ -1,5 +1,5 @@
 //! Object operations of [`Store`]: write → finish → (server verifies) → commit, copy, read,
-//! delete, list.
+//! delete, list — each on the version the bucket's versioning state says.
 
 use std::ops::Range;
 
@@ -8,9 +8,35 @@ use crate::ingest::{ObjectWriter, StagedBody};
 use crate::list::{ListPage, ListParams};
 use crate::object::{BucketInfo, ObjectGrant, ObjectInfo, ObjectMeta, now_ms};
 use crate::reader::{self, ObjectReader};
-use crate::records::ObjectRecord;
+use crate::records::{ObjectRecord, VersionStamp};
 use crate::store::{MAX_KEY_LEN, Store};
-use crate::writer::{Op, Reply};
+use crate::version::{
+    DeleteOutcome, ObjectLock, Precondition, Retention, VersionListParams, VersionRef, VersionsPage,
+};
+use crate::writer::{DeleteTarget, Op, Reply, VersionChange};
+
+/// What a write asks for besides its body and metadata.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Checked against the current object at commit (`If-None-Match`, `If-Match`).
+    pub condition: Option<Precondition>,
+    /// Retention and legal hold of the new version; the bucket's default retention
+    /// applies when it asks for none. `Error::ObjectLockNotEnabled` in a bucket without
+    /// Object Lock.
+    pub lock: ObjectLock,
+}
+
+/// What a delete names and needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeleteOptions {
+    /// Delete this version for good; `None` deletes the key (a delete marker in a
+    /// versioned bucket).
+    pub version: Option<VersionRef>,
+    /// `If-Match` on the current object (without `version`).
+    pub condition: Option<Precondition>,
+    /// The caller may and asks to bypass GOVERNANCE retention.
+    pub bypass_governance: bool,
+}
 
 fn check_key(key: &str) -> Result<()> {
     if key.len() > MAX_KEY_LEN {
@@ -20,13 +46,32 @@ fn check_key(key: &str) -> Result<()> {
     }
 }
 
-fn object_reply(reply: Reply) -> Result<ObjectRecord> {
+fn object_reply(reply: Reply, bucket: &BucketInfo, key: &str) -> Result<ObjectInfo> {
     match reply {
-        Reply::Object(record) => Ok(record),
+        Reply::Object(record, state, is_current) => Ok(ObjectInfo::from_record(
+            bucket.id,
+            key.to_owned(),
+            record,
+            state,
+            is_current,
+        )),
         // The writer answers each op with its own reply kind.
         _ => Err(Error::Corrupt {
             what: "writer reply",
         }),
+    }
+}
+
+/// A record for a new version; the index gives it its version stamp at commit.
+fn new_record(size: u64, etag: String, meta: ObjectMeta, lock: ObjectLock) -> ObjectRecord {
+    ObjectRecord {
+        size,
+        etag,
+        modified_ms: now_ms(),
+        version: VersionStamp { seq: 0, null: true },
+        meta,
+        chunks: Vec::new(),
+        lock,
     }
 }
 
@@ -41,13 +86,10 @@ impl Store {
         Ok(ObjectWriter::new(shared.clone(), bucket.id, keys))
     }
 
-    /// Commits a body under `key` atomically (one index transaction, group-committed with
-    /// other writers), replacing any object there; the replaced object's chunks are
-    /// released. Returns once the commit is durable (with `Durability::Immediate`).
+    /// [`Store::commit_object_with`] with no condition and no lock.
     ///
     /// # Errors
-    /// `Error::NoSuchBucket` (also if `body` was written for another bucket),
-    /// `Error::KeyTooLong`.
+    /// As [`Store::commit_object_with`].
     pub async fn commit_object(
         &self,
         bucket: &BucketInfo,
@@ -55,69 +97,85 @@ impl Store {
         body: StagedBody,
         meta: ObjectMeta,
     ) -> Result<ObjectInfo> {
+        self.commit_object_with(bucket, key, body, meta, WriteOptions::default())
+            .await
+    }
+
+    /// Commits a body under `key` atomically (one index transaction, group-committed with
+    /// other writers) as the key's new current version: in a versioned bucket the old one
+    /// is kept, otherwise it is replaced and its chunks released. Returns once the commit
+    /// is durable (with `Durability::Immediate`).
+    ///
+    /// # Errors
+    /// `Error::NoSuchBucket` (also if `body` was written for another bucket),
+    /// `Error::KeyTooLong`, `Error::PreconditionFailed` / `Error::NoSuchKey` (condition),
+    /// `Error::ObjectLocked` (it would replace a locked `null` version),
+    /// `Error::ObjectLockNotEnabled`.
+    pub async fn commit_object_with(
+        &self,
+        bucket: &BucketInfo,
+        key: &str,
+        body: StagedBody,
+        meta: ObjectMeta,
+        options: WriteOptions,
+    ) -> Result<ObjectInfo> {
         check_key(key)?;
         if body.bucket != bucket.id {
             return Err(Error::NoSuchBucket);
         }
-        let record = ObjectRecord {
-            size: body.size(),
-            etag: hex::encode(body.md5()),
-            modified_ms: now_ms(),
-            meta,
-            chunks: body.chunks.clone(),
-        };
-        let record = object_reply(
-            self.submit(Op::PutObject {
+        let mut record = new_record(body.size(), hex::encode(body.md5()), meta, options.lock);
+        record.chunks.clone_from(&body.chunks);
+        let reply = self
+            .submit(Op::PutObject {
                 bucket: bucket.id,
                 key: key.to_owned(),
                 record,
+                cond: options.condition,
                 body: Some(body),
             })
-            .await?,
-        )?;
-        Ok(ObjectInfo::from_record(bucket.id, key.to_owned(), record))
+            .await?;
+        object_reply(reply, bucket, key)
     }
 
-    /// Server-side copy. Same bucket: links the source's chunks (no data rewritten).
-    /// Other bucket: decrypts and reseals into the destination bucket's keys, streaming.
+    /// Server-side copy of version `src` to a new version at `dst_key`. Same bucket: links
+    /// the source's chunks (no data rewritten). Other bucket: decrypts and reseals into the
+    /// destination bucket's keys, streaming.
     ///
     /// # Errors
-    /// `Error::NoSuchKey` if the source is gone or changed (its `ETag` or mtime differ from
-    /// `src`); `Error::NoSuchBucket`; `Error::KeyTooLong`.
+    /// `Error::NoSuchKey` if the source version is gone; as
+    /// [`Store::commit_object_with`] for the destination.
     pub async fn copy_object(
         &self,
         src: &ObjectInfo,
         dst_bucket: &BucketInfo,
         dst_key: &str,
         meta: ObjectMeta,
+        options: WriteOptions,
     ) -> Result<ObjectInfo> {
         check_key(dst_key)?;
         if src.bucket == dst_bucket.id {
-            let record = object_reply(
-                self.submit(Op::LinkObject {
+            let record = new_record(0, String::new(), meta, options.lock);
+            let reply = self
+                .submit(Op::LinkObject {
                     bucket: src.bucket,
                     src_key: src.key.clone(),
-                    expect_etag: src.etag.clone(),
-                    expect_modified_ms: src.modified_ms,
+                    src_seq: src.seq,
                     dst_key: dst_key.to_owned(),
-                    meta,
-                    modified_ms: now_ms(),
+                    record,
+                    cond: options.condition,
                 })
-                .await?,
-            )?;
-            return Ok(ObjectInfo::from_record(
-                dst_bucket.id,
-                dst_key.to_owned(),
-                record,
-            ));
+                .await?;
+            return object_reply(reply, dst_bucket, dst_key);
         }
-        let (bucket, key) = (src.bucket, src.key.clone());
-        let current = self
+        // Chunks may outlive the version (another version shares them): check it is there.
+        let (bucket, key, seq) = (src.bucket, src.key.clone(), src.seq);
+        if self
             .inner
             .shared
-            .read(move |s| s.object(&bucket, &key))
-            .await?;
-        if current.is_none_or(|c| c.etag != src.etag || c.modified_ms != src.modified_ms) {
+            .read(move |s| s.version_by_seq(&bucket, &key, seq))
+            .await?
+            .is_none()
+        {
             return Err(Error::NoSuchKey);
         }
         let mut writer = self.object_writer(dst_bucket).await?;
@@ -126,44 +184,138 @@ impl Store {
             writer.write(piece?).await?;
         }
         let body = writer.finish().await?;
-        self.commit_object(dst_bucket, dst_key, body, meta).await
+        self.commit_object_with(dst_bucket, dst_key, body, meta, options)
+            .await
     }
 
-    /// The object at `key`.
+    /// The current object at `key`.
     ///
     /// # Errors
-    /// `Error::NoSuchKey`.
+    /// `Error::NoSuchKey`; `Error::DeleteMarker` if the key's latest version is a delete
+    /// marker.
     pub async fn head_object(&self, bucket: &BucketInfo, key: &str) -> Result<ObjectInfo> {
+        self.head_version(bucket, key, None).await
+    }
+
+    /// A version of `key` (`None`: the current object).
+    ///
+    /// # Errors
+    /// `Error::NoSuchKey` / `Error::NoSuchVersion`; `Error::DeleteMarker` if the version
+    /// named (or, without one, the latest) is a delete marker.
+    pub async fn head_version(
+        &self,
+        bucket: &BucketInfo,
+        key: &str,
+        version: Option<VersionRef>,
+    ) -> Result<ObjectInfo> {
         let (id, owned) = (bucket.id, key.to_owned());
-        let record = self
+        let (record, state, is_current) = self
             .inner
             .shared
-            .read(move |s| s.object(&id, &owned))
-            .await?
-            .ok_or(Error::NoSuchKey)?;
-        Ok(ObjectInfo::from_record(bucket.id, key.to_owned(), record))
+            .read(move |s| {
+                let state = s.versioning(&id)?;
+                let current = s.object(&id, &owned)?;
+                let Some(wanted) = version else {
+                    return match current {
+                        Some(record) => Ok((record, state, true)),
+                        None => match s.latest_delete_marker(&id, &owned)? {
+                            Some(m) => Err(Error::DeleteMarker {
+                                version_id: m.version.id_text(),
+                            }),
+                            None => Err(Error::NoSuchKey),
+                        },
+                    };
+                };
+                match s.version(&id, &owned, wanted)? {
+                    Some(Ok(record)) => {
+                        let is_current = current.is_some_and(|c| c.version == record.version);
+                        Ok((record, state, is_current))
+                    }
+                    Some(Err(marker)) => Err(Error::DeleteMarker {
+                        version_id: marker.version.id_text(),
+                    }),
+                    None => Err(Error::NoSuchVersion),
+                }
+            })
+            .await?;
+        Ok(ObjectInfo::from_record(
+            bucket.id,
+            key.to_owned(),
+            record,
+            state,
+            is_current,
+        ))
     }
 
-    /// Replaces the ACL grants of the object at `key` (PutObjectAcl), atomically and
-    /// durably; nothing else about the object changes. An empty list makes it private.
+    async fn update_version(
+        &self,
+        bucket: &BucketInfo,
+        key: &str,
+        version: Option<VersionRef>,
+        change: VersionChange,
+    ) -> Result<ObjectInfo> {
+        let reply = self
+            .submit(Op::UpdateVersion {
+                bucket: bucket.id,
+                key: key.to_owned(),
+                version,
+                change,
+            })
+            .await?;
+        object_reply(reply, bucket, key)
+    }
+
+    /// Replaces the ACL grants of a version (PutObjectAcl), atomically and durably;
+    /// nothing else about it changes. An empty list makes it private.
     ///
     /// # Errors
-    /// `Error::NoSuchKey`; index errors.
+    /// `Error::NoSuchKey` / `Error::NoSuchVersion` / `Error::DeleteMarker`; index errors.
     pub async fn set_object_grants(
         &self,
         bucket: &BucketInfo,
         key: &str,
+        version: Option<VersionRef>,
         grants: Vec<ObjectGrant>,
     ) -> Result<ObjectInfo> {
-        let record = object_reply(
-            self.submit(Op::SetObjectGrants {
-                bucket: bucket.id,
-                key: key.to_owned(),
-                grants,
-            })
-            .await?,
-        )?;
-        Ok(ObjectInfo::from_record(bucket.id, key.to_owned(), record))
+        self.update_version(bucket, key, version, VersionChange::Grants(grants))
+            .await
+    }
+
+    /// Sets (or, with `None`, removes) a version's retention. It may always be extended;
+    /// an unexpired retention is shortened, weakened or removed only if it is GOVERNANCE
+    /// and `bypass_governance` is set.
+    ///
+    /// # Errors
+    /// `Error::ObjectLocked`; `Error::ObjectLockNotEnabled`; as
+    /// [`Store::set_object_grants`].
+    pub async fn set_retention(
+        &self,
+        bucket: &BucketInfo,
+        key: &str,
+        version: Option<VersionRef>,
+        retention: Option<Retention>,
+        bypass_governance: bool,
+    ) -> Result<ObjectInfo> {
+        let change = VersionChange::Retention {
+            retention,
+            bypass_governance,
+        };
+        self.update_version(bucket, key, version, change).await
+    }
+
+    /// Sets or clears a version's legal hold.
+    ///
+    /// # Errors
+    /// `Error::ObjectLockNotEnabled`; as [`Store::set_object_grants`].
+    pub async fn set_legal_hold(
+        &self,
+        bucket: &BucketInfo,
+        key: &str,
+        version: Option<VersionRef>,
+        on: bool,
+    ) -> Result<ObjectInfo> {
+        self.update_version(bucket, key, version, VersionChange::LegalHold(on))
+            .await
     }
 
     /// Streams plaintext bytes `range` of the object (clamped to its size), opening only
@@ -174,45 +326,121 @@ impl Store {
         reader::spawn(&self.inner.shared, obj, range)
     }
 
-    /// Deletes the object at `key`; `Ok(false)` if there was none (S3 delete is
-    /// idempotent). Its chunk files go once nothing references them.
+    /// Deletes the object at `key` (a delete marker in a versioned bucket); `Ok(false)` if
+    /// there was none (S3 delete is idempotent). Chunk files go once nothing references
+    /// them.
+    ///
+    /// # Errors
+    /// `Error::ObjectLocked`; index errors; `Error::ShuttingDown`.
+    pub async fn delete_object(&self, bucket: &BucketInfo, key: &str) -> Result<bool> {
+        self.delete_object_with(bucket, key, DeleteOptions::default())
+            .await
+            .map(|o| o.found)
+    }
+
+    /// Deletes a key or one version of it.
+    ///
+    /// # Errors
+    /// `Error::ObjectLocked`; `Error::PreconditionFailed` / `Error::NoSuchKey` (condition);
+    /// index errors; `Error::ShuttingDown`.
+    pub async fn delete_object_with(
+        &self,
+        bucket: &BucketInfo,
+        key: &str,
+        options: DeleteOptions,
+    ) -> Result<DeleteOutcome> {
+        let target = DeleteTarget {
+            key: key.to_owned(),
+            version: options.version,
+            cond: options.condition,
+        };
+        let mut outcomes = self
+            .delete_targets(bucket, vec![target], options.bypass_governance)
+            .await?;
+        outcomes.pop().unwrap_or(Err(Error::Corrupt {
+            what: "writer reply",
+        }))
+    }
+
+    /// Deletes many keys in one index transaction (the caller caps it at 1000 keys).
     ///
     /// # Errors
     /// Index errors; `Error::ShuttingDown`.
-    pub async fn delete_object(&self, bucket: &BucketInfo, key: &str) -> Result<bool> {
+    pub async fn delete_objects(&self, bucket: &BucketInfo, keys: Vec<String>) -> Result<()> {
+        let targets = keys.into_iter().map(|k| (k, None)).collect();
+        self.delete_versions(bucket, targets, false)
+            .await
+            .map(|_| ())
+    }
+
+    /// Deletes many keys or versions in one index transaction; each gets its own outcome
+    /// (a locked version is refused alone, the others go).
+    ///
+    /// # Errors
+    /// Index errors; `Error::ShuttingDown`.
+    pub async fn delete_versions(
+        &self,
+        bucket: &BucketInfo,
+        targets: Vec<(String, Option<VersionRef>)>,
+        bypass_governance: bool,
+    ) -> Result<Vec<Result<DeleteOutcome>>> {
+        let targets = targets
+            .into_iter()
+            .map(|(key, version)| DeleteTarget {
+                key,
+                version,
+                cond: None,
+            })
+            .collect();
+        self.delete_targets(bucket, targets, bypass_governance)
+            .await
+    }
+
+    async fn delete_targets(
+        &self,
+        bucket: &BucketInfo,
+        targets: Vec<DeleteTarget>,
+        bypass_governance: bool,
+    ) -> Result<Vec<Result<DeleteOutcome>>> {
         match self
             .submit(Op::DeleteObjects {
                 bucket: bucket.id,
-                keys: vec![key.to_owned()],
+                targets,
+                bypass_governance,
             })
             .await?
         {
-            Reply::Deleted(found) => Ok(found.first().copied().unwrap_or(false)),
+            Reply::Deleted(outcomes) => Ok(outcomes),
             _ => Err(Error::Corrupt {
                 what: "writer reply",
             }),
         }
     }
 
-    /// Deletes many objects in one index transaction (the caller caps it at 1000 keys).
-    ///
-    /// # Errors
-    /// Index errors; `Error::ShuttingDown`.
-    pub async fn delete_objects(&self, bucket: &BucketInfo, keys: Vec<String>) -> Result<()> {
-        self.submit(Op::DeleteObjects {
-            bucket: bucket.id,
-            keys,
-        })
-        .await
-        .map(|_| ())
-    }
-
-    /// One page of the bucket's keys in byte order (see [`ListParams`]).
+    /// One page of the bucket's current objects, keys in byte order (see [`ListParams`]).
+    /// Older versions are kept apart, so they cost nothing here.
     ///
     /// # Errors
     /// Index errors; `Error::Corrupt` for a record that does not decode.
     pub async fn list_objects(&self, bucket: &BucketInfo, params: ListParams) -> Result<ListPage> {
         let id = bucket.id;
         self.inner.shared.read(move |s| s.list(&id, &params)).await
+    }
+
+    /// One page of every version and delete marker, keys in byte order, each key's
+    /// versions newest first (ListObjectVersions).
+    ///
+    /// # Errors
+    /// Index errors; `Error::Corrupt` for a record that does not decode.
+    pub async fn list_object_versions(
+        &self,
+        bucket: &BucketInfo,
+        params: VersionListParams,
+    ) -> Result<VersionsPage> {
+        let id = bucket.id;
+        self.inner
+            .shared
+            .read(move |s| s.list_versions(&id, &params))
+            .await
     }
 }

@@ -7,13 +7,17 @@
 //! | version | change |
 //! |---|---|
 //! | 1 | every record type |
-//! | 2 | object and upload records: [`ObjectMeta`] gained `grants` (object ACLs); version-1 records read as having none |
+//! | 2 | object and upload records: [`ObjectMeta`] gained `grants` (object ACLs) |
+//! | 3 | object records: version stamp and Object Lock; version records; upload records: Object Lock |
+//!
+//! Nothing has been released yet, so only the current version of each record is read.
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::chunks::chunk_id::ChunkId;
 use crate::error::{Error, Result};
 use crate::object::ObjectMeta;
+use crate::version::ObjectLock;
 
 pub(crate) use crate::keys::BucketId;
 
@@ -48,7 +52,34 @@ pub(crate) struct ChunkRef {
     pub(crate) len: u32,
 }
 
-/// An object, stored under `bucket id ‖ key`.
+/// Which version a record is: its place in the store-wide write sequence (newest is
+/// highest, and it names the version) and whether it is the key's `null` version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct VersionStamp {
+    pub(crate) seq: u64,
+    pub(crate) null: bool,
+}
+
+impl VersionStamp {
+    /// The id a client sees.
+    pub(crate) fn id_text(self) -> String {
+        if self.null {
+            crate::version::NULL_VERSION.to_owned()
+        } else {
+            crate::version::VersionRef::id_text(self.seq)
+        }
+    }
+
+    pub(crate) fn is(self, wanted: crate::version::VersionRef) -> bool {
+        match wanted {
+            crate::version::VersionRef::Null => self.null,
+            crate::version::VersionRef::Id(seq) => !self.null && self.seq == seq,
+        }
+    }
+}
+
+/// An object version: the current one of a key lives in `objects` under
+/// `bucket id ‖ key`, older ones in `versions` (see `index/versions.rs`).
 ///
 /// Field order matters: listing decodes only the leading fields ([`ObjectHead`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,89 +87,72 @@ pub(crate) struct ObjectRecord {
     pub(crate) size: u64,
     pub(crate) etag: String,
     pub(crate) modified_ms: u64,
+    pub(crate) version: VersionStamp,
     pub(crate) meta: ObjectMeta,
     pub(crate) chunks: Vec<ChunkRef>,
+    pub(crate) lock: ObjectLock,
 }
 
 impl Record for ObjectRecord {
-    const VERSION: u8 = 2;
-
-    fn decode_old(version: u8, body: &[u8]) -> Option<(Self, &[u8])> {
-        match version {
-            1 => {
-                let (old, rest) = postcard::take_from_bytes::<ObjectRecordV1>(body).ok()?;
-                let record = ObjectRecord {
-                    size: old.size,
-                    etag: old.etag,
-                    modified_ms: old.modified_ms,
-                    meta: old.meta.into(),
-                    chunks: old.chunks,
-                };
-                Some((record, rest))
-            }
-            _ => None,
-        }
-    }
+    // 3: versions and Object Lock. Nothing was released before, so older records are not
+    // read.
+    const VERSION: u8 = 3;
 }
 
-/// [`ObjectRecord`] as version 1 wrote it (no grants).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct ObjectRecordV1 {
-    pub(crate) size: u64,
-    pub(crate) etag: String,
-    pub(crate) modified_ms: u64,
-    pub(crate) meta: ObjectMetaV1,
-    pub(crate) chunks: Vec<ChunkRef>,
-}
-
-/// [`ObjectMeta`] as version 1 wrote it (no grants).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub(crate) struct ObjectMetaV1 {
-    pub(crate) content_type: Option<String>,
-    pub(crate) content_encoding: Option<String>,
-    pub(crate) content_disposition: Option<String>,
-    pub(crate) content_language: Option<String>,
-    pub(crate) cache_control: Option<String>,
-    pub(crate) expires: Option<String>,
-    pub(crate) user: Vec<(String, String)>,
-    pub(crate) checksums: Vec<(String, String)>,
-}
-
-impl From<ObjectMetaV1> for ObjectMeta {
-    fn from(old: ObjectMetaV1) -> ObjectMeta {
-        ObjectMeta {
-            content_type: old.content_type,
-            content_encoding: old.content_encoding,
-            content_disposition: old.content_disposition,
-            content_language: old.content_language,
-            cache_control: old.cache_control,
-            expires: old.expires,
-            user: old.user,
-            checksums: old.checksums,
-            grants: Vec::new(),
-        }
-    }
-}
-
-/// The leading fields of an [`ObjectRecord`], all a listing needs (the same in versions 1
-/// and 2).
+/// The leading fields of an [`ObjectRecord`], all a listing needs.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct ObjectHead {
     pub(crate) size: u64,
     pub(crate) etag: String,
     pub(crate) modified_ms: u64,
+    pub(crate) version: VersionStamp,
 }
 
 impl Record for ObjectHead {
     const VERSION: u8 = ObjectRecord::VERSION;
+}
 
-    fn decode_old(version: u8, body: &[u8]) -> Option<(Self, &[u8])> {
-        match version {
-            1 => postcard::take_from_bytes(body).ok(),
-            _ => None,
+/// A delete marker: a version that says the key was deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) struct MarkerRecord {
+    pub(crate) modified_ms: u64,
+    pub(crate) version: VersionStamp,
+}
+
+/// An entry of the `versions` table: a noncurrent object version or a delete marker.
+// Decoded one at a time and moved, never kept in bulk: boxing would cost an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) enum VersionRecord {
+    Object(ObjectRecord),
+    DeleteMarker(MarkerRecord),
+}
+
+impl VersionRecord {
+    pub(crate) fn stamp(&self) -> VersionStamp {
+        match self {
+            VersionRecord::Object(o) => o.version,
+            VersionRecord::DeleteMarker(m) => m.version,
         }
     }
 }
+
+impl Record for VersionRecord {
+    const VERSION: u8 = ObjectRecord::VERSION;
+}
+
+/// The leading fields of a [`VersionRecord`], for listing versions.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) enum VersionHead {
+    Object(ObjectHead),
+    DeleteMarker(MarkerRecord),
+}
+
+impl Record for VersionHead {
+    const VERSION: u8 = ObjectRecord::VERSION;
+}
+
+impl Record for crate::version::ObjectLockConfig {}
 
 /// Encodes a record with its version byte.
 pub(crate) fn encode<T: Record + Serialize>(record: &T) -> Vec<u8> {
@@ -174,36 +188,47 @@ pub(crate) fn decode_prefix<'a, T: Record>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::version::{LockMode, Retention};
     use proptest::prelude::*;
 
     fn arb_record() -> impl Strategy<Value = ObjectRecord> {
         (
-            any::<u64>(),
-            "[0-9a-f]{32}(-[0-9]{1,4})?",
-            any::<u64>(),
+            (any::<u64>(), "[0-9a-f]{32}(-[0-9]{1,4})?", any::<u64>()),
+            (any::<u64>(), any::<bool>()),
             proptest::option::of(".{0,20}"),
             proptest::collection::vec((".{0,8}", ".{0,8}"), 0..4),
             proptest::collection::vec((any::<[u8; 32]>(), any::<u32>()), 0..5),
+            (proptest::option::of(any::<u64>()), any::<bool>()),
         )
-            .prop_map(|(size, etag, modified_ms, content_type, user, chunks)| {
-                ObjectRecord {
-                    size,
-                    etag,
-                    modified_ms,
-                    meta: ObjectMeta {
-                        content_type,
-                        user,
-                        ..ObjectMeta::default()
-                    },
-                    chunks: chunks
-                        .into_iter()
-                        .map(|(id, len)| ChunkRef {
-                            id: ChunkId(id),
-                            len,
-                        })
-                        .collect(),
-                }
-            })
+            .prop_map(
+                |((size, etag, modified_ms), (seq, null), content_type, user, chunks, lock)| {
+                    ObjectRecord {
+                        size,
+                        etag,
+                        modified_ms,
+                        version: VersionStamp { seq, null },
+                        meta: ObjectMeta {
+                            content_type,
+                            user,
+                            ..ObjectMeta::default()
+                        },
+                        chunks: chunks
+                            .into_iter()
+                            .map(|(id, len)| ChunkRef {
+                                id: ChunkId(id),
+                                len,
+                            })
+                            .collect(),
+                        lock: ObjectLock {
+                            retention: lock.0.map(|until_ms| Retention {
+                                mode: LockMode::Compliance,
+                                until_ms,
+                            }),
+                            legal_hold: lock.1,
+                        },
+                    }
+                },
+            )
     }
 
     proptest! {
@@ -213,7 +238,13 @@ mod tests {
             prop_assert_eq!(decode::<ObjectRecord>(&bytes, "object").unwrap(), record.clone());
             let (head, _) = decode_prefix::<ObjectHead>(&bytes, "object").unwrap();
             prop_assert_eq!(head.size, record.size);
-            prop_assert_eq!(head.etag, record.etag);
+            prop_assert_eq!(&head.etag, &record.etag);
+            prop_assert_eq!(head.version, record.version);
+            let version = VersionRecord::Object(record.clone());
+            let bytes = encode(&version);
+            prop_assert_eq!(decode::<VersionRecord>(&bytes, "version").unwrap(), version);
+            let (head, _) = decode_prefix::<VersionHead>(&bytes, "version").unwrap();
+            prop_assert!(matches!(head, VersionHead::Object(h) if h.version == record.version));
         }
 
         #[test]
@@ -222,49 +253,39 @@ mod tests {
             let truncated = &bytes[..bytes.len().saturating_sub(cut)];
             prop_assert!(decode::<ObjectRecord>(truncated, "object").is_err());
             let mut other_version = bytes.clone();
-            other_version[0] = 3;
-            prop_assert!(decode::<ObjectRecord>(&other_version, "object").is_err());
-            other_version[0] = 0;
-            prop_assert!(decode::<ObjectRecord>(&other_version, "object").is_err());
-        }
-
-        /// Records written before object ACLs (version 1) still read, as having no grants;
-        /// listing reads their heads too.
-        #[test]
-        fn version_1_object_record_decodes_without_grants(record in arb_record()) {
-            let old = ObjectRecordV1 {
-                size: record.size,
-                etag: record.etag.clone(),
-                modified_ms: record.modified_ms,
-                meta: ObjectMetaV1 {
-                    content_type: record.meta.content_type.clone(),
-                    user: record.meta.user.clone(),
-                    ..ObjectMetaV1::default()
-                },
-                chunks: record.chunks.clone(),
-            };
-            let bytes = postcard::to_extend(&old, vec![1]).unwrap();
-            let back = decode::<ObjectRecord>(&bytes, "object").unwrap();
-            prop_assert_eq!(&back, &ObjectRecord {
-                meta: ObjectMeta { grants: Vec::new(), ..record.meta.clone() },
-                ..record.clone()
-            });
-            let (head, _) = decode_prefix::<ObjectHead>(&bytes, "object").unwrap();
-            prop_assert_eq!(head.etag, record.etag);
-            // A version-1 record with trailing bytes is still corrupt.
-            let mut longer = bytes.clone();
-            longer.push(0);
-            prop_assert!(decode::<ObjectRecord>(&longer, "object").is_err());
+            for v in [0, 1, 2, 4] {
+                other_version[0] = v;
+                prop_assert!(decode::<ObjectRecord>(&other_version, "object").is_err());
+            }
         }
     }
 
     #[test]
-    fn object_records_carry_typed_grants() {
+    fn delete_markers_decode_as_heads() {
+        let marker = VersionRecord::DeleteMarker(MarkerRecord {
+            modified_ms: 7,
+            version: VersionStamp {
+                seq: 9,
+                null: false,
+            },
+        });
+        let bytes = encode(&marker);
+        let (head, rest) = decode_prefix::<VersionHead>(&bytes, "version").unwrap();
+        assert!(rest.is_empty());
+        assert!(matches!(head, VersionHead::DeleteMarker(m) if m.version.seq == 9));
+    }
+
+    #[test]
+    fn object_records_carry_typed_grants_and_locks() {
         use crate::object::{ObjectGrant, ObjectPermission};
         let record = ObjectRecord {
             size: 1,
             etag: "e".into(),
             modified_ms: 2,
+            version: VersionStamp {
+                seq: 3,
+                null: false,
+            },
             meta: ObjectMeta {
                 grants: vec![ObjectGrant {
                     grantee: "AIDA1".into(),
@@ -273,11 +294,20 @@ mod tests {
                 ..ObjectMeta::default()
             },
             chunks: vec![],
+            lock: ObjectLock {
+                retention: Some(Retention {
+                    mode: LockMode::Governance,
+                    until_ms: 5,
+                }),
+                legal_hold: true,
+            },
         };
         let bytes = encode(&record);
-        assert_eq!(bytes[0], 2);
-        // The permission is its variant index, not its name.
-        assert!(!bytes.windows(4).any(|w| w == b"Full" || w == b"FULL"));
+        assert_eq!(bytes[0], 3);
+        // Permissions and modes are variant indexes, not names.
+        for name in [&b"Full"[..], b"FULL", b"GOVERN", b"Govern", b"ON"] {
+            assert!(!bytes.windows(name.len()).any(|w| w == name), "{name:?}");
+        }
         assert_eq!(decode::<ObjectRecord>(&bytes, "object").unwrap(), record);
     }
 }

@@ -20,9 +20,12 @@ use crate::error::{Error, Result};
 use crate::index::{Batch, Effects, Index};
 use crate::inflight::deregister;
 use crate::ingest::StagedBody;
-use crate::object::{ObjectGrant, ObjectMeta};
+use crate::object::ObjectGrant;
 use crate::records::{BucketId, BucketRecord, ObjectRecord};
 use crate::store::Shared;
+use crate::version::{
+    DeleteOutcome, ObjectLockConfig, Precondition, Retention, VersionRef, Versioning,
+};
 
 /// Requests queued at most; senders wait beyond this (backpressure).
 pub(crate) const QUEUE_DEPTH: usize = 1024;
@@ -53,6 +56,15 @@ pub(crate) enum Op {
         name: String,
         record: BucketRecord,
         wrapped_key: Vec<u8>,
+        object_lock: bool,
+    },
+    SetVersioning {
+        name: String,
+        state: Versioning,
+    },
+    SetLockConfig {
+        name: String,
+        config: ObjectLockConfig,
     },
     DeleteBucket {
         name: String,
@@ -67,27 +79,31 @@ pub(crate) enum Op {
         bucket: BucketId,
         key: String,
         record: ObjectRecord,
+        cond: Option<Precondition>,
         /// Holds the chunks' registrations until the commit.
         body: Option<StagedBody>,
     },
+    /// Writes a new version at `dst_key` made of the chunks of version `src_seq` of
+    /// `src_key` (fails with `NoSuchKey` if that version is gone).
     LinkObject {
         bucket: BucketId,
         src_key: String,
-        expect_etag: String,
-        expect_modified_ms: u64,
+        src_seq: u64,
         dst_key: String,
-        meta: ObjectMeta,
-        modified_ms: u64,
+        record: ObjectRecord,
+        cond: Option<Precondition>,
     },
-    /// Replaces the ACL grants of the object at `key`, leaving all else as it is.
-    SetObjectGrants {
+    /// Changes one version's record in place (ACL, retention, legal hold).
+    UpdateVersion {
         bucket: BucketId,
         key: String,
-        grants: Vec<ObjectGrant>,
+        version: Option<VersionRef>,
+        change: VersionChange,
     },
     DeleteObjects {
         bucket: BucketId,
-        keys: Vec<String>,
+        targets: Vec<DeleteTarget>,
+        bypass_governance: bool,
     },
     PutSealed {
         name: String,
@@ -99,12 +115,31 @@ pub(crate) enum Op {
     Multipart(crate::multipart::MultipartOp),
 }
 
+/// What [`Op::UpdateVersion`] changes.
+pub(crate) enum VersionChange {
+    Grants(Vec<ObjectGrant>),
+    Retention {
+        retention: Option<Retention>,
+        bypass_governance: bool,
+    },
+    LegalHold(bool),
+}
+
+/// One key (or version) of [`Op::DeleteObjects`].
+#[derive(Clone, Debug)]
+pub(crate) struct DeleteTarget {
+    pub(crate) key: String,
+    pub(crate) version: Option<VersionRef>,
+    pub(crate) cond: Option<Precondition>,
+}
+
 /// The answer to an [`Op`].
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Reply {
     Done,
-    Object(ObjectRecord),
-    Deleted(Vec<bool>),
+    /// A version, the bucket's versioning state, and whether it is the key's current one.
+    Object(ObjectRecord, Versioning, bool),
+    Deleted(Vec<Result<DeleteOutcome>>),
     Count(u64),
 }
 
@@ -207,6 +242,13 @@ fn is_logical(e: &Error) -> bool {
             | Error::InvalidPart
             | Error::InvalidPartOrder
             | Error::EntityTooSmall
+            | Error::NoSuchVersion
+            | Error::InvalidVersionId
+            | Error::DeleteMarker { .. }
+            | Error::PreconditionFailed
+            | Error::ObjectLocked
+            | Error::ObjectLockNotEnabled
+            | Error::InvalidBucketState
     )
 }
 
@@ -232,8 +274,9 @@ fn apply(batch: &mut Batch, op: &Op) -> Result<Reply> {
             name,
             record,
             wrapped_key,
+            object_lock,
         } => batch
-            .create_bucket(name, record, wrapped_key)
+            .create_bucket(name, record, wrapped_key, *object_lock)
             .map(|()| Reply::Done),
         Op::DeleteBucket { name } => batch.delete_bucket(name).map(|()| Reply::Done),
         Op::SetBucketSetting {
@@ -243,42 +286,80 @@ fn apply(batch: &mut Batch, op: &Op) -> Result<Reply> {
         } => batch
             .set_bucket_setting(name, setting.tag(), value.as_deref())
             .map(|()| Reply::Done),
+        Op::SetVersioning { name, state } => {
+            batch.set_versioning(name, *state).map(|()| Reply::Done)
+        }
+        Op::SetLockConfig { name, config } => {
+            batch.set_lock_config(name, config).map(|()| Reply::Done)
+        }
         Op::PutObject {
             bucket,
             key,
             record,
+            cond,
             ..
-        } => batch
-            .put_object(bucket, key, record)
-            .map(|()| Reply::Object(record.clone())),
+        } => {
+            let record = batch.put_version(bucket, key, record.clone(), cond.as_ref())?;
+            Ok(Reply::Object(record, batch.versioning(bucket)?, true))
+        }
         Op::LinkObject {
             bucket,
             src_key,
-            expect_etag,
-            expect_modified_ms,
+            src_seq,
             dst_key,
-            meta,
-            modified_ms,
-        } => batch
-            .link_object(
+            record,
+            cond,
+        } => {
+            let record = batch.link_object(
                 bucket,
                 src_key,
-                expect_etag,
-                *expect_modified_ms,
+                *src_seq,
                 dst_key,
-                meta,
-                *modified_ms,
-            )
-            .map(Reply::Object),
-        Op::SetObjectGrants {
+                record.clone(),
+                cond.as_ref(),
+            )?;
+            Ok(Reply::Object(record, batch.versioning(bucket)?, true))
+        }
+        Op::UpdateVersion {
             bucket,
             key,
-            grants,
-        } => batch
-            .set_object_grants(bucket, key, grants)
-            .map(Reply::Object),
-        Op::DeleteObjects { bucket, keys } => {
-            batch.delete_objects(bucket, keys).map(Reply::Deleted)
+            version,
+            change,
+        } => {
+            let (record, is_current) = match change {
+                VersionChange::Grants(grants) => {
+                    batch.update_version(bucket, key, *version, &mut |record| {
+                        record.meta.grants.clone_from(grants);
+                        Ok(())
+                    })
+                }
+                VersionChange::Retention {
+                    retention,
+                    bypass_governance,
+                } => batch.set_retention(bucket, key, *version, *retention, *bypass_governance),
+                VersionChange::LegalHold(on) => batch.set_legal_hold(bucket, key, *version, *on),
+            }?;
+            Ok(Reply::Object(record, batch.versioning(bucket)?, is_current))
+        }
+        Op::DeleteObjects {
+            bucket,
+            targets,
+            bypass_governance,
+        } => {
+            let mut outcomes = Vec::with_capacity(targets.len());
+            for t in targets {
+                let outcome = match t.version {
+                    None => batch.delete_current(bucket, &t.key, t.cond.as_ref()),
+                    Some(v) => batch.delete_version(bucket, &t.key, v, *bypass_governance),
+                };
+                // A key's own refusal (locked, precondition) changed nothing; an index
+                // failure fails the batch.
+                match outcome {
+                    Err(e) if !is_logical(&e) => return Err(e),
+                    other => outcomes.push(other),
+                }
+            }
+            Ok(Reply::Deleted(outcomes))
         }
         Op::PutSealed { name, sealed } => batch.put_sealed(name, sealed).map(|()| Reply::Done),
         Op::Barrier => Ok(Reply::Done),

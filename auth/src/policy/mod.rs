@@ -157,7 +157,12 @@ impl ConditionContext {
         );
     }
 
-    /// The values of `key`, if the request has it.
+    /// Removes `key`.
+    pub fn remove(&mut self, key: &str) {
+        self.values.remove(&key.to_ascii_lowercase());
+    }
+
+    /// The values of `key` (case-insensitive), if present.
     pub fn get(&self, key: &str) -> Option<&[String]> {
         self.values
             .get(&key.to_ascii_lowercase())

@@ -22,6 +22,7 @@
 use super::Coffer;
 use super::bucket_access::{owner, resolve_bucket};
 use super::error_map::{internal, storage_error};
+use super::versioning::{read_error, version_ref};
 use coffer_auth::Auth;
 use coffer_auth::acl::{
     AclGrant, AclGrantee, AclPermission, AclRefusal, AclTarget, UserGrant, decode_grants,
@@ -197,12 +198,13 @@ pub(crate) async fn get_object_acl(
     req: S3Request<GetObjectAclInput>,
 ) -> S3Result<S3Response<GetObjectAclOutput>> {
     let input = req.input;
+    let version = version_ref(input.version_id.as_deref())?;
     let bucket = resolve_bucket(coffer, &input.bucket).await?;
     let info = coffer
         .store
-        .head_object(&bucket, &input.key)
+        .head_version(&bucket, &input.key, version)
         .await
-        .map_err(storage_error)?;
+        .map_err(|e| read_error(e, version.is_some()))?;
     let kept = object_grants(&info.meta.grants);
     Ok(S3Response::new(GetObjectAclOutput {
         grants: Some(report(&coffer.auth, &bucket.owner, &kept)),
@@ -261,6 +263,7 @@ pub(crate) async fn put_object_acl(
     req: S3Request<PutObjectAclInput>,
 ) -> S3Result<S3Response<PutObjectAclOutput>> {
     let input = req.input;
+    let version = version_ref(input.version_id.as_deref())?;
     let bucket = resolve_bucket(coffer, &input.bucket).await?;
     let mut grants = header_grants([
         (
@@ -282,17 +285,17 @@ pub(crate) async fn put_object_acl(
     if canned.is_none() && grants.is_empty() && document.is_none() {
         coffer
             .store
-            .head_object(&bucket, &input.key)
+            .head_version(&bucket, &input.key, version)
             .await
-            .map_err(storage_error)?;
+            .map_err(|e| read_error(e, version.is_some()))?;
         return Ok(S3Response::new(PutObjectAclOutput::default()));
     }
     let kept = to_stored(kept).map_err(refusal)?;
     coffer
         .store
-        .set_object_grants(&bucket, &input.key, kept)
+        .set_object_grants(&bucket, &input.key, version, kept)
         .await
-        .map_err(storage_error)?;
+        .map_err(|e| read_error(e, version.is_some()))?;
     Ok(S3Response::new(PutObjectAclOutput::default()))
 }
 

@@ -9,8 +9,8 @@ use std::time::SystemTime;
 use coffer_auth::acl::{AclPermission, AclTarget, UserGrant, decode_grants, object_acl_applies};
 use coffer_auth::policy::{ConditionContext, Policy, PolicyKind};
 use coffer_auth::{
-    AccessRequest, Auth, BucketFacts, Decision, DenyReason, Identity, RequestFacts, s3_action,
-    s3_resource,
+    AccessRequest, Auth, BYPASS_GOVERNANCE, BucketFacts, Decision, DenyReason, Identity,
+    RequestFacts, s3_action_for, s3_resource,
 };
 use coffer_storage::{BucketInfo, BucketSetting, Store};
 use s3s::access::{S3Access, S3AccessContext};
@@ -110,7 +110,7 @@ impl Strict {
             Some(name) if op != "CreateBucket" => self.bucket_and_policy(name).await?,
             _ => None,
         };
-        let action = s3_action(op);
+        let action = s3_action_for(op, target.context.get("s3:VersionId").is_some());
         let resource = s3_resource(target.bucket, target.key);
         let bucket = stored.as_ref().map(|b| BucketFacts {
             owner: &b.info.owner,
@@ -195,7 +195,11 @@ impl Strict {
     async fn object_grants(&self, bucket: &BucketInfo, key: &str) -> S3Result<Vec<UserGrant>> {
         match self.store.head_object(bucket, key).await {
             Ok(info) => Ok(object_grants(&info.meta.grants)),
-            Err(coffer_storage::Error::NoSuchKey) => Ok(Vec::new()),
+            Err(
+                coffer_storage::Error::NoSuchKey
+                | coffer_storage::Error::NoSuchVersion
+                | coffer_storage::Error::DeleteMarker { .. },
+            ) => Ok(Vec::new()),
             Err(error) => Err(super::error_map::storage_error(error)),
         }
     }
@@ -210,7 +214,16 @@ struct StoredBucket {
     acl: Vec<UserGrant>,
 }
 
+/// Whether the request asks to bypass GOVERNANCE retention.
+fn asks_bypass(headers: &http::HeaderMap) -> bool {
+    headers
+        .get("x-amz-bypass-governance-retention")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
 /// What one decision is about, beyond who asks and the operation.
+#[derive(Clone)]
 struct Target<'a> {
     bucket: Option<&'a str>,
     key: Option<&'a str>,
@@ -303,7 +316,13 @@ impl S3Access for Strict {
             facts,
             context: &context,
         };
-        self.decide(&who, op, target).await
+        self.decide(&who, op, target.clone()).await?;
+        // Asking to bypass GOVERNANCE retention needs the right to (else the request is
+        // refused, rather than silently run without the bypass).
+        if matches!(op, "DeleteObject" | "PutObjectRetention") && asks_bypass(cx.headers()) {
+            self.decide(&who, BYPASS_GOVERNANCE, target).await?;
+        }
+        Ok(())
     }
 
     async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {
@@ -325,7 +344,13 @@ impl S3Access for Strict {
         let who = self.identity(req)?;
         let context = s3_context(&req.uri, &req.headers);
         let expected = req.input.expected_bucket_owner.as_deref();
+        let bypass = asks_bypass(&req.headers);
         for object in &req.input.delete.objects {
+            // Each key's own version id decides its action (s3:DeleteObjectVersion).
+            let mut context = context.clone();
+            if let Some(version) = object.version_id.as_deref() {
+                context.insert("s3:VersionId", version);
+            }
             let target = Target {
                 bucket: Some(&req.input.bucket),
                 key: Some(&object.key),
@@ -333,7 +358,10 @@ impl S3Access for Strict {
                 facts: facts(&req.extensions),
                 context: &context,
             };
-            self.decide(&who, "DeleteObject", target).await?;
+            self.decide(&who, "DeleteObject", target.clone()).await?;
+            if bypass {
+                self.decide(&who, BYPASS_GOVERNANCE, target).await?;
+            }
         }
         Ok(())
     }
@@ -407,8 +435,16 @@ impl Strict {
         expected_owner: Option<&str>,
     ) -> S3Result<()> {
         match source {
-            CopySource::Bucket { bucket, key, .. } => {
-                let context = s3_context(&req.uri, &req.headers);
+            CopySource::Bucket {
+                bucket,
+                key,
+                version_id,
+            } => {
+                let mut context = s3_context(&req.uri, &req.headers);
+                match version_id {
+                    Some(version) => context.insert("s3:VersionId", version.as_ref()),
+                    None => context.remove("s3:VersionId"),
+                }
                 let target = Target {
                     bucket: Some(bucket),
                     key: Some(key),

@@ -52,12 +52,7 @@ pub(crate) async fn create_bucket(
 ) -> S3Result<S3Response<CreateBucketOutput>> {
     let principal = caller(coffer, &req)?;
     let input = req.input;
-    if input.object_lock_enabled_for_bucket == Some(true) {
-        return Err(s3_error!(
-            NotImplemented,
-            "Object Lock is not supported yet."
-        ));
-    }
+    let object_lock = input.object_lock_enabled_for_bucket == Some(true);
     if let Some(constraint) = input
         .create_bucket_configuration
         .as_ref()
@@ -73,7 +68,15 @@ pub(crate) async fn create_bucket(
             ));
         }
     }
-    match coffer.store.create_bucket(&input.bucket, &principal).await {
+    let created = if object_lock {
+        coffer
+            .store
+            .create_locked_bucket(&input.bucket, &principal)
+            .await
+    } else {
+        coffer.store.create_bucket(&input.bucket, &principal).await
+    };
+    match created {
         Ok(_) => {}
         Err(coffer_storage::Error::BucketAlreadyExists { owner }) if owner == principal => {
             return Err(s3_error!(

@@ -48,6 +48,27 @@ pub(crate) fn storage_error(err: coffer_storage::Error) -> S3Error {
             "The bucket configuration document is too large."
         ),
         E::ShuttingDown => s3_error!(ServiceUnavailable, "The server is shutting down."),
+        E::NoSuchVersion => s3_error!(NoSuchVersion, "The specified version does not exist."),
+        E::InvalidVersionId => s3_error!(InvalidArgument, "Invalid version id specified"),
+        E::DeleteMarker { version_id } => {
+            super::versioning::delete_marker_error(&version_id, false)
+        }
+        E::PreconditionFailed => s3_error!(
+            PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold."
+        ),
+        E::ObjectLocked => s3_error!(
+            AccessDenied,
+            "Access Denied because object protected by object lock."
+        ),
+        E::ObjectLockNotEnabled => s3_error!(
+            InvalidRequest,
+            "Bucket is missing Object Lock Configuration"
+        ),
+        E::InvalidBucketState => s3_error!(
+            InvalidBucketState,
+            "The request is not valid with the current state of the bucket."
+        ),
         // Coffer's own failures: logged with their cause, reported as InternalError. Key
         // management (unlockers, `coffer init`, `coffer keys`) never runs for a request; if
         // one of its errors ever surfaced here, it would be ours to fix too.

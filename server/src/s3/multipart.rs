@@ -18,6 +18,7 @@ use super::error_map::storage_error;
 use super::list::{enc, url_encoding};
 use super::object_headers::{ChecksumFields, RequestHeaders, checksum_fields, meta_from_request};
 use super::unsupported::{self, Asks};
+use super::versioning::{lock_of, write_precondition};
 use coffer_auth::acl::AclPermission;
 use coffer_storage::{MAX_PART_SIZE, MAX_PARTS, ObjectMeta, PartInfo, UploadListParams};
 use s3s::dto::{
@@ -89,13 +90,15 @@ pub(crate) async fn create_multipart_upload(
     let input = req.input;
     unsupported::refuse(&Asks {
         tagging: input.tagging.is_some(),
-        object_lock: input.object_lock_mode.is_some()
-            || input.object_lock_retain_until_date.is_some()
-            || input.object_lock_legal_hold_status.is_some(),
         sse_c: input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some(),
         sse: input.server_side_encryption.as_ref(),
         ..Default::default()
     })?;
+    let lock = lock_of(
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+    )?;
     let bucket = resolve_bucket(coffer, &input.bucket).await?;
     let algorithm = known_algorithm(input.checksum_algorithm.as_ref())?;
     let checksum_type = checksum::resolve_type(
@@ -135,6 +138,7 @@ pub(crate) async fn create_multipart_upload(
             meta,
             algorithm.map(str::to_owned),
             checksum_type,
+            lock,
         )
         .await
         .map_err(storage_error)?;
@@ -267,7 +271,7 @@ pub(crate) async fn upload_part_copy(
     req: S3Request<UploadPartCopyInput>,
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
     let input = req.input;
-    let (src_bucket, src_key) = unsupported::copy_source(&input.copy_source)?;
+    let (src_bucket, src_key, src_version) = unsupported::copy_source(&input.copy_source)?;
     unsupported::refuse(&Asks {
         sse_c: input.sse_customer_algorithm.is_some()
             || input.copy_source_sse_customer_algorithm.is_some(),
@@ -279,7 +283,7 @@ pub(crate) async fn upload_part_copy(
         dest_bucket: bucket,
     } = resolve_copy(
         coffer,
-        (src_bucket, src_key),
+        (src_bucket, src_key, src_version),
         &input.bucket,
         &Conditions {
             if_match: input.copy_source_if_match.as_ref(),
@@ -334,6 +338,7 @@ pub(crate) async fn upload_part_copy(
             checksum_sha1: sums.sha1,
             checksum_sha256: sums.sha256,
         }),
+        copy_source_version_id: src.version_id.clone(),
         server_side_encryption: Some(sse()),
         ..Default::default()
     }))
@@ -449,12 +454,7 @@ pub(crate) async fn complete_multipart_upload(
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
     let mut input = req.input;
-    if input.if_match.is_some() || input.if_none_match.is_some() {
-        return Err(s3_error!(
-            NotImplemented,
-            "Conditional writes are not supported yet."
-        ));
-    }
+    let condition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let bucket = resolve_bucket(coffer, &input.bucket).await?;
     let wanted = wanted_parts(&mut input)?;
     let store = &coffer.store;
@@ -503,6 +503,7 @@ pub(crate) async fn complete_multipart_upload(
             &input.upload_id,
             wanted.into_iter().map(|w| (w.number, w.etag)).collect(),
             checksums,
+            condition,
         )
         .await
         .map_err(storage_error)?;
@@ -523,6 +524,7 @@ pub(crate) async fn complete_multipart_upload(
         checksum_sha256: sums.sha256,
         checksum_type,
         server_side_encryption: Some(sse()),
+        version_id: info.version_id,
         ..Default::default()
     }))
 }

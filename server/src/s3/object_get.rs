@@ -6,6 +6,7 @@ use super::checksum::type_of;
 use super::conditional::{Conditions, check_read};
 use super::error_map::storage_error;
 use super::object_headers::{checksum_fields, expires, user_metadata};
+use super::versioning::{lock_headers, read_error, version_ref};
 use coffer_storage::ObjectInfo;
 use s3s::dto::{
     ChecksumMode, ChecksumType, ETag, GetObjectInput, GetObjectOutput, HeadObjectInput,
@@ -34,18 +35,13 @@ struct ReadRequest<'a> {
 }
 
 async fn resolve(coffer: &Coffer, r: ReadRequest<'_>) -> S3Result<Resolved> {
-    if r.version_id.is_some_and(|v| v != "null") {
-        return Err(s3_error!(
-            NoSuchVersion,
-            "Versioning is not enabled on this server."
-        ));
-    }
+    let version = version_ref(r.version_id)?;
     let bucket = resolve_bucket(coffer, r.bucket).await?;
     let obj = coffer
         .store
-        .head_object(&bucket, r.key)
+        .head_version(&bucket, r.key, version)
         .await
-        .map_err(storage_error)?;
+        .map_err(|e| read_error(e, version.is_some()))?;
     check_read(&r.conditions, &obj)?;
 
     let mut parts_count = None;
@@ -116,7 +112,12 @@ macro_rules! describe {
         let Resolved { obj, range, with_checksums, parts_count } = $resolved;
         let bytes = range.clone().unwrap_or(0..obj.size);
         let sums = if with_checksums { checksum_fields(&obj.meta) } else { Default::default() };
+        let lock = lock_headers(&obj);
         $ty {
+            version_id: obj.version_id.clone(),
+            object_lock_mode: lock.mode,
+            object_lock_retain_until_date: lock.until,
+            object_lock_legal_hold_status: lock.legal_hold,
             content_length: Some(length_i64(bytes.end - bytes.start)?),
             content_range: range.as_ref().map(|r| content_range(r, obj.size)),
             accept_ranges: Some("bytes".into()),

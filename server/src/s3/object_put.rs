@@ -7,7 +7,9 @@ use super::bucket_access::resolve_bucket;
 use super::error_map::storage_error;
 use super::object_headers::{RequestHeaders, checksum_fields, meta_from_request};
 use super::unsupported::{self, Asks};
+use super::versioning::{lock_of, require_integrity, write_precondition};
 use coffer_auth::acl::AclPermission;
+use coffer_storage::WriteOptions;
 use s3s::dto::{ETag, ObjectCannedACL, PutObjectInput, PutObjectOutput, ServerSideEncryption};
 use s3s::{S3Request, S3Response, S3Result};
 
@@ -19,15 +21,27 @@ pub(crate) async fn put_object(
     let uri = req.uri;
     let input = req.input;
     unsupported::refuse(&Asks {
-        conditional_write: input.if_match.is_some() || input.if_none_match.is_some(),
         tagging: input.tagging.is_some(),
-        object_lock: input.object_lock_mode.is_some()
-            || input.object_lock_retain_until_date.is_some()
-            || input.object_lock_legal_hold_status.is_some(),
         append: input.write_offset_bytes.is_some(),
         sse_c: input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some(),
         sse: input.server_side_encryption.as_ref(),
     })?;
+    let condition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    let lock = lock_of(
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+    )?;
+    require_integrity(
+        &lock,
+        input.content_md5.is_some()
+            || input.checksum_algorithm.is_some()
+            || input.checksum_crc32.is_some()
+            || input.checksum_crc32c.is_some()
+            || input.checksum_crc64nvme.is_some()
+            || input.checksum_sha1.is_some()
+            || input.checksum_sha256.is_some(),
+    )?;
     let bucket = resolve_bucket(coffer, &input.bucket).await?;
     // A new object's ACL is the request's (none: private), whatever the old one had.
     let grants = new_object_grants(
@@ -64,7 +78,13 @@ pub(crate) async fn put_object(
     };
     let info = coffer
         .store
-        .commit_object(&bucket, &input.key, ingested.staged, meta)
+        .commit_object_with(
+            &bucket,
+            &input.key,
+            ingested.staged,
+            meta,
+            WriteOptions { condition, lock },
+        )
         .await
         .map_err(storage_error)?;
 
@@ -80,6 +100,7 @@ pub(crate) async fn put_object(
             ServerSideEncryption::AES256,
         )),
         size: i64::try_from(info.size).ok(),
+        version_id: info.version_id,
         ..Default::default()
     }))
 }

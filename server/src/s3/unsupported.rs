@@ -12,9 +12,7 @@ use s3s::{S3Result, s3_error};
 #[derive(Default)]
 #[allow(clippy::struct_excessive_bools)] // independent yes/no questions, not a state machine
 pub(crate) struct Asks<'a> {
-    pub conditional_write: bool,
     pub tagging: bool,
-    pub object_lock: bool,
     pub append: bool,
     pub sse_c: bool,
     pub sse: Option<&'a ServerSideEncryption>,
@@ -22,12 +20,8 @@ pub(crate) struct Asks<'a> {
 
 /// `NotImplemented` for the first feature asked for that is not built.
 pub(crate) fn refuse(asks: &Asks<'_>) -> S3Result<()> {
-    let missing = if asks.conditional_write {
-        "Conditional writes are not supported yet."
-    } else if asks.tagging {
+    let missing = if asks.tagging {
         "Object tagging is not supported yet."
-    } else if asks.object_lock {
-        "Object Lock is not supported yet."
     } else if asks.append {
         "Appending writes are not supported."
     } else if asks.sse_c {
@@ -44,27 +38,18 @@ pub(crate) fn refuse(asks: &Asks<'_>) -> S3Result<()> {
     Err(s3_error!(NotImplemented, "{missing}"))
 }
 
-/// Refuses a version other than `null`: versioning does not exist here.
-pub(crate) fn refuse_version(version_id: Option<&str>) -> S3Result<()> {
-    if version_id.is_some_and(|v| v != "null") {
-        return Err(s3_error!(
-            NoSuchVersion,
-            "Versioning is not enabled on this server."
-        ));
-    }
-    Ok(())
-}
-
-/// The bucket and key of a copy source (CopyObject, UploadPartCopy).
-pub(crate) fn copy_source(source: &CopySource) -> S3Result<(&str, &str)> {
+/// The bucket, key and version of a copy source (CopyObject, UploadPartCopy).
+pub(crate) fn copy_source(
+    source: &CopySource,
+) -> S3Result<(&str, &str, Option<coffer_storage::VersionRef>)> {
     match source {
         CopySource::Bucket {
             bucket,
             key,
             version_id,
         } => {
-            refuse_version(version_id.as_deref())?;
-            Ok((bucket, key))
+            let version = super::versioning::version_ref(version_id.as_deref())?;
+            Ok((bucket, key, version))
         }
         _ => Err(s3_error!(
             NotImplemented,
@@ -97,10 +82,6 @@ mod tests {
                 ..Default::default()
             },
             Asks {
-                object_lock: true,
-                ..Default::default()
-            },
-            Asks {
                 sse_c: true,
                 ..Default::default()
             },
@@ -112,7 +93,5 @@ mod tests {
             let e = refuse(&asks).unwrap_err();
             assert_eq!(*e.code(), s3s::S3ErrorCode::NotImplemented);
         }
-        assert!(refuse_version(Some("null")).is_ok());
-        assert!(refuse_version(Some("3")).is_err());
     }
 }

@@ -10,13 +10,10 @@ use std::collections::BTreeSet;
 
 use redb::{ReadableTable as _, WriteTransaction};
 
-use super::{
-    BUCKET_KEYS, BUCKETS, CHUNK_REFS, OBJECTS, SEALED, chunk_ref_key, prefix_end, prefixed,
-};
+use super::{BUCKET_KEYS, BUCKETS, CHUNK_REFS, OBJECTS, SEALED, chunk_ref_key, prefix_end};
 use crate::chunks::chunk_id::ChunkId;
 use crate::error::{Error, Result};
-use crate::object::{ObjectGrant, ObjectMeta};
-use crate::records::{self, BucketId, BucketRecord, ChunkRef, ObjectRecord};
+use crate::records::{self, BucketId, BucketRecord, ChunkRef};
 
 /// What a committed batch leaves for the caller to do on disk.
 #[derive(Debug, Default)]
@@ -43,12 +40,26 @@ impl Batch {
         }
     }
 
-    /// Creates a bucket and stores its wrapped key.
+    /// The id of the bucket named `name`, in this transaction.
+    pub(super) fn bucket_id(&self, name: &str) -> Result<BucketId> {
+        let buckets = self
+            .txn
+            .open_table(BUCKETS)
+            .map_err(Error::index("open buckets"))?;
+        match buckets.get(name).map_err(Error::index("read bucket"))? {
+            Some(v) => Ok(records::decode::<BucketRecord>(v.value(), "bucket record")?.id),
+            None => Err(Error::NoSuchBucket),
+        }
+    }
+
+    /// Creates a bucket and stores its wrapped key; with `object_lock`, versioning and
+    /// Object Lock are on from the start (in the same commit).
     pub(crate) fn create_bucket(
         &mut self,
         name: &str,
         record: &BucketRecord,
         wrapped_key: &[u8],
+        object_lock: bool,
     ) -> Result<()> {
         let mut buckets = self
             .txn
@@ -69,6 +80,10 @@ impl Batch {
             .map_err(Error::index("open bucket keys"))?;
         keys.insert(record.id.as_slice(), wrapped_key)
             .map_err(Error::index("write bucket key"))?;
+        drop((keys, buckets));
+        if object_lock {
+            self.enable_lock_at_creation(&record.id)?;
+        }
         Ok(())
     }
 
@@ -100,6 +115,11 @@ impl Batch {
                 return Err(Error::BucketNotEmpty);
             }
         }
+        // Older versions and delete markers count too (AWS: delete every version first), so
+        // a bucket holding locked versions cannot go.
+        if self.has_older_versions(&record.id)? {
+            return Err(Error::BucketNotEmpty);
+        }
         buckets
             .remove(name)
             .map_err(Error::index("remove bucket"))?;
@@ -119,7 +139,7 @@ impl Batch {
         Ok(())
     }
 
-    fn bucket_exists(&self, bucket: &BucketId) -> Result<bool> {
+    pub(super) fn bucket_exists(&self, bucket: &BucketId) -> Result<bool> {
         let keys = self
             .txn
             .open_table(BUCKET_KEYS)
@@ -128,140 +148,6 @@ impl Batch {
             .get(bucket.as_slice())
             .map_err(Error::index("read bucket key"))?
             .is_some())
-    }
-
-    /// Stores an object at `key`, replacing any object there.
-    pub(crate) fn put_object(
-        &mut self,
-        bucket: &BucketId,
-        key: &str,
-        record: &ObjectRecord,
-    ) -> Result<()> {
-        if !self.bucket_exists(bucket)? {
-            return Err(Error::NoSuchBucket);
-        }
-        // Increment first, so chunks shared by the old and new object never touch zero.
-        self.add_refs(bucket, &record.chunks)?;
-        let old = {
-            let mut objects = self
-                .txn
-                .open_table(OBJECTS)
-                .map_err(Error::index("open objects"))?;
-            objects
-                .insert(
-                    prefixed(bucket, key.as_bytes()).as_slice(),
-                    records::encode(record).as_slice(),
-                )
-                .map_err(Error::index("write object"))?
-                .map(|v| records::decode::<ObjectRecord>(v.value(), "object record"))
-                .transpose()
-        };
-        if let Some(old) = old? {
-            self.drop_refs(bucket, &old.chunks)?;
-            self.forget_layout(bucket, key)?;
-        }
-        Ok(())
-    }
-
-    /// Copies an object within a bucket by linking its chunks. Fails with `NoSuchKey` if
-    /// the source is gone or is no longer the version the caller saw.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn link_object(
-        &mut self,
-        bucket: &BucketId,
-        src_key: &str,
-        expect_etag: &str,
-        expect_modified_ms: u64,
-        dst_key: &str,
-        meta: &ObjectMeta,
-        modified_ms: u64,
-    ) -> Result<ObjectRecord> {
-        let src: ObjectRecord = {
-            let objects = self
-                .txn
-                .open_table(OBJECTS)
-                .map_err(Error::index("open objects"))?;
-            match objects
-                .get(prefixed(bucket, src_key.as_bytes()).as_slice())
-                .map_err(Error::index("read object"))?
-            {
-                Some(v) => records::decode(v.value(), "object record")?,
-                None => return Err(Error::NoSuchKey),
-            }
-        };
-        if src.etag != expect_etag || src.modified_ms != expect_modified_ms {
-            return Err(Error::NoSuchKey);
-        }
-        let record = ObjectRecord {
-            meta: meta.clone(),
-            modified_ms,
-            ..src
-        };
-        self.put_object(bucket, dst_key, &record)?;
-        Ok(record)
-    }
-
-    /// Replaces the ACL grants of the object at `key` in place: same body, `ETag`, mtime,
-    /// refcounts and multipart layout (PutObjectAcl changes none of them).
-    pub(crate) fn set_object_grants(
-        &mut self,
-        bucket: &BucketId,
-        key: &str,
-        grants: &[ObjectGrant],
-    ) -> Result<ObjectRecord> {
-        let mut objects = self
-            .txn
-            .open_table(OBJECTS)
-            .map_err(Error::index("open objects"))?;
-        let index_key = prefixed(bucket, key.as_bytes());
-        let mut record: ObjectRecord = match objects
-            .get(index_key.as_slice())
-            .map_err(Error::index("read object"))?
-        {
-            Some(v) => records::decode(v.value(), "object record")?,
-            None => return Err(Error::NoSuchKey),
-        };
-        record.meta.grants = grants.to_vec();
-        objects
-            .insert(index_key.as_slice(), records::encode(&record).as_slice())
-            .map_err(Error::index("write object"))?;
-        Ok(record)
-    }
-
-    /// Deletes objects; for each key, whether something was there.
-    pub(crate) fn delete_objects(
-        &mut self,
-        bucket: &BucketId,
-        keys: &[String],
-    ) -> Result<Vec<bool>> {
-        let mut found = Vec::with_capacity(keys.len());
-        for key in keys {
-            let old = {
-                let mut objects = self
-                    .txn
-                    .open_table(OBJECTS)
-                    .map_err(Error::index("open objects"))?;
-                objects
-                    .remove(prefixed(bucket, key.as_bytes()).as_slice())
-                    .map_err(Error::index("remove object"))?
-                    .map(|v| records::decode::<ObjectRecord>(v.value(), "object record"))
-                    .transpose()
-            };
-            // A record that does not decode is still removed; its chunks leak until a sweep.
-            match old {
-                Ok(Some(old)) => {
-                    self.drop_refs(bucket, &old.chunks)?;
-                    self.forget_layout(bucket, key)?;
-                    found.push(true);
-                }
-                Ok(None) => found.push(false),
-                Err(e) => {
-                    tracing::debug!(error = %e, "deleted an undecodable object record");
-                    found.push(true);
-                }
-            }
-        }
-        Ok(found)
     }
 
     /// Stores a sealed record.

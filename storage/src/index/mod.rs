@@ -8,10 +8,11 @@
 //! | `meta` | name | key-check record (which master key wraps the keys inside), format version |
 //! | `buckets` | bucket name | [`BucketRecord`](crate::records::BucketRecord) |
 //! | `bucket_keys` | bucket id (16 bytes) | wrapped bucket key |
-//! | `objects` | bucket id ‖ key bytes | [`ObjectRecord`](crate::records::ObjectRecord) |
+//! | `objects` | bucket id ‖ key bytes | the current [`ObjectRecord`](crate::records::ObjectRecord) |
 //! | `chunk_refs` | bucket id ‖ chunk id | reference count |
 //! | `sealed_records` | name | sealed value |
 //! | `bucket_settings` | bucket id ‖ setting tag | setting document (see `settings.rs`) |
+//! | `versions` | bucket id ‖ escaped key ‖ inverted sequence | older versions, delete markers (see `versions.rs`) |
 //!
 //! Object keys are prefixed by the bucket id, so one bucket's keys sort together in byte
 //! order and a listing is a range scan.
@@ -25,6 +26,7 @@ pub(crate) mod sealed_file;
 mod settings;
 mod snapshot;
 mod uploads;
+mod versions;
 
 use std::path::Path;
 
@@ -133,6 +135,7 @@ fn ensure_tables(db: &redb::Database) -> Result<()> {
         .map_err(Error::index("set durability"))?;
     uploads::create_tables(&txn)?;
     settings::create_table(&txn)?;
+    versions::create_table(&txn)?;
     txn.commit().map_err(Error::index("commit tables"))
 }
 

@@ -19,9 +19,9 @@ use serde::{Deserialize, Serialize};
 
 use super::batch::Batch;
 use super::snapshot::Snapshot;
-use super::{BUCKETS, prefix_end, prefixed};
+use super::{prefix_end, prefixed};
 use crate::error::{Error, Result};
-use crate::records::{self, BucketId, BucketRecord};
+use crate::records::{self, BucketId};
 
 const SETTINGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("bucket_settings");
 
@@ -74,21 +74,38 @@ impl Batch {
         tag: u8,
         value: Option<&[u8]>,
     ) -> Result<()> {
-        let id = {
-            let buckets = self
-                .txn
-                .open_table(BUCKETS)
-                .map_err(Error::index("open buckets"))?;
-            match buckets.get(name).map_err(Error::index("read bucket"))? {
-                Some(v) => records::decode::<BucketRecord>(v.value(), "bucket record")?.id,
-                None => return Err(Error::NoSuchBucket),
-            }
-        };
+        let id = self.bucket_id(name)?;
+        self.write_setting_of(&id, tag, value)
+    }
+
+    /// The setting `tag` of the bucket with id `bucket`, in this transaction.
+    pub(super) fn setting_of(&self, bucket: &BucketId, tag: u8) -> Result<Option<Vec<u8>>> {
+        let table = self
+            .txn
+            .open_table(SETTINGS)
+            .map_err(Error::index("open bucket settings"))?;
+        table
+            .get(setting_key(bucket, tag).as_slice())
+            .map_err(Error::index("read bucket setting"))?
+            .map(|v| {
+                records::decode::<SettingRecord>(v.value(), "bucket setting")
+                    .map(|r| r.value.into_owned())
+            })
+            .transpose()
+    }
+
+    /// Sets or removes the setting `tag` of the bucket with id `bucket`.
+    pub(super) fn write_setting_of(
+        &mut self,
+        id: &BucketId,
+        tag: u8,
+        value: Option<&[u8]>,
+    ) -> Result<()> {
         let mut table = self
             .txn
             .open_table(SETTINGS)
             .map_err(Error::index("open bucket settings"))?;
-        let key = setting_key(&id, tag);
+        let key = setting_key(id, tag);
         match value {
             Some(value) => {
                 let record = records::encode(&SettingRecord {

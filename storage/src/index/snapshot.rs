@@ -96,6 +96,11 @@ impl Snapshot {
             .map(|v| v.value().to_vec()))
     }
 
+    /// The objects table, for scans elsewhere in the index module.
+    pub(super) fn objects_table(&self) -> &ReadOnlyTable<&'static [u8], &'static [u8]> {
+        &self.objects
+    }
+
     /// One page of a bucket's listing.
     pub(crate) fn list(&self, bucket: &BucketId, params: &ListParams) -> Result<ListPage> {
         super::list::scan(&self.objects, bucket, params)

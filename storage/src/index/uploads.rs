@@ -23,7 +23,8 @@ use super::batch::Batch;
 use super::{BUCKET_KEYS, Index, OBJECTS, prefix_end, prefixed};
 use crate::error::{Error, Result};
 use crate::object::ObjectMeta;
-use crate::records::{self, BucketId, ChunkRef, ObjectMetaV1, ObjectRecord};
+use crate::records::{self, BucketId, ChunkRef, ObjectRecord, VersionStamp};
+use crate::version::{ObjectLock, Precondition};
 
 const UPLOADS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("uploads");
 const PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("upload_parts");
@@ -45,40 +46,13 @@ pub(crate) struct UploadRecord {
     pub(crate) checksum_type: Option<String>,
     /// Set once completed: the object it became.
     pub(crate) completed: Option<Completed>,
+    /// The object's retention and legal hold.
+    pub(crate) lock: ObjectLock,
 }
 
 impl records::Record for UploadRecord {
-    // Version 2: `meta` carries the object's ACL grants until completion.
-    const VERSION: u8 = 2;
-
-    fn decode_old(version: u8, body: &[u8]) -> Option<(Self, &[u8])> {
-        match version {
-            1 => {
-                let (old, rest) = postcard::take_from_bytes::<UploadRecordV1>(body).ok()?;
-                let record = UploadRecord {
-                    key: old.key,
-                    created_ms: old.created_ms,
-                    meta: old.meta.into(),
-                    checksum_algorithm: old.checksum_algorithm,
-                    checksum_type: old.checksum_type,
-                    completed: old.completed,
-                };
-                Some((record, rest))
-            }
-            _ => None,
-        }
-    }
-}
-
-/// [`UploadRecord`] as version 1 wrote it (no grants).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct UploadRecordV1 {
-    pub(crate) key: String,
-    pub(crate) created_ms: u64,
-    pub(crate) meta: ObjectMetaV1,
-    pub(crate) checksum_algorithm: Option<String>,
-    pub(crate) checksum_type: Option<String>,
-    pub(crate) completed: Option<Completed>,
+    // 2: `meta` carries the object's ACL grants until completion; 3: Object Lock.
+    const VERSION: u8 = 3;
 }
 
 /// What a completed upload became.
@@ -307,6 +281,9 @@ impl Batch {
         if !exists {
             return Err(Error::NoSuchBucket);
         }
+        if record.lock.is_set() && self.lock_config(bucket)?.is_none() {
+            return Err(Error::ObjectLockNotEnabled);
+        }
         self.write_upload(bucket, id, record)
     }
 
@@ -385,6 +362,7 @@ impl Batch {
 
     /// Completes an upload into an object at its key, linking the named parts' chunks.
     /// A retry of a completion that went through returns the object it made.
+    #[allow(clippy::too_many_arguments)] // one completion's facts, passed through from the op
     pub(crate) fn complete_upload(
         &mut self,
         bucket: &BucketId,
@@ -393,6 +371,7 @@ impl Batch {
         wanted: &[WantedPart],
         modified_ms: u64,
         checksums: &[(String, String)],
+        condition: Option<&Precondition>,
     ) -> Result<ObjectRecord> {
         let upload = match self.read_upload(bucket, id)? {
             Some(u) if u.key == key => u,
@@ -458,15 +437,17 @@ impl Batch {
             size,
             etag: etag.clone(),
             modified_ms,
+            version: VersionStamp { seq: 0, null: true },
             meta: ObjectMeta {
                 checksums: checksums.to_vec(),
                 ..upload.meta.clone()
             },
             chunks,
+            lock: upload.lock,
         };
         // The object's references go in before the parts' come out: shared chunks never
         // reach zero, and parts left out of the completion are released.
-        self.put_object(bucket, key, &record)?;
+        let record = self.put_version(bucket, key, record, condition)?;
         self.remove_parts(bucket, id)?;
         let layout = LayoutRecord {
             etag: etag.clone(),
@@ -586,36 +567,33 @@ impl Batch {
 mod tests {
     use super::*;
 
-    /// Uploads started before object ACLs (version-1 records) still complete, with no
-    /// grants; a version this build does not know is corrupt, not guessed.
+    /// An upload record carries its lock; a version this build does not write is
+    /// corrupt, not guessed.
     #[test]
-    fn version_1_upload_record_decodes_without_grants() {
-        let old = UploadRecordV1 {
+    fn upload_records_round_trip_and_refuse_other_versions() {
+        let record = UploadRecord {
             key: "k".into(),
             created_ms: 7,
-            meta: ObjectMetaV1 {
-                content_type: Some("image/jpeg".into()),
-                ..ObjectMetaV1::default()
-            },
-            checksum_algorithm: Some("CRC32".into()),
+            meta: ObjectMeta::default(),
+            checksum_algorithm: None,
             checksum_type: None,
             completed: None,
+            lock: ObjectLock {
+                retention: None,
+                legal_hold: true,
+            },
         };
-        let bytes = postcard::to_extend(&old, vec![1]).unwrap();
-        let back: UploadRecord = records::decode(&bytes, "upload record").unwrap();
-        assert_eq!(back.key, "k");
-        assert_eq!(back.meta.content_type.as_deref(), Some("image/jpeg"));
-        assert!(back.meta.grants.is_empty());
-        assert_eq!(back.checksum_algorithm.as_deref(), Some("CRC32"));
-        let again = records::encode(&back);
-        assert_eq!(again[0], 2);
+        let bytes = records::encode(&record);
+        assert_eq!(bytes[0], 3);
         assert_eq!(
-            records::decode::<UploadRecord>(&again, "upload record").unwrap(),
-            back
+            records::decode::<UploadRecord>(&bytes, "upload record").unwrap(),
+            record
         );
-        let mut unknown = again;
-        unknown[0] = 3;
-        assert!(records::decode::<UploadRecord>(&unknown, "upload record").is_err());
+        for v in [1, 2, 4] {
+            let mut other = bytes.clone();
+            other[0] = v;
+            assert!(records::decode::<UploadRecord>(&other, "upload record").is_err());
+        }
     }
 
     #[test]

@@ -48,7 +48,7 @@ async fn object_grants_round_trip_and_replace_in_place() {
 
     let replaced = vec![grant("AIDAREADER", ObjectPermission::FullControl)];
     let after = store
-        .set_object_grants(&bucket, "k", replaced.clone())
+        .set_object_grants(&bucket, "k", None, replaced.clone())
         .await
         .unwrap();
     assert_eq!(after.meta.grants, replaced);
@@ -59,7 +59,10 @@ async fn object_grants_round_trip_and_replace_in_place() {
     assert_eq!(head2.last_modified, head.last_modified);
     assert_eq!(get(&store, &head2, 0..4).await.unwrap(), b"body");
 
-    store.set_object_grants(&bucket, "k", vec![]).await.unwrap();
+    store
+        .set_object_grants(&bucket, "k", None, vec![])
+        .await
+        .unwrap();
     assert!(
         store
             .head_object(&bucket, "k")
@@ -70,7 +73,9 @@ async fn object_grants_round_trip_and_replace_in_place() {
             .is_empty()
     );
     assert!(matches!(
-        store.set_object_grants(&bucket, "missing", vec![]).await,
+        store
+            .set_object_grants(&bucket, "missing", None, vec![])
+            .await,
         Err(Error::NoSuchKey)
     ));
 }
@@ -87,7 +92,10 @@ async fn overwrite_and_delete_drop_object_grants() {
     assert!(head.meta.grants.is_empty());
 
     // Delete, then a new object at the same key: nothing left over.
-    store.set_object_grants(&bucket, "k", grants).await.unwrap();
+    store
+        .set_object_grants(&bucket, "k", None, grants)
+        .await
+        .unwrap();
     assert!(store.delete_object(&bucket, "k").await.unwrap());
     put(&store, &bucket, "k", b"three", 5).await;
     let head = store.head_object(&bucket, "k").await.unwrap();
@@ -104,7 +112,7 @@ async fn multipart_upload_carries_grants_to_its_object() {
         ..ObjectMeta::default()
     };
     let upload = store
-        .create_upload(&bucket, "big", meta, None, None)
+        .create_upload(&bucket, "big", meta, None, None, ObjectLock::default())
         .await
         .unwrap();
     let mut writer = store.object_writer(&bucket).await.unwrap();
@@ -121,6 +129,7 @@ async fn multipart_upload_carries_grants_to_its_object() {
             &upload.upload_id,
             vec![(1, part.etag)],
             vec![],
+            None,
         )
         .await
         .unwrap();
@@ -146,6 +155,7 @@ async fn p3_object_grants_are_sealed_at_rest() {
         .set_object_grants(
             &bucket,
             "k",
+            None,
             vec![grant(marker, ObjectPermission::WriteAcp)],
         )
         .await

@@ -344,14 +344,20 @@ async fn copies_link_or_reseal() {
     };
 
     let same = store
-        .copy_object(&src, &a, "dst", meta.clone())
+        .copy_object(&src, &a, "dst", meta.clone(), WriteOptions::default())
         .await
         .unwrap();
     assert_eq!(same.etag, src.etag);
     assert_eq!(same.meta, meta);
     assert_eq!(chunk_files(dir.path()), 3, "same-bucket copy links chunks");
     let cross = store
-        .copy_object(&src, &b, "dst", ObjectMeta::default())
+        .copy_object(
+            &src,
+            &b,
+            "dst",
+            ObjectMeta::default(),
+            WriteOptions::default(),
+        )
         .await
         .unwrap();
     assert_eq!(cross.etag, src.etag);
@@ -362,13 +368,25 @@ async fn copies_link_or_reseal() {
     assert_eq!(get(&store, &same, 0..same.size).await.unwrap(), data);
     assert!(matches!(
         store
-            .copy_object(&src, &a, "x", ObjectMeta::default())
+            .copy_object(
+                &src,
+                &a,
+                "x",
+                ObjectMeta::default(),
+                WriteOptions::default()
+            )
             .await,
         Err(Error::NoSuchKey)
     ));
     assert!(matches!(
         store
-            .copy_object(&src, &b, "x", ObjectMeta::default())
+            .copy_object(
+                &src,
+                &b,
+                "x",
+                ObjectMeta::default(),
+                WriteOptions::default()
+            )
             .await,
         Err(Error::NoSuchKey)
     ));
@@ -378,7 +396,9 @@ async fn copies_link_or_reseal() {
     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     put(&store, &a, "v", b"two", 3).await;
     assert!(matches!(
-        store.copy_object(&v1, &a, "y", ObjectMeta::default()).await,
+        store
+            .copy_object(&v1, &a, "y", ObjectMeta::default(), WriteOptions::default())
+            .await,
         Err(Error::NoSuchKey)
     ));
 }
