@@ -114,7 +114,15 @@ impl From<ObjectMetaV1> for ObjectMeta {
             cache_control: old.cache_control,
             expires: old.expires,
             user: old.user,
-            checksums: old.checksums,
+            // A name this build does not know could not have been verified: drop it.
+            checksums: old
+                .checksums
+                .into_iter()
+                .filter_map(|(name, value)| {
+                    let algorithm = name.parse().ok()?;
+                    Some(crate::checksum::Checksum { algorithm, value })
+                })
+                .collect(),
             grants: Vec::new(),
         }
     }

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::batch::Batch;
 use super::{BUCKET_KEYS, Index, OBJECTS, prefix_end, prefixed};
+use crate::checksum::{Checksum, ChecksumAlgorithm, ChecksumType};
 use crate::error::{Error, Result};
 use crate::object::ObjectMeta;
 use crate::records::{self, BucketId, ChunkRef, ObjectMetaV1, ObjectRecord};
@@ -41,8 +42,8 @@ pub(crate) struct UploadRecord {
     pub(crate) key: String,
     pub(crate) created_ms: u64,
     pub(crate) meta: ObjectMeta,
-    pub(crate) checksum_algorithm: Option<String>,
-    pub(crate) checksum_type: Option<String>,
+    pub(crate) checksum_algorithm: Option<ChecksumAlgorithm>,
+    pub(crate) checksum_type: Option<ChecksumType>,
     /// Set once completed: the object it became.
     pub(crate) completed: Option<Completed>,
 }
@@ -59,8 +60,8 @@ impl records::Record for UploadRecord {
                     key: old.key,
                     created_ms: old.created_ms,
                     meta: old.meta.into(),
-                    checksum_algorithm: old.checksum_algorithm,
-                    checksum_type: old.checksum_type,
+                    checksum_algorithm: old.checksum_algorithm.and_then(|a| a.parse().ok()),
+                    checksum_type: old.checksum_type.and_then(|t| t.parse().ok()),
                     completed: old.completed,
                 };
                 Some((record, rest))
@@ -94,7 +95,7 @@ pub(crate) struct PartRecord {
     pub(crate) size: u64,
     pub(crate) md5: [u8; 16],
     pub(crate) modified_ms: u64,
-    pub(crate) checksums: Vec<(String, String)>,
+    pub(crate) checksums: Vec<Checksum>,
     pub(crate) chunks: Vec<ChunkRef>,
 }
 
@@ -115,7 +116,7 @@ impl records::Record for LayoutRecord {}
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct LayoutPart {
     pub(crate) size: u64,
-    pub(crate) checksums: Vec<(String, String)>,
+    pub(crate) checksums: Vec<Checksum>,
 }
 
 fn upload_key(bucket: &BucketId, id: &UploadId) -> Vec<u8> {
@@ -392,7 +393,7 @@ impl Batch {
         key: &str,
         wanted: &[WantedPart],
         modified_ms: u64,
-        checksums: &[(String, String)],
+        checksums: &[Checksum],
     ) -> Result<ObjectRecord> {
         let upload = match self.read_upload(bucket, id)? {
             Some(u) if u.key == key => u,
@@ -606,7 +607,7 @@ mod tests {
         assert_eq!(back.key, "k");
         assert_eq!(back.meta.content_type.as_deref(), Some("image/jpeg"));
         assert!(back.meta.grants.is_empty());
-        assert_eq!(back.checksum_algorithm.as_deref(), Some("CRC32"));
+        assert_eq!(back.checksum_algorithm, Some(ChecksumAlgorithm::Crc32));
         let again = records::encode(&back);
         assert_eq!(again[0], 2);
         assert_eq!(
