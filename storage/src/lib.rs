@@ -36,6 +36,7 @@
 
 mod bucket_ops;
 mod bucket_settings;
+mod checksum;
 mod chunks;
 mod durable;
 mod error;
@@ -58,6 +59,7 @@ mod writer;
 mod tests;
 
 pub use bucket_settings::BucketSetting;
+pub use checksum::{Checksum, ChecksumAlgorithm, ChecksumType, UnknownName};
 pub use error::{Error, Result};
 pub use ingest::{ObjectWriter, StagedBody};
 pub use keys::keyring::MasterKey;

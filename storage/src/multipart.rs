@@ -9,6 +9,7 @@
 use std::ops::Range;
 use std::time::{Duration, SystemTime};
 
+use crate::checksum::{Checksum, ChecksumAlgorithm, ChecksumType};
 use crate::error::{Error, Result};
 use crate::index::{
     Batch, LayoutRecord, PartRecord, UploadId, UploadRecord, UploadsView, WantedPart,
@@ -38,10 +39,10 @@ pub struct UploadInfo {
     pub initiated: SystemTime,
     /// Metadata the object will have.
     pub meta: ObjectMeta,
-    /// Checksum algorithm named at creation (`"CRC32"`…), if any.
-    pub checksum_algorithm: Option<String>,
-    /// Checksum type named at creation (`"COMPOSITE"`, `"FULL_OBJECT"`), if any.
-    pub checksum_type: Option<String>,
+    /// Checksum algorithm named at creation, if any.
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    /// Checksum type chosen at creation, if any.
+    pub checksum_type: Option<ChecksumType>,
 }
 
 /// One uploaded part.
@@ -55,8 +56,8 @@ pub struct PartInfo {
     pub etag: String,
     /// When it was uploaded.
     pub last_modified: SystemTime,
-    /// `(algorithm, base64 value)` verified when the part was uploaded.
-    pub checksums: Vec<(String, String)>,
+    /// Checksums verified when the part was uploaded.
+    pub checksums: Vec<Checksum>,
 }
 
 /// One page of an upload's parts.
@@ -103,8 +104,8 @@ pub struct UploadsPage {
 pub struct ObjectPart {
     /// Its byte range in the object.
     pub range: Range<u64>,
-    /// `(algorithm, base64 value)` of the part as uploaded.
-    pub checksums: Vec<(String, String)>,
+    /// Checksums of the part as uploaded.
+    pub checksums: Vec<Checksum>,
 }
 
 /// A multipart-upload change for the index writer.
@@ -129,7 +130,7 @@ pub(crate) enum MultipartOp {
         key: String,
         parts: Vec<WantedPart>,
         modified_ms: u64,
-        checksums: Vec<(String, String)>,
+        checksums: Vec<Checksum>,
         condition: Option<Precondition>,
     },
     Abort {
@@ -253,8 +254,8 @@ impl Store {
         bucket: &BucketInfo,
         key: &str,
         meta: ObjectMeta,
-        checksum_algorithm: Option<String>,
-        checksum_type: Option<String>,
+        checksum_algorithm: Option<ChecksumAlgorithm>,
+        checksum_type: Option<ChecksumType>,
         lock: ObjectLock,
     ) -> Result<UploadInfo> {
         if key.len() > MAX_KEY_LEN {
@@ -311,7 +312,7 @@ impl Store {
         upload_id: &str,
         part_number: u32,
         body: StagedBody,
-        checksums: Vec<(String, String)>,
+        checksums: Vec<Checksum>,
     ) -> Result<PartInfo> {
         let id = parse_upload_id(upload_id)?;
         let number = self::part_number(part_number)?;
@@ -384,7 +385,7 @@ impl Store {
         key: &str,
         upload_id: &str,
         parts: Vec<(u32, String)>,
-        checksums: Vec<(String, String)>,
+        checksums: Vec<Checksum>,
         condition: Option<Precondition>,
     ) -> Result<ObjectInfo> {
         let id = parse_upload_id(upload_id)?;

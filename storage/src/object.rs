@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::checksum::Checksum;
 use crate::records::{BucketId, BucketRecord, ChunkRef, ObjectRecord};
 use crate::version::{ObjectLock, Versioning};
 
@@ -46,8 +47,8 @@ pub struct ObjectMeta {
     pub expires: Option<String>,
     /// `x-amz-meta-*`: names lower-case, sorted.
     pub user: Vec<(String, String)>,
-    /// `(algorithm, base64 value)`, e.g. `("CRC32", …)`, verified by the server.
-    pub checksums: Vec<(String, String)>,
+    /// Checksums of the whole object, verified (or derived from its parts) by the server.
+    pub checksums: Vec<Checksum>,
     /// ACL grants to principals other than the bucket owner (empty: private). Overwriting
     /// an object replaces them with the new object's, as AWS resets an object's ACL.
     pub grants: Vec<ObjectGrant>,

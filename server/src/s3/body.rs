@@ -15,15 +15,12 @@ use crate::limits::UPLOAD_SLOT_WAIT;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
-use coffer_storage::{BucketInfo, StagedBody};
+use coffer_storage::{BucketInfo, Checksum, ChecksumAlgorithm, StagedBody};
 use futures::StreamExt as _;
 use s3s::checksum::ChecksumHasher;
 use s3s::crypto::Checksum as _;
-use s3s::dto::{ChecksumAlgorithm, StreamingBlob};
+use s3s::dto::StreamingBlob;
 use s3s::{S3Error, S3Result, s3_error};
-
-/// The checksum algorithms S3 defines, by wire name.
-pub(crate) const ALGORITHMS: [&str; 5] = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"];
 
 /// What the request promised about its body.
 #[derive(Default)]
@@ -33,7 +30,7 @@ pub(crate) struct Expectations {
     /// `Content-MD5`, base64 as sent.
     pub content_md5: Option<String>,
     /// `x-amz-checksum-*` header values, base64 as sent, keyed by algorithm.
-    pub checksums: Vec<(&'static str, String)>,
+    pub checksums: Vec<(ChecksumAlgorithm, String)>,
     /// `x-amz-checksum-algorithm` (or the trailer's algorithm).
     pub algorithm: Option<ChecksumAlgorithm>,
     /// Trailer headers of an aws-chunked body, readable after the end.
@@ -50,7 +47,7 @@ impl Expectations {
         sha1: Option<String>,
         sha256: Option<String>,
     ) -> Self {
-        for (alg, v) in ALGORITHMS
+        for (alg, v) in ChecksumAlgorithm::ALL
             .into_iter()
             .zip([crc32, crc32c, crc64nvme, sha1, sha256])
         {
@@ -74,11 +71,11 @@ impl Expectations {
             let name = name.to_ascii_lowercase();
             if let Some(alg) = name
                 .strip_prefix("x-amz-checksum-")
-                .and_then(|a| ALGORITHMS.into_iter().find(|k| k.eq_ignore_ascii_case(a)))
+                .and_then(|a| super::checksum::parse_algorithm(a).ok())
             {
                 self.checksums.push((alg, value));
             } else if name == "x-amz-sdk-checksum-algorithm" && self.algorithm.is_none() {
-                self.algorithm = Some(ChecksumAlgorithm::from(value));
+                self.algorithm = Some(super::checksum::parse_algorithm(&value)?);
             }
         }
         Ok(self)
@@ -86,7 +83,8 @@ impl Expectations {
 }
 
 /// The [`Expectations`] of a PutObject or UploadPart request (the two s3s input types name
-/// these fields alike but share no trait): headers, then the signed query.
+/// these fields alike but share no trait): headers, then the signed query. `$algorithm` is
+/// already parsed.
 macro_rules! expectations_of {
     ($input:expr, $algorithm:expr, $trailers:expr, $uri:expr) => {
         $crate::s3::body::Expectations {
@@ -111,7 +109,7 @@ pub(crate) use expectations_of;
 /// A verified, staged body and the checksums to keep with it.
 pub(crate) struct Ingested {
     pub staged: StagedBody,
-    pub checksums: Vec<(String, String)>,
+    pub checksums: Vec<Checksum>,
 }
 
 /// Streams `body` into `bucket`'s chunk store and verifies it against `exp`.
@@ -130,7 +128,7 @@ pub(crate) async fn ingest(
         .map_err(|_| s3_error!(ServiceUnavailable, "The server is shutting down."))?;
     let store = &coffer.store;
     let content_md5 = exp.content_md5.as_deref().map(decode_md5).transpose()?;
-    let wanted = wanted_algorithms(&exp)?;
+    let wanted = wanted_algorithms(&exp);
     let mut hasher = hasher_for(&wanted);
     let mut writer = store.object_writer(bucket).await.map_err(storage_error)?;
 
@@ -171,11 +169,11 @@ pub(crate) async fn ingest(
     let computed = hasher.finalize();
     let computed = computed_values(&computed);
     for (alg, sent) in &exp.checksums {
-        verify(alg, sent, &computed)?;
+        verify(*alg, sent, &computed)?;
     }
     if let Some(trailers) = exp.trailers.as_ref().and_then(s3s::TrailingHeaders::take) {
-        for alg in ALGORITHMS {
-            let name = format!("x-amz-checksum-{}", alg.to_ascii_lowercase());
+        for alg in ChecksumAlgorithm::ALL {
+            let name = format!("x-amz-checksum-{}", alg.as_str().to_ascii_lowercase());
             if let Some(v) = trailers.get(name.as_str()) {
                 let sent = v.to_str().map_err(|_| bad_checksum(alg))?;
                 verify(alg, sent, &computed)?;
@@ -185,59 +183,53 @@ pub(crate) async fn ingest(
 
     let checksums = computed
         .into_iter()
-        .filter_map(|(alg, v)| v.map(|v| (alg.to_owned(), v)))
+        .filter_map(|(algorithm, v)| v.map(|value| Checksum { algorithm, value }))
         .collect();
     Ok(Ingested { staged, checksums })
 }
 
 /// Algorithms to compute: those sent as headers plus the one named by
 /// `x-amz-checksum-algorithm` / the trailer.
-fn wanted_algorithms(exp: &Expectations) -> S3Result<Vec<&'static str>> {
-    let mut wanted: Vec<&'static str> = exp.checksums.iter().map(|(a, _)| *a).collect();
-    if let Some(alg) = &exp.algorithm {
-        let known = ALGORITHMS
-            .into_iter()
-            .find(|a| a.eq_ignore_ascii_case(alg.as_str()))
-            .ok_or_else(|| {
-                s3_error!(
-                    InvalidRequest,
-                    "Checksum algorithm provided is unsupported."
-                )
-            })?;
-        if !wanted.contains(&known) {
-            wanted.push(known);
-        }
+fn wanted_algorithms(exp: &Expectations) -> Vec<ChecksumAlgorithm> {
+    let mut wanted: Vec<ChecksumAlgorithm> = exp.checksums.iter().map(|(a, _)| *a).collect();
+    if let Some(alg) = exp.algorithm
+        && !wanted.contains(&alg)
+    {
+        wanted.push(alg);
     }
-    Ok(wanted)
+    wanted
 }
 
-fn hasher_for(wanted: &[&str]) -> ChecksumHasher {
+fn hasher_for(wanted: &[ChecksumAlgorithm]) -> ChecksumHasher {
     use s3s::crypto::{Crc32, Crc32c, Crc64Nvme, Sha1, Sha256};
     let mut h = ChecksumHasher::default();
     for alg in wanted {
-        match *alg {
-            "CRC32" => h.crc32 = Some(Crc32::new()),
-            "CRC32C" => h.crc32c = Some(Crc32c::new()),
-            "CRC64NVME" => h.crc64nvme = Some(Crc64Nvme::new()),
-            "SHA1" => h.sha1 = Some(Sha1::new()),
-            "SHA256" => h.sha256 = Some(Sha256::new()),
-            _ => {}
+        match alg {
+            ChecksumAlgorithm::Crc32 => h.crc32 = Some(Crc32::new()),
+            ChecksumAlgorithm::Crc32c => h.crc32c = Some(Crc32c::new()),
+            ChecksumAlgorithm::Crc64Nvme => h.crc64nvme = Some(Crc64Nvme::new()),
+            ChecksumAlgorithm::Sha1 => h.sha1 = Some(Sha1::new()),
+            ChecksumAlgorithm::Sha256 => h.sha256 = Some(Sha256::new()),
         }
     }
     h
 }
 
-fn computed_values(c: &s3s::dto::Checksum) -> Vec<(&'static str, Option<String>)> {
-    vec![
-        ("CRC32", c.checksum_crc32.clone()),
-        ("CRC32C", c.checksum_crc32c.clone()),
-        ("CRC64NVME", c.checksum_crc64nvme.clone()),
-        ("SHA1", c.checksum_sha1.clone()),
-        ("SHA256", c.checksum_sha256.clone()),
+fn computed_values(c: &s3s::dto::Checksum) -> [(ChecksumAlgorithm, Option<String>); 5] {
+    [
+        (ChecksumAlgorithm::Crc32, c.checksum_crc32.clone()),
+        (ChecksumAlgorithm::Crc32c, c.checksum_crc32c.clone()),
+        (ChecksumAlgorithm::Crc64Nvme, c.checksum_crc64nvme.clone()),
+        (ChecksumAlgorithm::Sha1, c.checksum_sha1.clone()),
+        (ChecksumAlgorithm::Sha256, c.checksum_sha256.clone()),
     ]
 }
 
-fn verify(alg: &str, sent: &str, computed: &[(&'static str, Option<String>)]) -> S3Result<()> {
+fn verify(
+    alg: ChecksumAlgorithm,
+    sent: &str,
+    computed: &[(ChecksumAlgorithm, Option<String>)],
+) -> S3Result<()> {
     let ours = computed
         .iter()
         .find(|(a, _)| *a == alg)
@@ -249,7 +241,7 @@ fn verify(alg: &str, sent: &str, computed: &[(&'static str, Option<String>)]) ->
     }
 }
 
-fn bad_checksum(alg: &str) -> S3Error {
+fn bad_checksum(alg: ChecksumAlgorithm) -> S3Error {
     S3Error::with_message(
         s3s::S3ErrorCode::BadDigest,
         format!("The {alg} you specified did not match the calculated checksum."),
@@ -315,23 +307,32 @@ mod tests {
     }
 
     #[test]
-    fn unknown_algorithm_is_refused() {
-        let exp = Expectations {
-            algorithm: Some(ChecksumAlgorithm::from("MD4".to_owned())),
-            ..Default::default()
-        };
-        assert!(wanted_algorithms(&exp).is_err());
+    fn unknown_algorithm_in_the_query_is_refused() {
+        let uri: http::Uri = "/b/k?x-amz-sdk-checksum-algorithm=MD4".parse().unwrap();
+        let e = Expectations::default()
+            .with_query_checksums(&uri)
+            .err()
+            .unwrap();
+        assert_eq!(*e.code(), s3s::S3ErrorCode::InvalidRequest);
+        let uri: http::Uri = "/b/k?x-amz-sdk-checksum-algorithm=crc32c&x-amz-checksum-sha1=x"
+            .parse()
+            .unwrap();
+        let exp = Expectations::default().with_query_checksums(&uri).unwrap();
+        assert_eq!(
+            wanted_algorithms(&exp),
+            [ChecksumAlgorithm::Sha1, ChecksumAlgorithm::Crc32c]
+        );
     }
 
     #[test]
     fn crc32_of_known_input_verifies() {
-        let mut h = hasher_for(&["CRC32"]);
+        let mut h = hasher_for(&[ChecksumAlgorithm::Crc32]);
         h.update(b"123456789");
         let values = computed_values(&h.finalize());
         // CRC32 of "123456789" is 0xCBF43926.
         let expected = BASE64.encode([0xCB, 0xF4, 0x39, 0x26]);
-        verify("CRC32", &expected, &values).unwrap();
-        assert!(verify("CRC32", "AAAAAA==", &values).is_err());
+        verify(ChecksumAlgorithm::Crc32, &expected, &values).unwrap();
+        assert!(verify(ChecksumAlgorithm::Crc32, "AAAAAA==", &values).is_err());
     }
 
     #[test]

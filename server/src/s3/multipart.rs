@@ -16,14 +16,19 @@ use super::conditional::Conditions;
 use super::copy::{CopyEnds, resolve_copy};
 use super::error_map::storage_error;
 use super::list::{enc, url_encoding};
-use super::object_headers::{ChecksumFields, RequestHeaders, checksum_fields, meta_from_request};
+use super::object_headers::{
+    ChecksumFields, RequestHeaders, checksum_fields, checksum_fields_of, meta_from_request,
+};
 use super::unsupported::{self, Asks};
 use super::versioning::{lock_of, write_precondition};
 use coffer_auth::acl::AclPermission;
-use coffer_storage::{MAX_PART_SIZE, MAX_PARTS, ObjectMeta, PartInfo, UploadListParams};
+use coffer_storage::{
+    Checksum, ChecksumAlgorithm, ChecksumType, MAX_PART_SIZE, MAX_PARTS, ObjectMeta, PartInfo,
+    UploadListParams,
+};
 use s3s::dto::{
-    AbortMultipartUploadInput, AbortMultipartUploadOutput, ChecksumAlgorithm, ChecksumType,
-    CommonPrefix, CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CopyPartResult,
+    AbortMultipartUploadInput, AbortMultipartUploadOutput, CommonPrefix,
+    CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CopyPartResult,
     CreateMultipartUploadInput, CreateMultipartUploadOutput, ETag, Initiator,
     ListMultipartUploadsInput, ListMultipartUploadsOutput, ListPartsInput, ListPartsOutput,
     MultipartUpload, ObjectCannedACL, Part, ServerSideEncryption, StorageClass, StreamingBlob,
@@ -31,7 +36,6 @@ use s3s::dto::{
 };
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
-use super::body::ALGORITHMS;
 use crate::limits::MAX_KEYS as MAX_PAGE;
 
 fn sse() -> ServerSideEncryption {
@@ -43,21 +47,6 @@ fn initiator(principal: &str) -> Initiator {
         display_name: Some(principal.to_owned()),
         id: Some(principal.to_owned()),
     }
-}
-
-fn known_algorithm(alg: Option<&ChecksumAlgorithm>) -> S3Result<Option<&'static str>> {
-    alg.map(|a| {
-        ALGORITHMS
-            .into_iter()
-            .find(|k| k.eq_ignore_ascii_case(a.as_str()))
-            .ok_or_else(|| {
-                s3_error!(
-                    InvalidRequest,
-                    "Checksum algorithm provided is unsupported."
-                )
-            })
-    })
-    .transpose()
 }
 
 fn part_number(n: i32) -> S3Result<u32> {
@@ -100,10 +89,13 @@ pub(crate) async fn create_multipart_upload(
         input.object_lock_legal_hold_status.as_ref(),
     )?;
     let bucket = resolve_bucket(coffer, &input.bucket).await?;
-    let algorithm = known_algorithm(input.checksum_algorithm.as_ref())?;
+    let algorithm = checksum::algorithm_of(input.checksum_algorithm.as_ref())?;
     let checksum_type = checksum::resolve_type(
         algorithm,
-        input.checksum_type.as_ref().map(ChecksumType::as_str),
+        input
+            .checksum_type
+            .as_ref()
+            .map(s3s::dto::ChecksumType::as_str),
     )?;
     let meta = meta_from_request(RequestHeaders {
         content_type: input.content_type,
@@ -132,22 +124,15 @@ pub(crate) async fn create_multipart_upload(
     let meta = ObjectMeta { grants, ..meta };
     let upload = coffer
         .store
-        .create_upload(
-            &bucket,
-            &input.key,
-            meta,
-            algorithm.map(str::to_owned),
-            checksum_type,
-            lock,
-        )
+        .create_upload(&bucket, &input.key, meta, algorithm, checksum_type, lock)
         .await
         .map_err(storage_error)?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(input.bucket),
         key: Some(input.key),
         upload_id: Some(upload.upload_id),
-        checksum_algorithm: upload.checksum_algorithm.map(ChecksumAlgorithm::from),
-        checksum_type: upload.checksum_type.map(ChecksumType::from),
+        checksum_algorithm: upload.checksum_algorithm.map(checksum::s3_algorithm),
+        checksum_type: upload.checksum_type.map(checksum::s3_type),
         server_side_encryption: Some(sse()),
         ..Default::default()
     }))
@@ -183,21 +168,11 @@ pub(crate) async fn upload_part(
         .upload(&bucket, &input.key, &input.upload_id)
         .await
         .map_err(storage_error)?;
-    let algorithm = match known_algorithm(input.checksum_algorithm.as_ref())? {
-        Some(a) => Some(a),
-        // Compute the upload's algorithm even if the client did not send it, so the
-        // object checksum can be derived at completion.
-        None => upload
-            .checksum_algorithm
-            .as_deref()
-            .and_then(|a| ALGORITHMS.into_iter().find(|k| *k == a)),
-    };
-    let expect = expectations_of!(
-        input,
-        algorithm.map(|a| ChecksumAlgorithm::from(a.to_owned())),
-        trailers,
-        &uri
-    );
+    // Compute the upload's algorithm even if the client did not send it, so the object
+    // checksum can be derived at completion.
+    let algorithm =
+        checksum::algorithm_of(input.checksum_algorithm.as_ref())?.or(upload.checksum_algorithm);
+    let expect = expectations_of!(input, algorithm, trailers, &uri);
     let ingested = ingest(coffer, &bucket, input.body, expect).await?;
     if ingested.staged.size() > MAX_PART_SIZE {
         return Err(s3_error!(
@@ -231,10 +206,7 @@ pub(crate) async fn upload_part(
 }
 
 fn part_sums(part: &PartInfo) -> ChecksumFields {
-    checksum_fields(&ObjectMeta {
-        checksums: part.checksums.clone(),
-        ..ObjectMeta::default()
-    })
+    checksum_fields_of(&part.checksums)
 }
 
 /// `bytes=a-b` (both inclusive, within the source) as a half-open range.
@@ -311,7 +283,7 @@ pub(crate) async fn upload_part_copy(
     let reader = coffer.store.read_object(&src, range.clone());
     let expect = Expectations {
         content_length: i64::try_from(range.end - range.start).ok(),
-        algorithm: upload.checksum_algorithm.map(ChecksumAlgorithm::from),
+        algorithm: upload.checksum_algorithm,
         ..Default::default()
     };
     let ingested = ingest(coffer, &bucket, Some(StreamingBlob::wrap(reader)), expect).await?;
@@ -348,7 +320,7 @@ pub(crate) async fn upload_part_copy(
 struct Wanted {
     number: u32,
     etag: String,
-    checksums: Vec<(&'static str, String)>,
+    checksums: Vec<(ChecksumAlgorithm, String)>,
 }
 
 fn wanted_parts(input: &mut CompleteMultipartUploadInput) -> S3Result<Vec<Wanted>> {
@@ -386,7 +358,7 @@ fn wanted_parts(input: &mut CompleteMultipartUploadInput) -> S3Result<Vec<Wanted
                     "One or more of the specified parts could not be found."
                 )
             })?;
-        let checksums = ALGORITHMS
+        let checksums = ChecksumAlgorithm::ALL
             .into_iter()
             .zip([
                 p.checksum_crc32,
@@ -415,21 +387,21 @@ fn wanted_parts(input: &mut CompleteMultipartUploadInput) -> S3Result<Vec<Wanted
 /// The object checksum from its parts' (COMPOSITE or FULL_OBJECT); `None` when the upload
 /// named no algorithm or a part lacks it.
 fn object_checksum(
-    algorithm: Option<&str>,
-    checksum_type: Option<&str>,
+    algorithm: Option<ChecksumAlgorithm>,
+    checksum_type: Option<ChecksumType>,
     parts: &[&PartInfo],
-) -> Option<(String, String)> {
+) -> Option<Checksum> {
     let alg = algorithm?;
     let values: Vec<&str> = parts
         .iter()
         .map(|p| {
             p.checksums
                 .iter()
-                .find(|(a, _)| a == alg)
-                .map(|(_, v)| v.as_str())
+                .find(|c| c.algorithm == alg)
+                .map(|c| c.value.as_str())
         })
         .collect::<Option<_>>()?;
-    let value = if checksum_type == Some(ChecksumType::FULL_OBJECT) {
+    let value = if checksum_type == Some(ChecksumType::FullObject) {
         let with_sizes: Vec<(&str, u64)> = values
             .iter()
             .zip(parts)
@@ -439,7 +411,10 @@ fn object_checksum(
     } else {
         checksum::composite(alg, &values)?
     };
-    Some((alg.to_owned(), value))
+    Some(Checksum {
+        algorithm: alg,
+        value,
+    })
 }
 
 fn invalid_part() -> S3Error {
@@ -478,18 +453,14 @@ pub(crate) async fn complete_multipart_upload(
                     return Err(invalid_part());
                 }
                 for (alg, sent) in &w.checksums {
-                    let stored = part.checksums.iter().find(|(a, _)| a == alg);
-                    if stored.is_some_and(|(_, v)| v != sent.trim()) {
+                    let stored = part.checksums.iter().find(|c| c.algorithm == *alg);
+                    if stored.is_some_and(|c| c.value != sent.trim()) {
                         return Err(invalid_part());
                     }
                 }
                 chosen.push(part);
             }
-            let sum = object_checksum(
-                upload.checksum_algorithm.as_deref(),
-                upload.checksum_type.as_deref(),
-                &chosen,
-            );
+            let sum = object_checksum(upload.checksum_algorithm, upload.checksum_type, &chosen);
             verify_object_checksum(&input, sum.as_ref(), &chosen)?;
             sum.into_iter().collect()
         }
@@ -512,7 +483,7 @@ pub(crate) async fn complete_multipart_upload(
         .meta
         .checksums
         .first()
-        .map(|(_, v)| ChecksumType::from_static(checksum::type_of(v)));
+        .map(|c| checksum::s3_type(checksum::type_of(&c.value)));
     Ok(S3Response::new(CompleteMultipartUploadOutput {
         bucket: Some(input.bucket),
         key: Some(input.key),
@@ -532,7 +503,7 @@ pub(crate) async fn complete_multipart_upload(
 /// A whole-object checksum or size the client sent with the completion must match.
 fn verify_object_checksum(
     input: &CompleteMultipartUploadInput,
-    ours: Option<&(String, String)>,
+    ours: Option<&Checksum>,
     parts: &[&PartInfo],
 ) -> S3Result<()> {
     if let Some(declared) = input.mpu_object_size {
@@ -545,19 +516,19 @@ fn verify_object_checksum(
         }
     }
     let sent = [
-        ("CRC32", &input.checksum_crc32),
-        ("CRC32C", &input.checksum_crc32c),
-        ("CRC64NVME", &input.checksum_crc64nvme),
-        ("SHA1", &input.checksum_sha1),
-        ("SHA256", &input.checksum_sha256),
+        (ChecksumAlgorithm::Crc32, &input.checksum_crc32),
+        (ChecksumAlgorithm::Crc32c, &input.checksum_crc32c),
+        (ChecksumAlgorithm::Crc64Nvme, &input.checksum_crc64nvme),
+        (ChecksumAlgorithm::Sha1, &input.checksum_sha1),
+        (ChecksumAlgorithm::Sha256, &input.checksum_sha256),
     ];
     for (alg, value) in sent {
         let Some(value) = value else { continue };
         match ours {
             // Clients send composite values with or without the `-N` suffix.
-            Some((a, v)) if a == alg => {
+            Some(ours) if ours.algorithm == alg => {
                 let bare = |s: &str| s.split('-').next().unwrap_or_default().trim().to_owned();
-                if bare(v) != bare(value) {
+                if bare(&ours.value) != bare(value) {
                     return Err(S3Error::with_message(
                         S3ErrorCode::BadDigest,
                         format!("The {alg} you specified did not match the calculated checksum."),
@@ -646,8 +617,8 @@ pub(crate) async fn list_parts(
         owner: Some(owner(coffer, &bucket.owner)),
         initiator: Some(initiator(&principal)),
         storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
-        checksum_algorithm: upload.checksum_algorithm.map(ChecksumAlgorithm::from),
-        checksum_type: upload.checksum_type.map(ChecksumType::from),
+        checksum_algorithm: upload.checksum_algorithm.map(checksum::s3_algorithm),
+        checksum_type: upload.checksum_type.map(checksum::s3_type),
         ..Default::default()
     }))
 }
@@ -685,8 +656,8 @@ pub(crate) async fn list_multipart_uploads(
             initiator: Some(initiator(&principal)),
             owner: Some(owner(coffer, &bucket.owner)),
             storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
-            checksum_algorithm: u.checksum_algorithm.map(ChecksumAlgorithm::from),
-            checksum_type: u.checksum_type.map(ChecksumType::from),
+            checksum_algorithm: u.checksum_algorithm.map(checksum::s3_algorithm),
+            checksum_type: u.checksum_type.map(checksum::s3_type),
         })
         .collect();
     let common_prefixes = page

@@ -2,15 +2,15 @@
 
 use super::Coffer;
 use super::bucket_access::resolve_bucket;
-use super::checksum::type_of;
+use super::checksum::{s3_type, type_of};
 use super::conditional::{Conditions, check_read};
 use super::error_map::storage_error;
 use super::object_headers::{checksum_fields, expires, user_metadata};
 use super::versioning::{lock_headers, read_error, version_ref};
 use coffer_storage::ObjectInfo;
 use s3s::dto::{
-    ChecksumMode, ChecksumType, ETag, GetObjectInput, GetObjectOutput, HeadObjectInput,
-    HeadObjectOutput, PartNumber, Range, ServerSideEncryption, StreamingBlob, Timestamp,
+    ChecksumMode, ETag, GetObjectInput, GetObjectOutput, HeadObjectInput, HeadObjectOutput,
+    PartNumber, Range, ServerSideEncryption, StreamingBlob, Timestamp,
 };
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -136,7 +136,7 @@ macro_rules! describe {
             checksum_sha1: sums.sha1,
             checksum_sha256: sums.sha256,
             checksum_type: if with_checksums {
-                obj.meta.checksums.first().map(|(_, v)| ChecksumType::from_static(type_of(v)))
+                obj.meta.checksums.first().map(|c| s3_type(type_of(&c.value)))
             } else {
                 None
             },

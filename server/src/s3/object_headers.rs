@@ -5,7 +5,7 @@
 //! module is the single mapping between the wire fields and the record.
 
 use crate::limits::USER_METADATA_MAX;
-use coffer_storage::ObjectMeta;
+use coffer_storage::{Checksum, ChecksumAlgorithm, ObjectMeta};
 use s3s::dto::{Metadata, Timestamp, TimestampFormat};
 use s3s::{S3Result, s3_error};
 
@@ -98,17 +98,21 @@ pub(crate) struct ChecksumFields {
 }
 
 pub(crate) fn checksum_fields(meta: &ObjectMeta) -> ChecksumFields {
+    checksum_fields_of(&meta.checksums)
+}
+
+/// [`checksum_fields`] of an object's or a part's checksums.
+pub(crate) fn checksum_fields_of(checksums: &[Checksum]) -> ChecksumFields {
     let mut out = ChecksumFields::default();
-    for (alg, value) in &meta.checksums {
-        let slot = match alg.as_str() {
-            "CRC32" => &mut out.crc32,
-            "CRC32C" => &mut out.crc32c,
-            "CRC64NVME" => &mut out.crc64nvme,
-            "SHA1" => &mut out.sha1,
-            "SHA256" => &mut out.sha256,
-            _ => continue,
+    for c in checksums {
+        let slot = match c.algorithm {
+            ChecksumAlgorithm::Crc32 => &mut out.crc32,
+            ChecksumAlgorithm::Crc32c => &mut out.crc32c,
+            ChecksumAlgorithm::Crc64Nvme => &mut out.crc64nvme,
+            ChecksumAlgorithm::Sha1 => &mut out.sha1,
+            ChecksumAlgorithm::Sha256 => &mut out.sha256,
         };
-        *slot = Some(value.clone());
+        *slot = Some(c.value.clone());
     }
     out
 }

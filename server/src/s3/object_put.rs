@@ -4,6 +4,7 @@ use super::Coffer;
 use super::acl::new_object_grants;
 use super::body::{expectations_of, ingest};
 use super::bucket_access::resolve_bucket;
+use super::checksum::algorithm_of;
 use super::error_map::storage_error;
 use super::object_headers::{RequestHeaders, checksum_fields, meta_from_request};
 use super::unsupported::{self, Asks};
@@ -68,7 +69,8 @@ pub(crate) async fn put_object(
         expires: input.expires,
         metadata: input.metadata,
     })?;
-    let expect = expectations_of!(input, input.checksum_algorithm, trailers, &uri);
+    let algorithm = algorithm_of(input.checksum_algorithm.as_ref())?;
+    let expect = expectations_of!(input, algorithm, trailers, &uri);
 
     let ingested = ingest(coffer, &bucket, input.body, expect).await?;
     let meta = coffer_storage::ObjectMeta {

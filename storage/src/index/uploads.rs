@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::batch::Batch;
 use super::{BUCKET_KEYS, Index, OBJECTS, prefix_end, prefixed};
+use crate::checksum::{Checksum, ChecksumAlgorithm, ChecksumType};
 use crate::error::{Error, Result};
 use crate::object::ObjectMeta;
 use crate::records::{self, BucketId, ChunkRef, ObjectRecord, VersionStamp};
@@ -42,8 +43,8 @@ pub(crate) struct UploadRecord {
     pub(crate) key: String,
     pub(crate) created_ms: u64,
     pub(crate) meta: ObjectMeta,
-    pub(crate) checksum_algorithm: Option<String>,
-    pub(crate) checksum_type: Option<String>,
+    pub(crate) checksum_algorithm: Option<ChecksumAlgorithm>,
+    pub(crate) checksum_type: Option<ChecksumType>,
     /// Set once completed: the object it became.
     pub(crate) completed: Option<Completed>,
     /// The object's retention and legal hold.
@@ -68,7 +69,7 @@ pub(crate) struct PartRecord {
     pub(crate) size: u64,
     pub(crate) md5: [u8; 16],
     pub(crate) modified_ms: u64,
-    pub(crate) checksums: Vec<(String, String)>,
+    pub(crate) checksums: Vec<Checksum>,
     pub(crate) chunks: Vec<ChunkRef>,
 }
 
@@ -89,7 +90,7 @@ impl records::Record for LayoutRecord {}
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct LayoutPart {
     pub(crate) size: u64,
-    pub(crate) checksums: Vec<(String, String)>,
+    pub(crate) checksums: Vec<Checksum>,
 }
 
 fn upload_key(bucket: &BucketId, id: &UploadId) -> Vec<u8> {
@@ -370,7 +371,7 @@ impl Batch {
         key: &str,
         wanted: &[WantedPart],
         modified_ms: u64,
-        checksums: &[(String, String)],
+        checksums: &[Checksum],
         condition: Option<&Precondition>,
     ) -> Result<ObjectRecord> {
         let upload = match self.read_upload(bucket, id)? {

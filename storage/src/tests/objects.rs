@@ -452,7 +452,10 @@ async fn metadata_round_trips() {
         cache_control: Some("no-cache".into()),
         expires: Some("Thu, 01 Jan 2037 00:00:00 GMT".into()),
         user: vec![("a".into(), "1".into()), ("b".into(), "2".into())],
-        checksums: vec![("CRC32".into(), "AAAAAA==".into())],
+        checksums: vec![Checksum {
+            algorithm: ChecksumAlgorithm::Crc32,
+            value: "AAAAAA==".into(),
+        }],
         grants: vec![ObjectGrant {
             grantee: "AIDAEXAMPLE".into(),
             permission: ObjectPermission::ReadAcp,
