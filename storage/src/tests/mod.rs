@@ -12,6 +12,7 @@ mod objects;
 mod races;
 mod settings;
 mod unlockers;
+mod versions;
 
 use std::path::{Path, PathBuf};
 
