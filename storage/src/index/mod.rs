@@ -26,6 +26,7 @@ pub(crate) mod sealed_file;
 mod settings;
 mod snapshot;
 mod uploads;
+mod version_list;
 mod versions;
 
 use std::path::Path;
