@@ -1,0 +1,87 @@
+//! Coffer's audit trail: a sealed, hash-chained, append-only record of every request.
+//!
+//! Records go to segment files under `<data>/audit/` (`segment-<n>.audit`). Each is sealed
+//! with AES-256-GCM-SIV under a key derived from the trail's 32-byte key (bucket names,
+//! object keys and user names are personal data, P3), and each carries the chain hash of
+//! the record before it: `chain(n) = BLAKE3-keyed(chain key, chain(n-1) ‖ n ‖ sealed(n))`.
+//! The sequence number is in clear beside the sealed bytes and bound to them as associated
+//! data, so [`verify`] names the first record that was altered, removed, reordered or
+//! inserted by its segment and position. Truncating the newest records leaves a valid
+//! shorter trail; a [`Checkpoint`] kept elsewhere (the server logs one every minute) catches
+//! that: `verify` checks the trail still reaches it.
+//!
+//! ```text
+//! segment file = header ‖ frame*
+//! header       = "CAUD" ‖ format (1) ‖ first sequence (u64 LE) ‖ chain before it (32)
+//! frame        = length of sealed (u32 LE) ‖ sequence (u64 LE) ‖ sealed entry
+//! entry        = postcard { previous chain, record }
+//! ```
+//!
+//! The trail's key is the caller's to keep (the server keeps it as a sealed record of the
+//! index, so master-key rotation rewraps it and nothing on the data disk opens it).
+
+mod format;
+mod keys;
+mod reader;
+mod record;
+#[cfg(test)]
+mod tests;
+mod writer;
+
+pub use format::{Checkpoint, SEGMENT_PREFIX, SEGMENT_SUFFIX};
+pub use keys::AuditKey;
+pub use reader::{Filter, Reader, VerifyReport, verify};
+pub use record::{Caller, Record};
+pub use writer::AuditLog;
+
+/// Everything that can go wrong with the trail.
+#[derive(thiserror::Error, Debug)]
+pub enum Error {
+    /// A file-system operation failed.
+    #[error("i/o error: {action}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The trail was changed: a record is altered, missing, out of order or inserted at
+    /// this place (counting records from 0 within the segment).
+    #[error(
+        "audit trail broken at segment {segment}, record {position} (sequence {sequence}): {what}"
+    )]
+    Tampered {
+        /// The segment number.
+        segment: u64,
+        /// The record's position within the segment, from 0.
+        position: u64,
+        /// The sequence number expected there.
+        sequence: u64,
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// The trail ends before a checkpoint taken earlier: newer records were cut off.
+    #[error(
+        "audit trail does not reach the checkpoint at sequence {sequence}: records were removed from its end"
+    )]
+    Truncated {
+        /// The checkpoint's sequence number.
+        sequence: u64,
+    },
+    /// A checkpoint's text does not parse.
+    #[error("not an audit checkpoint (expected coffer-audit:<sequence>:<chain hex>)")]
+    BadCheckpoint,
+    /// A record could not be encoded (never for records this crate builds).
+    #[error("audit record could not be encoded")]
+    Encode,
+}
+
+/// Result with the audit [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(action: &'static str) -> impl FnOnce(std::io::Error) -> Error {
+        move |source| Error::Io { action, source }
+    }
+}

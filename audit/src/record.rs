@@ -1,0 +1,43 @@
+//! One audit record: who did what to which object, and how it ended.
+
+use serde::{Deserialize, Serialize};
+
+/// Who signed a request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Caller {
+    /// The user's name (`root` for the root account).
+    pub user: String,
+    /// The access key id the request was signed with.
+    pub access_key: String,
+}
+
+/// A request, served or refused. Never a secret, a signature, a policy text or a body.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// When it arrived, in milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// The request id the server answered with.
+    pub request_id: String,
+    /// Who signed it; `None` for an anonymous (refused) request.
+    pub caller: Option<Caller>,
+    /// The client's address.
+    pub source: String,
+    /// The S3 operation or IAM action (`GetObject`, `iam:CreateUser`…).
+    pub operation: String,
+    /// The bucket, if the request named one.
+    pub bucket: Option<String>,
+    /// The object key, if the request named one.
+    pub key: Option<String>,
+    /// The version id, if the request named or made one.
+    pub version_id: Option<String>,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// The S3 error code, if it failed.
+    pub error_code: Option<String>,
+    /// Body bytes received.
+    pub bytes_in: u64,
+    /// Body bytes sent.
+    pub bytes_out: u64,
+    /// Time to the response, in microseconds.
+    pub duration_us: u64,
+}
