@@ -49,4 +49,5 @@ mod tls;
 mod unlock;
 mod users;
 mod users_cmd;
+mod versioning;
 mod virtual_hosts;
