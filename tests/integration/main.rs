@@ -39,6 +39,7 @@ mod limits;
 mod list;
 mod logs;
 mod multipart;
+mod object_lock;
 mod objects;
 mod presigned;
 mod public_access;
