@@ -27,6 +27,7 @@ mod auth;
 mod buckets;
 mod checksum_forms;
 mod clients;
+mod conditional_writes;
 mod copy;
 mod expect_continue;
 mod failed_auth;

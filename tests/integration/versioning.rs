@@ -497,10 +497,8 @@ async fn check_paging(
             .expect("a truncated page has a NextKeyMarker");
         marker = (
             Some(key_marker.to_owned()),
-            page.out
-                .next_version_id_marker()
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned),
+            // As boto3's paginator does: whatever the page said, as it said it.
+            page.out.next_version_id_marker().map(str::to_owned),
         );
         assert!(pages < 1000, "paging does not end");
     }
@@ -601,4 +599,196 @@ async fn list_object_versions_pages_thousands_of_versions_in_aws_order() {
     assert_eq!(out.encoding_type(), Some(&EncodingType::Url));
     let keys: Vec<&str> = out.versions().iter().map(|v| v.key().unwrap()).collect();
     assert_eq!(keys, ["sp%20ace%2B%C3%BC"; 3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_versioning_round_trip() {
+    use crate::clients::{require, run_ok, tool};
+    if !require("python3 with boto3", "python3", &["-c", "import boto3"]) {
+        return;
+    }
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/integration/py/boto3_versioning.py");
+    let mut cmd = tool(&env, &server, "python3");
+    cmd.arg(&script);
+    let out = run_ok(cmd);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("boto3 versioning ok"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        crate::common::bucket_names(&server.client())
+            .await
+            .is_empty()
+    );
+}
+
+/// P3 for versions: the version ids the server hands out, a distinctive key and a
+/// metadata value of a key with several versions and delete markers are nowhere on disk
+/// (data dir, TMPDIR, logs) in clear, hex or base64 — while running and after a stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p3_version_ids_keys_and_metadata_are_not_on_disk_in_clear() {
+    use crate::common::markers::{assert_no_marker_anywhere, marker};
+
+    let env = TestEnv::new();
+    let mut server = env.start_durable();
+    let s3 = server.client();
+    versioned_bucket(&s3, B).await;
+    let key = format!("patients/{}/consent.pdf", marker("vkey"));
+    let meta = marker("vmeta");
+    let mut markers: Vec<(&str, String)> = vec![("key", key.clone()), ("meta", meta.clone())];
+    let mut ids = Vec::new();
+    for round in 0..3 {
+        for i in 0..2 {
+            let out = s3
+                .put_object()
+                .bucket(B)
+                .key(&key)
+                .metadata("consent", &meta)
+                .body(format!("version {round}.{i}").into_bytes().into())
+                .send()
+                .await
+                .unwrap();
+            ids.push(out.version_id().unwrap().to_owned());
+        }
+        ids.push(delete_to_marker(&s3, B, &key).await);
+    }
+    // Removing a version and a marker for good leaves no trace of their ids either.
+    for gone in [ids[0].clone(), ids[2].clone()] {
+        s3.delete_object()
+            .bucket(B)
+            .key(&key)
+            .version_id(&gone)
+            .send()
+            .await
+            .unwrap();
+    }
+    let listed = all_versions(&s3, B).await;
+    assert_eq!(listed.len(), ids.len() - 2);
+    assert_eq!(
+        get_version(&s3, B, &key, &ids[4]).await,
+        b"version 1.1",
+        "a version written with the marker-laden metadata"
+    );
+    for id in &ids {
+        markers.push(("version id", id.clone()));
+    }
+    assert_no_marker_anywhere(&env, &markers, "versions written");
+    assert!(server.stop().success());
+    assert_no_marker_anywhere(&env, &markers, "after a clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_multipart_uploads_and_the_null_version_take_their_place_in_history() {
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let s3 = server.client();
+    create_bucket(&s3, B).await;
+    // Written while unversioned: the `null` version, kept when versioning starts.
+    put(&s3, B, "k", b"unversioned").await;
+    set_versioning(&s3, B, BucketVersioningStatus::Enabled).await;
+    let v1 = put_version(&s3, B, "k", b"one").await;
+    assert_eq!(get_version(&s3, B, "k", "null").await, b"unversioned");
+
+    // CompleteMultipartUpload makes a version and says which.
+    let up = s3
+        .create_multipart_upload()
+        .bucket(B)
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    let part = s3
+        .upload_part()
+        .bucket(B)
+        .key("k")
+        .upload_id(up.upload_id().unwrap())
+        .part_number(1)
+        .body(b"multi".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let done = s3
+        .complete_multipart_upload()
+        .bucket(B)
+        .key("k")
+        .upload_id(up.upload_id().unwrap())
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .parts(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().unwrap())
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let v2 = done.version_id().expect("Complete names its version").to_owned();
+    assert_eq!(get_version(&s3, B, "k", &v2).await, b"multi");
+
+    // Copying the null version to another key: a version there, the source named.
+    let copied = s3
+        .copy_object()
+        .bucket(B)
+        .key("copy")
+        .copy_source(format!("{B}/k?versionId=null"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(copied.copy_source_version_id(), Some("null"));
+    let c = copied.version_id().unwrap().to_owned();
+    assert_eq!(get_version(&s3, B, "copy", &c).await, b"unversioned");
+    // A delete marker cannot be copied; another key's version id is not this key's.
+    let dm = delete_to_marker(&s3, B, "copy").await;
+    let res = s3
+        .copy_object()
+        .bucket(B)
+        .key("copy2")
+        .copy_source(format!("{B}/copy?versionId={dm}"))
+        .send()
+        .await;
+    let err = res.unwrap_err();
+    assert!(matches!(status_of(&err), 400 | 405), "{err:?}");
+    assert_s3_err(
+        s3.get_object().bucket(B).key("k").version_id(&c).send().await,
+        404,
+        Some("NoSuchVersion"),
+    );
+    assert_s3_err(
+        s3.get_object().bucket(B).key("k").version_id("not a version id!").send().await,
+        400,
+        Some("InvalidArgument"),
+    );
+
+    // History of "k", newest first, the null version oldest; paged one at a time (the
+    // markers then name the null version too).
+    let want = [v2.as_str(), v1.as_str(), "null"];
+    let mut seen = Vec::new();
+    let mut marker = (None, None);
+    loop {
+        let page = list_versions_page(&s3, B, Some("k"), None, Some(1), marker).await;
+        seen.extend(page.versions.iter().map(|l| l.version_id.clone()));
+        if page.out.is_truncated() != Some(true) {
+            break;
+        }
+        marker = (
+            page.out.next_key_marker().map(str::to_owned),
+            page.out.next_version_id_marker().map(str::to_owned),
+        );
+    }
+    assert_eq!(seen, want);
+    // A version-id marker needs a key marker.
+    let res = s3
+        .list_object_versions()
+        .bucket(B)
+        .version_id_marker(&v1)
+        .send()
+        .await;
+    assert_s3_err(res, 400, Some("InvalidArgument"));
 }
