@@ -79,7 +79,28 @@ async fn concurrent_create_only_puts_have_exactly_one_winner() {
     race(&s3, "cond-versioned", "lease").await;
     assert_eq!(all_versions(&s3, "cond-versioned").await.len(), 1);
     // A delete marker counts as absent: the key may be created again, once.
+    let etag = s3
+        .head_object()
+        .bucket("cond-versioned")
+        .key("lease")
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_owned();
     delete_to_marker(&s3, "cond-versioned", "lease").await;
+    // ...and If-Match finds nothing to match.
+    assert_s3_err(
+        put_if(&s3, "cond-versioned", "lease", b"x", Some(&etag), None).await,
+        404,
+        Some("NoSuchKey"),
+    );
+    assert_s3_err(
+        put_if(&s3, "cond-versioned", "lease", b"x", Some("*"), None).await,
+        404,
+        Some("NoSuchKey"),
+    );
     race(&s3, "cond-versioned", "lease").await;
     assert_eq!(all_versions(&s3, "cond-versioned").await.len(), 3);
 }
@@ -98,7 +119,9 @@ async fn if_match_on_put_is_compare_and_swap() {
         Some("PreconditionFailed"),
     );
     assert_eq!(get(&s3, B, "doc").await, b"v1");
-    let out = put_if(&s3, B, "doc", b"v2", Some(&etag), None).await.unwrap();
+    let out = put_if(&s3, B, "doc", b"v2", Some(&etag), None)
+        .await
+        .unwrap();
     assert_eq!(out.e_tag(), Some(etag_of(b"v2").as_str()));
     assert_eq!(get(&s3, B, "doc").await, b"v2");
     // The old ETag no longer matches.
@@ -199,7 +222,10 @@ async fn complete_multipart_upload_honours_if_none_match_and_if_match() {
     let etag = multipart(&s3, "mp", b"first", None, Some("*"))
         .await
         .expect("create-only on an absent key");
-    assert_eq!(multipart(&s3, "mp", b"second", None, Some("*")).await, Err(412));
+    assert_eq!(
+        multipart(&s3, "mp", b"second", None, Some("*")).await,
+        Err(412)
+    );
     assert_eq!(get(&s3, B, "mp").await, b"first");
     // If-Match: the current ETag wins, a stale one is refused, an absent key is 404.
     assert_eq!(
@@ -239,7 +265,11 @@ async fn if_match_on_delete_refuses_a_stale_etag() {
         .send()
         .await
         .expect("If-Match with the current ETag deletes");
-    assert_s3_err(s3.head_object().bucket(B).key("doc").send().await, 404, None);
+    assert_s3_err(
+        s3.head_object().bucket(B).key("doc").send().await,
+        404,
+        None,
+    );
     // Versioned: a matching If-Match makes the delete marker; a stale one does not.
     versioned_bucket(&s3, "cond-v").await;
     let etag = put(&s3, "cond-v", "doc", b"v1").await;

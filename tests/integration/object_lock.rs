@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{
-    Delete, DefaultRetention, ObjectIdentifier, ObjectLockConfiguration, ObjectLockEnabled,
+    DefaultRetention, Delete, ObjectIdentifier, ObjectLockConfiguration, ObjectLockEnabled,
     ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode, ObjectLockRetention,
     ObjectLockRetentionMode, ObjectLockRule,
 };
@@ -59,7 +59,13 @@ fn retention(mode: &ObjectLockMode, until: DateTime) -> ObjectLockRetention {
 }
 
 /// PutObject with a retention (the SDK adds its default CRC32 checksum); the version id.
-async fn put_locked(s3: &Client, bucket: &str, key: &str, mode: &ObjectLockMode, until: DateTime) -> String {
+async fn put_locked(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    mode: &ObjectLockMode,
+    until: DateTime,
+) -> String {
     let out = s3
         .put_object()
         .bucket(bucket)
@@ -95,7 +101,13 @@ fn user_arn(env: &TestEnv, server: &Server, name: &str) -> String {
 }
 
 /// DeleteObjects of one version: the error code for it (`None`: deleted).
-async fn delete_objects_one(s3: &Client, bucket: &str, key: &str, version: &str, bypass: bool) -> Option<String> {
+async fn delete_objects_one(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    version: &str,
+    bypass: bool,
+) -> Option<String> {
     let out = s3
         .delete_objects()
         .bucket(bucket)
@@ -138,7 +150,13 @@ async fn delete_objects_one(s3: &Client, bucket: &str, key: &str, version: &str,
 /// may work without the bypass; overwriting and delete markers work and keep `v`.
 async fn nothing_removes(who: &str, s3: &Client, key: &str, v: &str, mode: &ObjectLockMode) {
     let ctx = format!("{who}, {}", mode.as_str());
-    let res = s3.delete_object().bucket(B).key(key).version_id(v).send().await;
+    let res = s3
+        .delete_object()
+        .bucket(B)
+        .key(key)
+        .version_id(v)
+        .send()
+        .await;
     assert_s3_err(res, 403, Some("AccessDenied"));
     assert_eq!(
         delete_objects_one(s3, B, key, v, false).await.as_deref(),
@@ -173,15 +191,30 @@ async fn nothing_removes(who: &str, s3: &Client, key: &str, v: &str, mode: &Obje
         .retention(retention(mode, in_secs(7200)))
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{ctx}: extend: {}", aws_sdk_s3::error::DisplayErrorContext(&e)));
+        .unwrap_or_else(|e| {
+            panic!(
+                "{ctx}: extend: {}",
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            )
+        });
     // Overwrite: a new version on top, the locked one untouched.
     let newer = put_version(s3, B, key, b"overwritten").await;
     assert_ne!(newer, v);
-    assert_eq!(get_version(s3, B, key, v).await, format!("kept: {key}").as_bytes());
+    assert_eq!(
+        get_version(s3, B, key, v).await,
+        format!("kept: {key}").as_bytes()
+    );
     // A delete marker hides it but removes nothing.
     delete_to_marker(s3, B, key).await;
-    assert_eq!(get_version(s3, B, key, v).await, format!("kept: {key}").as_bytes());
-    assert_s3_err(s3.delete_bucket().bucket(B).send().await, 409, Some("BucketNotEmpty"));
+    assert_eq!(
+        get_version(s3, B, key, v).await,
+        format!("kept: {key}").as_bytes()
+    );
+    assert_s3_err(
+        s3.delete_bucket().bucket(B).send().await,
+        409,
+        Some("BucketNotEmpty"),
+    );
     let got = s3
         .get_object_retention()
         .bucket(B)
@@ -191,7 +224,11 @@ async fn nothing_removes(who: &str, s3: &Client, key: &str, v: &str, mode: &Obje
         .await
         .unwrap();
     let r = got.retention().unwrap();
-    assert_eq!(r.mode().map(ObjectLockRetentionMode::as_str), Some(mode.as_str()), "{ctx}");
+    assert_eq!(
+        r.mode().map(ObjectLockRetentionMode::as_str),
+        Some(mode.as_str()),
+        "{ctx}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,7 +238,11 @@ async fn lock_enabled_buckets_are_versioned_and_apply_default_retention() {
     let s3 = server.client();
     create_locked_bucket(&s3, B).await;
     let v = s3.get_bucket_versioning().bucket(B).send().await.unwrap();
-    assert_eq!(v.status().map(|s| s.as_str()), Some("Enabled"));
+    assert_eq!(
+        v.status()
+            .map(aws_sdk_s3::types::BucketVersioningStatus::as_str),
+        Some("Enabled")
+    );
     let cfg = s3
         .get_object_lock_configuration()
         .bucket(B)
@@ -227,7 +268,10 @@ async fn lock_enabled_buckets_are_versioned_and_apply_default_retention() {
     // A plain bucket has no configuration, and takes none while unversioned.
     create_bucket(&s3, "plain").await;
     assert_s3_err(
-        s3.get_object_lock_configuration().bucket("plain").send().await,
+        s3.get_object_lock_configuration()
+            .bucket("plain")
+            .send()
+            .await,
         404,
         Some("ObjectLockConfigurationNotFoundError"),
     );
@@ -324,12 +368,24 @@ async fn lock_enabled_buckets_are_versioned_and_apply_default_retention() {
                 && until <= SystemTime::now() + two_days + Duration::from_secs(5),
             "{key}: retain until {until:?}"
         );
-        let head = s3.head_object().bucket(B).key(key).version_id(v).send().await.unwrap();
+        let head = s3
+            .head_object()
+            .bucket(B)
+            .key(key)
+            .version_id(v)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Governance));
         assert!(head.object_lock_retain_until_date().is_some());
     }
     assert_s3_err(
-        s3.delete_object().bucket(B).key("k").version_id(&after).send().await,
+        s3.delete_object()
+            .bucket(B)
+            .key("k")
+            .version_id(&after)
+            .send()
+            .await,
         403,
         Some("AccessDenied"),
     );
@@ -362,7 +418,14 @@ async fn lock_enabled_buckets_are_versioned_and_apply_default_retention() {
         .await
         .unwrap();
     let c = put_version(&s3, B, "c", b"c").await;
-    let head = s3.head_object().bucket(B).key("c").version_id(&c).send().await.unwrap();
+    let head = s3
+        .head_object()
+        .bucket(B)
+        .key("c")
+        .version_id(&c)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Compliance));
 }
 
@@ -390,8 +453,17 @@ async fn locked_with_users(env: &TestEnv, server: &Server) -> (Client, Client, C
         .policy(policy)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("bucket policy: {}", aws_sdk_s3::error::DisplayErrorContext(&e)));
-    (s3, client_for(server, &clerk), client_for(server, &supervisor))
+        .unwrap_or_else(|e| {
+            panic!(
+                "bucket policy: {}",
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            )
+        });
+    (
+        s3,
+        client_for(server, &clerk),
+        client_for(server, &supervisor),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -427,7 +499,12 @@ async fn governance_bypass_needs_the_header_and_the_permission_compliance_has_no
     // Without the header: refused to everyone, root included.
     for s3 in [&root, &supervisor, &clerk] {
         assert_s3_err(
-            s3.delete_object().bucket(B).key("g").version_id(&v).send().await,
+            s3.delete_object()
+                .bucket(B)
+                .key("g")
+                .version_id(&v)
+                .send()
+                .await,
             403,
             Some("AccessDenied"),
         );
@@ -451,7 +528,13 @@ async fn governance_bypass_needs_the_header_and_the_permission_compliance_has_no
         .bypass_governance_retention(true)
         .delete(
             Delete::builder()
-                .objects(ObjectIdentifier::builder().key("g").version_id(&v).build().unwrap())
+                .objects(
+                    ObjectIdentifier::builder()
+                        .key("g")
+                        .version_id(&v)
+                        .build()
+                        .unwrap(),
+                )
                 .build()
                 .unwrap(),
         )
@@ -484,7 +567,10 @@ async fn governance_bypass_needs_the_header_and_the_permission_compliance_has_no
         .send()
         .await
         .expect("shorten GOVERNANCE with bypass");
-    assert_eq!(delete_objects_one(&supervisor, B, "g", &v, true).await, None);
+    assert_eq!(
+        delete_objects_one(&supervisor, B, "g", &v, true).await,
+        None
+    );
     // Root may bypass too, with the header.
     let v2 = put_locked(&clerk, B, "g", &gov, in_secs(3600)).await;
     root.delete_object()
@@ -566,7 +652,13 @@ async fn a_users_own_bucket_is_bypassable_until_an_identity_policy_denies_it() {
     let gov = ObjectLockMode::Governance;
     let v = put_locked(&keeper, B, "g", &gov, in_secs(3600)).await;
     assert_s3_err(
-        keeper.delete_object().bucket(B).key("g").version_id(&v).send().await,
+        keeper
+            .delete_object()
+            .bucket(B)
+            .key("g")
+            .version_id(&v)
+            .send()
+            .await,
         403,
         Some("AccessDenied"),
     );
@@ -657,7 +749,12 @@ async fn legal_hold_is_independent_and_retention_expires() {
         Some(&ObjectLockLegalHoldStatus::On)
     );
     assert_s3_err(
-        s3.get_object_retention().bucket(B).key("h").version_id(&h).send().await,
+        s3.get_object_retention()
+            .bucket(B)
+            .key("h")
+            .version_id(&h)
+            .send()
+            .await,
         404,
         Some("NoSuchObjectLockConfiguration"),
     );
@@ -709,7 +806,12 @@ async fn legal_hold_is_independent_and_retention_expires() {
     // Retention until it passes (server time), then the delete succeeds.
     for (key, v) in [("g", &g), ("c", &c)] {
         assert_s3_err(
-            s3.delete_object().bucket(B).key(key).version_id(v).send().await,
+            s3.delete_object()
+                .bucket(B)
+                .key(key)
+                .version_id(v)
+                .send()
+                .await,
             403,
             Some("AccessDenied"),
         );
@@ -732,7 +834,12 @@ async fn legal_hold_is_independent_and_retention_expires() {
     }
     // The expired retention no longer matters; the hold still does.
     assert_s3_err(
-        s3.delete_object().bucket(B).key("hr").version_id(&hr).send().await,
+        s3.delete_object()
+            .bucket(B)
+            .key("hr")
+            .version_id(&hr)
+            .send()
+            .await,
         403,
         Some("AccessDenied"),
     );
@@ -789,8 +896,14 @@ async fn a_put_setting_a_lock_needs_content_md5_or_a_checksum() {
                 &sign::Payload::Bytes(body),
                 SystemTime::now(),
             );
-            raw::request(server.addr, "PUT", &signed.path_and_query, &signed.header_refs(), body)
-                .await
+            raw::request(
+                server.addr,
+                "PUT",
+                &signed.path_and_query,
+                &signed.header_refs(),
+                body,
+            )
+            .await
         }
     };
     let refused = send("no-md5", false).await;
@@ -817,7 +930,14 @@ async fn a_put_setting_a_lock_needs_content_md5_or_a_checksum() {
         &sign::Payload::Bytes(body),
         SystemTime::now(),
     );
-    let refused = raw::request(server.addr, "PUT", &signed.path_and_query, &signed.header_refs(), body).await;
+    let refused = raw::request(
+        server.addr,
+        "PUT",
+        &signed.path_and_query,
+        &signed.header_refs(),
+        body,
+    )
+    .await;
     assert_eq!(refused.status, 400, "{}", refused.text());
     assert_eq!(refused.s3_code().as_deref(), Some("InvalidRequest"));
     // A write without lock settings needs neither.
@@ -831,6 +951,239 @@ async fn a_put_setting_a_lock_needs_content_md5_or_a_checksum() {
         &sign::Payload::Bytes(body),
         SystemTime::now(),
     );
-    let ok = raw::request(server.addr, "PUT", &signed.path_and_query, &signed.header_refs(), body).await;
+    let ok = raw::request(
+        server.addr,
+        "PUT",
+        &signed.path_and_query,
+        &signed.header_refs(),
+        body,
+    )
+    .await;
     assert_eq!(ok.status, 200, "{}", ok.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_settings_come_with_multipart_uploads_and_copies_and_never_on_markers() {
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let s3 = server.client();
+    create_locked_bucket(&s3, B).await;
+    let comp = ObjectLockMode::Compliance;
+
+    // CreateMultipartUpload with a retention: the completed version carries it.
+    let up = s3
+        .create_multipart_upload()
+        .bucket(B)
+        .key("mp")
+        .object_lock_mode(comp.clone())
+        .object_lock_retain_until_date(in_secs(3600))
+        .object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On)
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc32)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create mp: {}", aws_sdk_s3::error::DisplayErrorContext(&e)));
+    let id = up.upload_id().unwrap();
+    let part = s3
+        .upload_part()
+        .bucket(B)
+        .key("mp")
+        .upload_id(id)
+        .part_number(1)
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc32)
+        .body(ByteStream::from_static(b"multipart kept"))
+        .send()
+        .await
+        .unwrap();
+    let done = s3
+        .complete_multipart_upload()
+        .bucket(B)
+        .key("mp")
+        .upload_id(id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .parts(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().unwrap())
+                        .set_checksum_crc32(part.checksum_crc32().map(str::to_owned))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("complete: {}", aws_sdk_s3::error::DisplayErrorContext(&e)));
+    let mp = done.version_id().unwrap().to_owned();
+    let head = s3
+        .head_object()
+        .bucket(B)
+        .key("mp")
+        .version_id(&mp)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Compliance));
+    assert_eq!(
+        head.object_lock_legal_hold_status(),
+        Some(&ObjectLockLegalHoldStatus::On)
+    );
+    assert_s3_err(
+        s3.delete_object()
+            .bucket(B)
+            .key("mp")
+            .version_id(&mp)
+            .send()
+            .await,
+        403,
+        Some("AccessDenied"),
+    );
+
+    // CopyObject with lock headers: the copy is locked, the source keeps its own.
+    let plain = put_version(&s3, B, "plain", b"plain").await;
+    let copied = s3
+        .copy_object()
+        .bucket(B)
+        .key("copy")
+        .copy_source(format!("{B}/plain?versionId={plain}"))
+        .object_lock_mode(comp.clone())
+        .object_lock_retain_until_date(in_secs(3600))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("copy: {}", aws_sdk_s3::error::DisplayErrorContext(&e)));
+    let copy = copied.version_id().unwrap().to_owned();
+    let head = s3
+        .head_object()
+        .bucket(B)
+        .key("copy")
+        .version_id(&copy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Compliance));
+    let head = s3
+        .head_object()
+        .bucket(B)
+        .key("plain")
+        .version_id(&plain)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.object_lock_mode(), None);
+    // Copying a locked version does not copy its lock (AWS: the destination's own).
+    let again = s3
+        .copy_object()
+        .bucket(B)
+        .key("copy-of-locked")
+        .copy_source(format!("{B}/copy?versionId={copy}"))
+        .send()
+        .await
+        .unwrap();
+    let again = again.version_id().unwrap().to_owned();
+    s3.delete_object()
+        .bucket(B)
+        .key("copy-of-locked")
+        .version_id(&again)
+        .send()
+        .await
+        .expect("a copy without lock headers (and no default) is not locked");
+
+    // A delete marker has no lock settings: 405, as AWS answers.
+    let dm = delete_to_marker(&s3, B, "plain").await;
+    let res = s3
+        .put_object_legal_hold()
+        .bucket(B)
+        .key("plain")
+        .version_id(&dm)
+        .legal_hold(
+            ObjectLockLegalHold::builder()
+                .status(ObjectLockLegalHoldStatus::On)
+                .build(),
+        )
+        .send()
+        .await;
+    assert_s3_err(res, 405, Some("MethodNotAllowed"));
+    let res = s3
+        .put_object_retention()
+        .bucket(B)
+        .key("plain")
+        .version_id(&dm)
+        .retention(retention(&comp, in_secs(60)))
+        .send()
+        .await;
+    assert_s3_err(res, 405, Some("MethodNotAllowed"));
+    // A retention date in the past is refused.
+    let res = s3
+        .put_object_retention()
+        .bucket(B)
+        .key("plain")
+        .version_id(&plain)
+        .retention(retention(&comp, in_secs(-60)))
+        .send()
+        .await;
+    assert_s3_err(res, 400, Some("InvalidArgument"));
+    // Quiet DeleteObjects still reports the refused version.
+    let out = s3
+        .delete_objects()
+        .bucket(B)
+        .delete(
+            Delete::builder()
+                .quiet(true)
+                .objects(
+                    ObjectIdentifier::builder()
+                        .key("mp")
+                        .version_id(&mp)
+                        .build()
+                        .unwrap(),
+                )
+                .objects(
+                    ObjectIdentifier::builder()
+                        .key("plain")
+                        .version_id(&plain)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(out.deleted().is_empty());
+    assert_eq!(out.errors().len(), 1, "{:?}", out.errors());
+    assert_eq!(out.errors()[0].key(), Some("mp"));
+    assert_eq!(out.errors()[0].code(), Some("AccessDenied"));
+    assert_s3_err(
+        s3.head_object()
+            .bucket(B)
+            .key("plain")
+            .version_id(&plain)
+            .send()
+            .await,
+        404,
+        None,
+    );
+    // Lock operations on a bucket without Object Lock.
+    create_bucket(&s3, "plain-bucket").await;
+    put_version_less(&s3, "plain-bucket").await;
+    let res = s3
+        .put_object_legal_hold()
+        .bucket("plain-bucket")
+        .key("k")
+        .legal_hold(
+            ObjectLockLegalHold::builder()
+                .status(ObjectLockLegalHoldStatus::On)
+                .build(),
+        )
+        .send()
+        .await;
+    assert_s3_err(res, 400, Some("InvalidRequest"));
+    assert_s3_err(
+        s3.get_object_legal_hold()
+            .bucket("plain-bucket")
+            .key("k")
+            .send()
+            .await,
+        400,
+        Some("InvalidRequest"),
+    );
 }

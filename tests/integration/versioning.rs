@@ -143,7 +143,12 @@ async fn a_key_lives_through_versions_markers_restore_and_undelete() {
     assert_ne!(gone.delete_marker(), Some(true), "v3 is no marker");
     assert_marker_404(s3.get_object().bucket(B).key(key).send().await, &dm);
     assert_s3_err(
-        s3.get_object().bucket(B).key(key).version_id(&v3).send().await,
+        s3.get_object()
+            .bucket(B)
+            .key(key)
+            .version_id(&v3)
+            .send()
+            .await,
         404,
         Some("NoSuchVersion"),
     );
@@ -179,7 +184,10 @@ async fn a_key_lives_through_versions_markers_restore_and_undelete() {
 
     // Suspended: writes replace the one `null` version in place; older versions stay.
     set_versioning(&s3, B, BucketVersioningStatus::Suspended).await;
-    assert_eq!(versioning_status(&s3, B).await.as_deref(), Some("Suspended"));
+    assert_eq!(
+        versioning_status(&s3, B).await.as_deref(),
+        Some("Suspended")
+    );
     for body in [&b"third"[..], b"fourth"] {
         let out = s3
             .put_object()
@@ -245,7 +253,11 @@ async fn a_key_lives_through_versions_markers_restore_and_undelete() {
 
     // DeleteBucket: refused while any version or marker is left.
     for l in all_versions(&s3, B).await {
-        assert_s3_err(s3.delete_bucket().bucket(B).send().await, 409, Some("BucketNotEmpty"));
+        assert_s3_err(
+            s3.delete_bucket().bucket(B).send().await,
+            409,
+            Some("BucketNotEmpty"),
+        );
         s3.delete_object()
             .bucket(B)
             .key(&l.key)
@@ -314,11 +326,20 @@ async fn delete_objects_removes_versions_by_id_and_reports_markers() {
     assert_eq!(get_version(&s3, B, "a", &a1).await, b"a1");
     assert_eq!(get(&s3, B, "b").await, b"b2");
     assert_s3_err(
-        s3.get_object().bucket(B).key("b").version_id(&b1).send().await,
+        s3.get_object()
+            .bucket(B)
+            .key("b")
+            .version_id(&b1)
+            .send()
+            .await,
         404,
         Some("NoSuchVersion"),
     );
-    assert_eq!(get(&s3, B, "c").await, b"c1", "undeleted by removing its marker");
+    assert_eq!(
+        get(&s3, B, "c").await,
+        b"c1",
+        "undeleted by removing its marker"
+    );
     let mut listed: Vec<(String, String)> = all_versions(&s3, B)
         .await
         .into_iter()
@@ -469,7 +490,10 @@ async fn check_paging(
         pages += 1;
         let mut items: Vec<(usize, Item)> = Vec::new();
         for list in [
-            page.versions.into_iter().map(Item::Entry).collect::<Vec<_>>(),
+            page.versions
+                .into_iter()
+                .map(Item::Entry)
+                .collect::<Vec<_>>(),
             page.markers.into_iter().map(Item::Entry).collect(),
             page.prefixes.into_iter().map(Item::Prefix).collect(),
         ] {
@@ -483,9 +507,13 @@ async fn check_paging(
         items.sort_by_key(|(i, _)| *i);
         let truncated = page.out.is_truncated() == Some(true);
         if truncated {
-            assert_eq!(items.len(), max_keys as usize, "page {pages} not full");
+            assert_eq!(
+                items.len(),
+                usize::try_from(max_keys).unwrap(),
+                "page {pages} not full"
+            );
         } else {
-            assert!(items.len() <= max_keys as usize);
+            assert!(items.len() <= usize::try_from(max_keys).unwrap());
         }
         got.extend(items.into_iter().map(|(_, item)| item));
         if !truncated {
@@ -559,7 +587,14 @@ async fn list_object_versions_pages_thousands_of_versions_in_aws_order() {
     let rolled = expected(&model, "", Some("/"));
     assert!(rolled.contains(&Item::Prefix("a/".into())));
     check_paging(&s3, None, Some("/"), 137, &rolled).await;
-    check_paging(&s3, Some("c/"), Some("/"), 5, &expected(&model, "c/", Some("/"))).await;
+    check_paging(
+        &s3,
+        Some("c/"),
+        Some("/"),
+        5,
+        &expected(&model, "c/", Some("/")),
+    )
+    .await;
 
     // A version-id marker resumes inside a key: after the 10th newest version of "d".
     let d: Vec<&(String, bool)> = model["d"].iter().rev().collect();
@@ -679,6 +714,95 @@ async fn p3_version_ids_keys_and_metadata_are_not_on_disk_in_clear() {
     assert_no_marker_anywhere(&env, &markers, "versions written");
     assert!(server.stop().success());
     assert_no_marker_anywhere(&env, &markers, "after a clean stop");
+
+    // And the history survives the restart as it was.
+    let server = env.start_durable_known(
+        crate::common::ROOT_ACCESS_KEY,
+        crate::common::ROOT_SECRET_KEY,
+    );
+    let s3 = server.client();
+    assert_eq!(all_versions(&s3, B).await, listed);
+    assert_eq!(get_version(&s3, B, &key, &ids[4]).await, b"version 1.1");
+    let head = s3
+        .head_object()
+        .bucket(B)
+        .key(&key)
+        .version_id(&ids[4])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.metadata().unwrap()["consent"], meta);
+    assert_marker_404(s3.get_object().bucket(B).key(&key).send().await, &ids[8]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_listings_skip_keys_whose_latest_is_a_delete_marker() {
+    use futures::StreamExt as _;
+
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let s3 = server.client();
+    versioned_bucket(&s3, B).await;
+    let keys: Vec<String> = (0..400).map(|i| format!("k{i:04}")).collect();
+    crate::common::put_many(&s3, B, &keys, 8).await;
+    // All but every 37th key deleted (long runs of markers between live keys); one live key
+    // has older versions and one deleted key a version on top of an older marker.
+    futures::stream::iter(keys.iter().enumerate().filter(|(i, _)| i % 37 != 0))
+        .for_each_concurrent(8, |(_, k)| {
+            let s3 = s3.clone();
+            async move {
+                delete_to_marker(&s3, B, k).await;
+            }
+        })
+        .await;
+    put_version(&s3, B, "k0037", b"again").await;
+    put_version(&s3, B, "k0038", b"back").await;
+    let live: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 37 == 0 || *i == 38)
+        .map(|(_, k)| k.clone())
+        .collect();
+    assert_eq!(list_all_keys(&s3, B).await, live);
+    // Small pages of V2 and V1 see the same keys.
+    let mut got = Vec::new();
+    let mut token = None;
+    loop {
+        let out = s3
+            .list_objects_v2()
+            .bucket(B)
+            .max_keys(2)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .unwrap();
+        got.extend(out.contents().iter().map(|o| o.key().unwrap().to_owned()));
+        if out.is_truncated() != Some(true) {
+            break;
+        }
+        token = out.next_continuation_token().map(str::to_owned);
+    }
+    assert_eq!(got, live);
+    let mut got = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = s3
+            .list_objects()
+            .bucket(B)
+            .max_keys(3)
+            .set_marker(marker)
+            .send()
+            .await
+            .unwrap();
+        got.extend(out.contents().iter().map(|o| o.key().unwrap().to_owned()));
+        if out.is_truncated() != Some(true) {
+            break;
+        }
+        marker = got.last().cloned();
+    }
+    assert_eq!(got, live);
+    // 400 first versions, 389 markers, 2 more versions.
+    assert_eq!(all_versions(&s3, B).await.len(), 400 + 389 + 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -729,7 +853,10 @@ async fn copies_multipart_uploads_and_the_null_version_take_their_place_in_histo
         .send()
         .await
         .unwrap();
-    let v2 = done.version_id().expect("Complete names its version").to_owned();
+    let v2 = done
+        .version_id()
+        .expect("Complete names its version")
+        .to_owned();
     assert_eq!(get_version(&s3, B, "k", &v2).await, b"multi");
 
     // Copying the null version to another key: a version there, the source named.
@@ -756,12 +883,22 @@ async fn copies_multipart_uploads_and_the_null_version_take_their_place_in_histo
     let err = res.unwrap_err();
     assert!(matches!(status_of(&err), 400 | 405), "{err:?}");
     assert_s3_err(
-        s3.get_object().bucket(B).key("k").version_id(&c).send().await,
+        s3.get_object()
+            .bucket(B)
+            .key("k")
+            .version_id(&c)
+            .send()
+            .await,
         404,
         Some("NoSuchVersion"),
     );
     assert_s3_err(
-        s3.get_object().bucket(B).key("k").version_id("not a version id!").send().await,
+        s3.get_object()
+            .bucket(B)
+            .key("k")
+            .version_id("not a version id!")
+            .send()
+            .await,
         400,
         Some("InvalidArgument"),
     );
@@ -791,4 +928,150 @@ async fn copies_multipart_uploads_and_the_null_version_take_their_place_in_histo
         .send()
         .await;
     assert_s3_err(res, 400, Some("InvalidArgument"));
+
+    // Suspended, with the old null version deep in history: a write replaces it (it is
+    // gone) and becomes the current null version; the others stay.
+    set_versioning(&s3, B, BucketVersioningStatus::Suspended).await;
+    put(&s3, B, "k", b"suspended").await;
+    let ids: Vec<(String, bool)> = all_versions(&s3, B)
+        .await
+        .into_iter()
+        .filter(|l| l.key == "k")
+        .map(|l| (l.version_id, l.is_latest))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("null".to_owned(), true),
+            (v2.clone(), false),
+            (v1.clone(), false)
+        ]
+    );
+    assert_eq!(get_version(&s3, B, "k", "null").await, b"suspended");
+    assert_eq!(get(&s3, B, "k").await, b"suspended");
+}
+
+/// Naming a version needs the `…Version` action (as in AWS): a user granted s3:GetObject,
+/// s3:DeleteObject and s3:ListBucket on root's bucket reads, deletes (to a marker) and
+/// lists current objects, but reads, deletes and lists versions only once granted
+/// s3:GetObjectVersion, s3:DeleteObjectVersion and s3:ListBucketVersions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_requests_need_the_version_actions() {
+    let env = TestEnv::new();
+    let server = env.start_ephemeral_with(&["--users", "1"]);
+    let root = server.client();
+    let user = server.user_client(1);
+    versioned_bucket(&root, B).await;
+    let v1 = put_version(&root, B, "k", b"one").await;
+    put_version(&root, B, "k", b"two").await;
+    let arn = format!(
+        "arn:aws:iam::{}:user/user1",
+        server.vars["COFFER_ACCOUNT_ID"]
+    );
+    let grant = |actions: &[&str]| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{arn}"}},"Action":{},"Resource":["arn:aws:s3:::{B}","arn:aws:s3:::{B}/*"]}}]}}"#,
+            serde_json::to_string(actions).unwrap()
+        )
+    };
+    root.put_bucket_policy()
+        .bucket(B)
+        .policy(grant(&[
+            "s3:GetObject",
+            "s3:DeleteObject",
+            "s3:ListBucket",
+            "s3:PutObject",
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get(&user, B, "k").await, b"two");
+    assert_s3_err(
+        user.get_object()
+            .bucket(B)
+            .key("k")
+            .version_id(&v1)
+            .send()
+            .await,
+        403,
+        Some("AccessDenied"),
+    );
+    assert_s3_err(
+        user.head_object()
+            .bucket(B)
+            .key("k")
+            .version_id(&v1)
+            .send()
+            .await,
+        403,
+        None,
+    );
+    assert_s3_err(
+        user.list_object_versions().bucket(B).send().await,
+        403,
+        Some("AccessDenied"),
+    );
+    assert_s3_err(
+        user.delete_object()
+            .bucket(B)
+            .key("k")
+            .version_id(&v1)
+            .send()
+            .await,
+        403,
+        Some("AccessDenied"),
+    );
+    let res = user
+        .delete_objects()
+        .bucket(B)
+        .delete(
+            Delete::builder()
+                .objects(
+                    ObjectIdentifier::builder()
+                        .key("k")
+                        .version_id(&v1)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await;
+    assert_s3_err(res, 403, Some("AccessDenied"));
+    // Copying a named version reads it: s3:GetObjectVersion on the source.
+    let res = user
+        .copy_object()
+        .bucket(B)
+        .key("restored")
+        .copy_source(format!("{B}/k?versionId={v1}"))
+        .send()
+        .await;
+    assert_s3_err(res, 403, Some("AccessDenied"));
+    assert_eq!(all_versions(&root, B).await.len(), 2, "nothing changed");
+    // Without a version id: a delete marker, which s3:DeleteObject allows.
+    delete_to_marker(&user, B, "k").await;
+
+    root.put_bucket_policy()
+        .bucket(B)
+        .policy(grant(&[
+            "s3:GetObject",
+            "s3:GetObjectVersion",
+            "s3:DeleteObjectVersion",
+            "s3:ListBucketVersions",
+            "s3:PutObject",
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get_version(&user, B, "k", &v1).await, b"one");
+    assert_eq!(all_versions(&user, B).await.len(), 3);
+    user.delete_object()
+        .bucket(B)
+        .key("k")
+        .version_id(&v1)
+        .send()
+        .await
+        .expect("s3:DeleteObjectVersion allows it");
+    assert_eq!(all_versions(&root, B).await.len(), 2);
 }

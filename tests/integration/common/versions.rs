@@ -64,7 +64,11 @@ pub async fn delete_to_marker(s3: &Client, bucket: &str, key: &str) -> String {
         .send()
         .await
         .unwrap_or_else(|e| panic!("delete {key:?}: {}", DisplayErrorContext(&e)));
-    assert_eq!(out.delete_marker(), Some(true), "DELETE makes a delete marker");
+    assert_eq!(
+        out.delete_marker(),
+        Some(true),
+        "DELETE makes a delete marker"
+    );
     out.version_id()
         .expect("a delete marker has a version id")
         .to_owned()
