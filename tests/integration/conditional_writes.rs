@@ -293,3 +293,73 @@ async fn if_match_on_delete_refuses_a_stale_etag() {
     assert_eq!(out.delete_marker(), Some(true));
     assert_eq!(all_versions(&s3, "cond-v").await.len(), 2);
 }
+
+/// DeleteObjects takes an ETag per key (AWS's conditional delete in a batch): a stale
+/// one refuses that key alone with PreconditionFailed; it is never silently ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_objects_honours_each_keys_etag() {
+    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let s3 = server.client();
+    create_bucket(&s3, B).await;
+    let fresh = put(&s3, B, "fresh", b"fresh").await;
+    put(&s3, B, "stale", b"stale").await;
+    put(&s3, B, "plain", b"plain").await;
+    let out = s3
+        .delete_objects()
+        .bucket(B)
+        .delete(
+            Delete::builder()
+                .objects(
+                    ObjectIdentifier::builder()
+                        .key("fresh")
+                        .e_tag(&fresh)
+                        .build()
+                        .unwrap(),
+                )
+                .objects(
+                    ObjectIdentifier::builder()
+                        .key("stale")
+                        .e_tag(etag_of(b"older"))
+                        .build()
+                        .unwrap(),
+                )
+                .objects(ObjectIdentifier::builder().key("plain").build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut deleted: Vec<&str> = out.deleted().iter().map(|d| d.key().unwrap()).collect();
+    deleted.sort_unstable();
+    assert_eq!(deleted, ["fresh", "plain"]);
+    assert_eq!(out.errors().len(), 1, "{:?}", out.errors());
+    assert_eq!(out.errors()[0].key(), Some("stale"));
+    assert_eq!(out.errors()[0].code(), Some("PreconditionFailed"));
+    assert_eq!(get(&s3, B, "stale").await, b"stale");
+    assert_eq!(crate::common::list_all_keys(&s3, B).await, ["stale"]);
+
+    // Size and modification-time conditions are refused, not ignored.
+    let res = s3
+        .delete_objects()
+        .bucket(B)
+        .delete(
+            Delete::builder()
+                .objects(
+                    ObjectIdentifier::builder()
+                        .key("stale")
+                        .size(1)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await;
+    assert_s3_err(res, 501, Some("NotImplemented"));
+    assert_eq!(get(&s3, B, "stale").await, b"stale");
+}
