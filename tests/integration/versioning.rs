@@ -1075,3 +1075,101 @@ async fn version_requests_need_the_version_actions() {
         .expect("s3:DeleteObjectVersion allows it");
     assert_eq!(all_versions(&root, B).await.len(), 2);
 }
+
+/// An object ACL grant is the version's own (AWS): READ granted on the latest version
+/// reads that version, never an older one named by id (which may hold anything), and a
+/// grant put on an older version reads that one only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_acl_grant_covers_its_own_version_only() {
+    let env = TestEnv::new();
+    let server = env.start_ephemeral_with(&["--users", "1"]);
+    let root = server.client();
+    let user = server.user_client(1);
+    let user_id = user
+        .list_buckets()
+        .send()
+        .await
+        .unwrap()
+        .owner()
+        .and_then(|o| o.id())
+        .unwrap()
+        .to_owned();
+    versioned_bucket(&root, B).await;
+    let old = put_version(&root, B, "k", b"an older, private version").await;
+    let shared = root
+        .put_object()
+        .bucket(B)
+        .key("k")
+        .grant_read(format!("id=\"{user_id}\""))
+        .body(b"the shared version".to_vec().into())
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_owned();
+    assert_eq!(get(&user, B, "k").await, b"the shared version");
+    assert_eq!(
+        get_version(&user, B, "k", &shared).await,
+        b"the shared version"
+    );
+    assert_s3_err(
+        user.get_object()
+            .bucket(B)
+            .key("k")
+            .version_id(&old)
+            .send()
+            .await,
+        403,
+        Some("AccessDenied"),
+    );
+    assert_s3_err(
+        user.head_object()
+            .bucket(B)
+            .key("k")
+            .version_id(&old)
+            .send()
+            .await,
+        403,
+        None,
+    );
+    // Nor through a copy of the older version into the user's own bucket.
+    create_bucket(&user, "users-own").await;
+    let res = user
+        .copy_object()
+        .bucket("users-own")
+        .key("stolen")
+        .copy_source(format!("{B}/k?versionId={old}"))
+        .send()
+        .await;
+    assert_s3_err(res, 403, Some("AccessDenied"));
+    // A grant on the older version (PutObjectAcl with its id) opens that one alone.
+    let third = put_version(&root, B, "k", b"newest, private").await;
+    root.put_object_acl()
+        .bucket(B)
+        .key("k")
+        .version_id(&old)
+        .grant_read(format!("id=\"{user_id}\""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        get_version(&user, B, "k", &old).await,
+        b"an older, private version"
+    );
+    assert_s3_err(
+        user.get_object().bucket(B).key("k").send().await,
+        403,
+        Some("AccessDenied"),
+    );
+    assert_s3_err(
+        user.get_object()
+            .bucket(B)
+            .key("k")
+            .version_id(&third)
+            .send()
+            .await,
+        403,
+        Some("AccessDenied"),
+    );
+}
