@@ -1173,3 +1173,63 @@ async fn an_object_acl_grant_covers_its_own_version_only() {
         Some("AccessDenied"),
     );
 }
+
+/// Versions keep their chunks: a delete marker frees nothing, an overwrite frees nothing,
+/// a Suspended write frees the `null` version it replaces, and deleting the last version
+/// by id frees the rest (no chunk of a deleted version is left behind).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_hold_their_chunks_until_deleted_for_good() {
+    use std::time::Duration;
+
+    use crate::common::{eventually, files_under, random_bytes};
+
+    let env = TestEnv::new();
+    let server = env.start_durable();
+    let s3 = server.client();
+    let chunks = || files_under(&env.data().join("chunks")).len();
+    versioned_bucket(&s3, B).await;
+    let before = chunks();
+    let bodies: Vec<Vec<u8>> = (0..3).map(|_| random_bytes(1024 * 1024 + 7)).collect();
+    let mut ids = Vec::new();
+    for body in &bodies {
+        ids.push(put_version(&s3, B, "k", body).await);
+    }
+    let three = chunks();
+    assert!(
+        three >= before + 3,
+        "three distinct bodies, three chunks at least"
+    );
+    delete_to_marker(&s3, B, "k").await;
+    assert_eq!(chunks(), three, "a delete marker frees nothing");
+    for (id, body) in ids.iter().zip(&bodies) {
+        assert!(get_version(&s3, B, "k", id).await == *body);
+    }
+
+    // Suspended: the second write replaces the first null version and frees its chunks.
+    set_versioning(&s3, B, BucketVersioningStatus::Suspended).await;
+    put(&s3, B, "k", &random_bytes(1024 * 1024 + 9)).await;
+    let with_null = chunks();
+    assert!(with_null > three);
+    put(&s3, B, "k", &random_bytes(1024 * 1024 + 11)).await;
+    assert!(
+        eventually(Duration::from_secs(10), || chunks() == with_null).await,
+        "the replaced null version's chunks are freed"
+    );
+
+    // Deleting every version and marker by id frees everything.
+    for l in all_versions(&s3, B).await {
+        s3.delete_object()
+            .bucket(B)
+            .key(&l.key)
+            .version_id(&l.version_id)
+            .send()
+            .await
+            .unwrap();
+    }
+    assert!(
+        eventually(Duration::from_secs(10), || chunks() == before).await,
+        "chunks left after every version went: {} (before: {before})",
+        chunks()
+    );
+    s3.delete_bucket().bucket(B).send().await.unwrap();
+}
