@@ -1233,3 +1233,78 @@ async fn versions_hold_their_chunks_until_deleted_for_good() {
     );
     s3.delete_bucket().bucket(B).send().await.unwrap();
 }
+
+/// A version id belongs to its key: naming it with another key finds nothing and changes
+/// nothing (DELETE is a no-op, reads and copies are NoSuchVersion, lock settings refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_id_named_with_another_key_touches_nothing() {
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let s3 = server.client();
+    s3.create_bucket()
+        .bucket(B)
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .unwrap();
+    let a = put_version(&s3, B, "a", b"a").await;
+    let b = put_version(&s3, B, "b", b"b").await;
+    s3.delete_object()
+        .bucket(B)
+        .key("a")
+        .version_id(&b)
+        .send()
+        .await
+        .expect("deleting what is not there succeeds");
+    let res = s3
+        .delete_objects()
+        .bucket(B)
+        .delete(
+            Delete::builder()
+                .objects(
+                    ObjectIdentifier::builder()
+                        .key("b")
+                        .version_id(&a)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(res.errors().is_empty(), "{:?}", res.errors());
+    assert_eq!(get_version(&s3, B, "a", &a).await, b"a");
+    assert_eq!(get_version(&s3, B, "b", &b).await, b"b");
+    let res = s3
+        .copy_object()
+        .bucket(B)
+        .key("c")
+        .copy_source(format!("{B}/a?versionId={b}"))
+        .send()
+        .await;
+    assert_s3_err(res, 404, Some("NoSuchVersion"));
+    let res = s3
+        .put_object_legal_hold()
+        .bucket(B)
+        .key("a")
+        .version_id(&b)
+        .legal_hold(
+            aws_sdk_s3::types::ObjectLockLegalHold::builder()
+                .status(aws_sdk_s3::types::ObjectLockLegalHoldStatus::On)
+                .build(),
+        )
+        .send()
+        .await;
+    assert_s3_err(res, 404, Some("NoSuchVersion"));
+    // b is not held: it may still go.
+    s3.delete_object()
+        .bucket(B)
+        .key("b")
+        .version_id(&b)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(all_versions(&s3, B).await.len(), 1);
+}
