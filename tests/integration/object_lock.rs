@@ -940,6 +940,46 @@ async fn a_put_setting_a_lock_needs_content_md5_or_a_checksum() {
     .await;
     assert_eq!(refused.status, 400, "{}", refused.text());
     assert_eq!(refused.s3_code().as_deref(), Some("InvalidRequest"));
+    // A checksum in an aws-chunked trailer counts too (announced by `x-amz-trailer`, with
+    // no `x-amz-sdk-checksum-algorithm`, as a hand-rolled client may send it).
+    let chunked = sign::aws_chunked_body(body);
+    let decoded = body.len().to_string();
+    let trailer_headers = [
+        ("content-encoding", "aws-chunked"),
+        ("x-amz-decoded-content-length", decoded.as_str()),
+        ("x-amz-trailer", "x-amz-checksum-crc32"),
+        ("x-amz-object-lock-legal-hold", "ON"),
+    ];
+    let signed = sign::sign_v4_headers_in(
+        &server.region,
+        &server.access_key,
+        &server.secret_key,
+        "PUT",
+        &format!("{}/{B}/trailer", server.endpoint),
+        &trailer_headers,
+        &sign::Payload::StreamingUnsignedTrailer,
+        SystemTime::now(),
+    );
+    let ok = raw::request(
+        server.addr,
+        "PUT",
+        &signed.path_and_query,
+        &signed.header_refs(),
+        &chunked,
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let head = s3
+        .head_object()
+        .bucket(B)
+        .key("trailer")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.object_lock_legal_hold_status(),
+        Some(&ObjectLockLegalHoldStatus::On)
+    );
     // A write without lock settings needs neither.
     let signed = sign::sign_v4_headers_in(
         &server.region,
