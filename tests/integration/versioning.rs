@@ -1308,3 +1308,53 @@ async fn a_version_id_named_with_another_key_touches_nothing() {
         .unwrap();
     assert_eq!(all_versions(&s3, B).await.len(), 1);
 }
+
+/// 16 concurrent writes and 4 concurrent deletes of one key: every write is its own version
+/// with its own id, every delete its own marker, and exactly one of them is the latest —
+/// the one a plain GET sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_to_one_key_each_make_a_version() {
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let s3 = server.client();
+    versioned_bucket(&s3, B).await;
+    put_version(&s3, B, "k", b"seed").await;
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let s3 = s3.clone();
+            tokio::spawn(async move {
+                if i % 5 == 4 {
+                    (delete_to_marker(&s3, B, "k").await, None)
+                } else {
+                    let body = format!("writer {i}").into_bytes();
+                    (put_version(&s3, B, "k", &body).await, Some(body))
+                }
+            })
+        })
+        .collect();
+    let mut written = BTreeMap::new();
+    for t in tasks {
+        let (id, body) = t.await.unwrap();
+        assert!(
+            written.insert(id, body).is_none(),
+            "a version id given twice"
+        );
+    }
+    let listed = all_versions(&s3, B).await;
+    assert_eq!(listed.len(), 21);
+    let latest: Vec<&Listed> = listed.iter().filter(|l| l.is_latest).collect();
+    assert_eq!(latest.len(), 1, "{listed:?}");
+    let latest = latest[0];
+    for l in &listed {
+        if let Some(body) = written.get(&l.version_id) {
+            assert_eq!(l.delete_marker, body.is_none(), "{l:?}");
+        }
+    }
+    match &written[&latest.version_id] {
+        Some(body) => assert_eq!(&get(&s3, B, "k").await, body),
+        None => assert_marker_404(
+            s3.get_object().bucket(B).key("k").send().await,
+            &latest.version_id,
+        ),
+    }
+}
