@@ -134,12 +134,13 @@ impl Strict {
             (decision, stored.as_ref(), target.key, bucket)
             && object_acl_applies(&action)
         {
-            // The grants of the version the request names, if it names one.
+            // The grants of the version the request names, not the key's latest: an ACL
+            // belongs to one version (AWS), and older versions may hold anything.
             let version = target
                 .context
                 .get("s3:VersionId")
                 .and_then(<[String]>::first)
-                .and_then(|v| coffer_storage::VersionRef::parse(v).ok());
+                .map(String::as_str);
             object_acl = self.object_grants(&stored.info, key, version).await?;
             request.bucket = Some(BucketFacts {
                 object_acl: &object_acl,
@@ -196,15 +197,19 @@ impl Strict {
         Ok(Some(StoredBucket { info, policy, acl }))
     }
 
-    /// The ACL grants of object `key` in `bucket` (of `version`, or the current one); none
-    /// if there is no such object (the caller may not learn whether it exists, so it is
-    /// denied like any other).
+    /// The ACL grants of object `key` in `bucket` (of `version` if named, else the
+    /// latest); none if there is no such object or version (the caller may not learn
+    /// whether it exists, so it is denied like any other).
     async fn object_grants(
         &self,
         bucket: &BucketInfo,
         key: &str,
-        version: Option<coffer_storage::VersionRef>,
+        version: Option<&str>,
     ) -> S3Result<Vec<UserGrant>> {
+        // A name no version could have: no grants.
+        let Ok(version) = version.map(coffer_storage::VersionRef::parse).transpose() else {
+            return Ok(Vec::new());
+        };
         match self.store.head_version(bucket, key, version).await {
             Ok(info) => Ok(object_grants(&info.meta.grants)),
             Err(

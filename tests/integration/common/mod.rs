@@ -9,6 +9,7 @@ pub mod iam_cli;
 pub mod markers;
 pub mod raw;
 pub mod sign;
+pub mod versions;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
