@@ -4,8 +4,8 @@
 //! the version id asked for); the access hook or the IAM API fills the request's
 //! [`NoteSlot`] (operation, caller, bucket, key); the response gives status, error code,
 //! version id made and bytes out. A request that changes something (PUT, POST, DELETE, any
-//! IAM call) is answered only once its record is durable; if the trail cannot take it, the
-//! answer becomes 503. The record follows the change, so the change itself has happened by
+//! IAM call) and succeeds is answered only once its record is durable; if the trail cannot
+//! take it, the answer becomes 503. The record follows the change, so the change itself has happened by
 //! then: the 503 tells the client not to count on it, and the operator that the trail is
 //! down.
 //!
@@ -70,7 +70,11 @@ impl Pending {
         resp: Response<s3s::Body>,
     ) -> Response<s3s::Body> {
         let note = self.slot.take();
-        let wait = self.mutating || note.admin;
+        // Only a change that happened must be on record before it is acknowledged: a
+        // refused or failed one changed nothing (the index commit is the last step of every
+        // write), and its answer — often with the body left unread and the connection about
+        // to close — must not wait for a disk.
+        let wait = (self.mutating || note.admin) && resp.status().as_u16() < 400;
         let headers = resp.headers();
         let version_id = headers
             .get("x-amz-version-id")
