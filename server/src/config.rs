@@ -67,6 +67,10 @@ pub(crate) enum Command {
     /// enable a leaked key, or replace a lost root credential. While the server runs, use
     /// its IAM API instead.
     Users(crate::users_cmd::UsersArgs),
+    /// Read and check the audit trail of a stopped data directory: `show` lists records
+    /// (filtered), `verify` checks the hash chain and, given one, a checkpoint from the
+    /// server log.
+    Audit(crate::audit_cmd::AuditArgs),
 }
 
 /// Flags of `coffer serve`. Every flag can also be set by the `COFFER_…` variable shown.

@@ -8,6 +8,8 @@
 #![forbid(unsafe_code)]
 
 mod activity;
+mod audit_cmd;
+mod audit_trail;
 mod client;
 mod config;
 mod ephemeral;
@@ -63,6 +65,7 @@ async fn main() -> ExitCode {
         Command::Unlock(args) => unlock_socket::run(args).await,
         Command::Keys(args) => keys_cmd::run(args).await,
         Command::Users(args) => users_cmd::run(args).await,
+        Command::Audit(args) => audit_cmd::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -93,7 +96,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
                 .context("could not open the ephemeral store");
             let result = match store {
                 Ok(store) => {
-                    let result = serve_open(&cfg, &store).await;
+                    let result = serve_open(&cfg, &store, dir.path()).await;
                     store.shutdown().await;
                     result
                 }
@@ -108,7 +111,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
                     let store = open_store(&cfg, data, key, true).await.with_context(|| {
                         format!("could not open the data directory {}", data.display())
                     })?;
-                    let result = serve_open(&cfg, &store).await;
+                    let result = serve_open(&cfg, &store, data).await;
                     store.shutdown().await;
                     result?;
                 }
@@ -128,15 +131,21 @@ fn root_source() -> anyhow::Result<RootSource> {
     )?)
 }
 
-/// Serves an open store until a shutdown signal.
-async fn serve_open(cfg: &Config, store: &Store) -> anyhow::Result<()> {
-    let (guard, generated) = build_guard(cfg, store).await?;
-    let (tcp, tls, local) = listen(cfg).await?;
-    announce(local, tls.is_some(), &cfg.region)?;
-    announce_root(cfg, generated.as_ref())?;
-    tracing::info!(listen = %local, tls = tls.is_some(), "serving");
-    serve_gate(cfg, tcp, tls, Gate::open_with(guard)).await;
-    Ok(())
+/// Serves an open store (kept under `root`) until a shutdown signal.
+async fn serve_open(cfg: &Config, store: &Store, root: &std::path::Path) -> anyhow::Result<()> {
+    let (guard, generated, trail) = build_guard(cfg, store, root).await?;
+    let served = async {
+        let (tcp, tls, local) = listen(cfg).await?;
+        announce(local, tls.is_some(), &cfg.region)?;
+        announce_root(cfg, generated.as_ref())?;
+        tracing::info!(listen = %local, tls = tls.is_some(), "serving");
+        serve_gate(cfg, tcp, tls, Gate::open_with(guard)).await;
+        anyhow::Ok(())
+    }
+    .await;
+    // Every request has been answered: make the trail durable and log where it ends.
+    trail.close().await;
+    served
 }
 
 /// Serves sealed (503) until `coffer unlock` opens the store, then serves it, until a
@@ -159,9 +168,9 @@ async fn serve_sealed(cfg: &Config, data: &std::path::Path) -> anyhow::Result<()
             // as soon as the unlock returns is served, not told the server is sealed.
             let store = socket
                 .serve_until(|secret| async {
-                    let (store, guard) = try_unlock(&cfg, &data, secret).await?;
+                    let (store, guard, trail) = try_unlock(&cfg, &data, secret).await?;
                     gate.open(guard);
-                    Ok(store)
+                    Ok((store, trail))
                 })
                 .await;
             tracing::info!("unsealed: serving");
@@ -173,7 +182,8 @@ async fn serve_sealed(cfg: &Config, data: &std::path::Path) -> anyhow::Result<()
         tracing::info!("stopping while still sealed: the data was never opened");
     }
     if unlocking.is_finished() {
-        if let Ok(store) = unlocking.await {
+        if let Ok((store, trail)) = unlocking.await {
+            trail.close().await;
             store.shutdown().await;
         }
     } else {
@@ -188,7 +198,7 @@ async fn try_unlock(
     cfg: &Config,
     data: &std::path::Path,
     secret: coffer_storage::UnlockSecret,
-) -> Result<(Store, guard::Guard), String> {
+) -> Result<(Store, guard::Guard, audit_trail::AuditTrail), String> {
     let dir = data.to_path_buf();
     let key = tokio::task::spawn_blocking(move || coffer_storage::unlock(&dir, secret))
         .await
@@ -197,10 +207,14 @@ async fn try_unlock(
     let store = open_store(cfg, data, key, true)
         .await
         .map_err(|e| format!("could not open the data directory: {e:#}"))?;
-    match build_guard(cfg, &store).await {
-        Ok((guard, generated)) => {
-            announce_root(cfg, generated.as_ref()).map_err(|e| format!("{e:#}"))?;
-            Ok((store, guard))
+    match build_guard(cfg, &store, data).await {
+        Ok((guard, generated, trail)) => {
+            if let Err(e) = announce_root(cfg, generated.as_ref()) {
+                trail.close().await;
+                store.shutdown().await;
+                return Err(format!("{e:#}"));
+            }
+            Ok((store, guard, trail))
         }
         Err(error) => {
             store.shutdown().await;
@@ -209,11 +223,13 @@ async fn try_unlock(
     }
 }
 
-/// Opens the credentials and builds the request guard around the S3 service.
+/// Opens the credentials and the audit trail (`<root>/audit`), and builds the request guard
+/// around the S3 service.
 async fn build_guard(
     cfg: &Config,
     store: &Store,
-) -> anyhow::Result<(guard::Guard, Option<GeneratedRoot>)> {
+    root: &std::path::Path,
+) -> anyhow::Result<(guard::Guard, Option<GeneratedRoot>, audit_trail::AuditTrail)> {
     let (auth, generated) = Auth::open(store, root_source()?)
         .await
         .context("could not load the credentials")?;
@@ -233,8 +249,13 @@ async fn build_guard(
         store.clone(),
         cfg.multipart_max_age,
     ));
-    let guard = guard::Guard::new(svc, cfg.limits, &cfg.region).with_iam(iam);
-    Ok((guard, generated))
+    let trail = audit_trail::AuditTrail::open(store, &root.join(audit_cmd::AUDIT_DIR))
+        .await
+        .context("could not open the audit trail")?;
+    let guard = guard::Guard::new(svc, cfg.limits, &cfg.region)
+        .with_iam(iam)
+        .with_audit(trail.clone());
+    Ok((guard, generated, trail))
 }
 
 /// Loads TLS (if configured) and binds the listener.

@@ -55,10 +55,10 @@ enum UsersCommand {
 }
 
 #[derive(Debug, Args)]
-struct DirArgs {
+pub(crate) struct DirArgs {
     /// Data directory. The server must be stopped: its index is locked while it runs.
     #[arg(long, env = "COFFER_DATA", value_name = "DIR")]
-    data: PathBuf,
+    pub(crate) data: PathBuf,
 
     /// The unlocker that opens it.
     #[command(flatten)]
@@ -121,7 +121,7 @@ async fn with_store(store: &Store, data: &Path, change: Change<'_>) -> anyhow::R
 }
 
 /// Opens the stopped data directory `dir.data` with the unlocker `dir.proof` names.
-async fn open_store(dir: &DirArgs) -> anyhow::Result<Store> {
+pub(crate) async fn open_store(dir: &DirArgs) -> anyhow::Result<Store> {
     let data = &dir.data;
     let state = coffer_storage::dir_state(data)
         .with_context(|| format!("could not inspect the data directory {}", data.display()))?;

@@ -23,6 +23,7 @@ mod common;
 
 mod acl_grants;
 mod at_rest;
+mod audit;
 mod auth;
 mod buckets;
 mod checksum_forms;

@@ -13,12 +13,15 @@
 //! - [`throttle`]: addresses that keep failing signatures get their failures slowed;
 //! - [`unread_body`]: an HTTP/1 answer that leaves the body unread (a refusal sent before
 //!   `Expect: 100-continue` lets the client send it) says the connection closes;
-//! - [`refusal`]: the S3 errors all of the above answer with.
+//! - [`refusal`]: the S3 errors all of the above answer with;
+//! - [`audit_record`]: the audit record of every request, served or refused, durable before
+//!   a change is acknowledged.
 //!
 //! Requests signed for IAM or STS are not S3's: the guard hands them to `crate::iam`.
 //!
 //! Every limit they apply is in `crate::limits`.
 
+mod audit_record;
 mod auth_params;
 mod body_bounds;
 mod form_fields;
@@ -44,6 +47,7 @@ use self::form_intake::FormIntake;
 use self::throttle::AuthThrottle;
 use self::unread_body::{RequestBody, Watched};
 use crate::activity::{Activity, Tracked};
+use crate::audit_trail::AuditTrail;
 use crate::client::Client;
 use crate::iam::{self, Iam};
 use crate::limits::{Limits, THROTTLE_FAILURE_DELAY};
@@ -70,6 +74,8 @@ pub(crate) struct Guard {
     activity: Option<Arc<Activity>>,
     /// The IAM and STS API, if this listener serves it.
     iam: Option<Iam>,
+    /// Where every request is recorded.
+    audit: Option<AuditTrail>,
 }
 
 impl Guard {
@@ -84,6 +90,15 @@ impl Guard {
             client: None,
             activity: None,
             iam: None,
+            audit: None,
+        }
+    }
+
+    /// The guard also recording every request in `trail`.
+    pub(crate) fn with_audit(self, trail: AuditTrail) -> Guard {
+        Guard {
+            audit: Some(trail),
+            ..self
         }
     }
 
@@ -124,7 +139,15 @@ impl hyper::service::Service<Request<Incoming>> for Guard {
                 if let Some(client) = guard.client {
                     req.extensions_mut().insert(client);
                 }
-                let resp = request_log::stamp(guard.handle(req).await, &id);
+                let pending = guard
+                    .audit
+                    .as_ref()
+                    .map(|_| audit_record::Pending::begin(&mut req, &id, guard.client, started));
+                let mut resp = guard.handle(req).await;
+                if let (Some(trail), Some(pending)) = (&guard.audit, pending) {
+                    resp = pending.finish(trail, resp).await;
+                }
+                let resp = request_log::stamp(resp, &id);
                 tracing::info!(
                     %method,
                     status = resp.status().as_u16(),
@@ -214,6 +237,7 @@ impl Guard {
         req: Request<RequestBody>,
         auth: Option<AdminAuth>,
     ) -> Response<s3s::Body> {
+        crate::audit_trail::note(req.extensions(), |n| n.admin = true);
         let Some(api) = &self.iam else {
             return iam::not_served(req.extensions());
         };

@@ -141,6 +141,11 @@ impl Iam {
         let (parts, body) = req.into_parts();
         let body = read_body(&parts.headers, body).await?;
         let caller = self.verify(&parts.method, &parts.uri, &parts.headers, &body, &sig)?;
+        let audit_caller = coffer_audit::Caller {
+            user: caller.name.clone(),
+            access_key: sig.scope.access_key.clone(),
+        };
+        crate::audit_trail::note(&parts.extensions, |n| n.caller = Some(audit_caller));
         let params = Params::parse(&parts.method, &parts.headers, parts.uri.query(), &body)?;
         let facts = RequestFacts {
             source_ip: peer,
@@ -166,6 +171,13 @@ impl Iam {
             .copied()
             .find(|a| *a == requested)
             .ok_or_else(|| invalid_action("The action is not valid for this endpoint."))?;
+        let service = match sig.service {
+            AdminService::Iam => "iam",
+            AdminService::Sts => "sts",
+        };
+        crate::audit_trail::note(&parts.extensions, |n| {
+            n.operation = Some(format!("{service}:{action}"));
+        });
         if params.get("Version").is_some_and(|v| v != version) {
             return Err(invalid_action(
                 "Could not find the operation for the version given.",

@@ -299,9 +299,27 @@ fn s3_context(uri: &http::Uri, headers: &http::HeaderMap) -> ConditionContext {
 #[async_trait::async_trait]
 impl S3Access for Strict {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        let who = self.identify(cx.credentials())?;
         let op = cx.s3_op().name().to_owned();
         let op = op.as_str();
+        let (bucket, key) = match cx.s3_path() {
+            S3Path::Root => (None, None),
+            S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
+            S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
+        };
+        // For the audit record, refused or not (guard/audit_record.rs).
+        crate::audit_trail::note(cx.extensions_mut(), |n| {
+            n.operation = Some(op.to_owned());
+            n.bucket.clone_from(&bucket);
+            n.key.clone_from(&key);
+        });
+        let who = self.identify(cx.credentials())?;
+        if let Some(creds) = cx.credentials() {
+            let caller = coffer_audit::Caller {
+                user: who.name.clone(),
+                access_key: creds.access_key.clone(),
+            };
+            crate::audit_trail::note(cx.extensions_mut(), |n| n.caller = Some(caller));
+        }
         // P2, header forms (x-amz-acl, x-amz-grant-*) on any operation, before anything is
         // created; the ACL, policy and access-block operations check their bodies themselves
         // (s3/acl.rs, s3/public_access.rs).
@@ -321,11 +339,6 @@ impl S3Access for Strict {
             .map(|v| v.to_str().unwrap_or("\u{fffd}").to_owned());
         let context = s3_context(cx.uri(), cx.headers());
         let facts = facts(cx.extensions_mut());
-        let (bucket, key) = match cx.s3_path() {
-            S3Path::Root => (None, None),
-            S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
-            S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
-        };
         let target = Target {
             bucket: bucket.as_deref(),
             key: key.as_deref(),

@@ -1,0 +1,469 @@
+//! The audit writer: one task owns the trail ([`coffer_audit::AuditLog`]), fed by a bounded
+//! channel, so records of concurrent requests share one fsync (group commit).
+//!
+//! A request that mutates (PUT, POST, DELETE, IAM) waits until its record is durable; others
+//! are made durable within [`SYNC_WITHIN`] anyway. A checkpoint line (sequence and chain
+//! hash, no names) is logged every [`CHECKPOINT_EVERY`] and when the trail closes, so an
+//! operator can keep it outside the data directory, where truncating the trail cannot
+//! reach it.
+//!
+//! Once an append or a sync fails, the trail is broken for the life of the process: every
+//! later request that waits is told so (and answered 503), since a half-written frame may
+//! sit at the end of the segment.
+//!
+//! The trail's key is a sealed record of the index ([`AUDIT_KEY_RECORD`]): master-key
+//! rotation rewraps it, and nothing on the data disk opens it.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use coffer_audit::{AuditLog, Caller, Checkpoint, Record};
+use coffer_storage::Store;
+use tokio::sync::{mpsc, oneshot};
+use zeroize::Zeroizing;
+
+/// The sealed record holding the trail's 32-byte key.
+pub(crate) const AUDIT_KEY_RECORD: &str = "audit-key";
+/// Records that did not ask to wait are durable within this.
+const SYNC_WITHIN: Duration = Duration::from_secs(1);
+/// A checkpoint is logged this often (if the trail moved).
+const CHECKPOINT_EVERY: Duration = Duration::from_mins(1);
+/// Records queued before submitters wait for room.
+const QUEUE: usize = 1024;
+/// Records appended per fsync at most.
+const BATCH: usize = 256;
+
+/// The trail could not take a record: the request must not be acknowledged as done.
+#[derive(Debug, thiserror::Error)]
+#[error("the audit trail cannot be written")]
+pub(crate) struct TrailDown;
+
+/// What the writer task needs of a trail: [`AuditLog`], or a fault-injecting one in tests.
+pub(crate) trait Sink: Send + 'static {
+    /// Appends one record (not yet durable).
+    fn append(&mut self, record: &Record) -> coffer_audit::Result<u64>;
+    /// Makes every appended record durable.
+    fn sync(&mut self) -> coffer_audit::Result<()>;
+    /// Where the trail stands.
+    fn checkpoint(&self) -> Checkpoint;
+}
+
+impl Sink for AuditLog {
+    fn append(&mut self, record: &Record) -> coffer_audit::Result<u64> {
+        AuditLog::append(self, record)
+    }
+    fn sync(&mut self) -> coffer_audit::Result<()> {
+        AuditLog::sync(self)
+    }
+    fn checkpoint(&self) -> Checkpoint {
+        AuditLog::checkpoint(self)
+    }
+}
+
+enum Msg {
+    Record {
+        record: Box<Record>,
+        /// Answered once the record is durable (or cannot be).
+        durable: Option<oneshot::Sender<Result<(), TrailDown>>>,
+    },
+    Close(oneshot::Sender<()>),
+}
+
+/// A handle on the audit writer. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct AuditTrail {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl std::fmt::Debug for AuditTrail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditTrail")
+    }
+}
+
+/// The trail's key from `store`, made (32 random bytes) and stored sealed on first use.
+///
+/// # Errors
+/// Storage errors; no randomness.
+pub(crate) async fn trail_key(store: &Store) -> anyhow::Result<Zeroizing<[u8; 32]>> {
+    let mut key = Zeroizing::new([0u8; 32]);
+    if let Some(stored) = store.get_sealed(AUDIT_KEY_RECORD).await? {
+        anyhow::ensure!(
+            stored.len() == 32,
+            "the stored audit key is not 32 bytes long"
+        );
+        key.copy_from_slice(&stored);
+        return Ok(key);
+    }
+    getrandom::fill(key.as_mut_slice())
+        .map_err(|e| anyhow::anyhow!("no randomness for the audit key: {e}"))?;
+    store
+        .put_sealed(AUDIT_KEY_RECORD, Zeroizing::new(key.to_vec()))
+        .await?;
+    Ok(key)
+}
+
+impl AuditTrail {
+    /// Opens the trail in `dir` with the key kept in `store` and starts its writer.
+    ///
+    /// # Errors
+    /// The key cannot be read or made; the trail does not open (I/O, damage, wrong key).
+    pub(crate) async fn open(store: &Store, dir: &Path) -> anyhow::Result<AuditTrail> {
+        let key = trail_key(store).await?;
+        let dir = dir.to_path_buf();
+        let log = tokio::task::spawn_blocking(move || AuditLog::open(&dir, &key)).await??;
+        Ok(AuditTrail::start(log))
+    }
+
+    /// Starts the writer task over `sink`.
+    pub(crate) fn start<S: Sink>(sink: S) -> AuditTrail {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(sink, rx));
+        AuditTrail { tx }
+    }
+
+    /// Queues `record`; with `wait`, returns once it is durable.
+    ///
+    /// # Errors
+    /// [`TrailDown`]: the writer is gone, or (with `wait`) the record could not be made
+    /// durable.
+    pub(crate) async fn submit(&self, record: Record, wait: bool) -> Result<(), TrailDown> {
+        let (durable, answer) = if wait {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        self.tx
+            .send(Msg::Record {
+                record: Box::new(record),
+                durable,
+            })
+            .await
+            .map_err(|_| TrailDown)?;
+        match answer {
+            Some(rx) => rx.await.map_err(|_| TrailDown)?,
+            None => Ok(()),
+        }
+    }
+
+    /// Makes everything queued durable, logs a last checkpoint and stops the writer.
+    pub(crate) async fn close(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Close(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// The writer task.
+async fn run<S: Sink>(sink: S, mut rx: mpsc::Receiver<Msg>) {
+    let mut sink = Some(sink);
+    let mut broken = false;
+    // When records not yet synced were first appended.
+    let mut unsynced_since: Option<Instant> = None;
+    let mut last_checkpoint = Instant::now();
+    let mut checkpointed: Option<Checkpoint> = None;
+    loop {
+        let deadline = match unsynced_since {
+            Some(t) => (t + SYNC_WITHIN).min(last_checkpoint + CHECKPOINT_EVERY),
+            None => last_checkpoint + CHECKPOINT_EVERY,
+        };
+        let first = tokio::select! {
+            msg = rx.recv() => msg,
+            () = tokio::time::sleep_until(deadline.into()) => {
+                let due = unsynced_since.is_some_and(|t| t.elapsed() >= SYNC_WITHIN)
+                    || last_checkpoint.elapsed() >= CHECKPOINT_EVERY;
+                if due {
+                    let Some(s) = sink.take() else { return };
+                    let (s, ok) = blocking(s, |s| s.sync().is_ok()).await;
+                    broken |= !ok;
+                    unsynced_since = None;
+                    if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+                        last_checkpoint = Instant::now();
+                        log_checkpoint(&s, broken, &mut checkpointed);
+                    }
+                    sink = Some(s);
+                }
+                continue;
+            }
+        };
+        let mut batch = Vec::new();
+        let mut close = None;
+        // Every handle dropped: nothing more will come.
+        let ended = first.is_none();
+        match first {
+            None => {}
+            Some(Msg::Close(done)) => close = Some(done),
+            Some(msg @ Msg::Record { .. }) => batch.push(msg),
+        }
+        while close.is_none() && batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(Msg::Close(done)) => close = Some(done),
+                Ok(msg) => batch.push(msg),
+                Err(_) => break,
+            }
+        }
+        let closing = close.is_some() || ended;
+        let Some(s) = sink.take() else { return };
+        let was_broken = broken;
+        let (s, (outcome, waiters)) =
+            blocking(s, move |s| write_batch(s, batch, was_broken, closing)).await;
+        match outcome {
+            Written::Synced => unsynced_since = None,
+            Written::Pending => {
+                unsynced_since.get_or_insert_with(Instant::now);
+            }
+            Written::Failed => {
+                if !broken {
+                    tracing::error!(
+                        "the audit trail cannot be written: requests that change data are refused (503) until the server restarts"
+                    );
+                }
+                broken = true;
+            }
+        }
+        for waiter in waiters {
+            let _ = waiter.send(if broken { Err(TrailDown) } else { Ok(()) });
+        }
+        if closing {
+            log_checkpoint(&s, broken, &mut checkpointed);
+            if let Some(done) = close {
+                let _ = done.send(());
+            }
+            return;
+        }
+        sink = Some(s);
+    }
+}
+
+/// How a batch went.
+enum Written {
+    /// Appended and durable.
+    Synced,
+    /// Appended; no one waits, so the sync can wait a little.
+    Pending,
+    /// An append or the sync failed (or the trail was broken already).
+    Failed,
+}
+
+/// Appends `batch` and syncs if anyone waits for it (or the trail closes); returns how it
+/// went and who to answer.
+fn write_batch<S: Sink>(
+    sink: &mut S,
+    batch: Vec<Msg>,
+    broken: bool,
+    closing: bool,
+) -> (Written, Vec<oneshot::Sender<Result<(), TrailDown>>>) {
+    let mut waiters = Vec::new();
+    let mut failed = broken;
+    for msg in batch {
+        let Msg::Record { record, durable } = msg else {
+            continue;
+        };
+        if !failed && sink.append(&record).is_err() {
+            failed = true;
+        }
+        waiters.extend(durable);
+    }
+    if failed {
+        return (Written::Failed, waiters);
+    }
+    if waiters.is_empty() && !closing {
+        return (Written::Pending, waiters);
+    }
+    match sink.sync() {
+        Ok(()) => (Written::Synced, waiters),
+        Err(_) => (Written::Failed, waiters),
+    }
+}
+
+/// Runs `f` on the sink on a blocking thread (appends and fsync wait on the disk).
+async fn blocking<S: Sink, T: Send + 'static>(
+    mut sink: S,
+    f: impl FnOnce(&mut S) -> T + Send + 'static,
+) -> (S, T) {
+    let handle = tokio::task::spawn_blocking(move || {
+        let out = f(&mut sink);
+        (sink, out)
+    });
+    match handle.await {
+        Ok(done) => done,
+        // A panic in the sink: nothing sane is left to do with the trail.
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
+}
+
+fn log_checkpoint<S: Sink>(sink: &S, broken: bool, last: &mut Option<Checkpoint>) {
+    let cp = sink.checkpoint();
+    if *last == Some(cp) {
+        return;
+    }
+    *last = Some(cp);
+    if broken {
+        tracing::warn!(checkpoint = %cp, "audit checkpoint (the trail failed after it)");
+    } else {
+        tracing::info!(checkpoint = %cp, "audit checkpoint");
+    }
+}
+
+/// What the layers behind the guard learn of a request for its record: the operation and
+/// caller once identified, the bucket and key it names. The guard puts an empty one in the
+/// request's extensions ([`NoteSlot`]) and reads it after the response.
+#[derive(Debug, Default)]
+pub(crate) struct AuditNote {
+    /// The S3 operation or `iam:<Action>`; `None` if it was never identified.
+    pub(crate) operation: Option<String>,
+    /// Who signed it, once the signature is verified.
+    pub(crate) caller: Option<Caller>,
+    /// The bucket named.
+    pub(crate) bucket: Option<String>,
+    /// The object key named.
+    pub(crate) key: Option<String>,
+    /// An IAM or STS call: its record is durable before the answer, whatever the method.
+    pub(crate) admin: bool,
+}
+
+/// The shared [`AuditNote`] of one request (a request extension).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NoteSlot(Arc<Mutex<AuditNote>>);
+
+impl NoteSlot {
+    /// What was noted, leaving an empty note.
+    pub(crate) fn take(&self) -> AuditNote {
+        self.0
+            .lock()
+            .map(|mut n| std::mem::take(&mut *n))
+            .unwrap_or_default()
+    }
+}
+
+/// Notes `f` on the request whose `extensions` these are, if it carries a slot.
+pub(crate) fn note(extensions: &http::Extensions, f: impl FnOnce(&mut AuditNote)) {
+    if let Some(slot) = extensions.get::<NoteSlot>()
+        && let Ok(mut n) = slot.0.lock()
+    {
+        f(&mut n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An [`AuditLog`] in a temporary directory that can be told to fail.
+    struct Faulty {
+        log: AuditLog,
+        fail: Arc<Mutex<bool>>,
+        syncs: Arc<Mutex<u32>>,
+    }
+
+    impl Sink for Faulty {
+        fn append(&mut self, record: &Record) -> coffer_audit::Result<u64> {
+            if *self.fail.lock().unwrap() {
+                return Err(coffer_audit::Error::Encode);
+            }
+            self.log.append(record)
+        }
+        fn sync(&mut self) -> coffer_audit::Result<()> {
+            *self.syncs.lock().unwrap() += 1;
+            self.log.sync()
+        }
+        fn checkpoint(&self) -> Checkpoint {
+            self.log.checkpoint()
+        }
+    }
+
+    fn record(id: &str) -> Record {
+        Record {
+            request_id: id.to_owned(),
+            operation: "PutObject".to_owned(),
+            status: 200,
+            ..Record::default()
+        }
+    }
+
+    fn faulty(dir: &Path) -> (Faulty, Arc<Mutex<bool>>, Arc<Mutex<u32>>) {
+        let fail = Arc::new(Mutex::new(false));
+        let syncs = Arc::new(Mutex::new(0));
+        let log = AuditLog::open(dir, &[7; 32]).unwrap();
+        (
+            Faulty {
+                log,
+                fail: Arc::clone(&fail),
+                syncs: Arc::clone(&syncs),
+            },
+            fail,
+            syncs,
+        )
+    }
+
+    fn read_ids(dir: &Path) -> Vec<String> {
+        coffer_audit::Reader::open(dir, &[7; 32], coffer_audit::Filter::default())
+            .unwrap()
+            .map(|r| r.unwrap().1.request_id)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_waiting_record_is_durable_when_submit_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sink, _, syncs) = faulty(dir.path());
+        let trail = AuditTrail::start(sink);
+        trail.submit(record("a"), true).await.unwrap();
+        assert!(*syncs.lock().unwrap() >= 1, "no sync before the answer");
+        assert_eq!(read_ids(dir.path()), ["a"]);
+        // Concurrent waiters are all answered, in submission order per task.
+        let tasks: Vec<_> = (0..20)
+            .map(|i| {
+                let trail = trail.clone();
+                tokio::spawn(async move { trail.submit(record(&format!("r{i}")), true).await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        trail.close().await;
+        let ids = read_ids(dir.path());
+        assert_eq!(ids.len(), 21);
+        coffer_audit::verify(dir.path(), &[7; 32], None).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_record_that_does_not_wait_is_synced_within_a_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sink, _, syncs) = faulty(dir.path());
+        let trail = AuditTrail::start(sink);
+        let start = Instant::now();
+        trail.submit(record("get"), false).await.unwrap();
+        assert_eq!(*syncs.lock().unwrap(), 0, "a read waited for a sync");
+        while *syncs.lock().unwrap() == 0 && start.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_secs(2),
+            "synced after {took:?}"
+        );
+        trail.close().await;
+        assert_eq!(read_ids(dir.path()), ["get"]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_append_is_an_error_for_the_waiter_and_every_later_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sink, fail, _) = faulty(dir.path());
+        let trail = AuditTrail::start(sink);
+        trail.submit(record("ok"), true).await.unwrap();
+        *fail.lock().unwrap() = true;
+        assert!(trail.submit(record("lost"), true).await.is_err());
+        // Broken stays broken, even once the disk would take records again.
+        *fail.lock().unwrap() = false;
+        assert!(trail.submit(record("after"), true).await.is_err());
+        trail.close().await;
+        assert_eq!(read_ids(dir.path()), ["ok"]);
+        // A closed trail refuses.
+        assert!(trail.submit(record("closed"), true).await.is_err());
+    }
+}
