@@ -117,7 +117,7 @@ pub(crate) async fn run(args: AuditArgs) -> anyhow::Result<()> {
         })?),
         _ => None,
     };
-    let store = crate::users_cmd::open_store(dir).await?;
+    let store = crate::users_cmd::open_store(dir, "").await?;
     let key = store.get_sealed(AUDIT_KEY_RECORD).await;
     // The store stays open (its lock held, so no server starts) until the trail is read.
     let trail = dir.data.join(AUDIT_DIR);

@@ -83,7 +83,7 @@ pub(crate) async fn run(args: UsersArgs) -> anyhow::Result<()> {
         UsersCommand::EnableKey(k) => (&k.dir, Change::Key(&k.access_key, KeyStatus::Active)),
         UsersCommand::ResetRoot(dir) => (dir, Change::ResetRoot),
     };
-    let store = open_store(dir).await?;
+    let store = open_store(dir, ", or make the change through its IAM API").await?;
     // The store is shut down whatever happened, so every change made is on disk.
     let result = with_store(&store, &dir.data, change).await;
     store.shutdown().await;
@@ -120,8 +120,9 @@ async fn with_store(store: &Store, data: &Path, change: Change<'_>) -> anyhow::R
     }
 }
 
-/// Opens the stopped data directory `dir.data` with the unlocker `dir.proof` names.
-pub(crate) async fn open_store(dir: &DirArgs) -> anyhow::Result<Store> {
+/// Opens the stopped data directory `dir.data` with the unlocker `dir.proof` names. If a
+/// server holds it, the error says so and adds `instead` (what to do meanwhile).
+pub(crate) async fn open_store(dir: &DirArgs, instead: &str) -> anyhow::Result<Store> {
     let data = &dir.data;
     let state = coffer_storage::dir_state(data)
         .with_context(|| format!("could not inspect the data directory {}", data.display()))?;
@@ -154,7 +155,7 @@ pub(crate) async fn open_store(dir: &DirArgs) -> anyhow::Result<Store> {
     .map_err(|error| {
         if error.is_in_use() {
             anyhow::anyhow!(
-                "the data directory {} is in use: a server is running on it (its index is locked). Stop the server first, or make the change through its IAM API. Nothing was changed.",
+                "the data directory {} is in use: a server is running on it (its index is locked). Stop the server first{instead}. Nothing was changed.",
                 data.display()
             )
         } else {
