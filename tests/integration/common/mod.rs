@@ -441,6 +441,15 @@ impl Server {
         }
     }
 
+    /// SIGKILL: the process dies at once, with no chance to flush or close anything (a
+    /// crash, as far as the data directory can tell).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Send SIGTERM and wait (up to 20 s) for a graceful exit. Panics if it does not stop.
     pub fn stop(&mut self) -> ExitStatus {
         sigterm(self.pid());
