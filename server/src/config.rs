@@ -75,6 +75,7 @@ pub(crate) enum Command {
 
 /// Flags of `coffer serve`. Every flag can also be set by the `COFFER_…` variable shown.
 #[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)] // independent command-line switches, not a state machine
 pub(crate) struct ServeArgs {
     /// Data directory (created 0700 if missing). Durable mode: writes are fsynced.
     #[arg(
@@ -229,6 +230,12 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) idle_timeout: u64,
 
+    /// Do not keep the audit trail. It is on by default, in durable and ephemeral mode
+    /// alike (see README "Audit"; HIPAA's audit controls expect it); turn it off only for
+    /// throwaway servers and benchmarks.
+    #[arg(long, env = "COFFER_NO_AUDIT")]
+    pub(crate) no_audit: bool,
+
     /// Most object bodies (PutObject, UploadPart, UploadPartCopy) received at once. Each
     /// holds a few chunks of memory while it streams; further uploads wait up to 30 s, then
     /// get 503 SlowDown, which SDKs retry.
@@ -322,6 +329,8 @@ pub(crate) struct Config {
     pub(crate) shutdown_grace: Duration,
     /// Bodies received at once.
     pub(crate) max_uploads: usize,
+    /// Whether requests are recorded in the audit trail.
+    pub(crate) audit: bool,
     /// Age at which unfinished multipart uploads are aborted.
     pub(crate) multipart_max_age: Duration,
     /// What clients may make the server spend.
@@ -495,6 +504,7 @@ impl Config {
             domains,
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
             max_uploads: args.max_uploads,
+            audit: !args.no_audit,
             multipart_max_age: Duration::from_secs(args.multipart_max_age),
             users: startup_users(args.users)?,
             limits: Limits {

@@ -144,7 +144,9 @@ async fn serve_open(cfg: &Config, store: &Store, root: &std::path::Path) -> anyh
     }
     .await;
     // Every request has been answered: make the trail durable and log where it ends.
-    trail.close().await;
+    if let Some(trail) = trail {
+        trail.close().await;
+    }
     served
 }
 
@@ -183,7 +185,9 @@ async fn serve_sealed(cfg: &Config, data: &std::path::Path) -> anyhow::Result<()
     }
     if unlocking.is_finished() {
         if let Ok((store, trail)) = unlocking.await {
-            trail.close().await;
+            if let Some(trail) = trail {
+                trail.close().await;
+            }
             store.shutdown().await;
         }
     } else {
@@ -198,7 +202,7 @@ async fn try_unlock(
     cfg: &Config,
     data: &std::path::Path,
     secret: coffer_storage::UnlockSecret,
-) -> Result<(Store, guard::Guard, audit_trail::AuditTrail), String> {
+) -> Result<(Store, guard::Guard, Option<audit_trail::AuditTrail>), String> {
     let dir = data.to_path_buf();
     let key = tokio::task::spawn_blocking(move || coffer_storage::unlock(&dir, secret))
         .await
@@ -210,7 +214,9 @@ async fn try_unlock(
     match build_guard(cfg, &store, data).await {
         Ok((guard, generated, trail)) => {
             if let Err(e) = announce_root(cfg, generated.as_ref()) {
-                trail.close().await;
+                if let Some(trail) = trail {
+                    trail.close().await;
+                }
                 store.shutdown().await;
                 return Err(format!("{e:#}"));
             }
@@ -229,7 +235,11 @@ async fn build_guard(
     cfg: &Config,
     store: &Store,
     root: &std::path::Path,
-) -> anyhow::Result<(guard::Guard, Option<GeneratedRoot>, audit_trail::AuditTrail)> {
+) -> anyhow::Result<(
+    guard::Guard,
+    Option<GeneratedRoot>,
+    Option<audit_trail::AuditTrail>,
+)> {
     let (auth, generated) = Auth::open(store, root_source()?)
         .await
         .context("could not load the credentials")?;
@@ -249,13 +259,15 @@ async fn build_guard(
         store.clone(),
         cfg.multipart_max_age,
     ));
+    let guard = guard::Guard::new(svc, cfg.limits, &cfg.region).with_iam(iam);
+    if !cfg.audit {
+        tracing::warn!("the audit trail is off (--no-audit): requests are not recorded");
+        return Ok((guard, generated, None));
+    }
     let trail = audit_trail::AuditTrail::open(store, &root.join(audit_cmd::AUDIT_DIR))
         .await
         .context("could not open the audit trail")?;
-    let guard = guard::Guard::new(svc, cfg.limits, &cfg.region)
-        .with_iam(iam)
-        .with_audit(trail.clone());
-    Ok((guard, generated, trail))
+    Ok((guard.with_audit(trail.clone()), generated, Some(trail)))
 }
 
 /// Loads TLS (if configured) and binds the listener.

@@ -311,7 +311,11 @@ async fn a_kill_loses_no_record_of_an_acknowledged_write() {
         .collect();
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(acknowledged.len() >= 40);
-    eprintln!("{} acknowledged, {} recorded", acknowledged.len(), recorded.len());
+    eprintln!(
+        "{} acknowledged, {} recorded",
+        acknowledged.len(),
+        recorded.len()
+    );
     let missing: Vec<&String> = acknowledged
         .iter()
         .filter(|k| !recorded.contains(*k))
@@ -324,4 +328,25 @@ async fn a_kill_loses_no_record_of_an_acknowledged_write() {
     );
     let (ok, _, stderr) = audit(&env, "verify", &[]);
     assert!(ok, "the trail does not verify after a kill: {stderr}");
+}
+
+/// `--no-audit` (for throwaway servers and benchmarks) keeps no trail at all, and says so
+/// in the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_audit_keeps_no_trail() {
+    let env = TestEnv::new();
+    let mut server = env.start_durable_with(&[
+        ("COFFER_ROOT_ACCESS_KEY", ROOT_ACCESS_KEY),
+        ("COFFER_ROOT_SECRET_KEY", crate::common::ROOT_SECRET_KEY),
+        ("COFFER_NO_AUDIT", "true"),
+    ]);
+    let s3 = server.client();
+    create_bucket(&s3, "quiet").await;
+    put(&s3, "quiet", "k", b"x").await;
+    assert!(server.stop().success());
+    let trail = env.data().join("audit");
+    let segments = std::fs::read_dir(&trail).map_or(0, Iterator::count);
+    assert_eq!(segments, 0, "a trail was written with --no-audit");
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    assert!(log.contains("the audit trail is off"), "{log}");
 }
