@@ -74,6 +74,10 @@ enum Msg {
 #[derive(Clone)]
 pub(crate) struct AuditTrail {
     tx: mpsc::Sender<Msg>,
+    /// Whether a change waits for its record to be on disk. Off for an ephemeral server:
+    /// its data lives in memory and its trail in a temp directory, so a wait protects
+    /// nothing there (records are still synced within a second).
+    wait_for_disk: bool,
 }
 
 impl std::fmt::Debug for AuditTrail {
@@ -105,22 +109,33 @@ pub(crate) async fn trail_key(store: &Store) -> anyhow::Result<Zeroizing<[u8; 32
 }
 
 impl AuditTrail {
-    /// Opens the trail in `dir` with the key kept in `store` and starts its writer.
+    /// Opens the trail in `dir` with the key kept in `store` and starts its writer. With
+    /// `wait_for_disk` (durable mode), changes wait for their records to be durable.
     ///
     /// # Errors
     /// The key cannot be read or made; the trail does not open (I/O, damage, wrong key).
-    pub(crate) async fn open(store: &Store, dir: &Path) -> anyhow::Result<AuditTrail> {
+    pub(crate) async fn open(
+        store: &Store,
+        dir: &Path,
+        wait_for_disk: bool,
+    ) -> anyhow::Result<AuditTrail> {
         let key = trail_key(store).await?;
         let dir = dir.to_path_buf();
         let log = tokio::task::spawn_blocking(move || AuditLog::open(&dir, &key)).await??;
-        Ok(AuditTrail::start(log))
+        Ok(AuditTrail {
+            wait_for_disk,
+            ..AuditTrail::start(log)
+        })
     }
 
     /// Starts the writer task over `sink`.
     pub(crate) fn start<S: Sink>(sink: S) -> AuditTrail {
         let (tx, rx) = mpsc::channel(QUEUE);
         tokio::spawn(run(sink, rx));
-        AuditTrail { tx }
+        AuditTrail {
+            tx,
+            wait_for_disk: true,
+        }
     }
 
     /// Queues `record`; with `wait`, returns once it is durable.
@@ -129,7 +144,7 @@ impl AuditTrail {
     /// [`TrailDown`]: the writer is gone, or (with `wait`) the record could not be made
     /// durable.
     pub(crate) async fn submit(&self, record: Record, wait: bool) -> Result<(), TrailDown> {
-        let (durable, answer) = if wait {
+        let (durable, answer) = if wait && self.wait_for_disk {
             let (tx, rx) = oneshot::channel();
             (Some(tx), Some(rx))
         } else {

@@ -264,7 +264,8 @@ async fn build_guard(
         tracing::warn!("the audit trail is off (--no-audit): requests are not recorded");
         return Ok((guard, generated, None));
     }
-    let trail = audit_trail::AuditTrail::open(store, &root.join(audit_cmd::AUDIT_DIR))
+    let durable = matches!(cfg.mode, config::Mode::Durable { .. });
+    let trail = audit_trail::AuditTrail::open(store, &root.join(audit_cmd::AUDIT_DIR), durable)
         .await
         .context("could not open the audit trail")?;
     Ok((guard.with_audit(trail.clone()), generated, Some(trail)))
