@@ -382,21 +382,6 @@ pub(crate) async fn list_object_versions(
 
 // ---- Object Lock: bucket configuration ----
 
-fn lock_not_enabled() -> S3Error {
-    s3_error!(
-        InvalidRequest,
-        "Bucket is missing Object Lock Configuration"
-    )
-}
-
-/// Object Lock errors as AWS words them.
-fn lock_error(err: coffer_storage::Error) -> S3Error {
-    match err {
-        coffer_storage::Error::ObjectLockNotEnabled => lock_not_enabled(),
-        other => storage_error(other),
-    }
-}
-
 pub(crate) async fn get_object_lock_configuration(
     coffer: &Coffer,
     req: S3Request<GetObjectLockConfigurationInput>,
@@ -523,7 +508,8 @@ async fn locked_version(
 async fn require_lock(coffer: &Coffer, bucket: &coffer_storage::BucketInfo) -> S3Result<()> {
     match coffer.store.object_lock_config(bucket).await {
         Ok(Some(_)) => Ok(()),
-        Ok(None) => Err(lock_not_enabled()),
+        // Worded once, in error_map.
+        Ok(None) => Err(storage_error(coffer_storage::Error::ObjectLockNotEnabled)),
         Err(e) => Err(storage_error(e)),
     }
 }
@@ -580,12 +566,7 @@ pub(crate) async fn put_object_retention(
         .store
         .set_retention(&bucket, &input.key, version, retention, bypass)
         .await
-        .map_err(|e| match e {
-            coffer_storage::Error::DeleteMarker { version_id } => {
-                delete_marker_error(&version_id, version.is_some())
-            }
-            other => lock_error(other),
-        })?;
+        .map_err(|e| read_error(e, version.is_some()))?;
     Ok(S3Response::new(PutObjectRetentionOutput::default()))
 }
 
@@ -631,12 +612,7 @@ pub(crate) async fn put_object_legal_hold(
         .store
         .set_legal_hold(&bucket, &input.key, version, on)
         .await
-        .map_err(|e| match e {
-            coffer_storage::Error::DeleteMarker { version_id } => {
-                delete_marker_error(&version_id, version.is_some())
-            }
-            other => lock_error(other),
-        })?;
+        .map_err(|e| read_error(e, version.is_some()))?;
     Ok(S3Response::new(PutObjectLegalHoldOutput::default()))
 }
 
