@@ -31,7 +31,7 @@ mod writer;
 pub use format::{Checkpoint, SEGMENT_PREFIX, SEGMENT_SUFFIX};
 pub use keys::AuditKey;
 pub use reader::{Filter, Reader, VerifyReport, verify};
-pub use record::{Caller, Record};
+pub use record::{Caller, Phase, Record};
 pub use writer::AuditLog;
 
 /// Everything that can go wrong with the trail.

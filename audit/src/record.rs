@@ -11,9 +11,23 @@ pub struct Caller {
     pub access_key: String,
 }
 
+/// Which of a request's records this is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Phase {
+    /// How the request ended: status, error code, bytes, duration.
+    #[default]
+    Outcome,
+    /// A change about to be made, written (and durable) before the change commits: who
+    /// asks for what on which object. Status, bytes and duration are not known yet (0).
+    /// Its outcome record follows with the same request id, unless the server died first.
+    Intent,
+}
+
 /// A request, served or refused. Never a secret, a signature, a policy text or a body.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
+    /// An intent or an outcome.
+    pub phase: Phase,
     /// When it arrived, in milliseconds since the Unix epoch.
     pub time_ms: u64,
     /// The request id the server answered with.

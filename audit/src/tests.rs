@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 
 use crate::format::{FRAME_HEAD, HEADER_LEN, segments};
 use crate::writer::AuditLog;
-use crate::{Caller, Checkpoint, Error, Filter, Reader, Record, verify};
+use crate::{Caller, Checkpoint, Error, Filter, Phase, Reader, Record, verify};
 
 const KEY: [u8; 32] = [0x42; 32];
 
 fn record(i: u64) -> Record {
     Record {
+        phase: Phase::Outcome,
         time_ms: 1_000 + i,
         request_id: format!("req-{i}"),
         caller: (!i.is_multiple_of(3)).then(|| Caller {

@@ -82,6 +82,7 @@ impl Pending {
             .map(str::to_owned)
             .or(self.version_asked);
         let record = coffer_audit::Record {
+            phase: coffer_audit::Phase::Outcome,
             time_ms: u64::try_from(
                 self.arrived
                     .duration_since(SystemTime::UNIX_EPOCH)
