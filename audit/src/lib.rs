@@ -26,12 +26,14 @@ mod reader;
 mod record;
 #[cfg(test)]
 mod tests;
+mod timeline;
 mod writer;
 
 pub use format::{Checkpoint, SEGMENT_PREFIX, SEGMENT_SUFFIX};
 pub use keys::AuditKey;
 pub use reader::{Filter, Reader, VerifyReport, verify};
 pub use record::{Caller, Phase, Record};
+pub use timeline::Timeline;
 pub use writer::AuditLog;
 
 /// Everything that can go wrong with the trail.

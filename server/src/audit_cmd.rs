@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
-use coffer_audit::{Checkpoint, Filter, Reader, Record};
+use coffer_audit::{Checkpoint, Filter, Phase, Reader, Record, Timeline};
 use zeroize::Zeroizing;
 
 use crate::audit_trail::AUDIT_KEY_RECORD;
@@ -43,11 +43,16 @@ enum AuditCommand {
     /// A trail cut short at its end still verifies: pass a checkpoint the server logged
     /// ("audit checkpoint" lines, kept outside the data directory) to catch that.
     Verify(VerifyArgs),
-    /// Print the records that pass every filter given, oldest first, one per line,
-    /// tab-separated: time, request id, user ("anonymous" if unsigned), access key,
-    /// source address, operation, bucket, key, version, status, error code, bytes in,
-    /// bytes out, duration in µs ("-" for an empty field). With --json, one JSON object
-    /// per line instead.
+    /// Print the requests whose records pass every filter given, one per line in the
+    /// order they were answered, tab-separated: time of arrival, request id, user
+    /// ("anonymous" if unsigned), access key, source address, operation, bucket, key,
+    /// version, status, error code, bytes in, bytes out, duration in µs ("-" for an empty
+    /// field). With --json, one JSON object per line instead.
+    ///
+    /// A change is recorded twice, its intent before it is made and its outcome after; the
+    /// two show as one line. A change whose outcome was never recorded (the server stopped
+    /// in between) shows last, with status "unfinished" ("phase": "Intent" in JSON): it
+    /// may or may not have been made.
     Show(ShowArgs),
 }
 
@@ -175,7 +180,7 @@ fn show(trail: &std::path::Path, key: &[u8; 32], filter: Filter, json: bool) -> 
     let reader = Reader::open(trail, key, filter).context("could not read the audit trail")?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    for item in reader {
+    for item in Timeline::new(reader) {
         let (sequence, record) =
             item.context("could not read the audit trail (run `coffer audit verify`)")?;
         let line = if json {
@@ -205,7 +210,10 @@ fn text_line(r: &Record) -> String {
         or_dash(r.bucket.as_deref()),
         or_dash(r.key.as_deref()),
         or_dash(r.version_id.as_deref()),
-        r.status.to_string(),
+        match r.phase {
+            Phase::Outcome => r.status.to_string(),
+            Phase::Intent => UNFINISHED.to_owned(),
+        },
         or_dash(r.error_code.as_deref()),
         r.bytes_in.to_string(),
         r.bytes_out.to_string(),
@@ -213,6 +221,10 @@ fn text_line(r: &Record) -> String {
     ]
     .join("\t")
 }
+
+/// The status shown for a change whose outcome was never recorded (the server stopped
+/// between its intent and its answer): it may or may not have been made.
+const UNFINISHED: &str = "unfinished";
 
 /// `2026-01-31T08:00:00.123Z`.
 fn iso8601_ms(time: SystemTime, ms: u64) -> String {

@@ -1,8 +1,10 @@
 //! The audit writer: one task owns the trail ([`coffer_audit::AuditLog`]), fed by a bounded
 //! channel, so records of concurrent requests share one fsync (group commit).
 //!
-//! A request that mutates (PUT, POST, DELETE, IAM) waits until its record is durable; others
-//! are made durable within [`SYNC_WITHIN`] anyway. A checkpoint line (sequence and chain
+//! A request that changes something has two records: its intent, queued once the change is
+//! allowed and durable before the change commits (the request's [`CommitGate`] waits for
+//! it), and its outcome. Outcomes, and the records of reads, are durable within
+//! [`SYNC_WITHIN`]. So a crash can lose the outcome of a change, never the change's record. A checkpoint line (sequence and chain
 //! hash, no names) is logged every [`CHECKPOINT_EVERY`] and when the trail closes, so an
 //! operator can keep it outside the data directory, where truncating the trail cannot
 //! reach it.
@@ -18,8 +20,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use coffer_audit::{AuditLog, Caller, Checkpoint, Record};
-use coffer_storage::Store;
+use coffer_audit::{AuditLog, Caller, Checkpoint, Phase, Record};
+use coffer_storage::{CommitGate, Store};
 use tokio::sync::{mpsc, oneshot};
 use zeroize::Zeroizing;
 
@@ -144,7 +146,24 @@ impl AuditTrail {
     /// [`TrailDown`]: the writer is gone, or (with `wait`) the record could not be made
     /// durable.
     pub(crate) async fn submit(&self, record: Record, wait: bool) -> Result<(), TrailDown> {
-        let (durable, answer) = if wait && self.wait_for_disk {
+        match self.queue(record, wait).await? {
+            Some(durable) => durable.await.map_err(|_| TrailDown)?,
+            None => Ok(()),
+        }
+    }
+
+    /// Queues `record`. With `sync` (and on a durable server) the writer syncs it as soon
+    /// as it is appended, and the answer is a receiver told when it is durable; otherwise it
+    /// is durable within [`SYNC_WITHIN`] and the answer is `None`.
+    ///
+    /// # Errors
+    /// [`TrailDown`]: the writer is gone.
+    pub(crate) async fn queue(
+        &self,
+        record: Record,
+        sync: bool,
+    ) -> Result<Option<oneshot::Receiver<Result<(), TrailDown>>>, TrailDown> {
+        let (durable, answer) = if sync && self.wait_for_disk {
             let (tx, rx) = oneshot::channel();
             (Some(tx), Some(rx))
         } else {
@@ -157,10 +176,7 @@ impl AuditTrail {
             })
             .await
             .map_err(|_| TrailDown)?;
-        match answer {
-            Some(rx) => rx.await.map_err(|_| TrailDown)?,
-            None => Ok(()),
-        }
+        Ok(answer)
     }
 
     /// Makes everything queued durable, logs a last checkpoint and stops the writer.
@@ -323,10 +339,10 @@ fn log_checkpoint<S: Sink>(sink: &S, broken: bool, last: &mut Option<Checkpoint>
     }
 }
 
-/// What the layers behind the guard learn of a request for its record: the operation and
-/// caller once identified, the bucket and key it names. The guard puts an empty one in the
-/// request's extensions ([`NoteSlot`]) and reads it after the response.
-#[derive(Debug, Default)]
+/// What the layers behind the guard learn of a request for its records: the operation and
+/// caller once identified, the bucket and key it names. The guard puts a [`NoteSlot`] in the
+/// request's extensions and reads it after the response.
+#[derive(Clone, Debug, Default)]
 pub(crate) struct AuditNote {
     /// The S3 operation or `iam:<Action>`; `None` if it was never identified.
     pub(crate) operation: Option<String>,
@@ -336,30 +352,142 @@ pub(crate) struct AuditNote {
     pub(crate) bucket: Option<String>,
     /// The object key named.
     pub(crate) key: Option<String>,
-    /// An IAM or STS call: its record is durable before the answer, whatever the method.
-    pub(crate) admin: bool,
 }
 
-/// The shared [`AuditNote`] of one request (a request extension).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct NoteSlot(Arc<Mutex<AuditNote>>);
+impl AuditNote {
+    /// `base` completed with what was noted.
+    pub(crate) fn fill(self, mut base: Record) -> Record {
+        base.operation = self.operation.unwrap_or_else(|| "Unknown".to_owned());
+        base.caller = self.caller;
+        base.bucket = self.bucket;
+        base.key = self.key;
+        base
+    }
+}
+
+/// Where a request's intent record stands.
+#[derive(Debug)]
+enum Intent {
+    NotSent,
+    Queued(oneshot::Receiver<Result<(), TrailDown>>),
+    Durable,
+    Failed,
+}
+
+#[derive(Debug)]
+struct Slot {
+    note: Mutex<AuditNote>,
+    trail: AuditTrail,
+    /// What every record of the request shares: arrival, id, source, bytes in.
+    base: Record,
+    intent: tokio::sync::Mutex<Intent>,
+}
+
+/// The shared audit state of one request (a request extension): its [`AuditNote`], and
+/// its intent record, which must be durable before any change the request makes commits.
+#[derive(Clone, Debug)]
+pub(crate) struct NoteSlot(Arc<Slot>);
 
 impl NoteSlot {
+    /// A slot for a request whose records start as `base`, written to `trail`.
+    pub(crate) fn new(trail: AuditTrail, base: Record) -> NoteSlot {
+        NoteSlot(Arc::new(Slot {
+            note: Mutex::new(AuditNote::default()),
+            trail,
+            base,
+            intent: tokio::sync::Mutex::new(Intent::NotSent),
+        }))
+    }
+
     /// What was noted, leaving an empty note.
     pub(crate) fn take(&self) -> AuditNote {
         self.0
+            .note
             .lock()
             .map(|mut n| std::mem::take(&mut *n))
             .unwrap_or_default()
+    }
+
+    /// The record every record of this request starts from.
+    pub(crate) fn base(&self) -> &Record {
+        &self.0.base
+    }
+
+    /// The trail the request's records go to.
+    pub(crate) fn trail(&self) -> &AuditTrail {
+        &self.0.trail
+    }
+
+    /// Queues the intent record (once), without waiting for the disk: called as soon as a
+    /// change is allowed, so its fsync runs while the body is read and stored.
+    pub(crate) async fn announce(&self) {
+        let mut intent = self.0.intent.lock().await;
+        self.queue_intent(&mut intent).await;
+    }
+
+    async fn queue_intent(&self, intent: &mut Intent) {
+        if !matches!(intent, Intent::NotSent) {
+            return;
+        }
+        let note = self.0.note.lock().map(|n| n.clone()).unwrap_or_default();
+        let record = Record {
+            phase: Phase::Intent,
+            ..note.fill(self.0.base.clone())
+        };
+        *intent = match self.0.trail.queue(record, true).await {
+            Ok(Some(durable)) => Intent::Queued(durable),
+            Ok(None) => Intent::Durable,
+            Err(TrailDown) => Intent::Failed,
+        };
+    }
+
+    /// Returns once the intent record is durable (queuing it first if need be).
+    ///
+    /// # Errors
+    /// [`TrailDown`]: it cannot be made durable; the change must not commit.
+    pub(crate) async fn ready(&self) -> Result<(), TrailDown> {
+        let mut intent = self.0.intent.lock().await;
+        self.queue_intent(&mut intent).await;
+        if let Intent::Queued(durable) = &mut *intent {
+            *intent = match durable.await {
+                Ok(Ok(())) => Intent::Durable,
+                Ok(Err(TrailDown)) | Err(_) => Intent::Failed,
+            };
+        }
+        match *intent {
+            Intent::Durable => Ok(()),
+            _ => Err(TrailDown),
+        }
+    }
+
+    /// The gate the request's index changes pass: its intent record on disk first.
+    pub(crate) fn commit_gate(&self) -> CommitGate {
+        let slot = self.clone();
+        CommitGate::new(move || {
+            let slot = slot.clone();
+            Box::pin(async move {
+                slot.ready().await.map_err(|TrailDown| {
+                    "The audit trail cannot be written: changes are refused until the server is restarted."
+                })
+            })
+        })
     }
 }
 
 /// Notes `f` on the request whose `extensions` these are, if it carries a slot.
 pub(crate) fn note(extensions: &http::Extensions, f: impl FnOnce(&mut AuditNote)) {
     if let Some(slot) = extensions.get::<NoteSlot>()
-        && let Ok(mut n) = slot.0.lock()
+        && let Ok(mut n) = slot.0.note.lock()
     {
         f(&mut n);
+    }
+}
+
+/// Queues the intent record of the request whose `extensions` these are (see
+/// [`NoteSlot::announce`]), if it carries a slot.
+pub(crate) async fn announce(extensions: &http::Extensions) {
+    if let Some(slot) = extensions.get::<NoteSlot>() {
+        slot.announce().await;
     }
 }
 
@@ -480,5 +608,43 @@ mod tests {
         assert_eq!(read_ids(dir.path()), ["ok"]);
         // A closed trail refuses.
         assert!(trail.submit(record("closed"), true).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_change_passes_its_gate_only_once_its_intent_is_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sink, fail, syncs) = faulty(dir.path());
+        let trail = AuditTrail::start(sink);
+        let slot = NoteSlot::new(trail.clone(), record("put"));
+        note_on(&slot, "PutObject");
+        slot.announce().await;
+        slot.ready().await.unwrap();
+        assert!(*syncs.lock().unwrap() >= 1, "the intent was not synced");
+        // Once passed, the gate answers at once (a request may commit several times).
+        slot.ready().await.unwrap();
+
+        // A trail that cannot be written closes the gate: the change must not commit.
+        *fail.lock().unwrap() = true;
+        let down = NoteSlot::new(trail.clone(), record("refused"));
+        note_on(&down, "PutObject");
+        assert!(down.ready().await.is_err());
+        trail.close().await;
+        let read: Vec<(Phase, String, String)> =
+            coffer_audit::Reader::open(dir.path(), &[7; 32], coffer_audit::Filter::default())
+                .unwrap()
+                .map(|r| {
+                    let r = r.unwrap().1;
+                    (r.phase, r.request_id, r.operation)
+                })
+                .collect();
+        assert_eq!(
+            read,
+            [(Phase::Intent, "put".to_owned(), "PutObject".to_owned())]
+        );
+    }
+
+    fn note_on(slot: &NoteSlot, operation: &str) {
+        let mut n = slot.0.note.lock().unwrap();
+        n.operation = Some(operation.to_owned());
     }
 }

@@ -65,6 +65,13 @@ pub enum Error {
         #[source]
         source: redb::Error,
     },
+    /// The request's [`CommitGate`](crate::CommitGate) refused the change (the audit
+    /// trail cannot record it): nothing was committed.
+    #[error("change refused before commit: {reason}")]
+    CommitRefused {
+        /// Why, in words fit for the client.
+        reason: &'static str,
+    },
     /// The store is shutting down (or was shut down); nothing more is accepted.
     #[error("storage is shutting down")]
     ShuttingDown,

@@ -38,6 +38,7 @@ mod bucket_ops;
 mod bucket_settings;
 mod checksum;
 mod chunks;
+mod commit_gate;
 mod durable;
 mod error;
 mod index;
@@ -60,6 +61,7 @@ mod tests;
 
 pub use bucket_settings::BucketSetting;
 pub use checksum::{Checksum, ChecksumAlgorithm, ChecksumType, UnknownName};
+pub use commit_gate::{CommitGate, GateFuture};
 pub use error::{Error, Result};
 pub use ingest::{ObjectWriter, StagedBody};
 pub use keys::keyring::MasterKey;

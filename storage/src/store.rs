@@ -296,7 +296,12 @@ impl Store {
     }
 
     /// Sends an operation to the writer thread and waits for its commit.
+    /// A change waits for the request's [`crate::CommitGate`] first (a barrier changes
+    /// nothing and does not).
     pub(crate) async fn submit(&self, op: Op) -> Result<Reply> {
+        if !matches!(op, Op::Barrier) {
+            crate::commit_gate::pass().await?;
+        }
         let (reply, answer) = oneshot::channel();
         self.inner
             .tx

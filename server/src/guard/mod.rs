@@ -139,13 +139,15 @@ impl hyper::service::Service<Request<Incoming>> for Guard {
                 if let Some(client) = guard.client {
                     req.extensions_mut().insert(client);
                 }
-                let pending = guard
-                    .audit
-                    .as_ref()
-                    .map(|_| audit_record::Pending::begin(&mut req, &id, guard.client, started));
-                let mut resp = guard.handle(req).await;
-                if let (Some(trail), Some(pending)) = (&guard.audit, pending) {
-                    resp = pending.finish(trail, resp).await;
+                let pending = guard.audit.as_ref().map(|trail| {
+                    audit_record::Pending::begin(trail, &mut req, &id, guard.client, started)
+                });
+                let resp = match &pending {
+                    Some(p) => p.commit_gate().scope(guard.handle(req)).await,
+                    None => guard.handle(req).await,
+                };
+                if let Some(pending) = pending {
+                    pending.finish(&resp).await;
                 }
                 let resp = request_log::stamp(resp, &id);
                 tracing::info!(
@@ -237,7 +239,6 @@ impl Guard {
         req: Request<RequestBody>,
         auth: Option<AdminAuth>,
     ) -> Response<s3s::Body> {
-        crate::audit_trail::note(req.extensions(), |n| n.admin = true);
         let Some(api) = &self.iam else {
             return iam::not_served(req.extensions());
         };

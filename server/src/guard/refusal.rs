@@ -180,12 +180,6 @@ impl Refusal {
     );
     pub(crate) const BAD_QUERY: Refusal =
         Refusal::bad("InvalidURI", "Couldn't parse the specified URI.");
-    /// A change was made but its audit record cannot be written (guard/audit_record.rs).
-    pub(crate) const AUDIT_DOWN: Refusal = Refusal::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "ServiceUnavailable",
-        "The audit trail cannot be written",
-    );
     pub(crate) const SLOW_DOWN: Refusal = Refusal::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "SlowDown",

@@ -87,6 +87,15 @@ impl From<coffer_auth::Error> for IamError {
             E::MalformedPolicy(_) => {
                 IamError::new(StatusCode::BAD_REQUEST, "MalformedPolicyDocument", message)
             }
+            // The audit trail is down: the change was not made; a retry later may succeed.
+            E::Storage {
+                source: coffer_storage::Error::CommitRefused { reason },
+                ..
+            } => IamError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                reason,
+            ),
             other => {
                 // Storage, corruption, randomness: Coffer broke, the client learns nothing.
                 tracing::error!(error = %other, "IAM request failed in the user directory");

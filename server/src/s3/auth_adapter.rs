@@ -13,6 +13,7 @@ use coffer_auth::{
     RequestFacts, s3_action_for, s3_resource,
 };
 use coffer_storage::{BucketInfo, BucketSetting, Store};
+use http::Method;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::dto::{
@@ -296,9 +297,9 @@ fn s3_context(uri: &http::Uri, headers: &http::HeaderMap) -> ConditionContext {
     context
 }
 
-#[async_trait::async_trait]
-impl S3Access for Strict {
-    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+impl Strict {
+    /// The access decision of `check` (the audit intent aside).
+    async fn check_request(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let op = cx.s3_op().name().to_owned();
         let op = op.as_str();
         let (bucket, key) = match cx.s3_path() {
@@ -353,6 +354,21 @@ impl S3Access for Strict {
             self.decide(&who, BYPASS_GOVERNANCE, target).await?;
         }
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl S3Access for Strict {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let decided = self.check_request(cx).await;
+        // An allowed change queues its intent record now, so the record's fsync overlaps
+        // reading and storing the body (the commit waits for it). A form upload's key is
+        // known only once its form is read: its intent is queued at the commit.
+        let changes = [Method::PUT, Method::POST, Method::DELETE].contains(cx.method());
+        if decided.is_ok() && changes && cx.s3_op().name() != "PostObject" {
+            crate::audit_trail::announce(cx.extensions_mut()).await;
+        }
+        decided
     }
 
     async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {

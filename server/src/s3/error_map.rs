@@ -48,6 +48,7 @@ pub(crate) fn storage_error(err: coffer_storage::Error) -> S3Error {
             "The bucket configuration document is too large."
         ),
         E::ShuttingDown => s3_error!(ServiceUnavailable, "The server is shutting down."),
+        E::CommitRefused { reason } => s3_error!(ServiceUnavailable, "{reason}"),
         E::NoSuchVersion => s3_error!(NoSuchVersion, "The specified version does not exist."),
         E::InvalidVersionId => s3_error!(InvalidArgument, "Invalid version id specified"),
         E::DeleteMarker { version_id } => {

@@ -486,3 +486,42 @@ async fn bad_chunk_size_refused() {
         Err(Error::BadConfig { .. })
     ));
 }
+
+/// A request's commit gate runs before each change it makes; a refusal commits nothing and
+/// leaves what was stored before intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_commit_gate_commits_nothing() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::CommitGate;
+
+    let (_dir, store) = ephemeral().await;
+    let bucket = store.create_bucket("b", "owner").await.unwrap();
+    let before = put(&store, &bucket, "k", b"kept", 16).await;
+    let passes = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = std::sync::Arc::clone(&passes);
+    let closed = CommitGate::new(move || {
+        seen.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async { Err("the trail is down") })
+    });
+    let refused = closed
+        .scope(async {
+            let mut writer = store.object_writer(&bucket).await.unwrap();
+            writer.write(Bytes::from_static(b"replaced")).await.unwrap();
+            let staged = writer.finish().await.unwrap();
+            store
+                .commit_object(&bucket, "k", staged, ObjectMeta::default())
+                .await
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(Error::CommitRefused { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(passes.load(Ordering::SeqCst), 1);
+    let now = store.head_object(&bucket, "k").await.unwrap();
+    assert_eq!(now.etag, before.etag);
+    assert_eq!(get(&store, &now, 0..4).await.unwrap(), b"kept");
+    // Outside the scope, changes pass again.
+    put(&store, &bucket, "k", b"later", 16).await;
+}
