@@ -16,7 +16,7 @@
 //! The trail's key is a sealed record of the index ([`AUDIT_KEY_RECORD`]): master-key
 //! rotation rewraps it, and nothing on the data disk opens it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -72,10 +72,20 @@ enum Msg {
     Close(oneshot::Sender<()>),
 }
 
+/// Where a trail is and the key that opens it: what a reader beside the writer needs.
+pub(crate) struct TrailSource {
+    /// The trail's folder.
+    pub(crate) dir: PathBuf,
+    /// The trail's key.
+    pub(crate) key: Zeroizing<[u8; 32]>,
+}
+
 /// A handle on the audit writer. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct AuditTrail {
     tx: mpsc::Sender<Msg>,
+    /// `None` for a trail started over a test sink.
+    source: Option<Arc<TrailSource>>,
     /// Whether a change waits for its record to be on disk. Off for an ephemeral server:
     /// its data lives in memory and its trail in a temp directory, so a wait protects
     /// nothing there (records are still synced within a second).
@@ -122,12 +132,23 @@ impl AuditTrail {
         wait_for_disk: bool,
     ) -> anyhow::Result<AuditTrail> {
         let key = trail_key(store).await?;
-        let dir = dir.to_path_buf();
-        let log = tokio::task::spawn_blocking(move || AuditLog::open(&dir, &key)).await??;
+        let source = Arc::new(TrailSource {
+            dir: dir.to_path_buf(),
+            key,
+        });
+        let opening = Arc::clone(&source);
+        let log = tokio::task::spawn_blocking(move || AuditLog::open(&opening.dir, &opening.key))
+            .await??;
         Ok(AuditTrail {
             wait_for_disk,
+            source: Some(source),
             ..AuditTrail::start(log)
         })
+    }
+
+    /// Where the trail is, for readers (`None` for a trail over a test sink).
+    pub(crate) fn source(&self) -> Option<Arc<TrailSource>> {
+        self.source.clone()
     }
 
     /// Starts the writer task over `sink`.
@@ -136,6 +157,7 @@ impl AuditTrail {
         tokio::spawn(run(sink, rx));
         AuditTrail {
             tx,
+            source: None,
             wait_for_disk: true,
         }
     }

@@ -10,6 +10,7 @@
 mod activity;
 mod audit_cmd;
 mod audit_trail;
+mod audit_view;
 mod client;
 mod config;
 mod ephemeral;
@@ -244,8 +245,24 @@ async fn build_guard(
         .await
         .context("could not load the credentials")?;
     create_startup_users(&auth, cfg.users).await?;
-    let iam = iam::Iam::new(auth.clone(), store.clone(), &cfg.region, cfg.tls.is_some())
-        .context("could not set up the IAM API")?;
+    let trail = if cfg.audit {
+        let durable = matches!(cfg.mode, config::Mode::Durable { .. });
+        let trail = audit_trail::AuditTrail::open(store, &root.join(audit_cmd::AUDIT_DIR), durable)
+            .await
+            .context("could not open the audit trail")?;
+        Some(trail)
+    } else {
+        tracing::warn!("the audit trail is off (--no-audit): requests are not recorded");
+        None
+    };
+    let iam = iam::Iam::new(
+        auth.clone(),
+        store.clone(),
+        &cfg.region,
+        cfg.tls.is_some(),
+        trail.as_ref().and_then(audit_trail::AuditTrail::source),
+    )
+    .context("could not set up the IAM API")?;
     let svc = s3::build_service(
         store.clone(),
         auth,
@@ -260,15 +277,11 @@ async fn build_guard(
         cfg.multipart_max_age,
     ));
     let guard = guard::Guard::new(svc, cfg.limits, &cfg.region).with_iam(iam);
-    if !cfg.audit {
-        tracing::warn!("the audit trail is off (--no-audit): requests are not recorded");
-        return Ok((guard, generated, None));
-    }
-    let durable = matches!(cfg.mode, config::Mode::Durable { .. });
-    let trail = audit_trail::AuditTrail::open(store, &root.join(audit_cmd::AUDIT_DIR), durable)
-        .await
-        .context("could not open the audit trail")?;
-    Ok((guard.with_audit(trail.clone()), generated, Some(trail)))
+    let guard = match &trail {
+        Some(trail) => guard.with_audit(trail.clone()),
+        None => guard,
+    };
+    Ok((guard, generated, trail))
 }
 
 /// Loads TLS (if configured) and binds the listener.

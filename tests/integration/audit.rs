@@ -13,9 +13,10 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectI
 use serde_json::Value;
 
 use crate::clients::require;
-use crate::common::iam_cli::aws_ok;
+use crate::common::iam_cli::{aws_ok, user_with_key};
 use crate::common::markers::{assert_no_marker_anywhere, marker};
-use crate::common::{ROOT_ACCESS_KEY, TestEnv, create_bucket, get, put, raw};
+use crate::common::sign::sign_v4_service;
+use crate::common::{ROOT_ACCESS_KEY, Server, TestEnv, create_bucket, get, put, raw};
 
 /// `coffer audit <subcommand> --data <env.data()> <rest…>`: (ok, stdout, stderr).
 fn audit(env: &TestEnv, subcommand: &str, rest: &[&str]) -> (bool, String, String) {
@@ -359,4 +360,145 @@ async fn no_audit_keeps_no_trail() {
     assert_eq!(segments, 0, "a trail was written with --no-audit");
     let log = std::fs::read_to_string(&server.log).unwrap();
     assert!(log.contains("the audit trail is off"), "{log}");
+}
+
+/// `ReadAuditTrail` (service `audit`, signed like IAM): as root `key`, with `params`.
+async fn read_trail(server: &Server, key: (&str, &str), params: &str) -> raw::RawResponse {
+    let url = format!("http://{}/", server.addr);
+    let host = server.addr.to_string();
+    let headers = [
+        ("host", host.as_str()),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ];
+    let body = format!("Action=ReadAuditTrail&{params}");
+    let signed = sign_v4_service(
+        "audit",
+        key.0,
+        key.1,
+        "POST",
+        &url,
+        &headers,
+        body.as_bytes(),
+    );
+    raw::request(
+        server.addr,
+        "POST",
+        &signed.path_and_query,
+        &signed.header_refs(),
+        body.as_bytes(),
+    )
+    .await
+}
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// An auditor reads the trail of a RUNNING server over the API, with the filters of
+/// `coffer audit show`, given the `audit:ReadAuditTrail` permission; without it, or
+/// unsigned, they read nothing. Reading is itself recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditor_reads_the_trail_of_a_running_server() {
+    if !require("the aws CLI", "aws", &["--version"]) {
+        return;
+    }
+    let env = TestEnv::new();
+    let server = env.start_durable();
+    let s3 = server.client();
+    let bucket = marker("aud");
+    create_bucket(&s3, &bucket).await;
+    put(&s3, &bucket, "consent-form.pdf", b"scan").await;
+    get(&s3, &bucket, "consent-form.pdf").await;
+    let root = (server.access_key.as_str(), server.secret_key.as_str());
+
+    let resp = read_trail(&server, root, &format!("Bucket={bucket}")).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.header("content-type"), Some("application/x-ndjson"));
+    let lines = json_lines(&resp.text());
+    let ops: Vec<&str> = lines
+        .iter()
+        .map(|r| r["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ops,
+        ["CreateBucket", "PutObject", "GetObject"],
+        "{lines:#?}"
+    );
+    assert_eq!(lines[1]["key"], "consent-form.pdf");
+    assert_eq!(lines[1]["user"], "root");
+
+    let resp = read_trail(&server, root, "Operation=PutObject&Format=text").await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let text = resp.text();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("\tPutObject\t") && text.contains("\tconsent-form.pdf\t"),
+        "{text}"
+    );
+
+    // A user needs the permission.
+    let (id, secret) = user_with_key(&env, &server, "auditor");
+    let resp = read_trail(&server, (&id, &secret), "").await;
+    assert_eq!(resp.status, 403, "{}", resp.text());
+    assert!(
+        resp.text().contains("<Code>AccessDenied</Code>"),
+        "{}",
+        resp.text()
+    );
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"audit:ReadAuditTrail","Resource":"*"}]}"#;
+    aws_ok(
+        &env,
+        &server,
+        None,
+        &[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            "auditor",
+            "--policy-name",
+            "read-audit",
+            "--policy-document",
+            policy,
+        ],
+    );
+    let resp = read_trail(
+        &server,
+        (&id, &secret),
+        &format!("Bucket={bucket}&Key=consent-form.pdf"),
+    )
+    .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(json_lines(&resp.text()).len(), 2, "{}", resp.text());
+
+    // Unsigned, or with a bad filter: refused, in IAM's format.
+    let resp = raw::request(
+        server.addr,
+        "POST",
+        "/",
+        &[
+            ("Host", "127.0.0.1"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        b"Action=ReadAuditTrail",
+    )
+    .await;
+    assert_eq!(resp.status, 403, "{}", resp.text());
+    let resp = read_trail(&server, root, "Since=yesterday").await;
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    assert!(
+        resp.text().contains("<Code>ValidationError</Code>"),
+        "{}",
+        resp.text()
+    );
+
+    // The reads are on record, with who made them (one refused).
+    let resp = read_trail(&server, root, "Operation=audit:ReadAuditTrail&User=auditor").await;
+    let reads = json_lines(&resp.text());
+    let statuses: Vec<u64> = reads
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [403, 200], "{reads:#?}");
 }

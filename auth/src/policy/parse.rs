@@ -214,7 +214,8 @@ fn action_pattern(action: &str, kind: PolicyKind<'_>) -> Result<Vec<Unit>, Polic
         .split_once(':')
         .ok_or_else(|| malformed(INVALID_ACTION))?;
     let services: &[&str] = match kind {
-        PolicyKind::Identity => &["s3", "iam", "sts"],
+        // `audit:ReadAuditTrail` is Coffer's own: who may read the audit trail.
+        PolicyKind::Identity => &["s3", "iam", "sts", "audit"],
         PolicyKind::Bucket { .. } => &["s3"],
     };
     let service_ok = services.iter().any(|s| s.eq_ignore_ascii_case(service));

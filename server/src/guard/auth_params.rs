@@ -88,6 +88,8 @@ pub(crate) enum AdminService {
     Iam,
     /// `sts`.
     Sts,
+    /// `audit`: Coffer's `ReadAuditTrail`, in the same Query API form (`iam/audit_api.rs`).
+    Audit,
 }
 
 impl AdminService {
@@ -95,6 +97,7 @@ impl AdminService {
         match service {
             "iam" => Some(AdminService::Iam),
             "sts" => Some(AdminService::Sts),
+            "audit" => Some(AdminService::Audit),
             _ => None,
         }
     }
@@ -104,6 +107,7 @@ impl AdminService {
         match self {
             AdminService::Iam => "iam",
             AdminService::Sts => "sts",
+            AdminService::Audit => "audit",
         }
     }
 }

@@ -114,7 +114,7 @@ pub(crate) fn get_caller_identity(caller: &Identity) -> Fields {
 
 impl Call<'_> {
     /// Refuses unless the caller may do `action` (`iam:CreateUser`) on `resource`.
-    fn allow(&self, action: &str, resource: &str) -> Result<(), IamError> {
+    pub(super) fn allow(&self, action: &str, resource: &str) -> Result<(), IamError> {
         match self
             .auth
             .authorize_admin(self.caller, action, resource, self.facts)

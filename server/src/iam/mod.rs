@@ -17,6 +17,7 @@
 //! Nothing here logs a user name, policy or secret above debug.
 
 mod actions;
+mod audit_api;
 mod error;
 mod query;
 mod sigv4;
@@ -38,6 +39,7 @@ use self::query::Params;
 use self::sigv4::{Failure, Signed};
 pub(crate) use self::xml::iso8601;
 use self::xml::{Fields, IAM_NS, STS_NS};
+use crate::audit_trail::TrailSource;
 use crate::guard::{AdminAuth, AdminService, HeaderSignature, Refusal, RequestId};
 use crate::limits::{BODY_IDLE_TIMEOUT, IAM_MAX_BODY};
 
@@ -64,10 +66,21 @@ struct Inner {
     /// Verifies signatures made with unknown access keys, so they fail like a wrong
     /// secret at the same cost. Made once, here.
     dummy: GeneratedRoot,
+    /// The audit trail `ReadAuditTrail` reads (`None` with `--no-audit`).
+    trail: Option<Arc<TrailSource>>,
+}
+
+/// What a request is answered with.
+enum Answer {
+    /// An IAM or STS action's result, written as its XML response.
+    Xml(&'static str, Option<Fields>),
+    /// Audit records, streamed.
+    Records(Response<s3s::Body>),
 }
 
 impl Iam {
-    /// The API over `auth`, looking bucket owners up in `store`.
+    /// The API over `auth`, looking bucket owners up in `store`, and reading `trail` for
+    /// `ReadAuditTrail` (`None` with auditing off).
     ///
     /// # Errors
     /// When the OS has no randomness for the dummy secret.
@@ -76,6 +89,7 @@ impl Iam {
         store: Store,
         region: &str,
         secure: bool,
+        trail: Option<Arc<TrailSource>>,
     ) -> Result<Iam, coffer_auth::Error> {
         Ok(Iam {
             inner: Arc::new(Inner {
@@ -84,6 +98,7 @@ impl Iam {
                 region: region.to_owned(),
                 secure,
                 dummy: GeneratedRoot::generate()?,
+                trail,
             }),
         })
     }
@@ -105,13 +120,14 @@ impl Iam {
             _ => IAM_NS,
         };
         match self.answer(req, auth, peer).await {
-            Ok((action, fields)) => {
+            Ok(Answer::Xml(action, fields)) => {
                 tracing::debug!(action, "IAM request served");
                 xml_response(
                     StatusCode::OK,
                     xml::response(ns, action, fields.as_ref(), &id),
                 )
             }
+            Ok(Answer::Records(resp)) => resp,
             Err(err) => error_response(ns, &err, &id),
         }
     }
@@ -121,7 +137,7 @@ impl Iam {
         req: Request<B>,
         auth: Option<AdminAuth>,
         peer: Option<IpAddr>,
-    ) -> Result<(&'static str, Option<Fields>), IamError>
+    ) -> Result<Answer, IamError>
     where
         B: http_body::Body<Data = Bytes> + Unpin,
     {
@@ -165,16 +181,14 @@ impl Iam {
         let (version, known) = match sig.service {
             AdminService::Iam => (IAM_VERSION, actions::IAM_ACTIONS),
             AdminService::Sts => (STS_VERSION, STS_ACTIONS),
+            AdminService::Audit => (audit_api::VERSION, audit_api::ACTIONS),
         };
         let action = known
             .iter()
             .copied()
             .find(|a| *a == requested)
             .ok_or_else(|| invalid_action("The action is not valid for this endpoint."))?;
-        let service = match sig.service {
-            AdminService::Iam => "iam",
-            AdminService::Sts => "sts",
-        };
+        let service = sig.service.as_str();
         crate::audit_trail::note(&parts.extensions, |n| {
             n.operation = Some(format!("{service}:{action}"));
         });
@@ -184,6 +198,13 @@ impl Iam {
             ));
         }
         let outcome = match sig.service {
+            AdminService::Audit => {
+                return audit_api::read(&call, self.inner.trail.as_deref())
+                    .map(Answer::Records)
+                    .inspect_err(|err| {
+                        tracing::debug!(action, code = err.code, "audit request refused");
+                    });
+            }
             AdminService::Sts => Ok(Some(actions::get_caller_identity(&caller))),
             AdminService::Iam => match actions::iam(&call, action).await {
                 Some(outcome) => outcome,
@@ -191,7 +212,7 @@ impl Iam {
             },
         };
         outcome
-            .map(|fields| (action, fields))
+            .map(|fields| Answer::Xml(action, fields))
             .inspect_err(|err| tracing::debug!(action, code = err.code, "IAM request refused"))
     }
 
@@ -235,9 +256,13 @@ pub(crate) fn looks_like_admin(method: &Method, uri: &Uri, headers: &HeaderMap) 
         return false;
     }
     let names_admin = |s: &str| {
-        ["/iam/aws4_request", "/sts/aws4_request"]
-            .iter()
-            .any(|scope| s.contains(scope) || s.contains(&scope.replace('/', "%2F")))
+        [
+            "/iam/aws4_request",
+            "/sts/aws4_request",
+            "/audit/aws4_request",
+        ]
+        .iter()
+        .any(|scope| s.contains(scope) || s.contains(&scope.replace('/', "%2F")))
     };
     let header = headers
         .get(AUTHORIZATION)

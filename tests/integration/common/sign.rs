@@ -56,9 +56,10 @@ fn settings(location: SignatureLocation, expires: Option<Duration>) -> SigningSe
 /// The region every helper signs for unless told otherwise (the server's default).
 pub const REGION: &str = "us-east-1";
 
+/// `scope` is the credential scope's region and service.
 #[allow(clippy::too_many_arguments)]
 fn sign_any(
-    region: &str,
+    (region, service): (&str, &str),
     access_key: &str,
     secret_key: &str,
     method: &str,
@@ -74,7 +75,7 @@ fn sign_any(
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
-        .name("s3")
+        .name(service)
         .time(time)
         .settings(settings(location, expires))
         .build()
@@ -135,6 +136,31 @@ pub fn sign_v4_headers(
     )
 }
 
+/// A SigV4 `Authorization` header for another service than S3 (`iam`, `audit`…), signing
+/// the SHA-256 of `body` as IAM clients do.
+pub fn sign_v4_service(
+    service: &str,
+    access_key: &str,
+    secret_key: &str,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Signed {
+    sign_any(
+        (REGION, service),
+        access_key,
+        secret_key,
+        method,
+        url,
+        headers,
+        &Payload::Bytes(body),
+        SystemTime::now(),
+        SignatureLocation::Headers,
+        None,
+    )
+}
+
 /// [`sign_v4_headers`] with the credential scoped to `region`.
 #[allow(clippy::too_many_arguments)]
 pub fn sign_v4_headers_in(
@@ -148,7 +174,7 @@ pub fn sign_v4_headers_in(
     time: SystemTime,
 ) -> Signed {
     sign_any(
-        region,
+        (region, "s3"),
         access_key,
         secret_key,
         method,
@@ -185,7 +211,7 @@ pub fn presign_v4_in(
     time: SystemTime,
 ) -> Signed {
     sign_any(
-        region,
+        (region, "s3"),
         access_key,
         secret_key,
         method,
