@@ -159,3 +159,8 @@ impl Default for Limits {
         }
     }
 }
+
+/// Records of requests refused while the server is sealed, kept in memory until the unlock
+/// opens the audit trail (its key is sealed with the data); past this many, further ones
+/// are only counted (and the count logged at the unlock).
+pub(crate) const SEALED_RECORDS_MAX: usize = 10_000;

@@ -172,7 +172,7 @@ async fn serve_sealed(cfg: &Config, data: &std::path::Path) -> anyhow::Result<()
             let store = socket
                 .serve_until(|secret| async {
                     let (store, guard, trail) = try_unlock(&cfg, &data, secret).await?;
-                    gate.open(guard);
+                    gate.open_audited(guard, trail.as_ref()).await;
                     Ok((store, trail))
                 })
                 .await;

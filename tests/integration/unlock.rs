@@ -124,6 +124,40 @@ async fn sealed_start_serves_503_until_coffer_unlock_and_a_restart_seals_again()
     assert!(server.stop().success());
     drop(server);
 
+    // The requests refused while sealed are on the audit trail, before the first served
+    // one: the SDK's ListBuckets (retried) and the raw GET of each `assert_sealed`.
+    let (ok, shown, log) = env.run(
+        &[
+            "audit",
+            "show",
+            "--data",
+            data_arg,
+            "--passphrase-file",
+            &passphrase,
+            "--json",
+        ],
+        &[NO_KEY],
+        b"",
+    );
+    assert!(ok, "audit show failed: {log}");
+    let records: Vec<serde_json::Value> = shown
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let sealed = records
+        .iter()
+        .take_while(|r| r["status"] == 503)
+        .inspect(|r| {
+            assert_eq!(r["error_code"], "ServiceUnavailable", "{r}");
+            assert!(r["caller"].is_null() && r["bucket"].is_null(), "{r}");
+        })
+        .count();
+    assert!(
+        sealed >= 4,
+        "{sealed} sealed refusals recorded: {records:#?}"
+    );
+    assert_eq!(records[sealed]["operation"], "CreateBucket", "{records:#?}");
+
     // A restart seals again; two of the three shares open it.
     let mut server = start_sealed(&env);
     assert_sealed(&server).await;
