@@ -265,9 +265,14 @@ async fn build_guard(
         return Ok((guard, generated, None));
     }
     let durable = matches!(cfg.mode, config::Mode::Durable { .. });
-    let trail = audit_trail::AuditTrail::open(store, &root.join(audit_cmd::AUDIT_DIR), durable)
-        .await
-        .context("could not open the audit trail")?;
+    let trail = audit_trail::AuditTrail::open(
+        store,
+        &root.join(audit_cmd::AUDIT_DIR),
+        durable,
+        cfg.audit_retention,
+    )
+    .await
+    .context("could not open the audit trail")?;
     Ok((guard.with_audit(trail.clone()), generated, Some(trail)))
 }
 
