@@ -59,6 +59,12 @@ pub(crate) struct Header {
 }
 
 impl Header {
+    /// The header of the trail's first segment: sequence 1, nothing before it.
+    pub(crate) const GENESIS: Header = Header {
+        first: 1,
+        chain: [0; 32],
+    };
+
     pub(crate) fn encode(&self) -> [u8; HEADER_LEN] {
         let mut out = [0u8; HEADER_LEN];
         out[..4].copy_from_slice(MAGIC);

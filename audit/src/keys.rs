@@ -7,6 +7,9 @@ use zeroize::Zeroizing;
 /// The keys that seal and chain the trail.
 pub struct AuditKey {
     seal: Aes256GcmSiv,
+    /// Seals the anchor expiry leaves (its own key, so an anchor can never be passed off
+    /// as a record or the other way round).
+    anchor: Aes256GcmSiv,
     chain: Zeroizing<[u8; 32]>,
     nonce: Zeroizing<[u8; 32]>,
 }
@@ -18,11 +21,13 @@ impl std::fmt::Debug for AuditKey {
 }
 
 impl AuditKey {
-    /// Derives the sealing, chaining and nonce keys from the trail's key.
+    /// Derives the sealing, anchor, chaining and nonce keys from the trail's key.
     pub fn new(key: &[u8; 32]) -> AuditKey {
         let seal = Zeroizing::new(blake3::derive_key("coffer 2026-11 audit seal key", key));
+        let anchor = Zeroizing::new(blake3::derive_key("coffer 2026-11 audit anchor key", key));
         AuditKey {
             seal: Aes256GcmSiv::new(&(*seal).into()),
+            anchor: Aes256GcmSiv::new(&(*anchor).into()),
             chain: Zeroizing::new(blake3::derive_key("coffer 2026-11 audit chain key", key)),
             nonce: Zeroizing::new(blake3::derive_key("coffer 2026-11 audit nonce key", key)),
         }
@@ -58,6 +63,47 @@ impl AuditKey {
                 Payload {
                     msg: sealed,
                     aad: &ad,
+                },
+            )
+            .ok()
+            .map(Zeroizing::new)
+    }
+
+    /// Seals an anchor's body; `ad` is the file's clear prefix. The nonce is a keyed hash
+    /// of the body (returned, to be stored beside it): distinct anchors get distinct
+    /// nonces, and AES-GCM-SIV stays safe even when the same body is sealed twice.
+    pub(crate) fn seal_anchor(&self, ad: &[u8], plaintext: &[u8]) -> Option<([u8; 12], Vec<u8>)> {
+        let mut hasher = blake3::Hasher::new_keyed(&self.nonce);
+        hasher.update(b"anchor");
+        hasher.update(plaintext);
+        let mut nonce = [0u8; 12];
+        nonce.copy_from_slice(&hasher.finalize().as_bytes()[..12]);
+        let sealed = self
+            .anchor
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: ad,
+                },
+            )
+            .ok()?;
+        Some((nonce, sealed))
+    }
+
+    /// Opens an anchor's body; `None` if it was altered or sealed under another key.
+    pub(crate) fn open_anchor(
+        &self,
+        ad: &[u8],
+        nonce: &[u8; 12],
+        sealed: &[u8],
+    ) -> Option<Zeroizing<Vec<u8>>> {
+        self.anchor
+            .decrypt(
+                &Nonce::from(*nonce),
+                Payload {
+                    msg: sealed,
+                    aad: ad,
                 },
             )
             .ok()

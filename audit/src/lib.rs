@@ -10,6 +10,13 @@
 //! shorter trail; a [`Checkpoint`] kept elsewhere (the server logs one every minute) catches
 //! that: `verify` checks the trail still reaches it.
 //!
+//! Every [`AuditLog::open`] starts a segment, as does every 64 MiB, and
+//! [`AuditLog::expire`] removes the oldest segments whole once all their records are older
+//! than a cutoff. It first writes an anchor ([`ANCHOR_FILE`], sealed under its own derived
+//! key) naming the segment the trail now starts with; `verify` refuses a trail that does not
+//! start at sequence 1 unless that anchor opens and matches, so removing the oldest segments
+//! any other way is found.
+//!
 //! ```text
 //! segment file = header ‖ frame*
 //! header       = "CAUD" ‖ format (1) ‖ first sequence (u64 LE) ‖ chain before it (32)
@@ -20,19 +27,26 @@
 //! The trail's key is the caller's to keep (the server keeps it as a sealed record of the
 //! index, so master-key rotation rewraps it and nothing on the data disk opens it).
 
+mod anchor;
 mod format;
 mod keys;
 mod reader;
 mod record;
+mod retention;
+mod scan;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_retention;
 mod timeline;
 mod writer;
 
+pub use anchor::ANCHOR_FILE;
 pub use format::{Checkpoint, SEGMENT_PREFIX, SEGMENT_SUFFIX};
 pub use keys::AuditKey;
-pub use reader::{Filter, Reader, VerifyReport, verify};
+pub use reader::{Expired, Filter, Reader, VerifyReport, verify};
 pub use record::{Caller, Phase, Record};
+pub use retention::ExpireReport;
 pub use timeline::Timeline;
 pub use writer::AuditLog;
 
@@ -70,6 +84,47 @@ pub enum Error {
     Truncated {
         /// The checkpoint's sequence number.
         sequence: u64,
+    },
+    /// The oldest segment does not start at sequence 1, and no anchor says the records
+    /// before it expired: they were removed by hand.
+    #[error(
+        "audit trail broken at segment {segment}: records removed from the start of the trail (it starts at sequence {first}, and no anchor says the records before it expired)"
+    )]
+    StartRemoved {
+        /// The oldest segment present.
+        segment: u64,
+        /// Its first sequence number.
+        first: u64,
+    },
+    /// The anchor names a segment older than the oldest present: segments were removed
+    /// after expiry wrote it (or an old anchor was put back).
+    #[error(
+        "audit trail broken at segment {segment}: records removed from the start of the trail (it starts at sequence {first}, but the anchor says only the records before sequence {anchored} expired)"
+    )]
+    StaleAnchor {
+        /// The oldest segment present.
+        segment: u64,
+        /// Its first sequence number.
+        first: u64,
+        /// The first sequence number the anchor names.
+        anchored: u64,
+    },
+    /// The anchor expiry left is not valid for this trail.
+    #[error("audit anchor rejected: {what}")]
+    BadAnchor {
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// A checkpoint points before the trail's first record: the records it covers expired,
+    /// so it cannot be checked.
+    #[error(
+        "the checkpoint at sequence {sequence} cannot be checked: the trail now starts at sequence {first}, the records before it expired"
+    )]
+    CheckpointExpired {
+        /// The checkpoint's sequence number.
+        sequence: u64,
+        /// The trail's first sequence number.
+        first: u64,
     },
     /// A checkpoint's text does not parse.
     #[error("not an audit checkpoint (expected coffer-audit:<sequence>:<chain hex>)")]

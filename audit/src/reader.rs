@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use crate::anchor;
 use crate::format::{Checkpoint, Entry, HEADER_LEN, Header, Next, read_frame, segments};
 use crate::keys::AuditKey;
 use crate::record::Record;
@@ -155,8 +156,26 @@ pub struct VerifyReport {
     pub segments: u64,
     /// Records checked.
     pub records: u64,
+    /// The sequence number the trail verifies from: 1 for a whole trail, later once
+    /// expiry removed older records (then `expired` says what the anchor vouches for).
+    pub first: u64,
+    /// The records expiry removed, as the trail's anchor vouches; `None` if none were.
+    pub expired: Option<Expired>,
     /// Where the trail ends.
     pub last: Checkpoint,
+}
+
+/// The records removed from the start of the trail by expiry, vouched for by the anchor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Expired {
+    /// Records removed: every one before [`VerifyReport::first`].
+    pub records: u64,
+    /// Segments removed.
+    pub segments: u64,
+    /// When the last expiry ran, in milliseconds since the Unix epoch.
+    pub removed_at_ms: u64,
+    /// Every removed record is older than this, in milliseconds since the Unix epoch.
+    pub cutoff_ms: u64,
 }
 
 /// Checks every record of the trail in `dir`: each opens under its own sequence number,
@@ -164,39 +183,87 @@ pub struct VerifyReport {
 /// segment continues the one before. With `checkpoint`, the trail must also reach it with
 /// the same chain hash. Reports the first break by segment and position.
 ///
+/// A trail whose oldest segment does not start at sequence 1 had records removed from its
+/// start: it verifies only if expiry's anchor opens under `key` and the trail reaches the
+/// segment it names with the header it gives.
+///
 /// A frame cut short at the very end of the newest segment (a crash mid-append) is not a
 /// break: it was never acknowledged.
 ///
 /// # Errors
-/// `Error::Tampered`, `Error::Truncated`; I/O errors.
+/// `Error::Tampered`, `Error::Truncated`; `Error::StartRemoved`, `Error::StaleAnchor`,
+/// `Error::BadAnchor` when the start is missing or the anchor is wrong;
+/// `Error::CheckpointExpired` for a checkpoint older than the first record kept; I/O
+/// errors.
+#[allow(clippy::too_many_lines)] // one pass over the trail, each check where it applies
 pub fn verify(dir: &Path, key: &[u8; 32], checkpoint: Option<Checkpoint>) -> Result<VerifyReport> {
     let key = AuditKey::new(key);
+    let anchor = anchor::read(dir, &key)?;
     let all = segments(dir)?;
     let count = all.len();
     let mut report = VerifyReport {
         segments: 0,
         records: 0,
+        first: 1,
+        expired: None,
         last: Checkpoint {
             sequence: 0,
             chain: [0; 32],
         },
     };
+    let mut reached = false;
     let mut state: Option<(u64, [u8; 32])> = None;
-    for (i, (segment, path)) in all.into_iter().enumerate() {
+    for (i, (segment, path)) in all.iter().enumerate() {
+        let segment = *segment;
         let broken = |position, sequence, what| Error::Tampered {
             segment,
             position,
             sequence,
             what,
         };
-        let mut file = BufReader::new(File::open(&path).map_err(Error::io("open audit segment"))?);
+        let mut file = BufReader::new(File::open(path).map_err(Error::io("open audit segment"))?);
         let mut head = [0u8; HEADER_LEN];
         file.read_exact(&mut head)
             .map_err(|_| broken(0, 0, "segment header cut short"))?;
         let header = Header::decode(&head).ok_or_else(|| broken(0, 0, "segment header damaged"))?;
         let (mut next, mut chain) = match state {
-            // The oldest segment anchors the chain (older ones may have expired).
-            None => (header.first, header.chain),
+            // The oldest segment starts the trail: at sequence 1, or where the anchor
+            // says expiry cut it.
+            None => {
+                anchor::check_start(segment, &header, anchor.as_ref())?;
+                report.first = header.first;
+                // An anchor beside a trail that still starts at 1 (expiry stopped before
+                // removing anything) vouches for nothing yet.
+                report.expired = anchor
+                    .filter(|_| header != Header::GENESIS)
+                    .map(|a| Expired {
+                        records: header.first.saturating_sub(1),
+                        // Segments the anchor counts that a crash left in place are here still.
+                        segments: a.segments_removed.saturating_sub(
+                            all.iter().filter(|(n, _)| *n < a.segment).count() as u64,
+                        ),
+                        removed_at_ms: a.removed_at_ms,
+                        cutoff_ms: a.cutoff_ms,
+                    });
+                // The header is where the trail stood before its first record kept.
+                let before = header.first.saturating_sub(1);
+                if let Some(cp) = checkpoint {
+                    if cp.sequence < before {
+                        return Err(Error::CheckpointExpired {
+                            sequence: cp.sequence,
+                            first: header.first,
+                        });
+                    }
+                    if cp.sequence == before && cp.chain != header.chain {
+                        return Err(broken(
+                            0,
+                            header.first,
+                            "segment differs from the checkpoint",
+                        ));
+                    }
+                }
+                (header.first, header.chain)
+            }
             Some((next, chain)) => {
                 if header.first != next || header.chain != chain {
                     return Err(broken(
@@ -208,6 +275,16 @@ pub fn verify(dir: &Path, key: &[u8; 32], checkpoint: Option<Checkpoint>) -> Res
                 (next, chain)
             }
         };
+        if let Some(a) = &anchor
+            && a.segment == segment
+        {
+            if !a.matches(&header) {
+                return Err(Error::BadAnchor {
+                    what: "the segment the anchor names has another header",
+                });
+            }
+            reached = true;
+        }
         let mut position = 0;
         loop {
             match read_frame(&mut file)? {
@@ -246,9 +323,14 @@ pub fn verify(dir: &Path, key: &[u8; 32], checkpoint: Option<Checkpoint>) -> Res
         report.segments += 1;
         state = Some((next, chain));
         report.last = Checkpoint {
-            sequence: next - 1,
+            sequence: next.saturating_sub(1),
             chain,
         };
+    }
+    if anchor.is_some() && !reached {
+        return Err(Error::BadAnchor {
+            what: "the anchor names a segment the trail does not hold",
+        });
     }
     if let Some(cp) = checkpoint
         && cp.sequence > report.last.sequence

@@ -1,41 +1,44 @@
 //! Appending to the trail.
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufReader, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::format::{
-    Checkpoint, Entry, FRAME_HEAD, HEADER_LEN, Header, Next, encode_frame, read_frame,
-    segment_path, segments,
-};
+use crate::format::{Checkpoint, Entry, Header, encode_frame, segment_path, segments};
 use crate::keys::AuditKey;
 use crate::record::Record;
+use crate::scan::{Summary, scan};
 use crate::{Error, Result};
 
 /// A segment is closed and a new one started past this size, so retention can remove old
 /// records a whole file at a time.
 const SEGMENT_BYTES: u64 = 64 << 20;
 
-/// The open trail: appends records, makes them durable on [`AuditLog::sync`].
+/// The open trail: appends records, makes them durable on [`AuditLog::sync`], and removes
+/// expired segments on [`AuditLog::expire`].
 ///
 /// One writer per directory (the server's); [`crate::Reader`] and [`crate::verify`] read
 /// beside it.
 pub struct AuditLog {
-    dir: PathBuf,
-    key: AuditKey,
+    pub(crate) dir: PathBuf,
+    pub(crate) key: AuditKey,
     file: File,
-    segment: u64,
-    written: u64,
-    next: u64,
-    chain: [u8; 32],
+    /// The segment being written.
+    pub(crate) segment: u64,
+    /// What it holds so far (its `end` is where the trail stands).
+    pub(crate) current: Summary,
     segment_bytes: u64,
+    /// Closed segments this process read through or wrote, so expiry reads each at most
+    /// once (a closed segment never changes).
+    pub(crate) closed: BTreeMap<u64, Summary>,
 }
 
 impl std::fmt::Debug for AuditLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuditLog")
             .field("segment", &self.segment)
-            .field("next", &self.next)
+            .field("next", &self.current.end.first)
             .finish_non_exhaustive()
     }
 }
@@ -43,6 +46,12 @@ impl std::fmt::Debug for AuditLog {
 impl AuditLog {
     /// Opens (or starts) the trail in `dir` (created 0700). A frame cut short by a crash at
     /// the end of the newest segment is dropped: it was never acknowledged as durable.
+    ///
+    /// Records then go to a new segment, so every open is a segment boundary: expiry
+    /// removes whole segments, and this lets it reach the records of a server that never
+    /// wrote the 64 MiB that close a segment. A newest segment that holds no record is
+    /// written to instead, so a server restarted again and again (sealed, or crashing)
+    /// does not leave a trail of empty files.
     ///
     /// # Errors
     /// `Error::Tampered` if the newest segment does not open under `key` (a wrong key, or
@@ -55,26 +64,30 @@ impl AuditLog {
         create_private_dir(dir)?;
         let key = AuditKey::new(key);
         let Some((segment, path)) = segments(dir)?.pop() else {
-            return Self::start(
-                dir,
-                key,
-                1,
-                Header {
-                    first: 1,
-                    chain: [0; 32],
-                },
-                segment_bytes,
-            );
+            return Self::start(dir, key, 1, Header::GENESIS, segment_bytes, BTreeMap::new());
         };
-        let (end, next, chain) = recover(&key, segment, &path)?;
-        let file = OpenOptions::new()
+        let summary = scan(&key, segment, &path, true)?;
+        let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .open(&path)
             .map_err(Error::io("open audit segment"))?;
-        // Drop a torn tail.
-        file.set_len(end).map_err(Error::io("trim audit segment"))?;
-        let mut file = file;
+        if file
+            .metadata()
+            .map_err(Error::io("open audit segment"))?
+            .len()
+            > summary.len
+        {
+            // Drop a torn tail, durably: once a newer segment exists, a cut frame here
+            // would read as damage in the middle of the trail.
+            file.set_len(summary.len)
+                .map_err(Error::io("trim audit segment"))?;
+            file.sync_all().map_err(Error::io("trim audit segment"))?;
+        }
+        if summary.records > 0 {
+            let closed = BTreeMap::from([(segment, summary)]);
+            return Self::start(dir, key, segment + 1, summary.end, segment_bytes, closed);
+        }
         file.seek(SeekFrom::End(0))
             .map_err(Error::io("seek audit segment"))?;
         Ok(AuditLog {
@@ -82,10 +95,9 @@ impl AuditLog {
             key,
             file,
             segment,
-            written: end,
-            next,
-            chain,
+            current: summary,
             segment_bytes,
+            closed: BTreeMap::new(),
         })
     }
 
@@ -95,16 +107,16 @@ impl AuditLog {
         segment: u64,
         header: Header,
         segment_bytes: u64,
+        closed: BTreeMap<u64, Summary>,
     ) -> Result<AuditLog> {
         Ok(AuditLog {
             dir: dir.to_path_buf(),
             key,
             file: create_segment(dir, segment, &header)?,
             segment,
-            written: HEADER_LEN as u64,
-            next: header.first,
-            chain: header.chain,
+            current: Summary::empty(header),
             segment_bytes,
+            closed,
         })
     }
 
@@ -114,12 +126,15 @@ impl AuditLog {
     /// # Errors
     /// I/O errors (a full disk): the caller must then refuse what it could not record.
     pub fn append(&mut self, record: &Record) -> Result<u64> {
-        if self.written >= self.segment_bytes {
+        if self.current.len >= self.segment_bytes {
             self.roll()?;
         }
-        let sequence = self.next;
+        let Header {
+            first: sequence,
+            chain,
+        } = self.current.end;
         let entry = Entry {
-            previous: self.chain,
+            previous: chain,
             record: record.clone(),
         };
         let plain =
@@ -129,9 +144,14 @@ impl AuditLog {
         self.file
             .write_all(&frame)
             .map_err(Error::io("append audit record"))?;
-        self.written += frame.len() as u64;
-        self.chain = self.key.chain(&self.chain, sequence, &sealed);
-        self.next += 1;
+        let current = &mut self.current;
+        current.len += frame.len() as u64;
+        current.end = Header {
+            first: sequence + 1,
+            chain: self.key.chain(&chain, sequence, &sealed),
+        };
+        current.records += 1;
+        current.latest_ms = current.latest_ms.max(Some(record.time_ms));
         Ok(sequence)
     }
 
@@ -148,21 +168,19 @@ impl AuditLog {
     /// Where the trail stands now.
     pub fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
-            sequence: self.next - 1,
-            chain: self.chain,
+            sequence: self.current.end.first - 1,
+            chain: self.current.end.chain,
         }
     }
 
     /// Closes the current segment (durably) and starts the next.
     fn roll(&mut self) -> Result<()> {
         self.sync()?;
-        let header = Header {
-            first: self.next,
-            chain: self.chain,
-        };
+        let header = self.current.end;
         self.file = create_segment(&self.dir, self.segment + 1, &header)?;
+        self.closed.insert(self.segment, self.current);
         self.segment += 1;
-        self.written = HEADER_LEN as u64;
+        self.current = Summary::empty(header);
         Ok(())
     }
 }
@@ -185,40 +203,6 @@ fn create_segment(dir: &Path, number: u64, header: &Header) -> Result<File> {
     Ok(file)
 }
 
-/// Reads the newest segment to its end: where its last whole frame ends, the next sequence
-/// number and the chain after the last record.
-fn recover(key: &AuditKey, segment: u64, path: &Path) -> Result<(u64, u64, [u8; 32])> {
-    let file = File::open(path).map_err(Error::io("open audit segment"))?;
-    let mut reader = BufReader::new(file);
-    let mut head = [0u8; HEADER_LEN];
-    std::io::Read::read_exact(&mut reader, &mut head).map_err(Error::io("read audit header"))?;
-    let tampered = |position, sequence, what| Error::Tampered {
-        segment,
-        position,
-        sequence,
-        what,
-    };
-    let header = Header::decode(&head).ok_or_else(|| tampered(0, 0, "segment header damaged"))?;
-    let (mut next, mut chain) = (header.first, header.chain);
-    let mut end = HEADER_LEN as u64;
-    let mut position = 0;
-    loop {
-        match read_frame(&mut reader)? {
-            Next::End | Next::Torn => break,
-            Next::Frame(frame) => {
-                if frame.sequence != next || key.open(next, &frame.sealed).is_none() {
-                    return Err(tampered(position, next, "record does not open in sequence"));
-                }
-                chain = key.chain(&chain, next, &frame.sealed);
-                next += 1;
-                position += 1;
-                end += (FRAME_HEAD + frame.sealed.len()) as u64;
-            }
-        }
-    }
-    Ok((end, next, chain))
-}
-
 pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(Error::io("create audit directory"))?;
     set_private_dir(dir)
@@ -232,7 +216,7 @@ fn set_private_dir(dir: &Path) -> Result<()> {
 }
 
 #[cfg(unix)]
-fn set_private(path: &Path) -> Result<()> {
+pub(crate) fn set_private(path: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .map_err(Error::io("restrict audit segment"))
@@ -244,11 +228,11 @@ fn set_private_dir(_: &Path) -> Result<()> {
 }
 
 #[cfg(not(unix))]
-fn set_private(_: &Path) -> Result<()> {
+pub(crate) fn set_private(_: &Path) -> Result<()> {
     Ok(())
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(Error::io("sync audit directory"))

@@ -17,7 +17,10 @@ use coffer_audit::{Checkpoint, Filter, Reader, Timeline};
 use zeroize::Zeroizing;
 
 use crate::audit_trail::AUDIT_KEY_RECORD;
+use std::time::{Duration, SystemTime};
+
 use crate::audit_view::{json_line, parse_time, text_line};
+use crate::iam::iso8601;
 use crate::users_cmd::DirArgs;
 
 /// The trail's folder under the data directory (or the ephemeral temporary directory).
@@ -37,8 +40,12 @@ pub(crate) struct AuditArgs {
 enum AuditCommand {
     /// Check every record of the trail: each opens under the trail's key, the sequence runs
     /// without a gap, and each carries the hash of the one before. Prints the segments and
-    /// records checked and the checkpoint where the trail ends; exits non-zero naming the
-    /// segment and record where it is broken.
+    /// records checked, the sequence they start from and the checkpoint where the trail
+    /// ends; exits non-zero naming the segment and record where it is broken.
+    ///
+    /// Once --audit-retention has removed old records, the trail starts later than
+    /// sequence 1: it verifies only if the sealed anchor expiry left says so, and says
+    /// from which sequence it verifies.
     ///
     /// A trail cut short at its end still verifies: pass a checkpoint the server logged
     /// ("audit checkpoint" lines, kept outside the data directory) to catch that.
@@ -167,8 +174,20 @@ fn verify(
 ) -> anyhow::Result<()> {
     let report =
         coffer_audit::verify(trail, key, checkpoint).context("audit trail verification failed")?;
+    let at = |ms: u64| iso8601(SystemTime::UNIX_EPOCH + Duration::from_millis(ms));
+    let start = match report.expired {
+        None => "verified from sequence 1, the start of the trail".to_owned(),
+        Some(expired) => format!(
+            "verified from sequence {}: the {} records before it ({} segments), all older than {}, were removed by --audit-retention on {}, as the trail's sealed anchor attests",
+            report.first,
+            expired.records,
+            expired.segments,
+            at(expired.cutoff_ms),
+            at(expired.removed_at_ms),
+        ),
+    };
     crate::print_flushed(&format!(
-        "audit trail intact: {} records in {} segments{}\nlast checkpoint: {}\n",
+        "audit trail intact: {} records in {} segments{}\n{start}\nlast checkpoint: {}\n",
         report.records,
         report.segments,
         if checkpoint.is_some() {

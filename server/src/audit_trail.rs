@@ -15,12 +15,16 @@
 //!
 //! The trail's key is a sealed record of the index ([`AUDIT_KEY_RECORD`]): master-key
 //! rotation rewraps it, and nothing on the data disk opens it.
+//!
+//! Records older than `--audit-retention` are removed a segment at a time when the trail
+//! opens and then every [`EXPIRE_EVERY`], on the writer's blocking thread, since expiry
+//! reads segments and fsyncs like an append.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use coffer_audit::{AuditLog, Caller, Checkpoint, Phase, Record};
+use coffer_audit::{AuditLog, Caller, Checkpoint, ExpireReport, Phase, Record};
 use coffer_storage::{CommitGate, Store};
 use tokio::sync::{mpsc, oneshot};
 use zeroize::Zeroizing;
@@ -35,6 +39,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_mins(1);
 const QUEUE: usize = 1024;
 /// Records appended per fsync at most.
 const BATCH: usize = 256;
+/// Expired segments are looked for this often (and when the trail opens).
+const EXPIRE_EVERY: Duration = Duration::from_hours(1);
 
 /// The trail could not take a record: the request must not be acknowledged as done.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +55,12 @@ pub(crate) trait Sink: Send + 'static {
     fn sync(&mut self) -> coffer_audit::Result<()>;
     /// Where the trail stands.
     fn checkpoint(&self) -> Checkpoint;
+    /// Removes the segments wholly older than `cutoff`. A sink that keeps no segment files
+    /// (a test double) has nothing to remove.
+    fn expire(&mut self, cutoff: SystemTime) -> coffer_audit::Result<ExpireReport> {
+        let _ = cutoff;
+        Ok(ExpireReport::default())
+    }
 }
 
 impl Sink for AuditLog {
@@ -60,6 +72,9 @@ impl Sink for AuditLog {
     }
     fn checkpoint(&self) -> Checkpoint {
         AuditLog::checkpoint(self)
+    }
+    fn expire(&mut self, cutoff: SystemTime) -> coffer_audit::Result<ExpireReport> {
+        AuditLog::expire(self, cutoff)
     }
 }
 
@@ -121,15 +136,18 @@ pub(crate) async fn trail_key(store: &Store) -> anyhow::Result<Zeroizing<[u8; 32
 }
 
 impl AuditTrail {
-    /// Opens the trail in `dir` with the key kept in `store` and starts its writer. With
-    /// `wait_for_disk` (durable mode), changes wait for their records to be durable.
+    /// Opens the trail in `dir` with the key kept in `store`, removes the records older
+    /// than `retention`, and starts its writer. With `wait_for_disk` (durable mode),
+    /// changes wait for their records to be durable.
     ///
     /// # Errors
     /// The key cannot be read or made; the trail does not open (I/O, damage, wrong key).
+    /// A failed expiry is logged, not an error: the server still records requests.
     pub(crate) async fn open(
         store: &Store,
         dir: &Path,
         wait_for_disk: bool,
+        retention: Duration,
     ) -> anyhow::Result<AuditTrail> {
         let key = trail_key(store).await?;
         let source = Arc::new(TrailSource {
@@ -137,12 +155,16 @@ impl AuditTrail {
             key,
         });
         let opening = Arc::clone(&source);
-        let log = tokio::task::spawn_blocking(move || AuditLog::open(&opening.dir, &opening.key))
-            .await??;
+        let log = tokio::task::spawn_blocking(move || {
+            let mut log = AuditLog::open(&opening.dir, &opening.key)?;
+            expire(&mut log, retention);
+            Ok::<_, coffer_audit::Error>(log)
+        })
+        .await??;
         Ok(AuditTrail {
             wait_for_disk,
             source: Some(source),
-            ..AuditTrail::start(log)
+            ..AuditTrail::start_expiring(log, Some(retention))
         })
     }
 
@@ -151,10 +173,17 @@ impl AuditTrail {
         self.source.clone()
     }
 
-    /// Starts the writer task over `sink`.
+    /// Starts the writer task over `sink`, removing nothing.
+    #[cfg(test)]
     pub(crate) fn start<S: Sink>(sink: S) -> AuditTrail {
+        AuditTrail::start_expiring(sink, None)
+    }
+
+    /// Starts the writer task over `sink`; with `retention`, it removes expired segments
+    /// every [`EXPIRE_EVERY`].
+    pub(crate) fn start_expiring<S: Sink>(sink: S, retention: Option<Duration>) -> AuditTrail {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(sink, rx));
+        tokio::spawn(run(sink, rx, retention));
         AuditTrail {
             tx,
             source: None,
@@ -211,8 +240,10 @@ impl AuditTrail {
 }
 
 /// The writer task.
-async fn run<S: Sink>(sink: S, mut rx: mpsc::Receiver<Msg>) {
+async fn run<S: Sink>(sink: S, mut rx: mpsc::Receiver<Msg>, retention: Option<Duration>) {
     let mut sink = Some(sink);
+    // The trail was expired as it opened.
+    let mut last_expiry = Instant::now();
     let mut broken = false;
     // When records not yet synced were first appended.
     let mut unsynced_since: Option<Instant> = None;
@@ -237,6 +268,8 @@ async fn run<S: Sink>(sink: S, mut rx: mpsc::Receiver<Msg>) {
                         last_checkpoint = Instant::now();
                         log_checkpoint(&s, broken, &mut checkpointed);
                     }
+                    // Rides on the checkpoint timer, which fires every minute.
+                    let s = expire_if_due(s, retention, &mut last_expiry).await;
                     sink = Some(s);
                 }
                 continue;
@@ -345,6 +378,39 @@ async fn blocking<S: Sink, T: Send + 'static>(
         Ok(done) => done,
         // A panic in the sink: nothing sane is left to do with the trail.
         Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
+}
+
+/// Runs [`expire`] on a blocking thread if `retention` is set and [`EXPIRE_EVERY`] has
+/// passed since `last`.
+async fn expire_if_due<S: Sink>(sink: S, retention: Option<Duration>, last: &mut Instant) -> S {
+    let Some(retention) = retention.filter(|_| last.elapsed() >= EXPIRE_EVERY) else {
+        return sink;
+    };
+    *last = Instant::now();
+    blocking(sink, move |s| expire(s, retention)).await.0
+}
+
+/// Removes the segments all of whose records are older than `retention`, and logs what
+/// went: counts and sequence numbers only, never a name. A failure is a warning: records
+/// are still written, but the operator must look (`coffer audit verify`).
+fn expire<S: Sink>(sink: &mut S, retention: Duration) {
+    // A retention reaching before the clock's epoch removes nothing.
+    let Some(cutoff) = SystemTime::now().checked_sub(retention) else {
+        return;
+    };
+    match sink.expire(cutoff) {
+        Ok(report) if report.segments > 0 => tracing::info!(
+            segments = report.segments,
+            records = report.records,
+            first_kept = report.first_kept,
+            "expired audit records removed (older than --audit-retention); the trail's anchor records where it now starts"
+        ),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(
+            error = format!("{:#}", anyhow::Error::new(error)),
+            "expired audit records could not be removed: stop the server and run `coffer audit verify`"
+        ),
     }
 }
 

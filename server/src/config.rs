@@ -236,6 +236,20 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "COFFER_NO_AUDIT")]
     pub(crate) no_audit: bool,
 
+    /// How long audit records are kept: a whole number and a unit, y (365 days), d, h, m
+    /// or s, such as 6y, 180d or 90s; the default, 6y, is HIPAA's documentation period.
+    /// Checked at start and hourly: a segment file of the trail whose every record is
+    /// older is removed whole, and a sealed anchor in the audit folder records where the
+    /// trail now starts, so `coffer audit verify` still checks what remains and refuses a
+    /// trail whose start was removed any other way.
+    #[arg(
+        long,
+        env = "COFFER_AUDIT_RETENTION",
+        value_name = "DURATION",
+        default_value = "6y"
+    )]
+    pub(crate) audit_retention: String,
+
     /// Most object bodies (PutObject, UploadPart, UploadPartCopy) received at once. Each
     /// holds a few chunks of memory while it streams; further uploads wait up to 30 s, then
     /// get 503 SlowDown, which SDKs retry.
@@ -331,6 +345,8 @@ pub(crate) struct Config {
     pub(crate) max_uploads: usize,
     /// Whether requests are recorded in the audit trail.
     pub(crate) audit: bool,
+    /// Age past which audit records are removed (a segment at a time).
+    pub(crate) audit_retention: Duration,
     /// Age at which unfinished multipart uploads are aborted.
     pub(crate) multipart_max_age: Duration,
     /// What clients may make the server spend.
@@ -395,6 +411,52 @@ pub(crate) enum ConfigError {
     /// Presigned expiry cap out of range.
     #[error("--presigned-max-expiry must be between 1 and 604800 seconds (7 days)")]
     PresignedMaxExpiry,
+    /// `--audit-retention` not a duration, zero, or too long.
+    #[error(
+        "--audit-retention {value:?} cannot be used: {why}; give a whole number and a unit, y (365 days), d, h, m or s, such as 6y, 180d or 90s"
+    )]
+    AuditRetention {
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+}
+
+/// The longest `--audit-retention` taken: 1000 years, far past any record-keeping rule,
+/// and still a time the clock can subtract.
+const MAX_AUDIT_RETENTION_SECS: u64 = 1000 * 365 * 24 * 3600;
+
+/// `--audit-retention`: a whole number and a unit (y = 365 days, d, h, m, s).
+fn audit_retention(text: &str) -> Result<Duration, ConfigError> {
+    let refuse = |why| ConfigError::AuditRetention {
+        value: text.to_owned(),
+        why,
+    };
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| refuse("it does not start with a whole number"))?;
+    let unit_secs: u64 = match unit {
+        "y" => 365 * 24 * 3600,
+        "d" => 24 * 3600,
+        "h" => 3600,
+        "m" => 60,
+        "s" => 1,
+        "" => return Err(refuse("it has no unit")),
+        _ => return Err(refuse("its unit is not y, d, h, m or s")),
+    };
+    if number == 0 {
+        return Err(refuse("zero would remove records as they are written"));
+    }
+    number
+        .checked_mul(unit_secs)
+        .filter(|secs| *secs <= MAX_AUDIT_RETENTION_SECS)
+        .map(Duration::from_secs)
+        .ok_or_else(|| refuse("it is longer than 1000 years"))
 }
 
 /// `--users`, within its limit.
@@ -505,6 +567,7 @@ impl Config {
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
             max_uploads: args.max_uploads,
             audit: !args.no_audit,
+            audit_retention: audit_retention(&args.audit_retention)?,
             multipart_max_age: Duration::from_secs(args.multipart_max_age),
             users: startup_users(args.users)?,
             limits: Limits {
@@ -557,6 +620,7 @@ mod tests {
         assert_eq!(c.chunk_size, 4 << 20);
         assert_eq!(c.limits, Limits::default());
         assert_eq!(c.multipart_max_age, Duration::from_hours(7 * 24));
+        assert_eq!(c.audit_retention, Duration::from_hours(6 * 365 * 24));
         assert_eq!(
             config(&["--ephemeral", "--presigned-max-expiry", "604801"]).unwrap_err(),
             ConfigError::PresignedMaxExpiry
@@ -691,6 +755,49 @@ mod tests {
             ConfigError::MultipartMaxAge
         );
         assert!(serve_args(&["--ephemeral", "--listen", "not-an-address"]).is_err());
+    }
+
+    #[test]
+    fn audit_retention_is_a_number_and_a_unit() {
+        // `=` so clap takes "-1d" as the value, not as a flag.
+        let retention = |v: &str| config(&["--ephemeral", &format!("--audit-retention={v}")]);
+        for (text, secs) in [
+            ("6y", 6 * 365 * 86_400),
+            ("180d", 180 * 86_400),
+            ("12h", 43_200),
+            ("30m", 1_800),
+            ("90s", 90),
+            ("1000y", MAX_AUDIT_RETENTION_SECS),
+        ] {
+            assert_eq!(
+                retention(text).unwrap().audit_retention,
+                Duration::from_secs(secs),
+                "{text}"
+            );
+        }
+        for (bad, why) in [
+            ("0d", "zero"),
+            ("0", "no unit"),
+            ("6", "no unit"),
+            ("", "whole number"),
+            ("y", "whole number"),
+            ("-1d", "whole number"),
+            ("1.5y", "unit"),
+            ("6 years", "unit"),
+            ("6Y", "unit"),
+            ("1001y", "1000 years"),
+            ("99999999999999999999s", "whole number"),
+            ("18446744073709551615y", "1000 years"),
+        ] {
+            let err = retention(bad).unwrap_err();
+            let text = err.to_string();
+            assert!(
+                matches!(err, ConfigError::AuditRetention { .. })
+                    && text.starts_with("--audit-retention")
+                    && text.contains(why),
+                "{bad}: {text}"
+            );
+        }
     }
 
     #[test]

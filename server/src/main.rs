@@ -247,9 +247,14 @@ async fn build_guard(
     create_startup_users(&auth, cfg.users).await?;
     let trail = if cfg.audit {
         let durable = matches!(cfg.mode, config::Mode::Durable { .. });
-        let trail = audit_trail::AuditTrail::open(store, &root.join(audit_cmd::AUDIT_DIR), durable)
-            .await
-            .context("could not open the audit trail")?;
+        let trail = audit_trail::AuditTrail::open(
+            store,
+            &root.join(audit_cmd::AUDIT_DIR),
+            durable,
+            cfg.audit_retention,
+        )
+        .await
+        .context("could not open the audit trail")?;
         Some(trail)
     } else {
         tracing::warn!("the audit trail is off (--no-audit): requests are not recorded");

@@ -24,6 +24,7 @@ mod common;
 mod acl_grants;
 mod at_rest;
 mod audit;
+mod audit_retention;
 mod auth;
 mod buckets;
 mod checksum_forms;
