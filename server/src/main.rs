@@ -10,6 +10,7 @@
 mod activity;
 mod audit_cmd;
 mod audit_trail;
+mod bucket_logging;
 mod client;
 mod config;
 mod ephemeral;
@@ -144,8 +145,8 @@ async fn serve_open(cfg: &Config, store: &Store, root: &std::path::Path) -> anyh
     }
     .await;
     // Every request has been answered: make the trail durable and log where it ends.
-    if let Some(trail) = trail {
-        trail.close().await;
+    if let Some(recording) = trail {
+        recording.close().await;
     }
     served
 }
@@ -185,8 +186,8 @@ async fn serve_sealed(cfg: &Config, data: &std::path::Path) -> anyhow::Result<()
     }
     if unlocking.is_finished() {
         if let Ok((store, trail)) = unlocking.await {
-            if let Some(trail) = trail {
-                trail.close().await;
+            if let Some(recording) = trail {
+                recording.close().await;
             }
             store.shutdown().await;
         }
@@ -202,7 +203,7 @@ async fn try_unlock(
     cfg: &Config,
     data: &std::path::Path,
     secret: coffer_storage::UnlockSecret,
-) -> Result<(Store, guard::Guard, Option<audit_trail::AuditTrail>), String> {
+) -> Result<(Store, guard::Guard, Option<Recording>), String> {
     let dir = data.to_path_buf();
     let key = tokio::task::spawn_blocking(move || coffer_storage::unlock(&dir, secret))
         .await
@@ -214,8 +215,8 @@ async fn try_unlock(
     match build_guard(cfg, &store, data).await {
         Ok((guard, generated, trail)) => {
             if let Err(e) = announce_root(cfg, generated.as_ref()) {
-                if let Some(trail) = trail {
-                    trail.close().await;
+                if let Some(recording) = trail {
+                    recording.close().await;
                 }
                 store.shutdown().await;
                 return Err(format!("{e:#}"));
@@ -229,17 +230,28 @@ async fn try_unlock(
     }
 }
 
-/// Opens the credentials and the audit trail (`<root>/audit`), and builds the request guard
-/// around the S3 service.
+/// The audit trail and the bucket log delivery that reads it.
+struct Recording {
+    trail: audit_trail::AuditTrail,
+    delivery: bucket_logging::Delivery,
+}
+
+impl Recording {
+    /// Makes every record durable, then delivers the bucket logs they hold (a last pass)
+    /// and stops delivering.
+    async fn close(self) {
+        self.trail.close().await;
+        self.delivery.stop().await;
+    }
+}
+
+/// Opens the credentials and the audit trail (`<root>/audit`), starts delivering bucket
+/// logs from it, and builds the request guard around the S3 service.
 async fn build_guard(
     cfg: &Config,
     store: &Store,
     root: &std::path::Path,
-) -> anyhow::Result<(
-    guard::Guard,
-    Option<GeneratedRoot>,
-    Option<audit_trail::AuditTrail>,
-)> {
+) -> anyhow::Result<(guard::Guard, Option<GeneratedRoot>, Option<Recording>)> {
     let (auth, generated) = Auth::open(store, root_source()?)
         .await
         .context("could not load the credentials")?;
@@ -248,11 +260,12 @@ async fn build_guard(
         .context("could not set up the IAM API")?;
     let svc = s3::build_service(
         store.clone(),
-        auth,
+        auth.clone(),
         cfg.region.clone(),
         cfg.limits.form_cap,
         cfg.max_uploads,
         &cfg.domains,
+        cfg.audit,
     )
     .context("could not set up the S3 service")?;
     tokio::spawn(s3::sweep_expired_uploads(
@@ -265,10 +278,26 @@ async fn build_guard(
         return Ok((guard, generated, None));
     }
     let durable = matches!(cfg.mode, config::Mode::Durable { .. });
-    let trail = audit_trail::AuditTrail::open(store, &root.join(audit_cmd::AUDIT_DIR), durable)
+    let dir = root.join(audit_cmd::AUDIT_DIR);
+    let trail = audit_trail::AuditTrail::open(store, &dir, durable)
         .await
         .context("could not open the audit trail")?;
-    Ok((guard.with_audit(trail.clone()), generated, Some(trail)))
+    let delivery = bucket_logging::Delivery::start(
+        store.clone(),
+        auth,
+        dir,
+        audit_trail::trail_key(store).await?,
+        cfg.region.clone(),
+        cfg.bucket_log_interval,
+    )
+    .await
+    .context("could not start delivering bucket logs")?;
+    let recording = Recording { trail, delivery };
+    Ok((
+        guard.with_audit(recording.trail.clone()),
+        generated,
+        Some(recording),
+    ))
 }
 
 /// Loads TLS (if configured) and binds the listener.
