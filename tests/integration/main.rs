@@ -25,6 +25,7 @@ mod acl_grants;
 mod at_rest;
 mod audit;
 mod auth;
+mod bucket_logging;
 mod buckets;
 mod checksum_forms;
 mod clients;
