@@ -508,3 +508,72 @@ async fn put_bucket_logging_refuses_targets_that_cannot_take_the_logs() {
         Some("AccessDenied"),
     );
 }
+
+/// A durable server with deliveries an hour apart: what it has not delivered yet goes out
+/// when it stops, and the cursor kept in the index means a restart delivers nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undelivered_lines_go_out_at_shutdown_and_a_restart_repeats_none() {
+    use crate::common::{Expect, ROOT_ACCESS_KEY, ROOT_SECRET_KEY};
+    let env = TestEnv::new();
+    let data = env.data();
+    let start = || {
+        env.start(
+            &[
+                "serve",
+                "--data",
+                data.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+                "--bucket-log-interval",
+                "3600",
+            ],
+            &[
+                ("COFFER_ROOT_ACCESS_KEY", ROOT_ACCESS_KEY),
+                ("COFFER_ROOT_SECRET_KEY", ROOT_SECRET_KEY),
+            ],
+            &Expect::Known {
+                access_key: ROOT_ACCESS_KEY.to_owned(),
+                secret_key: ROOT_SECRET_KEY.to_owned(),
+            },
+        )
+    };
+    let mut server = start();
+    let root = server.client();
+    create_bucket(&root, "source").await;
+    create_bucket(&root, "logs").await;
+    put_logging(&root, "source", logging("logs", "l/", None)).await;
+    put(&root, "source", "first", b"1").await;
+    assert!(log_objects(&root, "logs", "l/").await.is_empty());
+    assert!(server.stop().success());
+    drop(server);
+
+    let mut server = start();
+    let root = server.client();
+    let objects = log_objects(&root, "logs", "l/").await;
+    let ops: Vec<(String, String)> = objects
+        .iter()
+        .flat_map(|(_, l)| l)
+        .map(|l| (l.operation.clone(), l.key.clone()))
+        .collect();
+    assert_eq!(ops, [("REST.PUT.OBJECT".to_owned(), "first".to_owned())]);
+    put(&root, "source", "second", b"2").await;
+    assert!(server.stop().success());
+    drop(server);
+
+    let server = start();
+    let root = server.client();
+    let mut ops: Vec<(String, String)> = log_objects(&root, "logs", "l/")
+        .await
+        .iter()
+        .flat_map(|(_, l)| l)
+        .map(|l| (l.operation.clone(), l.key.clone()))
+        .collect();
+    ops.sort();
+    assert_eq!(
+        ops,
+        [
+            ("REST.PUT.OBJECT".to_owned(), "first".to_owned()),
+            ("REST.PUT.OBJECT".to_owned(), "second".to_owned()),
+        ]
+    );
+}
