@@ -66,7 +66,7 @@ pub struct Reader {
     failed: bool,
     /// Frames numbered below this are passed over unopened.
     from: u64,
-    /// The sequence of the last whole frame read, opened or passed over.
+    /// The sequence of the last record got past (see [`Reader::last_sequence`]).
     last: Option<u64>,
 }
 
@@ -116,9 +116,10 @@ impl Reader {
         })
     }
 
-    /// The sequence number of the last whole record read so far, whether yielded, left out
-    /// by the filter or passed over before `from`; `None` if none was. A reader that has
-    /// run to its end gives where the trail ended then.
+    /// The sequence number of the last record the reader got past, whether yielded, left
+    /// out by the filter or passed over before `from` (a segment's header gets it past the
+    /// records before that segment); `None` if it read nothing yet. A reader that has run
+    /// to its end gives where the trail ended then (0 for an empty trail).
     pub fn last_sequence(&self) -> Option<u64> {
         self.last
     }
@@ -144,12 +145,16 @@ impl Reader {
                     }
                     Err(e) => return Err(Error::io("read audit header")(e)),
                 }
-                Header::decode(&head).ok_or(Error::Tampered {
+                let header = Header::decode(&head).ok_or(Error::Tampered {
                     segment: number,
                     position: 0,
                     sequence: 0,
                     what: "segment header damaged",
                 })?;
+                // The records before this segment are behind the reader too, even if the
+                // segment holds none yet (the writer has just started it).
+                let before = header.first.saturating_sub(1);
+                self.last = Some(self.last.map_or(before, |l| l.max(before)));
                 self.current = Some((number, file, 0));
             }
             let Some((segment, file, position)) = self.current.as_mut() else {
@@ -427,5 +432,26 @@ mod from_tests {
         std::fs::write(segment_path(dir.path(), 2), b"CAUD\x01").unwrap();
         assert_eq!(read_from(dir.path(), 0), ((1..=11).collect(), Some(11)));
         assert_eq!(read_from(dir.path(), 11), (vec![11], Some(11)));
+    }
+
+    #[test]
+    fn a_segment_without_records_yet_still_tells_where_the_trail_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        // Seven records, a segment rolled before each: the newest holds only the seventh.
+        write(dir.path(), 7, 1);
+        let newest = segments(dir.path()).unwrap().pop().unwrap().0;
+        // The writer rolls before an append: a segment starting at 8, empty so far.
+        let header = crate::format::Header {
+            first: 8,
+            chain: [0; 32],
+        };
+        std::fs::write(segment_path(dir.path(), newest + 1), header.encode()).unwrap();
+        assert_eq!(read_from(dir.path(), 8), (vec![], Some(7)));
+        assert_eq!(read_from(dir.path(), u64::MAX), (vec![], Some(7)));
+        assert_eq!(read_from(dir.path(), 6), (vec![6, 7], Some(7)));
+        // An empty trail ends at 0.
+        let empty = tempfile::tempdir().unwrap();
+        AuditLog::open(empty.path(), &KEY).unwrap();
+        assert_eq!(read_from(empty.path(), 1), (vec![], Some(0)));
     }
 }
