@@ -191,6 +191,7 @@ impl Deliverer {
         let mut last = cursor;
         let mut reader = Some(self.reader(cursor.saturating_add(1)).await?);
         let mut failure = None;
+        let mut trail_end = cursor;
         while let Some(r) = reader.take() {
             let (r, batch, error) = tokio::task::spawn_blocking(move || read_batch(r))
                 .await
@@ -242,7 +243,9 @@ impl Deliverer {
                 }
             }
             failure = error;
-            if !done {
+            if done {
+                trail_end = r.last_sequence().unwrap_or(0);
+            } else {
                 reader = Some(r);
             }
         }
@@ -252,6 +255,13 @@ impl Deliverer {
         // Every object is committed: only now may the cursor pass their records.
         if last > cursor {
             self.set_cursor(last).await?;
+        } else if failure.is_none() && trail_end < cursor {
+            // The trail ends before what was delivered: it was started anew (its directory
+            // removed). Its records were never delivered: read it from the start.
+            tracing::warn!(
+                "the audit trail is shorter than the bucket logs delivered from it: it was replaced; delivering it from its start"
+            );
+            self.set_cursor(0).await?;
         }
         match failure {
             Some(error) => Err(error.into()),
