@@ -409,3 +409,136 @@ fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
+
+#[cfg(test)]
+mod tests {
+    //! One pass over a real store and trail: outcomes of logged buckets are delivered once,
+    //! intents, other buckets and requests from before logging was on never are; a
+    //! replaced trail is read again from its start.
+
+    use coffer_audit::{AuditLog, Caller};
+    use coffer_auth::RootSource;
+    use coffer_storage::{
+        DEFAULT_CHUNK_SIZE, Durability, IndexLocation, ListParams, MasterKey, StoreConfig,
+    };
+
+    use super::*;
+    use crate::bucket_logging::KeyFormat;
+
+    fn record(phase: Phase, bucket: Option<&str>, time_ms: u64, op: &str) -> Record {
+        Record {
+            phase,
+            time_ms,
+            request_id: format!("req{time_ms}"),
+            caller: Some(Caller {
+                user: "root".into(),
+                access_key: "AKIAROOT".into(),
+            }),
+            source: "192.0.2.1".into(),
+            operation: op.into(),
+            bucket: bucket.map(str::to_owned),
+            key: Some("k".into()),
+            status: 200,
+            ..Record::default()
+        }
+    }
+
+    /// The log lines in `bucket`, object by object in key order.
+    async fn lines(store: &Store, bucket: &str) -> Vec<String> {
+        let bucket = store.bucket(bucket).await.unwrap();
+        let page = store
+            .list_objects(
+                &bucket,
+                ListParams {
+                    prefix: String::new(),
+                    delimiter: None,
+                    start_after: None,
+                    max_keys: 1000,
+                },
+            )
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        for entry in page.entries {
+            let info = store.head_object(&bucket, entry.key()).await.unwrap();
+            assert!(entry.key().starts_with("x/"), "{}", entry.key());
+            let mut reader = store.read_object(&info, 0..info.size);
+            let mut body = Vec::new();
+            while let Some(piece) = reader.recv().await {
+                body.extend_from_slice(&piece.unwrap());
+            }
+            out.extend(String::from_utf8(body).unwrap().lines().map(str::to_owned));
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_pass_delivers_each_outcome_of_a_logged_bucket_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(StoreConfig {
+            root: dir.path().to_path_buf(),
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            durability: Durability::Relaxed,
+            index: IndexLocation::Memory,
+            master_key: MasterKey::generate().unwrap(),
+        })
+        .await
+        .unwrap();
+        let (auth, _) = Auth::open(&store, RootSource::StoredOrGenerated)
+            .await
+            .unwrap();
+        for name in ["src", "logs", "other"] {
+            store.create_bucket(name, "root").await.unwrap();
+        }
+        let config = LoggingConfig {
+            target_bucket: "logs".into(),
+            target_prefix: "x/".into(),
+            key_format: KeyFormat::Simple,
+            since_ms: 1000,
+        };
+        store
+            .set_bucket_setting("src", BucketSetting::Logging, Some(config.encode()))
+            .await
+            .unwrap();
+        let trail = dir.path().join("audit");
+        let key = Zeroizing::new([9u8; 32]);
+        let mut log = AuditLog::open(&trail, &key).unwrap();
+        for r in [
+            record(Phase::Outcome, Some("src"), 2000, "GetObject"),
+            record(Phase::Intent, Some("src"), 2001, "PutObject"),
+            record(Phase::Outcome, Some("other"), 2002, "GetObject"),
+            record(Phase::Outcome, Some("src"), 500, "GetObject"),
+            record(Phase::Outcome, None, 2003, "ListBuckets"),
+            record(Phase::Outcome, Some("src"), 3000, "PutObject"),
+        ] {
+            log.append(&r).unwrap();
+        }
+        log.sync().unwrap();
+        let deliverer = Deliverer {
+            store: store.clone(),
+            auth,
+            dir: trail,
+            key,
+            region: "us-east-1".into(),
+        };
+        deliverer.set_cursor(0).await.unwrap();
+
+        assert_eq!(deliverer.pass().await.unwrap(), 1);
+        let got = lines(&store, "logs").await;
+        assert_eq!(got.len(), 2, "{got:#?}");
+        assert!(got[0].contains(" req2000 REST.GET.OBJECT k "), "{}", got[0]);
+        assert!(got[1].contains(" req3000 REST.PUT.OBJECT k "), "{}", got[1]);
+        assert_eq!(deliverer.cursor().await.unwrap(), Some(6));
+        // Nothing new: nothing delivered, nothing twice.
+        assert_eq!(deliverer.pass().await.unwrap(), 0);
+        assert_eq!(lines(&store, "logs").await.len(), 2);
+
+        // A cursor past the trail's end (the trail was replaced): read from the start.
+        deliverer.set_cursor(100).await.unwrap();
+        assert_eq!(deliverer.pass().await.unwrap(), 0);
+        assert_eq!(deliverer.cursor().await.unwrap(), Some(0));
+        assert_eq!(deliverer.pass().await.unwrap(), 1);
+        assert_eq!(lines(&store, "logs").await.len(), 4);
+        store.shutdown().await;
+    }
+}
