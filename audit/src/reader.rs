@@ -65,6 +65,10 @@ pub struct Reader {
     current: Option<(u64, BufReader<File>, u64)>,
     filter: Filter,
     failed: bool,
+    /// Frames numbered below this are passed over unopened.
+    from: u64,
+    /// The sequence of the last record got past (see [`Reader::last_sequence`]).
+    last: Option<u64>,
 }
 
 impl Reader {
@@ -73,13 +77,52 @@ impl Reader {
     /// # Errors
     /// I/O errors listing the directory.
     pub fn open(dir: &Path, key: &[u8; 32], filter: Filter) -> Result<Reader> {
+        Self::open_from(dir, key, filter, 0)
+    }
+
+    /// Reads the trail in `dir` with `key` from sequence `from` on, yielding the records
+    /// `filter` passes.
+    ///
+    /// Starting near the end of a long trail costs little: a segment is skipped whole when
+    /// the next one starts at or before `from` (each header names its first sequence), and
+    /// within a segment the frames before `from` are passed over by their clear sequence
+    /// numbers, never opened.
+    ///
+    /// Safe beside the live writer: reading stops cleanly at the end of what is written, a
+    /// frame still being appended (or a new segment whose header is not yet all there)
+    /// reads as the end, and the records appended meanwhile are for a later reader.
+    ///
+    /// # Errors
+    /// I/O errors listing the directory or reading a segment header.
+    pub fn open_from(dir: &Path, key: &[u8; 32], filter: Filter, from: u64) -> Result<Reader> {
+        let mut pending: VecDeque<(u64, PathBuf)> = segments(dir)?.into();
+        while let Some((_, next)) = pending.get(1) {
+            // A header that does not read (damaged, or still being written) stops the
+            // skipping: reading then reports damage where it is.
+            match first_sequence(next)? {
+                Some(first) if first <= from => {
+                    pending.pop_front();
+                }
+                _ => break,
+            }
+        }
         Ok(Reader {
             key: AuditKey::new(key),
-            pending: segments(dir)?.into(),
+            pending,
             current: None,
             filter,
             failed: false,
+            from,
+            last: None,
         })
+    }
+
+    /// The sequence number of the last record the reader got past, whether yielded, left
+    /// out by the filter or passed over before `from` (a segment's header gets it past the
+    /// records before that segment); `None` if it read nothing yet. A reader that has run
+    /// to its end gives where the trail ended then (0 for an empty trail).
+    pub fn last_sequence(&self) -> Option<u64> {
+        self.last
     }
 
     fn next_record(&mut self) -> Result<Option<(u64, Record)>> {
@@ -91,14 +134,28 @@ impl Reader {
                 let mut file =
                     BufReader::new(File::open(&path).map_err(Error::io("open audit segment"))?);
                 let mut head = [0u8; HEADER_LEN];
-                file.read_exact(&mut head)
-                    .map_err(Error::io("read audit header"))?;
-                Header::decode(&head).ok_or(Error::Tampered {
+                match file.read_exact(&mut head) {
+                    Ok(()) => {}
+                    // The newest segment, created by the writer beside us and its header
+                    // not yet all written: nothing to read in it yet.
+                    Err(e)
+                        if e.kind() == std::io::ErrorKind::UnexpectedEof
+                            && self.pending.is_empty() =>
+                    {
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(Error::io("read audit header")(e)),
+                }
+                let header = Header::decode(&head).ok_or(Error::Tampered {
                     segment: number,
                     position: 0,
                     sequence: 0,
                     what: "segment header damaged",
                 })?;
+                // The records before this segment are behind the reader too, even if the
+                // segment holds none yet (the writer has just started it).
+                let before = header.first.saturating_sub(1);
+                self.last = Some(self.last.map_or(before, |l| l.max(before)));
                 self.current = Some((number, file, 0));
             }
             let Some((segment, file, position)) = self.current.as_mut() else {
@@ -109,6 +166,10 @@ impl Reader {
                 Next::Frame(frame) => {
                     let at = *position;
                     *position += 1;
+                    self.last = Some(frame.sequence);
+                    if frame.sequence < self.from {
+                        continue;
+                    }
                     let entry = open_entry(&self.key, frame.sequence, &frame.sealed).ok_or(
                         Error::Tampered {
                             segment: *segment,
@@ -141,6 +202,18 @@ impl Iterator for Reader {
                 Some(Err(e))
             }
         }
+    }
+}
+
+/// The first sequence number of the segment at `path`; `None` if its header does not read
+/// (cut short, or damaged).
+fn first_sequence(path: &Path) -> Result<Option<u64>> {
+    let mut file = File::open(path).map_err(Error::io("open audit segment"))?;
+    let mut head = [0u8; HEADER_LEN];
+    match file.read_exact(&mut head) {
+        Ok(()) => Ok(Header::decode(&head).map(|h| h.first)),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(Error::io("read audit header")(e)),
     }
 }
 
@@ -340,4 +413,127 @@ pub fn verify(dir: &Path, key: &[u8; 32], checkpoint: Option<Checkpoint>) -> Res
         });
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod from_tests {
+    //! Reading from a sequence number: whole segments before it are skipped unopened, and a
+    //! reader beside the live writer stops cleanly where the written bytes end (bucket log
+    //! delivery reads the trail this way every minute).
+
+    use std::io::Write as _;
+
+    use super::*;
+    use crate::format::{FRAME_HEAD, segment_path};
+    use crate::writer::AuditLog;
+    use crate::{Phase, Record};
+
+    const KEY: [u8; 32] = [0x24; 32];
+
+    fn record(i: u64) -> Record {
+        Record {
+            phase: Phase::Outcome,
+            time_ms: i,
+            request_id: format!("req-{i}"),
+            operation: "GetObject".into(),
+            bucket: Some("b".into()),
+            status: 200,
+            ..Record::default()
+        }
+    }
+
+    /// `n` records in segments of about `segment_bytes`.
+    fn write(dir: &Path, n: u64, segment_bytes: u64) {
+        let mut log = AuditLog::open_with(dir, &KEY, segment_bytes).unwrap();
+        for i in 1..=n {
+            assert_eq!(log.append(&record(i)).unwrap(), i);
+        }
+        log.sync().unwrap();
+    }
+
+    fn read_from(dir: &Path, from: u64) -> (Vec<u64>, Option<u64>) {
+        let mut reader = Reader::open_from(dir, &KEY, Filter::default(), from).unwrap();
+        let got = reader.by_ref().map(|r| r.unwrap().0).collect();
+        (got, reader.last_sequence())
+    }
+
+    #[test]
+    fn reading_from_a_sequence_skips_older_segments_unopened() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), 100, 1024);
+        let all = segments(dir.path()).unwrap();
+        assert!(all.len() > 5, "{} segments", all.len());
+        // Damage the oldest record: a reader that opened it would fail.
+        let first = &all[0].1;
+        let mut bytes = std::fs::read(first).unwrap();
+        let at = HEADER_LEN + FRAME_HEAD + 3;
+        bytes[at] ^= 1;
+        std::fs::write(first, &bytes).unwrap();
+        assert!(
+            Reader::open(dir.path(), &KEY, Filter::default())
+                .unwrap()
+                .any(|r| r.is_err())
+        );
+
+        for from in [57, 99, 100] {
+            let (got, last) = read_from(dir.path(), from);
+            assert_eq!(got, (from..=100).collect::<Vec<_>>(), "from {from}");
+            assert_eq!(last, Some(100));
+        }
+        // Past the end: nothing, but where the trail ends.
+        assert_eq!(read_from(dir.path(), 101), (vec![], Some(100)));
+        assert_eq!(read_from(dir.path(), u64::MAX), (vec![], Some(100)));
+    }
+
+    #[test]
+    fn reading_beside_the_writer_stops_at_a_partial_frame_or_header() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), 10, 1 << 20);
+        let segment = segments(dir.path()).unwrap().pop().unwrap().1;
+        let whole = std::fs::read(&segment).unwrap();
+        // Half of another record's frame, as a reader may find it mid-append.
+        let other = tempfile::tempdir().unwrap();
+        write(other.path(), 11, 1 << 20);
+        let longer = std::fs::read(segments(other.path()).unwrap().pop().unwrap().1).unwrap();
+        let eleventh = &longer[whole.len()..];
+        for cut in [1, FRAME_HEAD - 1, FRAME_HEAD + 1, eleventh.len() - 1] {
+            std::fs::write(&segment, &whole).unwrap();
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&segment)
+                .unwrap();
+            f.write_all(&eleventh[..cut]).unwrap();
+            drop(f);
+            assert_eq!(read_from(dir.path(), 0), ((1..=10).collect(), Some(10)));
+            assert_eq!(read_from(dir.path(), 8), ((8..=10).collect(), Some(10)));
+        }
+        // The whole frame, once written, is read.
+        std::fs::write(&segment, &longer).unwrap();
+        assert_eq!(read_from(dir.path(), 11), (vec![11], Some(11)));
+        // A new segment whose header is still being written reads as the end.
+        std::fs::write(segment_path(dir.path(), 2), b"CAUD\x01").unwrap();
+        assert_eq!(read_from(dir.path(), 0), ((1..=11).collect(), Some(11)));
+        assert_eq!(read_from(dir.path(), 11), (vec![11], Some(11)));
+    }
+
+    #[test]
+    fn a_segment_without_records_yet_still_tells_where_the_trail_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        // Seven records, a segment rolled before each: the newest holds only the seventh.
+        write(dir.path(), 7, 1);
+        let newest = segments(dir.path()).unwrap().pop().unwrap().0;
+        // The writer rolls before an append: a segment starting at 8, empty so far.
+        let header = crate::format::Header {
+            first: 8,
+            chain: [0; 32],
+        };
+        std::fs::write(segment_path(dir.path(), newest + 1), header.encode()).unwrap();
+        assert_eq!(read_from(dir.path(), 8), (vec![], Some(7)));
+        assert_eq!(read_from(dir.path(), u64::MAX), (vec![], Some(7)));
+        assert_eq!(read_from(dir.path(), 6), (vec![6, 7], Some(7)));
+        // An empty trail ends at 0.
+        let empty = tempfile::tempdir().unwrap();
+        AuditLog::open(empty.path(), &KEY).unwrap();
+        assert_eq!(read_from(empty.path(), 1), (vec![], Some(0)));
+    }
 }

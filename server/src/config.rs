@@ -249,6 +249,15 @@ pub(crate) struct ServeArgs {
         default_value = "6y"
     )]
     pub(crate) audit_retention: String,
+    /// Seconds between deliveries of server access logs (PutBucketLogging) into their
+    /// target buckets; a log line appears within about this long of its request (1 to 3600).
+    #[arg(
+        long,
+        env = "COFFER_BUCKET_LOG_INTERVAL",
+        value_name = "SECS",
+        default_value_t = 60
+    )]
+    pub(crate) bucket_log_interval: u64,
 
     /// Most object bodies (PutObject, UploadPart, UploadPartCopy) received at once. Each
     /// holds a few chunks of memory while it streams; further uploads wait up to 30 s, then
@@ -347,6 +356,8 @@ pub(crate) struct Config {
     pub(crate) audit: bool,
     /// Age past which audit records are removed (a segment at a time).
     pub(crate) audit_retention: Duration,
+    /// How often bucket logs are delivered.
+    pub(crate) bucket_log_interval: Duration,
     /// Age at which unfinished multipart uploads are aborted.
     pub(crate) multipart_max_age: Duration,
     /// What clients may make the server spend.
@@ -421,6 +432,9 @@ pub(crate) enum ConfigError {
         /// What is wrong with it.
         why: &'static str,
     },
+    /// Bucket log interval out of range.
+    #[error("--bucket-log-interval must be between 1 and 3600 seconds")]
+    BucketLogInterval,
 }
 
 /// The longest `--audit-retention` taken: 1000 years, far past any record-keeping rule,
@@ -467,12 +481,48 @@ fn startup_users(users: usize) -> Result<usize, ConfigError> {
     Ok(users)
 }
 
+/// The numeric flags, each within its range.
+fn check_bounds(args: &ServeArgs) -> Result<(), ConfigError> {
+    if args.max_connections == 0 {
+        return Err(ConfigError::MaxConnections);
+    }
+    if !(1..=args.max_connections).contains(&args.max_connections_per_address) {
+        return Err(ConfigError::MaxConnectionsPerAddress);
+    }
+    if ![args.header_timeout, args.idle_timeout]
+        .iter()
+        .all(|t| (1..=3600).contains(t))
+    {
+        return Err(ConfigError::Timeout);
+    }
+    if args.max_uploads == 0 {
+        return Err(ConfigError::MaxUploads);
+    }
+    if args.shutdown_grace > 3600 {
+        return Err(ConfigError::ShutdownGrace);
+    }
+    if args.multipart_max_age == 0 {
+        return Err(ConfigError::MultipartMaxAge);
+    }
+    if !(MIN_POST_FORM_MAX..=MAX_POST_FORM_MAX).contains(&args.post_form_max_size) {
+        return Err(ConfigError::PostFormMaxSize);
+    }
+    if !(1..=MAX_PRESIGNED_EXPIRES_SECS).contains(&args.presigned_max_expiry) {
+        return Err(ConfigError::PresignedMaxExpiry);
+    }
+    if !(1..=3600).contains(&args.bucket_log_interval) {
+        return Err(ConfigError::BucketLogInterval);
+    }
+    Ok(())
+}
+
 impl Config {
     /// Validates `args`. `master_key_env_set` says whether `COFFER_MASTER_KEY` is set.
     pub(crate) fn from_args(
         args: ServeArgs,
         master_key_env_set: bool,
     ) -> Result<Config, ConfigError> {
+        check_bounds(&args)?;
         let mode = match (args.data, args.ephemeral) {
             (Some(data), false) => {
                 let master_key = if master_key_env_set {
@@ -528,34 +578,6 @@ impl Config {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        if args.max_connections == 0 {
-            return Err(ConfigError::MaxConnections);
-        }
-        if !(1..=args.max_connections).contains(&args.max_connections_per_address) {
-            return Err(ConfigError::MaxConnectionsPerAddress);
-        }
-        if ![args.header_timeout, args.idle_timeout]
-            .iter()
-            .all(|t| (1..=3600).contains(t))
-        {
-            return Err(ConfigError::Timeout);
-        }
-        if args.max_uploads == 0 {
-            return Err(ConfigError::MaxUploads);
-        }
-        if args.shutdown_grace > 3600 {
-            return Err(ConfigError::ShutdownGrace);
-        }
-        if args.multipart_max_age == 0 {
-            return Err(ConfigError::MultipartMaxAge);
-        }
-        if !(MIN_POST_FORM_MAX..=MAX_POST_FORM_MAX).contains(&args.post_form_max_size) {
-            return Err(ConfigError::PostFormMaxSize);
-        }
-        if !(1..=MAX_PRESIGNED_EXPIRES_SECS).contains(&args.presigned_max_expiry) {
-            return Err(ConfigError::PresignedMaxExpiry);
-        }
-
         Ok(Config {
             mode,
             listen,
@@ -568,6 +590,7 @@ impl Config {
             max_uploads: args.max_uploads,
             audit: !args.no_audit,
             audit_retention: audit_retention(&args.audit_retention)?,
+            bucket_log_interval: Duration::from_secs(args.bucket_log_interval),
             multipart_max_age: Duration::from_secs(args.multipart_max_age),
             users: startup_users(args.users)?,
             limits: Limits {
@@ -621,6 +644,7 @@ mod tests {
         assert_eq!(c.limits, Limits::default());
         assert_eq!(c.multipart_max_age, Duration::from_hours(7 * 24));
         assert_eq!(c.audit_retention, Duration::from_hours(6 * 365 * 24));
+        assert_eq!(c.bucket_log_interval, Duration::from_mins(1));
         assert_eq!(
             config(&["--ephemeral", "--presigned-max-expiry", "604801"]).unwrap_err(),
             ConfigError::PresignedMaxExpiry
@@ -753,6 +777,16 @@ mod tests {
         assert_eq!(
             config(&["--ephemeral", "--multipart-max-age", "0"]).unwrap_err(),
             ConfigError::MultipartMaxAge
+        );
+        assert_eq!(
+            config(&["--ephemeral", "--bucket-log-interval", "0"]).unwrap_err(),
+            ConfigError::BucketLogInterval
+        );
+        assert_eq!(
+            config(&["--ephemeral", "--bucket-log-interval", "1"])
+                .unwrap()
+                .bucket_log_interval,
+            Duration::from_secs(1)
         );
         assert!(serve_args(&["--ephemeral", "--listen", "not-an-address"]).is_err());
     }

@@ -11,6 +11,7 @@ mod activity;
 mod audit_cmd;
 mod audit_trail;
 mod audit_view;
+mod bucket_logging;
 mod client;
 mod config;
 mod ephemeral;
@@ -145,8 +146,8 @@ async fn serve_open(cfg: &Config, store: &Store, root: &std::path::Path) -> anyh
     }
     .await;
     // Every request has been answered: make the trail durable and log where it ends.
-    if let Some(trail) = trail {
-        trail.close().await;
+    if let Some(recording) = trail {
+        recording.close().await;
     }
     served
 }
@@ -172,7 +173,8 @@ async fn serve_sealed(cfg: &Config, data: &std::path::Path) -> anyhow::Result<()
             let store = socket
                 .serve_until(|secret| async {
                     let (store, guard, trail) = try_unlock(&cfg, &data, secret).await?;
-                    gate.open_audited(guard, trail.as_ref()).await;
+                    gate.open_audited(guard, trail.as_ref().map(|r| &r.trail))
+                        .await;
                     Ok((store, trail))
                 })
                 .await;
@@ -186,8 +188,8 @@ async fn serve_sealed(cfg: &Config, data: &std::path::Path) -> anyhow::Result<()
     }
     if unlocking.is_finished() {
         if let Ok((store, trail)) = unlocking.await {
-            if let Some(trail) = trail {
-                trail.close().await;
+            if let Some(recording) = trail {
+                recording.close().await;
             }
             store.shutdown().await;
         }
@@ -203,7 +205,7 @@ async fn try_unlock(
     cfg: &Config,
     data: &std::path::Path,
     secret: coffer_storage::UnlockSecret,
-) -> Result<(Store, guard::Guard, Option<audit_trail::AuditTrail>), String> {
+) -> Result<(Store, guard::Guard, Option<Recording>), String> {
     let dir = data.to_path_buf();
     let key = tokio::task::spawn_blocking(move || coffer_storage::unlock(&dir, secret))
         .await
@@ -215,8 +217,8 @@ async fn try_unlock(
     match build_guard(cfg, &store, data).await {
         Ok((guard, generated, trail)) => {
             if let Err(e) = announce_root(cfg, generated.as_ref()) {
-                if let Some(trail) = trail {
-                    trail.close().await;
+                if let Some(recording) = trail {
+                    recording.close().await;
                 }
                 store.shutdown().await;
                 return Err(format!("{e:#}"));
@@ -230,17 +232,28 @@ async fn try_unlock(
     }
 }
 
-/// Opens the credentials and the audit trail (`<root>/audit`), and builds the request guard
-/// around the S3 service.
+/// The audit trail and the bucket log delivery that reads it.
+struct Recording {
+    trail: audit_trail::AuditTrail,
+    delivery: bucket_logging::Delivery,
+}
+
+impl Recording {
+    /// Makes every record durable, then delivers the bucket logs they hold (a last pass)
+    /// and stops delivering.
+    async fn close(self) {
+        self.trail.close().await;
+        self.delivery.stop().await;
+    }
+}
+
+/// Opens the credentials and the audit trail (`<root>/audit`), starts delivering bucket
+/// logs from it, and builds the request guard around the S3 service.
 async fn build_guard(
     cfg: &Config,
     store: &Store,
     root: &std::path::Path,
-) -> anyhow::Result<(
-    guard::Guard,
-    Option<GeneratedRoot>,
-    Option<audit_trail::AuditTrail>,
-)> {
+) -> anyhow::Result<(guard::Guard, Option<GeneratedRoot>, Option<Recording>)> {
     let (auth, generated) = Auth::open(store, root_source()?)
         .await
         .context("could not load the credentials")?;
@@ -270,11 +283,12 @@ async fn build_guard(
     .context("could not set up the IAM API")?;
     let svc = s3::build_service(
         store.clone(),
-        auth,
+        auth.clone(),
         cfg.region.clone(),
         cfg.limits.form_cap,
         cfg.max_uploads,
         &cfg.domains,
+        cfg.audit,
     )
     .context("could not set up the S3 service")?;
     tokio::spawn(s3::sweep_expired_uploads(
@@ -282,11 +296,28 @@ async fn build_guard(
         cfg.multipart_max_age,
     ));
     let guard = guard::Guard::new(svc, cfg.limits, &cfg.region).with_iam(iam);
-    let guard = match &trail {
-        Some(trail) => guard.with_audit(trail.clone()),
-        None => guard,
+    let Some(trail) = trail else {
+        return Ok((guard, generated, None));
     };
-    Ok((guard, generated, trail))
+    let Some(source) = trail.source() else {
+        anyhow::bail!("the audit trail has no directory to deliver bucket logs from");
+    };
+    let delivery = bucket_logging::Delivery::start(
+        store.clone(),
+        auth,
+        source.dir.clone(),
+        source.key.clone(),
+        cfg.region.clone(),
+        cfg.bucket_log_interval,
+    )
+    .await
+    .context("could not start delivering bucket logs")?;
+    let recording = Recording { trail, delivery };
+    Ok((
+        guard.with_audit(recording.trail.clone()),
+        generated,
+        Some(recording),
+    ))
 }
 
 /// Loads TLS (if configured) and binds the listener.

@@ -18,7 +18,8 @@ use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::dto::{
     CopyObjectInput, CopySource, DeleteObjectsInput, ObjectCannedACL, PostObjectInput,
-    PutBucketAclInput, PutObjectAclInput, PutObjectInput, UploadPartCopyInput,
+    PutBucketAclInput, PutBucketLoggingInput, PutObjectAclInput, PutObjectInput,
+    UploadPartCopyInput,
 };
 use s3s::path::S3Path;
 use s3s::{S3Request, S3Result, s3_error};
@@ -467,6 +468,37 @@ impl S3Access for Strict {
     async fn put_object_acl(&self, req: &mut S3Request<PutObjectAclInput>) -> S3Result<()> {
         self.identity(req)?;
         check_document(req.input.access_control_policy.as_ref(), AclTarget::Object)
+    }
+
+    /// Logs are delivered into the target on the caller's word, so the caller must be
+    /// allowed to write there itself (`s3:PutObject` under the target prefix), or AWS's
+    /// AccessDenied. Whether the target can take logs at all (it exists and has the logged
+    /// bucket's owner) is the handler's to answer, with AWS's InvalidTargetBucketForLogging:
+    /// the decision runs only for a target that passes that, so a stranger's bucket is
+    /// reported as the wrong target, not as a permission the caller lacks.
+    async fn put_bucket_logging(&self, req: &mut S3Request<PutBucketLoggingInput>) -> S3Result<()> {
+        let who = self.identity(req)?;
+        let Some(enabled) = req.input.bucket_logging_status.logging_enabled.as_ref() else {
+            return Ok(());
+        };
+        let (Some(source), Some(target)) = (
+            self.bucket_and_policy(&req.input.bucket).await?,
+            self.bucket_and_policy(&enabled.target_bucket).await?,
+        ) else {
+            return Ok(());
+        };
+        if source.info.owner != target.info.owner {
+            return Ok(());
+        }
+        let context = s3_context(&req.uri, &req.headers);
+        let target = Target {
+            bucket: Some(&enabled.target_bucket),
+            key: Some(&enabled.target_prefix),
+            expected_owner: None,
+            facts: facts(&req.extensions),
+            context: &context,
+        };
+        self.decide(&who, "PutObject", target).await
     }
 }
 

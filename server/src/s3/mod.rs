@@ -16,6 +16,7 @@ mod delete;
 mod error_map;
 pub(crate) mod host;
 mod list;
+mod logging;
 mod multipart;
 mod object_get;
 mod object_headers;
@@ -57,6 +58,9 @@ pub(crate) struct Coffer {
     /// Bodies being received at once (`--max-uploads`): each holds a few chunks
     /// of memory, so this is what bounds upload memory.
     uploads: tokio::sync::Semaphore,
+    /// Whether bucket logs can be delivered: they come from the audit trail, which
+    /// `--no-audit` turns off.
+    bucket_logging: bool,
 }
 
 /// Builds the s3s service: our `S3` implementation with authentication and the
@@ -66,6 +70,8 @@ pub(crate) struct Coffer {
 /// `post_form_cap` bounds the file of a browser form upload, which s3s holds in memory (the
 /// guard bounds the whole form to the same size before s3s reads it). Buckets are also
 /// addressed virtual-hosted style under each of `domains` (none: path-style only).
+/// `bucket_logging` says whether server access logs can be delivered (the audit trail is
+/// on).
 ///
 /// # Errors
 /// When the OS has no randomness (for the unknown-key dummy secret).
@@ -76,6 +82,7 @@ pub(crate) fn build_service(
     post_form_cap: u64,
     max_uploads: usize,
     domains: &[host::Domain],
+    bucket_logging: bool,
 ) -> Result<S3Service, coffer_auth::Error> {
     let mut config = s3s::config::S3Config::default();
     config.xml_max_body_size = XML_MAX_BODY;
@@ -87,6 +94,7 @@ pub(crate) fn build_service(
         auth: auth.clone(),
         region,
         uploads: tokio::sync::Semaphore::new(max_uploads),
+        bucket_logging,
     };
     let mut builder = S3ServiceBuilder::new(coffer);
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(
@@ -382,5 +390,19 @@ impl S3 for Coffer {
         req: S3Request<s3s::dto::PutObjectLegalHoldInput>,
     ) -> S3Result<S3Response<s3s::dto::PutObjectLegalHoldOutput>> {
         versioning::put_object_legal_hold(self, req).await
+    }
+
+    async fn get_bucket_logging(
+        &self,
+        req: S3Request<s3s::dto::GetBucketLoggingInput>,
+    ) -> S3Result<S3Response<s3s::dto::GetBucketLoggingOutput>> {
+        logging::get_bucket_logging(self, req).await
+    }
+
+    async fn put_bucket_logging(
+        &self,
+        req: S3Request<s3s::dto::PutBucketLoggingInput>,
+    ) -> S3Result<S3Response<s3s::dto::PutBucketLoggingOutput>> {
+        logging::put_bucket_logging(self, req).await
     }
 }
