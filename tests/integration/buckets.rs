@@ -270,3 +270,108 @@ async fn expected_bucket_owner_must_be_the_owner() {
     assert_eq!(crate::common::get(&s3, "owned", "k").await, b"scan");
     assert_eq!(crate::common::list_all_keys(&s3, "owned").await, ["k"]);
 }
+
+/// Default encryption: every bucket reports SSE-S3 (Coffer never stores plaintext); an
+/// AES256 configuration is kept and returned, deleting it goes back to the default, and
+/// `aws:kms` is refused as not built rather than stored and ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_default_encryption_is_sse_s3_and_kms_is_not_implemented() {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let s3 = server.client();
+    create_bucket(&s3, "scans").await;
+    let algorithm =
+        |out: &aws_sdk_s3::operation::get_bucket_encryption::GetBucketEncryptionOutput| {
+            let rule = &out.server_side_encryption_configuration().unwrap().rules()[0];
+            (
+                rule.apply_server_side_encryption_by_default()
+                    .unwrap()
+                    .sse_algorithm()
+                    .clone(),
+                rule.bucket_key_enabled(),
+            )
+        };
+    let fresh = s3
+        .get_bucket_encryption()
+        .bucket("scans")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        algorithm(&fresh),
+        (ServerSideEncryption::Aes256, Some(false))
+    );
+
+    let config = |sse: ServerSideEncryption, key: Option<&str>| {
+        ServerSideEncryptionConfiguration::builder()
+            .rules(
+                ServerSideEncryptionRule::builder()
+                    .apply_server_side_encryption_by_default(
+                        ServerSideEncryptionByDefault::builder()
+                            .sse_algorithm(sse)
+                            .set_kms_master_key_id(key.map(str::to_owned))
+                            .build()
+                            .unwrap(),
+                    )
+                    .bucket_key_enabled(true)
+                    .build(),
+            )
+            .build()
+            .unwrap()
+    };
+    s3.put_bucket_encryption()
+        .bucket("scans")
+        .server_side_encryption_configuration(config(ServerSideEncryption::Aes256, None))
+        .send()
+        .await
+        .unwrap();
+    let set = s3
+        .get_bucket_encryption()
+        .bucket("scans")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(algorithm(&set), (ServerSideEncryption::Aes256, Some(true)));
+
+    let kms = s3
+        .put_bucket_encryption()
+        .bucket("scans")
+        .server_side_encryption_configuration(config(ServerSideEncryption::AwsKms, Some("key")))
+        .send()
+        .await;
+    assert_s3_err(kms, 501, Some("NotImplemented"));
+    // The refused configuration changed nothing.
+    let kept = s3
+        .get_bucket_encryption()
+        .bucket("scans")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(algorithm(&kept), (ServerSideEncryption::Aes256, Some(true)));
+
+    s3.delete_bucket_encryption()
+        .bucket("scans")
+        .send()
+        .await
+        .unwrap();
+    let back = s3
+        .get_bucket_encryption()
+        .bucket("scans")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        algorithm(&back),
+        (ServerSideEncryption::Aes256, Some(false))
+    );
+    let missing = s3
+        .get_bucket_encryption()
+        .bucket("no-such-bucket")
+        .send()
+        .await;
+    assert_s3_err(missing, 404, Some("NoSuchBucket"));
+}

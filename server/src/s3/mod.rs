@@ -13,6 +13,7 @@ mod checksum;
 mod conditional;
 mod copy;
 mod delete;
+mod encryption;
 mod error_map;
 pub(crate) mod host;
 mod list;
@@ -390,6 +391,27 @@ impl S3 for Coffer {
         req: S3Request<s3s::dto::PutObjectLegalHoldInput>,
     ) -> S3Result<S3Response<s3s::dto::PutObjectLegalHoldOutput>> {
         versioning::put_object_legal_hold(self, req).await
+    }
+
+    async fn get_bucket_encryption(
+        &self,
+        req: S3Request<s3s::dto::GetBucketEncryptionInput>,
+    ) -> S3Result<S3Response<s3s::dto::GetBucketEncryptionOutput>> {
+        encryption::get_bucket_encryption(self, req).await
+    }
+
+    async fn put_bucket_encryption(
+        &self,
+        req: S3Request<s3s::dto::PutBucketEncryptionInput>,
+    ) -> S3Result<S3Response<s3s::dto::PutBucketEncryptionOutput>> {
+        encryption::put_bucket_encryption(self, req).await
+    }
+
+    async fn delete_bucket_encryption(
+        &self,
+        req: S3Request<s3s::dto::DeleteBucketEncryptionInput>,
+    ) -> S3Result<S3Response<s3s::dto::DeleteBucketEncryptionOutput>> {
+        encryption::delete_bucket_encryption(self, req).await
     }
 
     async fn get_bucket_logging(
