@@ -45,7 +45,7 @@ pub use anchor::ANCHOR_FILE;
 pub use format::{Checkpoint, SEGMENT_PREFIX, SEGMENT_SUFFIX};
 pub use keys::AuditKey;
 pub use reader::{Expired, Filter, Reader, VerifyReport, verify};
-pub use record::{Caller, Phase, Record};
+pub use record::{Caller, Phase, Record, unix_ms};
 pub use retention::ExpireReport;
 pub use timeline::Timeline;
 pub use writer::AuditLog;

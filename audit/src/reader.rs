@@ -294,11 +294,7 @@ pub fn verify(dir: &Path, key: &[u8; 32], checkpoint: Option<Checkpoint>) -> Res
             sequence,
             what,
         };
-        let mut file = BufReader::new(File::open(path).map_err(Error::io("open audit segment"))?);
-        let mut head = [0u8; HEADER_LEN];
-        file.read_exact(&mut head)
-            .map_err(|_| broken(0, 0, "segment header cut short"))?;
-        let header = Header::decode(&head).ok_or_else(|| broken(0, 0, "segment header damaged"))?;
+        let (mut file, header) = crate::scan::open_segment(segment, path)?;
         let (mut next, mut chain) = match state {
             // The oldest segment starts the trail: at sequence 1, or where the anchor
             // says expiry cut it.

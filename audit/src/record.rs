@@ -1,6 +1,15 @@
 //! One audit record: who did what to which object, and how it ended.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use serde::{Deserialize, Serialize};
+
+/// `time` as a record keeps it: milliseconds since the Unix epoch (0 before it, the most
+/// for times past `u64`).
+pub fn unix_ms(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
 
 /// Who signed a request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,7 +18,7 @@
 //! what remains one unbroken run of segments at every step.
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use crate::anchor::{self, Anchor};
 use crate::format::{Header, segments};
@@ -37,12 +37,6 @@ pub struct ExpireReport {
     pub first_kept: u64,
 }
 
-/// Milliseconds since the Unix epoch (0 before it, the most for times past `u64`).
-pub(crate) fn millis(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 impl AuditLog {
     /// Removes the oldest segments all of whose records are older than `cutoff` (never
     /// the segment being written), after durably writing an anchor that names the oldest
@@ -59,7 +53,7 @@ impl AuditLog {
     /// (`Error::StartRemoved`, `Error::StaleAnchor`, `Error::BadAnchor`): expiry must not
     /// cover such damage with a fresh anchor. I/O errors.
     pub fn expire(&mut self, cutoff: SystemTime) -> Result<ExpireReport> {
-        let cutoff_ms = millis(cutoff);
+        let cutoff_ms = crate::record::unix_ms(cutoff);
         // Only closed segments: the one being written always stays.
         let present: Vec<(u64, PathBuf)> = segments(&self.dir)?
             .into_iter()
@@ -123,7 +117,7 @@ impl AuditLog {
                 first: kept.1.first,
                 chain: kept.1.chain,
                 segments_removed: counted_before + expired.len() as u64,
-                removed_at_ms: millis(SystemTime::now()),
+                removed_at_ms: crate::record::unix_ms(SystemTime::now()),
                 cutoff_ms,
             },
         )?;

@@ -50,11 +50,7 @@ pub(crate) fn scan(key: &AuditKey, number: u64, path: &Path, torn_ok: bool) -> R
         sequence,
         what,
     };
-    let mut file = BufReader::new(File::open(path).map_err(Error::io("open audit segment"))?);
-    let mut head = [0u8; HEADER_LEN];
-    file.read_exact(&mut head)
-        .map_err(|_| broken(0, 0, "segment header cut short"))?;
-    let header = Header::decode(&head).ok_or_else(|| broken(0, 0, "segment header damaged"))?;
+    let (mut file, header) = open_segment(number, path)?;
     let mut summary = Summary::empty(header);
     loop {
         let Header { first: next, chain } = summary.end;
@@ -87,15 +83,22 @@ pub(crate) fn scan(key: &AuditKey, number: u64, path: &Path, torn_ok: bool) -> R
 
 /// Reads only the header of the segment at `path`.
 pub(crate) fn read_header(number: u64, path: &Path) -> Result<Header> {
+    open_segment(number, path).map(|(_, header)| header)
+}
+
+/// Opens segment `number` at `path` and reads its header, leaving the file at its first
+/// frame; a header cut short or damaged is a break at the segment's start.
+pub(crate) fn open_segment(number: u64, path: &Path) -> Result<(BufReader<File>, Header)> {
     let damaged = |what| Error::Tampered {
         segment: number,
         position: 0,
         sequence: 0,
         what,
     };
-    let mut file = File::open(path).map_err(Error::io("open audit segment"))?;
+    let mut file = BufReader::new(File::open(path).map_err(Error::io("open audit segment"))?);
     let mut head = [0u8; HEADER_LEN];
     file.read_exact(&mut head)
         .map_err(|_| damaged("segment header cut short"))?;
-    Header::decode(&head).ok_or_else(|| damaged("segment header damaged"))
+    let header = Header::decode(&head).ok_or_else(|| damaged("segment header damaged"))?;
+    Ok((file, header))
 }

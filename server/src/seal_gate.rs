@@ -137,13 +137,7 @@ impl hyper::service::Service<Request<Incoming>> for Gate {
                     "request refused: sealed"
                 );
                 let record = coffer_audit::Record {
-                    time_ms: u64::try_from(
-                        arrived
-                            .duration_since(SystemTime::UNIX_EPOCH)
-                            .unwrap_or_default()
-                            .as_millis(),
-                    )
-                    .unwrap_or(u64::MAX),
+                    time_ms: coffer_audit::unix_ms(arrived),
                     request_id: id,
                     source,
                     operation: "Unknown".to_owned(),

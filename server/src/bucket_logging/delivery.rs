@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use coffer_audit::{Filter, Phase, Reader, Record};
@@ -183,7 +183,7 @@ impl Deliverer {
     /// One pass; returns how many log objects it wrote.
     async fn pass(&self) -> Result<usize, PassError> {
         let cursor = self.cursor().await?.unwrap_or(0);
-        let delivery = Utc::from_ms(now_ms());
+        let delivery = Utc::from_ms(coffer_audit::unix_ms(SystemTime::now()));
         let account = self.auth.account();
         let mut routes: HashMap<String, Option<Route>> = HashMap::new();
         let mut out: HashMap<Stem, Pending> = HashMap::new();
@@ -402,12 +402,6 @@ fn read_batch(mut reader: Reader) -> (Reader, Vec<(u64, Record)>, Option<coffer_
         }
     }
     (reader, batch, None)
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

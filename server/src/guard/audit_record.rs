@@ -41,13 +41,7 @@ impl Pending {
                 .map(|(_, v)| v.into_owned())
         });
         let base = coffer_audit::Record {
-            time_ms: u64::try_from(
-                SystemTime::now()
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_millis(),
-            )
-            .unwrap_or(u64::MAX),
+            time_ms: coffer_audit::unix_ms(SystemTime::now()),
             request_id: request_id.to_owned(),
             source: client.map_or_else(|| "-".to_owned(), |c| c.peer.to_string()),
             bytes_in: content_length(req.headers()),

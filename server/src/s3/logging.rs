@@ -6,7 +6,7 @@
 //! decided by coffer-auth in the access hook, before this handler runs
 //! (`auth_adapter.rs`). Delivery is `bucket_logging::delivery`'s.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use super::Coffer;
 use super::bucket_access::resolve_bucket;
@@ -81,7 +81,7 @@ pub(crate) async fn put_bucket_logging(
     // delivered go to the new target.
     let since_ms = match current(coffer, &source.name).await? {
         Some(old) => old.since_ms,
-        None => now_ms(),
+        None => coffer_audit::unix_ms(SystemTime::now()),
     };
     let config = LoggingConfig {
         target_bucket: target.name,
@@ -170,12 +170,6 @@ fn key_format(format: Option<&TargetObjectKeyFormat>) -> S3Result<KeyFormat> {
             )),
         },
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
