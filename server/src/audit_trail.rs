@@ -80,7 +80,8 @@ impl Sink for AuditLog {
 
 enum Msg {
     Record {
-        record: Box<Record>,
+        /// `None`: only a marker, answered once everything queued before it is written.
+        record: Option<Box<Record>>,
         /// Answered once the record is durable (or cannot be).
         durable: Option<oneshot::Sender<Result<(), TrailDown>>>,
     },
@@ -222,12 +223,30 @@ impl AuditTrail {
         };
         self.tx
             .send(Msg::Record {
-                record: Box::new(record),
+                record: Some(Box::new(record)),
                 durable,
             })
             .await
             .map_err(|_| TrailDown)?;
         Ok(answer)
+    }
+
+    /// Returns once every record queued before this call is in the trail's files (and
+    /// durable), so a reader opened next sees it: the outcome of a request answered just
+    /// before is queued, not yet written.
+    ///
+    /// # Errors
+    /// [`TrailDown`]: the writer is gone or the trail broken.
+    pub(crate) async fn written(&self) -> Result<(), TrailDown> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Record {
+                record: None,
+                durable: Some(tx),
+            })
+            .await
+            .map_err(|_| TrailDown)?;
+        rx.await.map_err(|_| TrailDown)?
     }
 
     /// Makes everything queued durable, logs a last checkpoint and stops the writer.
@@ -348,7 +367,10 @@ fn write_batch<S: Sink>(
         let Msg::Record { record, durable } = msg else {
             continue;
         };
-        if !failed && sink.append(&record).is_err() {
+        if !failed
+            && let Some(record) = record
+            && sink.append(&record).is_err()
+        {
             failed = true;
         }
         waiters.extend(durable);

@@ -278,7 +278,7 @@ async fn build_guard(
         store.clone(),
         &cfg.region,
         cfg.tls.is_some(),
-        trail.as_ref().and_then(audit_trail::AuditTrail::source),
+        trail.clone(),
     )
     .context("could not set up the IAM API")?;
     let svc = s3::build_service(

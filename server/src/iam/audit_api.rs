@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use super::actions::Call;
 use super::error::IamError;
-use crate::audit_trail::TrailSource;
+use crate::audit_trail::AuditTrail;
 use crate::audit_view::{json_line, parse_time, text_line};
 
 /// The API version clients may name.
@@ -36,9 +36,9 @@ const PIECE: usize = 64 << 10;
 const AHEAD: usize = 4;
 
 /// Answers `ReadAuditTrail` from `trail` for `call`'s caller.
-pub(super) fn read(
+pub(super) async fn read(
     call: &Call<'_>,
-    trail: Option<&TrailSource>,
+    trail: Option<&AuditTrail>,
 ) -> Result<Response<s3s::Body>, IamError> {
     call.allow(PERMISSION, "*")?;
     let params = call.params;
@@ -48,13 +48,22 @@ pub(super) fn read(
         Some(_) => return Err(IamError::validation("Format must be json or text.")),
     };
     let filter = filter(params)?;
-    let Some(trail) = trail else {
+    let Some((writer, trail)) = trail.and_then(|t| t.source().map(|s| (t, s))) else {
         return Err(IamError::new(
             StatusCode::NOT_FOUND,
             "NoSuchEntity",
             "This server keeps no audit trail (it runs with --no-audit).",
         ));
     };
+    // The outcomes of requests answered just before are queued, not yet written: wait for
+    // them, so a client reads what it has just done.
+    writer.written().await.map_err(|_| {
+        IamError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "The audit trail cannot be written.",
+        )
+    })?;
     let (tx, rx) = mpsc::channel(AHEAD);
     let dir = trail.dir.clone();
     let key = trail.key.clone();

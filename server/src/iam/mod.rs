@@ -39,7 +39,7 @@ use self::query::Params;
 use self::sigv4::{Failure, Signed};
 pub(crate) use self::xml::iso8601;
 use self::xml::{Fields, IAM_NS, STS_NS};
-use crate::audit_trail::TrailSource;
+use crate::audit_trail::AuditTrail;
 use crate::guard::{AdminAuth, AdminService, HeaderSignature, Refusal, RequestId};
 use crate::limits::{BODY_IDLE_TIMEOUT, IAM_MAX_BODY};
 
@@ -67,7 +67,7 @@ struct Inner {
     /// secret at the same cost. Made once, here.
     dummy: GeneratedRoot,
     /// The audit trail `ReadAuditTrail` reads (`None` with `--no-audit`).
-    trail: Option<Arc<TrailSource>>,
+    trail: Option<AuditTrail>,
 }
 
 /// What a request is answered with.
@@ -89,7 +89,7 @@ impl Iam {
         store: Store,
         region: &str,
         secure: bool,
-        trail: Option<Arc<TrailSource>>,
+        trail: Option<AuditTrail>,
     ) -> Result<Iam, coffer_auth::Error> {
         Ok(Iam {
             inner: Arc::new(Inner {
@@ -199,7 +199,8 @@ impl Iam {
         }
         let outcome = match sig.service {
             AdminService::Audit => {
-                return audit_api::read(&call, self.inner.trail.as_deref())
+                return audit_api::read(&call, self.inner.trail.as_ref())
+                    .await
                     .map(Answer::Records)
                     .inspect_err(|err| {
                         tracing::debug!(action, code = err.code, "audit request refused");
