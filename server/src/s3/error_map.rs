@@ -70,6 +70,20 @@ pub(crate) fn storage_error(err: coffer_storage::Error) -> S3Error {
             InvalidBucketState,
             "The request is not valid with the current state of the bucket."
         ),
+        // SSE-C, as AWS answers: a missing key is 400 InvalidRequest with this text, a key
+        // for an object stored without one is 400 InvalidRequest, and a wrong key is 403
+        // (AWS's SSE-C guide: "If the key does not match, Amazon S3 returns an error";
+        // HeadObject's reference lists 400 for missing parameters and 403 for a
+        // mismatch; the texts are AWS's as the MinIO and Ceph test suites quote them).
+        E::CustomerKeyRequired => s3_error!(
+            InvalidRequest,
+            "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object."
+        ),
+        E::CustomerKeyNotApplicable => s3_error!(
+            InvalidRequest,
+            "The encryption parameters are not applicable to this object."
+        ),
+        E::CustomerKeyMismatch => s3_error!(AccessDenied, "Access Denied"),
         // Coffer's own failures: logged with their cause, reported as InternalError. Key
         // management (unlockers, `coffer init`, `coffer keys`) never runs for a request; if
         // one of its errors ever surfaced here, it would be ours to fix too.
