@@ -379,3 +379,135 @@ async fn sse_c_at_rest_data_dir_and_master_key_do_not_open_it() {
     );
     assert_eq!(get_c(&s3, "clinic", "scan.txt", &k, None).await, body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_c_copy_between_keys_reencrypts() {
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let s3 = server.client();
+    create_bucket(&s3, "clinic").await;
+    create_bucket(&s3, "archive").await;
+    let k1 = new_key();
+    let k2 = new_key();
+    let body = crate::common::random_bytes(3 * MIB + 7);
+    put_c(&s3, "clinic", "a.bin", &body, &k1).await;
+
+    // k1 → k2, in the same bucket and across buckets.
+    for bucket in ["clinic", "archive"] {
+        let out = s3
+            .copy_object()
+            .bucket(bucket)
+            .key("b.bin")
+            .copy_source("clinic/a.bin")
+            .copy_source_sse_customer_algorithm("AES256")
+            .copy_source_sse_customer_key(&k1.b64)
+            .copy_source_sse_customer_key_md5(&k1.md5)
+            .sse_customer_algorithm("AES256")
+            .sse_customer_key(&k2.b64)
+            .sse_customer_key_md5(&k2.md5)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("copy: {}", aws_sdk_s3::error::DisplayErrorContext(&e)));
+        assert_eq!(out.sse_customer_key_md5(), Some(k2.md5.as_str()));
+        assert_eq!(get_c(&s3, bucket, "b.bin", &k2, None).await, body);
+        assert_s3_err(
+            s3.get_object()
+                .bucket(bucket)
+                .key("b.bin")
+                .sse_customer_algorithm("AES256")
+                .sse_customer_key(&k1.b64)
+                .sse_customer_key_md5(&k1.md5)
+                .send()
+                .await,
+            403,
+            Some("AccessDenied"),
+        );
+    }
+    // Wrong source key: 403.
+    assert_s3_err(
+        s3.copy_object()
+            .bucket("clinic")
+            .key("c.bin")
+            .copy_source("clinic/a.bin")
+            .copy_source_sse_customer_algorithm("AES256")
+            .copy_source_sse_customer_key(&k2.b64)
+            .copy_source_sse_customer_key_md5(&k2.md5)
+            .send()
+            .await,
+        403,
+        Some("AccessDenied"),
+    );
+    // SSE-C → plain, and re-keying an object in place.
+    s3.copy_object()
+        .bucket("clinic")
+        .key("plain.bin")
+        .copy_source("clinic/a.bin")
+        .copy_source_sse_customer_algorithm("AES256")
+        .copy_source_sse_customer_key(&k1.b64)
+        .copy_source_sse_customer_key_md5(&k1.md5)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(crate::common::get(&s3, "clinic", "plain.bin").await, body);
+    s3.copy_object()
+        .bucket("clinic")
+        .key("a.bin")
+        .copy_source("clinic/a.bin")
+        .copy_source_sse_customer_algorithm("AES256")
+        .copy_source_sse_customer_key(&k1.b64)
+        .copy_source_sse_customer_key_md5(&k1.md5)
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&k2.b64)
+        .sse_customer_key_md5(&k2.md5)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get_c(&s3, "clinic", "a.bin", &k2, None).await, body);
+
+    // UploadPartCopy from an SSE-C source into an SSE-C upload under another key.
+    let upload = s3
+        .create_multipart_upload()
+        .bucket("clinic")
+        .key("mp.bin")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&k1.b64)
+        .sse_customer_key_md5(&k1.md5)
+        .send()
+        .await
+        .unwrap();
+    let id = upload.upload_id().unwrap().to_owned();
+    let part = s3
+        .upload_part_copy()
+        .bucket("clinic")
+        .key("mp.bin")
+        .upload_id(&id)
+        .part_number(1)
+        .copy_source("clinic/a.bin")
+        .copy_source_range("bytes=0-999")
+        .copy_source_sse_customer_algorithm("AES256")
+        .copy_source_sse_customer_key(&k2.b64)
+        .copy_source_sse_customer_key_md5(&k2.md5)
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&k1.b64)
+        .sse_customer_key_md5(&k1.md5)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("part copy: {}", aws_sdk_s3::error::DisplayErrorContext(&e)));
+    let etag = part.copy_part_result().unwrap().e_tag().unwrap().to_owned();
+    s3.complete_multipart_upload()
+        .bucket("clinic")
+        .key("mp.bin")
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(CompletedPart::builder().part_number(1).e_tag(etag).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        get_c(&s3, "clinic", "mp.bin", &k1, None).await,
+        &body[..1000]
+    );
+}

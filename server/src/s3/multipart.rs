@@ -267,14 +267,7 @@ pub(crate) async fn upload_part_copy(
     let (src_bucket, src_key, src_version) = unsupported::copy_source(&input.copy_source)?;
     let client = req.extensions.get::<Client>();
     let customer = sse_c::parse(&sse_c::headers_of!(input), client)?;
-    let src_customer = sse_c::parse(
-        &sse_c::Headers {
-            algorithm: input.copy_source_sse_customer_algorithm.as_deref(),
-            key: input.copy_source_sse_customer_key.as_deref(),
-            key_md5: input.copy_source_sse_customer_key_md5.as_deref(),
-        },
-        client,
-    )?;
+    let src_customer = sse_c::parse(&sse_c::copy_source_headers_of!(input), client)?;
     let number = part_number(input.part_number)?;
     let CopyEnds {
         src,

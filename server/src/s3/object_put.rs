@@ -31,7 +31,6 @@ pub(crate) async fn put_object(
     unsupported::refuse(&Asks {
         tagging: input.tagging.is_some(),
         append: input.write_offset_bytes.is_some(),
-        sse_c: false,
         sse: input.server_side_encryption.as_ref(),
     })?;
     let condition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;

@@ -54,6 +54,18 @@ macro_rules! headers_of {
 }
 pub(crate) use headers_of;
 
+/// The copy-source [`Headers`] (`x-amz-copy-source-server-side-encryption-customer-*`).
+macro_rules! copy_source_headers_of {
+    ($input:expr) => {
+        $crate::s3::sse_c::Headers {
+            algorithm: $input.copy_source_sse_customer_algorithm.as_deref(),
+            key: $input.copy_source_sse_customer_key.as_deref(),
+            key_md5: $input.copy_source_sse_customer_key_md5.as_deref(),
+        }
+    };
+}
+pub(crate) use copy_source_headers_of;
+
 /// Checks a request's SSE-C headers; `None` when it has none.
 ///
 /// # Errors
