@@ -511,3 +511,58 @@ async fn sse_c_copy_between_keys_reencrypts() {
         &body[..1000]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_c_with_the_aws_cli() {
+    use crate::clients::{aws, path_str, require, tool};
+    if !require("the aws CLI", "aws", &["--version"]) {
+        return;
+    }
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let scratch = env.scratch();
+    let key = scratch.join("key.bin");
+    std::fs::write(&key, crate::common::random_bytes(32)).unwrap();
+    let key_arg = format!("fileb://{}", path_str(&key));
+    // Above the CLI's 8 MiB threshold: a multipart upload and a ranged, parallel download.
+    let body = crate::common::random_bytes(9 * MIB + 5);
+    let up = scratch.join("up.bin");
+    std::fs::write(&up, &body).unwrap();
+    let down = scratch.join("down.bin");
+
+    aws(&env, &server, &["s3", "mb", "s3://cli-ssec"]);
+    let sse = ["--sse-c", "AES256", "--sse-c-key", key_arg.as_str()];
+    let mut args = vec!["s3", "cp", path_str(&up), "s3://cli-ssec/scan.bin"];
+    args.extend(sse);
+    aws(&env, &server, &args);
+    let mut args = vec!["s3", "cp", "s3://cli-ssec/scan.bin", path_str(&down)];
+    args.extend(sse);
+    aws(&env, &server, &args);
+    assert_eq!(std::fs::read(&down).unwrap(), body);
+
+    // Without the key the download fails.
+    let mut cmd = tool(&env, &server, "aws");
+    cmd.args(["s3", "cp", "s3://cli-ssec/scan.bin", path_str(&down)]);
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success(), "download without the key succeeded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_c_with_boto3() {
+    use crate::clients::{require, run_ok, tool};
+    if !require("python3 with boto3", "python3", &["-c", "import boto3"]) {
+        return;
+    }
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/integration/py/boto3_sse_c.py");
+    let mut cmd = tool(&env, &server, "python3");
+    cmd.arg(&script);
+    let out = run_ok(cmd);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("boto3 sse-c ok"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
