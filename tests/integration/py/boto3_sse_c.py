@@ -6,8 +6,13 @@ range, checks AWS's answers to a missing (400) and a wrong (403) key, copies bet
 and prints "boto3 sse-c ok" on success. Any failure raises (non-zero exit).
 """
 
+import base64
+import hashlib
 import io
 import os
+import urllib.error
+import urllib.request
+import uuid
 
 import boto3
 from boto3.s3.transfer import TransferConfig
@@ -17,6 +22,31 @@ from botocore.exceptions import ClientError
 
 def status(err: ClientError) -> int:
     return err.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def post(url, fields, body):
+    """POST a multipart form; returns (status, response body)."""
+    boundary = "----coffer" + uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{n}"\r\n\r\n{v}\r\n'.encode()
+        for n, v in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f.bin"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n".encode() + body + b"\r\n"
+    )
+    parts.append(f"--{boundary}--\r\n".encode())
+    req = urllib.request.Request(
+        url,
+        data=b"".join(parts),
+        method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
 
 
 def main() -> None:
@@ -78,7 +108,28 @@ def main() -> None:
     got = s3.get_object(Bucket="ssec", Key="copy", SSECustomerAlgorithm="AES256", SSECustomerKey=other)
     assert got["Body"].read() == body
 
-    for k in ["small", "big", "copy"]:
+    # A browser form (POST) with the SSE-C fields, signed by the policy.
+    form = {
+        "x-amz-server-side-encryption-customer-algorithm": "AES256",
+        "x-amz-server-side-encryption-customer-key": base64.b64encode(key).decode(),
+        "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(
+            hashlib.md5(key).digest()
+        ).decode(),
+    }
+    p = s3.generate_presigned_post(
+        "ssec", "form", Fields=form, Conditions=[{k: v} for k, v in form.items()], ExpiresIn=300
+    )
+    code, text = post(p["url"], p["fields"], b"form body")
+    assert code in (200, 204), (code, text)
+    got = s3.get_object(Bucket="ssec", Key="form", **sse)
+    assert got["Body"].read() == b"form body"
+    try:
+        s3.get_object(Bucket="ssec", Key="form")
+        raise AssertionError("form object read without the key")
+    except ClientError as e:
+        assert status(e) == 400, e
+
+    for k in ["small", "big", "copy", "form"]:
         s3.delete_object(Bucket="ssec", Key=k)
     s3.delete_bucket(Bucket="ssec")
     print("boto3 sse-c ok")
