@@ -70,11 +70,14 @@ pub(crate) fn storage_error(err: coffer_storage::Error) -> S3Error {
             InvalidBucketState,
             "The request is not valid with the current state of the bucket."
         ),
-        // SSE-C, as AWS answers: a missing key is 400 InvalidRequest with this text, a key
-        // for an object stored without one is 400 InvalidRequest, and a wrong key is 403
-        // (AWS's SSE-C guide: "If the key does not match, Amazon S3 returns an error";
-        // HeadObject's reference lists 400 for missing parameters and 403 for a
-        // mismatch; the texts are AWS's as the MinIO and Ceph test suites quote them).
+        // SSE-C, as AWS answers: a missing key is 400 InvalidRequest with this text (what
+        // `aws s3api get-object` prints without --sse-customer-key), a key for an object
+        // stored without one is 400 InvalidRequest, and a wrong key is 403 AccessDenied.
+        // Sources: the S3 user guide's SSE-C page; the S3-compatible servers that copy
+        // AWS's answers (MinIO cmd/api-errors.go `ErrSSEEncryptedObject`,
+        // `ErrInvalidEncryptionParameters`; LocalStack's S3 provider: missing → this
+        // InvalidRequest, mismatch → AccessDenied). Parts of an SSE-C upload get the same
+        // answers.
         E::CustomerKeyRequired => s3_error!(
             InvalidRequest,
             "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object."

@@ -1,7 +1,8 @@
 //! SSE-C request headers: the one place they are parsed and checked.
 //!
 //! AWS's rules (S3 user guide, "Specifying server-side encryption with customer-provided
-//! keys"; error texts as AWS returns them, quoted by the Ceph s3-tests and MinIO):
+//! keys"; error texts as AWS returns them, as MinIO's cmd/api-errors.go and Ceph RGW's
+//! rgw_crypt.cc reproduce them, all 400 InvalidArgument except plain HTTP):
 //! the algorithm must be `AES256`, the key base64 of exactly 32 bytes, and the key MD5 the
 //! base64 MD5 of those bytes; all three come together. SSE-C over plain HTTP is refused
 //! (AWS requires HTTPS); Coffer allows it on loopback, where plain HTTP is its test mode.
