@@ -152,6 +152,32 @@ mod tests {
     }
 
     #[test]
+    fn customer_key_errors_are_aws_codes() {
+        use coffer_storage::Error as E;
+        for (err, code, status) in [
+            (
+                E::CustomerKeyRequired,
+                S3ErrorCode::InvalidRequest,
+                http::StatusCode::BAD_REQUEST,
+            ),
+            (
+                E::CustomerKeyNotApplicable,
+                S3ErrorCode::InvalidRequest,
+                http::StatusCode::BAD_REQUEST,
+            ),
+            (
+                E::CustomerKeyMismatch,
+                S3ErrorCode::AccessDenied,
+                http::StatusCode::FORBIDDEN,
+            ),
+        ] {
+            let e = storage_error(err);
+            assert_eq!(*e.code(), code);
+            assert_eq!(e.code().status_code(), Some(status));
+        }
+    }
+
+    #[test]
     fn custom_sha_mismatch_is_a_client_error() {
         let e = content_sha256_mismatch();
         assert_eq!(e.status_code(), Some(http::StatusCode::BAD_REQUEST));
