@@ -566,3 +566,67 @@ async fn sse_c_with_boto3() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_c_versions_keep_their_own_keys() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let s3 = server.client();
+    create_bucket(&s3, "clinic").await;
+    s3.put_bucket_versioning()
+        .bucket("clinic")
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let k = new_key();
+    put_c(&s3, "clinic", "doc", b"version one, secret", &k).await;
+    let v1 = s3
+        .head_object()
+        .bucket("clinic")
+        .key("doc")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&k.b64)
+        .sse_customer_key_md5(&k.md5)
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_owned();
+    put(&s3, "clinic", "doc", b"version two, plain").await;
+    assert_eq!(
+        crate::common::get(&s3, "clinic", "doc").await,
+        b"version two, plain"
+    );
+    assert_s3_err(
+        s3.get_object()
+            .bucket("clinic")
+            .key("doc")
+            .version_id(&v1)
+            .send()
+            .await,
+        400,
+        Some("InvalidRequest"),
+    );
+    let old = s3
+        .get_object()
+        .bucket("clinic")
+        .key("doc")
+        .version_id(&v1)
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&k.b64)
+        .sse_customer_key_md5(&k.md5)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        old.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"version one, secret"
+    );
+}
