@@ -72,6 +72,15 @@ pub enum Error {
         /// Why, in words fit for the client.
         reason: &'static str,
     },
+    /// The object was written with a customer key (SSE-C) and the request gave none.
+    #[error("the object needs its customer key")]
+    CustomerKeyRequired,
+    /// The request's customer key is not the one the object was written with.
+    #[error("wrong customer key")]
+    CustomerKeyMismatch,
+    /// The request gave a customer key for an object not written with one.
+    #[error("customer key given for an object without one")]
+    CustomerKeyNotApplicable,
     /// The store is shutting down (or was shut down); nothing more is accepted.
     #[error("storage is shutting down")]
     ShuttingDown,

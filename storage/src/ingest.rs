@@ -26,6 +26,7 @@ use crate::chunks::chunk_id::ChunkId;
 use crate::chunks::seal;
 use crate::error::{Error, Result};
 use crate::inflight::Claim;
+use crate::keys::customer::Encryption;
 use crate::keys::keyring::BucketKeys;
 use crate::records::{BucketId, ChunkRef};
 use crate::store::Shared;
@@ -43,6 +44,8 @@ pub struct ObjectWriter {
     shared: Arc<Shared>,
     bucket: BucketId,
     keys: Arc<BucketKeys>,
+    /// What the object's record will say about `keys`.
+    encryption: Encryption,
     claim: Arc<Claim>,
     chunk_size: usize,
     pending: BytesMut,
@@ -91,6 +94,7 @@ impl ObjectWriter {
         shared: Arc<Shared>,
         bucket: BucketId,
         keys: Arc<BucketKeys>,
+        encryption: Encryption,
     ) -> ObjectWriter {
         let chunk_size = shared.chunk_size;
         ObjectWriter {
@@ -98,6 +102,7 @@ impl ObjectWriter {
             shared,
             bucket,
             keys,
+            encryption,
             chunk_size,
             pending: BytesMut::new(),
             len: 0,
@@ -167,11 +172,13 @@ impl ObjectWriter {
             claim,
             len,
             chunks,
+            encryption,
             ..
         } = self;
         Ok(StagedBody {
             bucket,
             chunks,
+            encryption,
             size: len,
             md5,
             claim,
@@ -224,6 +231,8 @@ fn store_chunk(
 pub struct StagedBody {
     pub(crate) bucket: BucketId,
     pub(crate) chunks: Vec<ChunkRef>,
+    /// The keys the chunks are under.
+    pub(crate) encryption: Encryption,
     size: u64,
     md5: [u8; 16],
     claim: Arc<Claim>,

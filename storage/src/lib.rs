@@ -64,6 +64,7 @@ pub use checksum::{Checksum, ChecksumAlgorithm, ChecksumType, UnknownName};
 pub use commit_gate::{CommitGate, GateFuture};
 pub use error::{Error, Result};
 pub use ingest::{ObjectWriter, StagedBody};
+pub use keys::customer::{CustomerKey, Encryption};
 pub use keys::keyring::MasterKey;
 pub use keys::passphrase::{Argon2Params, Passphrase};
 pub use keys::unlockers::{

@@ -6,6 +6,7 @@
 //! referenced in the index like an object's. Upload state lives in the index (so it is as
 //! sealed and as durable as everything else). See `index/uploads.rs` for the tables.
 
+use crate::keys::customer::{CustomerKey, Encryption};
 use std::ops::Range;
 use std::time::{Duration, SystemTime};
 
@@ -43,6 +44,8 @@ pub struct UploadInfo {
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// Checksum type chosen at creation, if any.
     pub checksum_type: Option<ChecksumType>,
+    /// Whether parts go under a customer key (SSE-C).
+    pub encryption: Encryption,
 }
 
 /// One uploaded part.
@@ -155,9 +158,9 @@ impl MultipartOp {
                 key,
                 number,
                 record,
-                ..
+                body,
             } => batch
-                .put_part(bucket, id, key, *number, record)
+                .put_part(bucket, id, key, *number, record, body.encryption)
                 .map(|()| Reply::Done),
             MultipartOp::Complete {
                 bucket,
@@ -216,6 +219,7 @@ fn upload_info(id: &UploadId, record: UploadRecord) -> UploadInfo {
         meta: record.meta,
         checksum_algorithm: record.checksum_algorithm,
         checksum_type: record.checksum_type,
+        encryption: record.encryption,
     }
 }
 
@@ -258,6 +262,41 @@ impl Store {
         checksum_type: Option<ChecksumType>,
         lock: ObjectLock,
     ) -> Result<UploadInfo> {
+        self.create_upload_with(
+            bucket,
+            key,
+            meta,
+            checksum_algorithm,
+            checksum_type,
+            lock,
+            None,
+        )
+        .await
+    }
+
+    /// [`Store::create_upload`] under a customer key (SSE-C): every part must then be
+    /// written with [`Store::object_writer_with`] under the same key.
+    ///
+    /// # Errors
+    /// As [`Store::create_upload`].
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_upload_with(
+        &self,
+        bucket: &BucketInfo,
+        key: &str,
+        meta: ObjectMeta,
+        checksum_algorithm: Option<ChecksumAlgorithm>,
+        checksum_type: Option<ChecksumType>,
+        lock: ObjectLock,
+        customer: Option<&CustomerKey>,
+    ) -> Result<UploadInfo> {
+        let encryption = match customer {
+            None => Encryption::Coffer,
+            Some(customer) => {
+                let keys = self.inner.shared.bucket_keys(&bucket.id).await?;
+                keys.for_write(Some(customer)).1
+            }
+        };
         if key.len() > MAX_KEY_LEN {
             return Err(Error::KeyTooLong);
         }
@@ -270,6 +309,7 @@ impl Store {
             checksum_type,
             completed: None,
             lock,
+            encryption,
         };
         self.submit_multipart(MultipartOp::Create {
             bucket: bucket.id,
@@ -579,6 +619,7 @@ mod tests {
             checksum_type: None,
             completed: None,
             lock: ObjectLock::default(),
+            encryption: crate::keys::customer::Encryption::Coffer,
         }
     }
 

@@ -98,6 +98,8 @@ pub struct ObjectInfo {
     pub is_current: bool,
     /// Object Lock state of this version.
     pub lock: ObjectLock,
+    /// Which keys the body is under (SSE-C or the bucket's).
+    pub encryption: crate::keys::customer::Encryption,
     pub(crate) bucket: BucketId,
     pub(crate) seq: u64,
     pub(crate) modified_ms: u64,
@@ -126,6 +128,7 @@ impl ObjectInfo {
             version_id,
             is_current,
             lock: record.lock,
+            encryption: record.encryption,
             bucket,
             seq: record.version.seq,
             modified_ms: record.modified_ms,

@@ -5,6 +5,7 @@ use std::ops::Range;
 
 use crate::error::{Error, Result};
 use crate::ingest::{ObjectWriter, StagedBody};
+use crate::keys::customer::{CustomerKey, Encryption};
 use crate::list::{ListPage, ListParams};
 use crate::object::{BucketInfo, ObjectGrant, ObjectInfo, ObjectMeta, now_ms};
 use crate::reader::{self, ObjectReader};
@@ -72,6 +73,7 @@ fn new_record(size: u64, etag: String, meta: ObjectMeta, lock: ObjectLock) -> Ob
         meta,
         chunks: Vec::new(),
         lock,
+        encryption: Encryption::Coffer,
     }
 }
 
@@ -81,9 +83,43 @@ impl Store {
     /// # Errors
     /// `Error::NoSuchBucket`.
     pub async fn object_writer(&self, bucket: &BucketInfo) -> Result<ObjectWriter> {
+        self.object_writer_with(bucket, None).await
+    }
+
+    /// Starts an upload into `bucket` under a customer key (SSE-C) if one is given: the
+    /// chunks get ids and seals derived from the bucket's keys and that key, and the
+    /// committed record keeps only a keyed MAC of it.
+    ///
+    /// # Errors
+    /// `Error::NoSuchBucket`.
+    pub async fn object_writer_with(
+        &self,
+        bucket: &BucketInfo,
+        customer: Option<&CustomerKey>,
+    ) -> Result<ObjectWriter> {
         let shared = &self.inner.shared;
-        let keys = shared.bucket_keys(&bucket.id).await?;
-        Ok(ObjectWriter::new(shared.clone(), bucket.id, keys))
+        let (keys, encryption) = shared.bucket_keys(&bucket.id).await?.for_write(customer);
+        Ok(ObjectWriter::new(
+            shared.clone(),
+            bucket.id,
+            keys,
+            encryption,
+        ))
+    }
+
+    /// Whether `customer` is the key (or absence of one) that reads `obj`; for HEAD, and
+    /// for GET before the response starts.
+    ///
+    /// # Errors
+    /// `Error::CustomerKeyRequired`, `Error::CustomerKeyMismatch`,
+    /// `Error::CustomerKeyNotApplicable`; `Error::NoSuchBucket`.
+    pub async fn check_customer_key(
+        &self,
+        obj: &ObjectInfo,
+        customer: Option<&CustomerKey>,
+    ) -> Result<()> {
+        let keys = self.inner.shared.bucket_keys(&obj.bucket).await?;
+        crate::keys::customer::check(&keys, obj.encryption, customer)
     }
 
     /// [`Store::commit_object_with`] with no condition and no lock.
@@ -125,6 +161,7 @@ impl Store {
         }
         let mut record = new_record(body.size(), hex::encode(body.md5()), meta, options.lock);
         record.chunks.clone_from(&body.chunks);
+        record.encryption = body.encryption;
         let reply = self
             .submit(Op::PutObject {
                 bucket: bucket.id,
@@ -152,8 +189,33 @@ impl Store {
         meta: ObjectMeta,
         options: WriteOptions,
     ) -> Result<ObjectInfo> {
+        self.copy_object_with(src, None, dst_bucket, dst_key, meta, options, None)
+            .await
+    }
+
+    /// [`Store::copy_object`] with customer keys (SSE-C): `src_customer` opens the source,
+    /// `dst_customer` keys the copy. Only a copy between plain objects in one bucket links
+    /// chunks; any copy involving a customer key reads and reseals, since chunk ids and
+    /// seals differ per key (and a copy re-keyed to another customer key must not keep
+    /// chunks the old key opens).
+    ///
+    /// # Errors
+    /// As [`Store::copy_object`]; `Error::CustomerKeyRequired` /
+    /// `Error::CustomerKeyMismatch` / `Error::CustomerKeyNotApplicable` for the source.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn copy_object_with(
+        &self,
+        src: &ObjectInfo,
+        src_customer: Option<&CustomerKey>,
+        dst_bucket: &BucketInfo,
+        dst_key: &str,
+        meta: ObjectMeta,
+        options: WriteOptions,
+        dst_customer: Option<&CustomerKey>,
+    ) -> Result<ObjectInfo> {
         check_key(dst_key)?;
-        if src.bucket == dst_bucket.id {
+        self.check_customer_key(src, src_customer).await?;
+        if src.bucket == dst_bucket.id && src_customer.is_none() && dst_customer.is_none() {
             let record = new_record(0, String::new(), meta, options.lock);
             let reply = self
                 .submit(Op::LinkObject {
@@ -178,8 +240,8 @@ impl Store {
         {
             return Err(Error::NoSuchKey);
         }
-        let mut writer = self.object_writer(dst_bucket).await?;
-        let mut reader = self.read_object(src, 0..src.size);
+        let mut writer = self.object_writer_with(dst_bucket, dst_customer).await?;
+        let mut reader = self.read_object_with(src, 0..src.size, src_customer);
         while let Some(piece) = reader.recv().await {
             writer.write(piece?).await?;
         }
@@ -323,7 +385,19 @@ impl Store {
     /// stream: `Error::Corrupt` for a chunk that fails to open, `Error::NoSuchKey` if the
     /// object was deleted meanwhile.
     pub fn read_object(&self, obj: &ObjectInfo, range: Range<u64>) -> ObjectReader {
-        reader::spawn(&self.inner.shared, obj, range)
+        reader::spawn(&self.inner.shared, obj, range, None)
+    }
+
+    /// [`Store::read_object`] with the request's customer key (SSE-C). The key is checked
+    /// against the object's record before any chunk is opened; a missing or wrong key
+    /// ends the stream with the error [`Store::check_customer_key`] gives.
+    pub fn read_object_with(
+        &self,
+        obj: &ObjectInfo,
+        range: Range<u64>,
+        customer: Option<&CustomerKey>,
+    ) -> ObjectReader {
+        reader::spawn(&self.inner.shared, obj, range, customer.cloned())
     }
 
     /// Deletes the object at `key` (a delete marker in a versioned bucket); `Ok(false)` if

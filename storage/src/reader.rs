@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::chunks::seal;
 use crate::error::{Error, Result};
+use crate::keys::customer::{CustomerKey, Encryption};
 use crate::keys::keyring::BucketKeys;
 use crate::object::ObjectInfo;
 use crate::records::{BucketId, ChunkRef};
@@ -53,13 +54,23 @@ struct Piece {
 }
 
 /// Starts reading `range` of `obj` (clamped to its size).
-pub(crate) fn spawn(shared: &Arc<Shared>, obj: &ObjectInfo, range: Range<u64>) -> ObjectReader {
+pub(crate) fn spawn(
+    shared: &Arc<Shared>,
+    obj: &ObjectInfo,
+    range: Range<u64>,
+    customer: Option<CustomerKey>,
+) -> ObjectReader {
     let (tx, rx) = mpsc::channel(READ_AHEAD);
     let plan = plan(&obj.chunks, obj.size, range);
     if !plan.is_empty() {
+        let open = Open {
+            bucket: obj.bucket,
+            encryption: obj.encryption,
+            customer,
+        };
         shared
             .runtime
-            .spawn(produce(shared.clone(), obj.bucket, plan, tx));
+            .spawn(produce(shared.clone(), open, plan, tx));
     }
     ObjectReader { rx }
 }
@@ -91,13 +102,25 @@ fn plan(chunks: &[ChunkRef], size: u64, range: Range<u64>) -> Vec<Piece> {
     pieces
 }
 
+/// What opening the chunks takes: the bucket, and the object's keys.
+struct Open {
+    bucket: BucketId,
+    encryption: Encryption,
+    customer: Option<CustomerKey>,
+}
+
 async fn produce(
     shared: Arc<Shared>,
-    bucket: BucketId,
+    open: Open,
     plan: Vec<Piece>,
     tx: mpsc::Sender<Result<Bytes>>,
 ) {
-    let keys = match shared.bucket_keys(&bucket).await {
+    let bucket = open.bucket;
+    let keys = match shared
+        .bucket_keys(&bucket)
+        .await
+        .and_then(|keys| keys.for_read(open.encryption, open.customer.as_ref()))
+    {
         Ok(keys) => keys,
         Err(e) => {
             let _ = tx.send(Err(e)).await;

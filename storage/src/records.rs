@@ -8,7 +8,7 @@
 //! |---|---|
 //! | 1 | every record type |
 //! | 2 | object and upload records: [`ObjectMeta`] gained `grants` (object ACLs) |
-//! | 3 | object records: version stamp and Object Lock; version records; upload records: Object Lock |
+//! | 3 | object records: version stamp and Object Lock; version records; upload records: Object Lock; object and upload records: encryption (SSE-C), added in place before any release |
 //!
 //! Nothing has been released yet, so only the current version of each record is read.
 
@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::chunks::chunk_id::ChunkId;
 use crate::error::{Error, Result};
+use crate::keys::customer::Encryption;
 use crate::object::ObjectMeta;
 use crate::version::ObjectLock;
 
@@ -91,6 +92,8 @@ pub(crate) struct ObjectRecord {
     pub(crate) meta: ObjectMeta,
     pub(crate) chunks: Vec<ChunkRef>,
     pub(crate) lock: ObjectLock,
+    /// Which keys the chunks are under: the bucket's, or derived with a customer key.
+    pub(crate) encryption: Encryption,
 }
 
 impl Record for ObjectRecord {
@@ -226,6 +229,13 @@ mod tests {
                             }),
                             legal_hold: lock.1,
                         },
+                        encryption: if lock.1 {
+                            Encryption::Customer {
+                                key_mac: [seq.to_le_bytes()[0]; 32],
+                            }
+                        } else {
+                            Encryption::Coffer
+                        },
                     }
                 },
             )
@@ -301,6 +311,7 @@ mod tests {
                 }),
                 legal_hold: true,
             },
+            encryption: Encryption::Customer { key_mac: [9; 32] },
         };
         let bytes = encode(&record);
         assert_eq!(bytes[0], 3);

@@ -49,6 +49,7 @@ mod presigned;
 mod public_access;
 mod region;
 mod sdk_clients;
+mod sse_c;
 mod storage;
 mod tls;
 mod unlock;

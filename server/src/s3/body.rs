@@ -121,6 +121,7 @@ pub(crate) async fn ingest(
     bucket: &BucketInfo,
     body: Option<StreamingBlob>,
     exp: Expectations,
+    customer: Option<&coffer_storage::CustomerKey>,
 ) -> S3Result<Ingested> {
     let _slot = tokio::time::timeout(UPLOAD_SLOT_WAIT, coffer.uploads.acquire())
         .await
@@ -130,7 +131,10 @@ pub(crate) async fn ingest(
     let content_md5 = exp.content_md5.as_deref().map(decode_md5).transpose()?;
     let wanted = wanted_algorithms(&exp);
     let mut hasher = hasher_for(&wanted);
-    let mut writer = store.object_writer(bucket).await.map_err(storage_error)?;
+    let mut writer = store
+        .object_writer_with(bucket, customer)
+        .await
+        .map_err(storage_error)?;
 
     if let Some(mut body) = body {
         loop {

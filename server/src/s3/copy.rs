@@ -1,4 +1,5 @@
-//! CopyObject: same bucket links chunks; across buckets storage reseals.
+//! CopyObject: same bucket links chunks; across buckets, or with a customer key (SSE-C) on
+//! either end, storage reads and reseals.
 
 use super::Coffer;
 use super::acl::new_object_grants;
@@ -6,8 +7,10 @@ use super::bucket_access::resolve_bucket;
 use super::conditional::{Conditions, check_copy_source};
 use super::error_map::storage_error;
 use super::object_headers::{RequestHeaders, meta_from_request};
+use super::sse_c;
 use super::unsupported::{self, Asks};
 use super::versioning::{lock_of, read_error};
+use crate::client::Client;
 use crate::limits::MAX_COPY_SOURCE;
 use coffer_auth::acl::AclPermission;
 use coffer_storage::{BucketInfo, ObjectInfo, VersionRef, WriteOptions};
@@ -25,10 +28,16 @@ pub(crate) async fn copy_object(
 ) -> S3Result<S3Response<CopyObjectOutput>> {
     let input = req.input;
     let (src_bucket, src_key, src_version) = unsupported::copy_source(&input.copy_source)?;
+    let client = req.extensions.get::<Client>();
+    // The destination's key and the source's, each checked as AWS does.
+    let customer = sse_c::parse_write(
+        &sse_c::headers_of!(input),
+        input.server_side_encryption.as_ref(),
+        client,
+    )?;
+    let src_customer = sse_c::parse(&sse_c::copy_source_headers_of!(input), client)?;
     unsupported::refuse(&Asks {
         tagging: input.tagging.is_some() || input.tagging_directive.is_some(),
-        sse_c: input.sse_customer_algorithm.is_some()
-            || input.copy_source_sse_customer_algorithm.is_some(),
         sse: input.server_side_encryption.as_ref(),
         ..Default::default()
     })?;
@@ -69,8 +78,12 @@ pub(crate) async fn copy_object(
         }
     };
     // Copying an old version over its key restores it (a new version); only copying the
-    // current object onto itself with nothing changed is refused.
+    // current object onto itself with nothing changed is refused. A change of customer key
+    // (or adding or removing one) is a change of encryption attributes, as in AWS.
+    let same_keys =
+        customer.as_ref().map(|c| &c.key_md5) == src_customer.as_ref().map(|c| &c.key_md5);
     if !replace
+        && same_keys
         && src.is_current
         && src_bucket == input.bucket.as_str()
         && src_key == input.key.as_str()
@@ -117,8 +130,9 @@ pub(crate) async fn copy_object(
 
     let info = coffer
         .store
-        .copy_object(
+        .copy_object_with(
             &src,
+            sse_c::key_of(src_customer.as_ref()),
             &dest_bucket,
             &input.key,
             meta,
@@ -126,10 +140,14 @@ pub(crate) async fn copy_object(
                 condition: None,
                 lock,
             },
+            sse_c::key_of(customer.as_ref()),
         )
         .await
         .map_err(storage_error)?;
+    let (sse_customer_algorithm, sse_customer_key_md5) = sse_c::echo(customer.as_ref());
     Ok(S3Response::new(CopyObjectOutput {
+        sse_customer_algorithm,
+        sse_customer_key_md5,
         copy_object_result: Some(CopyObjectResult {
             e_tag: Some(ETag::Strong(info.etag)),
             last_modified: Some(Timestamp::from(info.last_modified)),

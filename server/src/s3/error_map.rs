@@ -70,6 +70,23 @@ pub(crate) fn storage_error(err: coffer_storage::Error) -> S3Error {
             InvalidBucketState,
             "The request is not valid with the current state of the bucket."
         ),
+        // SSE-C, as AWS answers: a missing key is 400 InvalidRequest with this text (what
+        // `aws s3api get-object` prints without --sse-customer-key), a key for an object
+        // stored without one is 400 InvalidRequest, and a wrong key is 403 AccessDenied.
+        // Sources: the S3 user guide's SSE-C page; the S3-compatible servers that copy
+        // AWS's answers (MinIO cmd/api-errors.go `ErrSSEEncryptedObject`,
+        // `ErrInvalidEncryptionParameters`; LocalStack's S3 provider: missing → this
+        // InvalidRequest, mismatch → AccessDenied). Parts of an SSE-C upload get the same
+        // answers.
+        E::CustomerKeyRequired => s3_error!(
+            InvalidRequest,
+            "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object."
+        ),
+        E::CustomerKeyNotApplicable => s3_error!(
+            InvalidRequest,
+            "The encryption parameters are not applicable to this object."
+        ),
+        E::CustomerKeyMismatch => s3_error!(AccessDenied, "Access Denied"),
         // Coffer's own failures: logged with their cause, reported as InternalError. Key
         // management (unlockers, `coffer init`, `coffer keys`) never runs for a request; if
         // one of its errors ever surfaced here, it would be ours to fix too.
@@ -132,6 +149,32 @@ mod tests {
         let e = storage_error(coffer_storage::Error::SettingTooLarge);
         assert_eq!(*e.code(), S3ErrorCode::InvalidArgument);
         assert_eq!(e.code().status_code(), Some(http::StatusCode::BAD_REQUEST));
+    }
+
+    #[test]
+    fn customer_key_errors_are_aws_codes() {
+        use coffer_storage::Error as E;
+        for (err, code, status) in [
+            (
+                E::CustomerKeyRequired,
+                S3ErrorCode::InvalidRequest,
+                http::StatusCode::BAD_REQUEST,
+            ),
+            (
+                E::CustomerKeyNotApplicable,
+                S3ErrorCode::InvalidRequest,
+                http::StatusCode::BAD_REQUEST,
+            ),
+            (
+                E::CustomerKeyMismatch,
+                S3ErrorCode::AccessDenied,
+                http::StatusCode::FORBIDDEN,
+            ),
+        ] {
+            let e = storage_error(err);
+            assert_eq!(*e.code(), code);
+            assert_eq!(e.code().status_code(), Some(status));
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod object_get;
 mod object_headers;
 mod object_put;
 mod public_access;
+mod sse_c;
 mod unsupported;
 mod versioning;
 

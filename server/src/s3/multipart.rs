@@ -19,8 +19,10 @@ use super::list::{enc, url_encoding};
 use super::object_headers::{
     ChecksumFields, RequestHeaders, checksum_fields, checksum_fields_of, meta_from_request,
 };
+use super::sse_c;
 use super::unsupported::{self, Asks};
 use super::versioning::{lock_of, write_precondition};
+use crate::client::Client;
 use coffer_auth::acl::AclPermission;
 use coffer_storage::{
     Checksum, ChecksumAlgorithm, ChecksumType, MAX_PART_SIZE, MAX_PARTS, ObjectMeta, PartInfo,
@@ -31,16 +33,12 @@ use s3s::dto::{
     CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CopyPartResult,
     CreateMultipartUploadInput, CreateMultipartUploadOutput, ETag, Initiator,
     ListMultipartUploadsInput, ListMultipartUploadsOutput, ListPartsInput, ListPartsOutput,
-    MultipartUpload, ObjectCannedACL, Part, ServerSideEncryption, StorageClass, StreamingBlob,
-    Timestamp, UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
+    MultipartUpload, ObjectCannedACL, Part, StorageClass, StreamingBlob, Timestamp,
+    UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
 };
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use crate::limits::MAX_KEYS as MAX_PAGE;
-
-fn sse() -> ServerSideEncryption {
-    ServerSideEncryption::from_static(ServerSideEncryption::AES256)
-}
 
 fn initiator(principal: &str) -> Initiator {
     Initiator {
@@ -77,9 +75,13 @@ pub(crate) async fn create_multipart_upload(
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let input = req.input;
+    let customer = sse_c::parse_write(
+        &sse_c::headers_of!(input),
+        input.server_side_encryption.as_ref(),
+        req.extensions.get::<Client>(),
+    )?;
     unsupported::refuse(&Asks {
         tagging: input.tagging.is_some(),
-        sse_c: input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some(),
         sse: input.server_side_encryption.as_ref(),
         ..Default::default()
     })?;
@@ -124,16 +126,27 @@ pub(crate) async fn create_multipart_upload(
     let meta = ObjectMeta { grants, ..meta };
     let upload = coffer
         .store
-        .create_upload(&bucket, &input.key, meta, algorithm, checksum_type, lock)
+        .create_upload_with(
+            &bucket,
+            &input.key,
+            meta,
+            algorithm,
+            checksum_type,
+            lock,
+            sse_c::key_of(customer.as_ref()),
+        )
         .await
         .map_err(storage_error)?;
+    let (sse_customer_algorithm, sse_customer_key_md5) = sse_c::echo(customer.as_ref());
     Ok(S3Response::new(CreateMultipartUploadOutput {
+        sse_customer_algorithm,
+        sse_customer_key_md5,
         bucket: Some(input.bucket),
         key: Some(input.key),
         upload_id: Some(upload.upload_id),
         checksum_algorithm: upload.checksum_algorithm.map(checksum::s3_algorithm),
         checksum_type: upload.checksum_type.map(checksum::s3_type),
-        server_side_encryption: Some(sse()),
+        server_side_encryption: sse_c::sse_header(customer.is_some()),
         ..Default::default()
     }))
 }
@@ -145,12 +158,7 @@ pub(crate) async fn upload_part(
     let trailers = req.trailing_headers;
     let uri = req.uri;
     let input = req.input;
-    if input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some() {
-        return Err(s3_error!(
-            NotImplemented,
-            "SSE-C is not supported: Coffer encrypts every object with its own keys."
-        ));
-    }
+    let customer = sse_c::parse(&sse_c::headers_of!(input), req.extensions.get::<Client>())?;
     let number = part_number(input.part_number)?;
     if input
         .content_length
@@ -173,7 +181,17 @@ pub(crate) async fn upload_part(
     let algorithm =
         checksum::algorithm_of(input.checksum_algorithm.as_ref())?.or(upload.checksum_algorithm);
     let expect = expectations_of!(input, algorithm, trailers, &uri);
-    let ingested = ingest(coffer, &bucket, input.body, expect).await?;
+    // A missing or surplus key is refused before the body is read; a different key
+    // is found by its MAC when the part is committed.
+    sse_c::matches_upload(upload.encryption, customer.as_ref()).map_err(storage_error)?;
+    let ingested = ingest(
+        coffer,
+        &bucket,
+        input.body,
+        expect,
+        sse_c::key_of(customer.as_ref()),
+    )
+    .await?;
     if ingested.staged.size() > MAX_PART_SIZE {
         return Err(s3_error!(
             EntityTooLarge,
@@ -193,14 +211,17 @@ pub(crate) async fn upload_part(
         .await
         .map_err(storage_error)?;
     let sums = part_sums(&part);
+    let (sse_customer_algorithm, sse_customer_key_md5) = sse_c::echo(customer.as_ref());
     Ok(S3Response::new(UploadPartOutput {
+        sse_customer_algorithm,
+        sse_customer_key_md5,
         e_tag: Some(ETag::Strong(part.etag)),
         checksum_crc32: sums.crc32,
         checksum_crc32c: sums.crc32c,
         checksum_crc64nvme: sums.crc64nvme,
         checksum_sha1: sums.sha1,
         checksum_sha256: sums.sha256,
-        server_side_encryption: Some(sse()),
+        server_side_encryption: sse_c::sse_header(customer.is_some()),
         ..Default::default()
     }))
 }
@@ -244,11 +265,9 @@ pub(crate) async fn upload_part_copy(
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
     let input = req.input;
     let (src_bucket, src_key, src_version) = unsupported::copy_source(&input.copy_source)?;
-    unsupported::refuse(&Asks {
-        sse_c: input.sse_customer_algorithm.is_some()
-            || input.copy_source_sse_customer_algorithm.is_some(),
-        ..Default::default()
-    })?;
+    let client = req.extensions.get::<Client>();
+    let customer = sse_c::parse(&sse_c::headers_of!(input), client)?;
+    let src_customer = sse_c::parse(&sse_c::copy_source_headers_of!(input), client)?;
     let number = part_number(input.part_number)?;
     let CopyEnds {
         src,
@@ -280,13 +299,27 @@ pub(crate) async fn upload_part_copy(
             "Your proposed upload exceeds the maximum allowed size."
         ));
     }
-    let reader = coffer.store.read_object(&src, range.clone());
+    sse_c::matches_upload(upload.encryption, customer.as_ref()).map_err(storage_error)?;
+    let src_key = sse_c::key_of(src_customer.as_ref());
+    coffer
+        .store
+        .check_customer_key(&src, src_key)
+        .await
+        .map_err(storage_error)?;
+    let reader = coffer.store.read_object_with(&src, range.clone(), src_key);
     let expect = Expectations {
         content_length: i64::try_from(range.end - range.start).ok(),
         algorithm: upload.checksum_algorithm,
         ..Default::default()
     };
-    let ingested = ingest(coffer, &bucket, Some(StreamingBlob::wrap(reader)), expect).await?;
+    let ingested = ingest(
+        coffer,
+        &bucket,
+        Some(StreamingBlob::wrap(reader)),
+        expect,
+        sse_c::key_of(customer.as_ref()),
+    )
+    .await?;
     let part = coffer
         .store
         .commit_part(
@@ -311,7 +344,9 @@ pub(crate) async fn upload_part_copy(
             checksum_sha256: sums.sha256,
         }),
         copy_source_version_id: src.version_id.clone(),
-        server_side_encryption: Some(sse()),
+        server_side_encryption: sse_c::sse_header(customer.is_some()),
+        sse_customer_algorithm: sse_c::echo(customer.as_ref()).0,
+        sse_customer_key_md5: sse_c::echo(customer.as_ref()).1,
         ..Default::default()
     }))
 }
@@ -494,7 +529,7 @@ pub(crate) async fn complete_multipart_upload(
         checksum_sha1: sums.sha1,
         checksum_sha256: sums.sha256,
         checksum_type,
-        server_side_encryption: Some(sse()),
+        server_side_encryption: sse_c::sse_header(info.encryption.is_customer()),
         version_id: info.version_id,
         ..Default::default()
     }))

@@ -6,11 +6,13 @@ use super::checksum::{s3_type, type_of};
 use super::conditional::{Conditions, check_read};
 use super::error_map::storage_error;
 use super::object_headers::{checksum_fields, expires, user_metadata};
+use super::sse_c::{self, SseC};
 use super::versioning::{lock_headers, read_error, version_ref};
+use crate::client::Client;
 use coffer_storage::ObjectInfo;
 use s3s::dto::{
     ChecksumMode, ETag, GetObjectInput, GetObjectOutput, HeadObjectInput, HeadObjectOutput,
-    PartNumber, Range, ServerSideEncryption, StreamingBlob, Timestamp,
+    PartNumber, Range, StreamingBlob, Timestamp,
 };
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -22,6 +24,8 @@ struct Resolved {
     with_checksums: bool,
     /// Set when a part of a multipart object was asked for (`x-amz-mp-parts-count`).
     parts_count: Option<i32>,
+    /// The request's SSE-C key, checked against the object.
+    customer: Option<SseC>,
 }
 
 struct ReadRequest<'a> {
@@ -32,9 +36,12 @@ struct ReadRequest<'a> {
     part_number: Option<PartNumber>,
     checksum_mode: Option<&'a ChecksumMode>,
     version_id: Option<&'a str>,
+    sse_c: sse_c::Headers<'a>,
+    client: Option<&'a Client>,
 }
 
 async fn resolve(coffer: &Coffer, r: ReadRequest<'_>) -> S3Result<Resolved> {
+    let customer = sse_c::parse(&r.sse_c, r.client)?;
     let version = version_ref(r.version_id)?;
     let bucket = resolve_bucket(coffer, r.bucket).await?;
     let obj = coffer
@@ -42,6 +49,13 @@ async fn resolve(coffer: &Coffer, r: ReadRequest<'_>) -> S3Result<Resolved> {
         .head_version(&bucket, r.key, version)
         .await
         .map_err(|e| read_error(e, version.is_some()))?;
+    // The key is checked before conditionals, as AWS does: a wrong key never learns
+    // whether an ETag matches.
+    coffer
+        .store
+        .check_customer_key(&obj, sse_c::key_of(customer.as_ref()))
+        .await
+        .map_err(storage_error)?;
     check_read(&r.conditions, &obj)?;
 
     let mut parts_count = None;
@@ -85,6 +99,7 @@ async fn resolve(coffer: &Coffer, r: ReadRequest<'_>) -> S3Result<Resolved> {
         range,
         with_checksums,
         parts_count,
+        customer,
     })
 }
 
@@ -109,7 +124,8 @@ fn length_i64(n: u64) -> S3Result<i64> {
 /// s3s types have the same field names but no common trait).
 macro_rules! describe {
     ($ty:ident, $resolved:expr, { $($extra:tt)* }) => {{
-        let Resolved { obj, range, with_checksums, parts_count } = $resolved;
+        let Resolved { obj, range, with_checksums, parts_count, customer } = $resolved;
+        let (sse_customer_algorithm, sse_customer_key_md5) = sse_c::echo(customer.as_ref());
         let bytes = range.clone().unwrap_or(0..obj.size);
         let sums = if with_checksums { checksum_fields(&obj.meta) } else { Default::default() };
         let lock = lock_headers(&obj);
@@ -141,9 +157,9 @@ macro_rules! describe {
                 None
             },
             parts_count,
-            server_side_encryption: Some(ServerSideEncryption::from_static(
-                ServerSideEncryption::AES256,
-            )),
+            server_side_encryption: sse_c::sse_header(obj.encryption.is_customer()),
+            sse_customer_algorithm,
+            sse_customer_key_md5,
             $($extra)*
             ..Default::default()
         }
@@ -151,7 +167,7 @@ macro_rules! describe {
 }
 
 macro_rules! read_request {
-    ($input:expr) => {
+    ($input:expr, $client:expr) => {
         ReadRequest {
             bucket: &$input.bucket,
             key: &$input.key,
@@ -165,6 +181,8 @@ macro_rules! read_request {
             part_number: $input.part_number,
             checksum_mode: $input.checksum_mode.as_ref(),
             version_id: $input.version_id.as_deref(),
+            sse_c: sse_c::headers_of!($input),
+            client: $client,
         }
     };
 }
@@ -173,9 +191,14 @@ pub(crate) async fn get_object(
     coffer: &Coffer,
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
-    let resolved = resolve(coffer, read_request!(req.input)).await?;
+    let client = req.extensions.get::<Client>();
+    let resolved = resolve(coffer, read_request!(req.input, client)).await?;
     let bytes = resolved.range.clone().unwrap_or(0..resolved.obj.size);
-    let body = coffer.store.read_object(&resolved.obj, bytes);
+    let body = coffer.store.read_object_with(
+        &resolved.obj,
+        bytes,
+        sse_c::key_of(resolved.customer.as_ref()),
+    );
     Ok(S3Response::new(describe!(GetObjectOutput, resolved, {
         body: Some(StreamingBlob::wrap(body)),
     })))
@@ -185,7 +208,8 @@ pub(crate) async fn head_object(
     coffer: &Coffer,
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
-    let resolved = resolve(coffer, read_request!(req.input)).await?;
+    let client = req.extensions.get::<Client>();
+    let resolved = resolve(coffer, read_request!(req.input, client)).await?;
     Ok(S3Response::new(describe!(HeadObjectOutput, resolved, {})))
 }
 

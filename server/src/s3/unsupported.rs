@@ -14,7 +14,6 @@ use s3s::{S3Result, s3_error};
 pub(crate) struct Asks<'a> {
     pub tagging: bool,
     pub append: bool,
-    pub sse_c: bool,
     pub sse: Option<&'a ServerSideEncryption>,
 }
 
@@ -24,8 +23,6 @@ pub(crate) fn refuse(asks: &Asks<'_>) -> S3Result<()> {
         "Object tagging is not supported yet."
     } else if asks.append {
         "Appending writes are not supported."
-    } else if asks.sse_c {
-        "SSE-C is not supported: Coffer encrypts every object with its own keys."
     } else if asks
         .sse
         .is_some_and(|sse| sse.as_str() != ServerSideEncryption::AES256)
@@ -79,10 +76,6 @@ mod tests {
         for asks in [
             Asks {
                 tagging: true,
-                ..Default::default()
-            },
-            Asks {
-                sse_c: true,
                 ..Default::default()
             },
             Asks {

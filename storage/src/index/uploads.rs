@@ -16,6 +16,7 @@
 //!
 //! Part numbers are stored big-endian so parts sort in number order.
 
+use crate::keys::customer::Encryption;
 use redb::{ReadOnlyTable, ReadableDatabase as _, ReadableTable as _, TableDefinition};
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +50,8 @@ pub(crate) struct UploadRecord {
     pub(crate) completed: Option<Completed>,
     /// The object's retention and legal hold.
     pub(crate) lock: ObjectLock,
+    /// The keys every part must be written under (SSE-C: the upload's customer key).
+    pub(crate) encryption: Encryption,
 }
 
 impl records::Record for UploadRecord {
@@ -296,8 +299,10 @@ impl Batch {
         key: &str,
         number: u16,
         record: &PartRecord,
+        encryption: Encryption,
     ) -> Result<()> {
-        self.open_upload(bucket, id, key)?;
+        let upload = self.open_upload(bucket, id, key)?;
+        crate::keys::customer::same_keys(upload.encryption, encryption)?;
         self.add_refs(bucket, &record.chunks)?;
         let old = {
             let mut parts = self
@@ -430,10 +435,8 @@ impl Batch {
             chunks.extend_from_slice(&p.chunks);
             size += p.size;
         }
-        let etag = {
-            use md5::Digest as _;
-            format!("{}-{}", hex::encode(md5::Md5::digest(&md5s)), found.len())
-        };
+        let md5 = <md5::Md5 as md5::Digest>::digest(&md5s);
+        let etag = format!("{}-{}", hex::encode(md5), found.len());
         let record = ObjectRecord {
             size,
             etag: etag.clone(),
@@ -445,6 +448,7 @@ impl Batch {
             },
             chunks,
             lock: upload.lock,
+            encryption: upload.encryption,
         };
         // The object's references go in before the parts' come out: shared chunks never
         // reach zero, and parts left out of the completion are released.
@@ -583,6 +587,7 @@ mod tests {
                 retention: None,
                 legal_hold: true,
             },
+            encryption: Encryption::Customer { key_mac: [3; 32] },
         };
         let bytes = records::encode(&record);
         assert_eq!(bytes[0], 3);

@@ -575,6 +575,8 @@ impl Batch {
             size: src.size,
             etag: src.etag,
             chunks: src.chunks,
+            // The chunks are keyed as the source's are.
+            encryption: src.encryption,
             ..template
         };
         self.put_version(bucket, dst_key, record, cond)

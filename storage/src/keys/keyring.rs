@@ -29,6 +29,8 @@ const CONTEXT_RECORDS: &str = "coffer 2026-11 sealed records";
 const CONTEXT_CHUNK_ID: &str = "coffer 2026-11 chunk id";
 const CONTEXT_CHUNK_SEAL: &str = "coffer 2026-11 chunk seal";
 const CONTEXT_BUCKET_SHARE: &str = "coffer 2026-11 bucket key with share";
+const CONTEXT_CUSTOMER_BASE: &str = "coffer 2026-12 sse-c base";
+const CONTEXT_CUSTOMER_MAC: &str = "coffer 2026-12 sse-c key mac";
 
 const LABEL_BUCKET_KEY: &[u8] = b"coffer bucket key\0";
 const LABEL_KEY_CHECK: &[u8] = b"coffer key check\0";
@@ -284,10 +286,14 @@ impl Keyring {
     }
 }
 
-/// A bucket's working keys: the chunk-id key (keyed BLAKE3) and the chunk seal cipher.
+/// A bucket's working keys: the chunk-id key (keyed BLAKE3) and the chunk seal cipher, plus
+/// the two SSE-C keys (`keys/customer.rs`): the base that object keys are derived from with
+/// a customer key, and the key that MACs customer keys.
 pub struct BucketKeys {
     pub(crate) chunk_id: Zeroizing<[u8; 32]>,
     pub(crate) seal: Aes256GcmSiv,
+    pub(crate) customer_base: Zeroizing<[u8; 32]>,
+    pub(crate) customer_mac: Zeroizing<[u8; 32]>,
 }
 
 impl BucketKeys {
@@ -299,6 +305,8 @@ impl BucketKeys {
                 CONTEXT_CHUNK_SEAL,
                 secret,
             ))),
+            customer_base: Zeroizing::new(blake3::derive_key(CONTEXT_CUSTOMER_BASE, secret)),
+            customer_mac: Zeroizing::new(blake3::derive_key(CONTEXT_CUSTOMER_MAC, secret)),
         }
     }
 

@@ -13,6 +13,7 @@
 /// A bucket's random 16-byte id; never derived from its name.
 pub(crate) type BucketId = [u8; 16];
 
+pub(crate) mod customer;
 pub(crate) mod key_file;
 pub(crate) mod key_shares;
 pub(crate) mod keyring;

@@ -11,6 +11,7 @@ mod object_acl;
 mod objects;
 mod races;
 mod settings;
+mod sse_c;
 mod unlockers;
 mod versions;
 
