@@ -19,6 +19,7 @@ mod guard;
 mod iam;
 mod init_cmd;
 mod keys_cmd;
+mod kms;
 mod limits;
 mod listener;
 mod per_address;
@@ -281,6 +282,12 @@ async fn build_guard(
         trail.as_ref().and_then(audit_trail::AuditTrail::source),
     )
     .context("could not set up the IAM API")?;
+    let kms_keys = kms::KmsKeys::open(store.clone(), &cfg.region, &auth.account())
+        .await
+        .context("could not load the KMS keys")?;
+    // Keys past their deletion date are destroyed now, then hourly.
+    tokio::spawn(kms::sweep_periodically(kms_keys.clone()));
+    let iam = iam.with_kms(kms_keys);
     let svc = s3::build_service(
         store.clone(),
         auth.clone(),
