@@ -362,6 +362,13 @@ async fn p3_key_descriptions_and_aliases_are_not_on_disk_in_clear_and_calls_are_
         None,
         &["disable-key", "--key-id", &alias_name],
     );
+    kms_err(
+        &env,
+        &server,
+        None,
+        &["describe-key", "--key-id", "alias/none"],
+        "NotFoundException",
+    );
     let markers = [("key description", description), ("alias", alias)];
     assert_no_marker_anywhere(&env, &markers, "while serving");
     server.stop();
@@ -375,14 +382,25 @@ async fn p3_key_descriptions_and_aliases_are_not_on_disk_in_clear_and_calls_are_
         b"",
     );
     assert!(ok, "coffer audit show failed: {stderr}");
-    let ops: Vec<String> = stdout
+    let records: Vec<Value> = stdout
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .map(|r| r["operation"].as_str().unwrap().to_owned())
+        .collect();
+    let ops: Vec<&str> = records
+        .iter()
+        .map(|r| r["operation"].as_str().unwrap())
         .collect();
     assert_eq!(
         ops,
-        ["kms:CreateKey", "kms:CreateAlias", "kms:DisableKey"],
+        [
+            "kms:CreateKey",
+            "kms:CreateAlias",
+            "kms:DisableKey",
+            "kms:DescribeKey"
+        ],
         "{stdout}"
     );
+    assert!(records.iter().all(|r| r["user"] == "root"), "{stdout}");
+    assert_eq!(records[3]["status"], 400, "{stdout}");
+    assert_eq!(records[3]["error_code"], "NotFoundException", "{stdout}");
 }

@@ -190,7 +190,7 @@ impl Guard {
             Ok(auth) => auth,
             Err(refusal) if iam::looks_like_admin(req.method(), req.uri(), req.headers()) => {
                 tracing::debug!(code = refusal.code, "IAM request refused before the API");
-                return iam::refused(&refusal, req.extensions());
+                return iam::refused(&refusal, req.headers(), req.extensions());
             }
             Err(refusal) => return refused(&refusal, is_head),
         };

@@ -321,8 +321,15 @@ pub(crate) fn looks_like_admin(method: &Method, uri: &Uri, headers: &HeaderMap) 
 }
 
 /// A guard refusal (a malformed signature, SigV2…) of an IAM-looking request, in IAM's
-/// format.
-pub(crate) fn refused(refusal: &Refusal, extensions: &http::Extensions) -> Response<s3s::Body> {
+/// format (KMS's, for a request naming a KMS action).
+pub(crate) fn refused(
+    refusal: &Refusal,
+    headers: &HeaderMap,
+    extensions: &http::Extensions,
+) -> Response<s3s::Body> {
+    if kms::looks_like_kms(headers) {
+        return kms::refused(refusal, extensions);
+    }
     let err = IamError::new(refusal.status, refusal.code, refusal.message());
     error_response(IAM_NS, &err, &request_id(extensions))
 }

@@ -34,7 +34,7 @@ use http::{HeaderMap, HeaderValue, Request, Response};
 pub(crate) use self::error::KeyError;
 pub(crate) use self::error::KmsError;
 pub(crate) use self::key_store::{KmsKeys, sweep_periodically};
-use crate::guard::{AdminAuth, AdminService, RequestId};
+use crate::guard::{AdminAuth, AdminService, Refusal, RequestId};
 use crate::iam::{BodyFailure, Iam, SignatureFailure, read_whole};
 use crate::limits::KMS_MAX_BODY;
 
@@ -215,6 +215,19 @@ fn signature_error(failure: SignatureFailure) -> KmsError {
             "The request signature must sign host and x-amz-date, and every x-amz-* header sent, with a valid x-amz-date.",
         ),
     }
+}
+
+/// A guard refusal (a malformed signature, SigV2…) of a KMS request, in KMS's shape.
+pub(crate) fn refused(refusal: &Refusal, extensions: &http::Extensions) -> Response<s3s::Body> {
+    let id = extensions
+        .get::<RequestId>()
+        .map_or_else(String::new, |id| id.0.clone());
+    let err = KmsError {
+        status: refusal.status,
+        kind: refusal.code,
+        message: refusal.message(),
+    };
+    json_response(err.status, err.body(), &id)
 }
 
 fn json_response(status: http::StatusCode, body: String, id: &str) -> Response<s3s::Body> {
