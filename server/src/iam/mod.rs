@@ -83,8 +83,9 @@ enum Answer {
 }
 
 impl Iam {
-    /// The API over `auth`, looking bucket owners up in `store`, and reading `trail` for
-    /// `ReadAuditTrail` (`None` with auditing off).
+    /// The API over `auth`, looking bucket owners up in `store`, reading `trail` for
+    /// `ReadAuditTrail` (`None` with auditing off), and administering the KMS keys `kms`
+    /// (`None`: KMS calls are refused).
     ///
     /// # Errors
     /// When the OS has no randomness for the dummy secret.
@@ -94,6 +95,7 @@ impl Iam {
         region: &str,
         secure: bool,
         trail: Option<Arc<TrailSource>>,
+        kms: Option<KmsKeys>,
     ) -> Result<Iam, coffer_auth::Error> {
         Ok(Iam {
             inner: Arc::new(Inner {
@@ -103,17 +105,9 @@ impl Iam {
                 secure,
                 dummy: GeneratedRoot::generate()?,
                 trail,
-                kms: None,
+                kms,
             }),
         })
-    }
-
-    /// The API also serving KMS calls over `keys`. Call before the first clone.
-    pub(crate) fn with_kms(mut self, keys: KmsKeys) -> Iam {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.kms = Some(keys);
-        }
-        self
     }
 
     /// The user directory and access decision.
