@@ -192,13 +192,25 @@ async fn create_key(call: &Call<'_>) -> Result<Value, KmsError> {
     getrandom::fill(&mut *material).map_err(|_| KmsError::from(KeyError::Random))?;
     let now = ms_since_epoch(call.facts.now);
     let keys = call.keys;
-    let metadata = keys
+    // The share is durable before the commit that makes the key exist.
+    keys.create_share(&id).await?;
+    let made = keys
         .change(|table| {
-            let entry = table.create(id, &description, &material, now)?;
+            let entry = table.create(id.clone(), &description, &material, now)?;
             Ok(key_metadata(keys, entry))
         })
-        .await?;
-    Ok(json!({ "KeyMetadata": metadata }))
+        .await;
+    // A change refused before the commit leaves a share of no key: remove it. After another
+    // store error the commit may have landed, so the share stays (a stray one is harmless).
+    let may_have_landed = matches!(
+        &made,
+        Err(KeyError::Storage { source, .. })
+            if !matches!(source, coffer_storage::Error::CommitRefused { .. })
+    );
+    if made.is_err() && !may_have_landed {
+        let _ = keys.remove_share(&id).await;
+    }
+    Ok(json!({ "KeyMetadata": made? }))
 }
 
 fn describe_key(call: &Call<'_>) -> Result<Value, KmsError> {

@@ -108,8 +108,45 @@ impl KmsKeys {
     /// [`KeyError::NotFound`], [`KeyError::Disabled`], [`KeyError::InvalidState`] (pending
     /// deletion), [`KeyError::Invalid`] for a malformed reference.
     #[allow(dead_code, reason = "the SSE-KMS object path uses it next")]
-    pub(crate) fn usable(&self, key: &str) -> Result<UsableKey, KeyError> {
-        self.table().usable(&self.parse(key)?)
+    pub(crate) async fn usable(&self, key: &str) -> Result<UsableKey, KeyError> {
+        let stored = self.table().usable(&self.parse(key)?)?;
+        let material = self
+            .inner
+            .store
+            .kms_key(share_id(&stored.id)?, &stored.material)
+            .await
+            .map_err(|source| KeyError::Storage {
+                action: "read a KMS key share",
+                source,
+            })?;
+        Ok(UsableKey {
+            id: stored.id.clone(),
+            material,
+        })
+    }
+
+    /// Creates the share of new key `id`, before its record is committed.
+    pub(crate) async fn create_share(&self, id: &str) -> Result<(), KeyError> {
+        self.inner
+            .store
+            .create_kms_share(share_id(id)?)
+            .await
+            .map_err(|source| KeyError::Storage {
+                action: "write a KMS key share",
+                source,
+            })
+    }
+
+    /// Destroys the share of key `id`: what is sealed under the key cannot be opened again.
+    pub(crate) async fn remove_share(&self, id: &str) -> Result<(), KeyError> {
+        self.inner
+            .store
+            .remove_kms_share(share_id(id)?)
+            .await
+            .map_err(|source| KeyError::Storage {
+                action: "remove a KMS key share",
+                source,
+            })
     }
 
     /// Applies `change` to a copy of the table, stores it sealed, then makes it current. A
@@ -147,7 +184,12 @@ impl KmsKeys {
         if self.table().next_deletion().is_none_or(|due| due > now_ms) {
             return Ok(0);
         }
-        self.change(|table| Ok(table.sweep(now_ms))).await
+        let gone = self.change(|table| Ok(table.sweep(now_ms))).await?;
+        // After the commit: a crash before this leaves a share with no key, harmless.
+        for id in &gone {
+            self.remove_share(id).await?;
+        }
+        Ok(gone.len())
     }
 }
 
@@ -164,6 +206,12 @@ pub(crate) async fn sweep_periodically(keys: KmsKeys) {
             }
         }
     }
+}
+
+/// The 16 bytes of a UUID-shaped key id, naming its share file.
+fn share_id(id: &str) -> Result<[u8; 16], KeyError> {
+    let bytes = hex::decode(id.replace('-', "")).map_err(|_| KeyError::Corrupt)?;
+    <[u8; 16]>::try_from(bytes.as_slice()).map_err(|_| KeyError::Corrupt)
 }
 
 /// Milliseconds since the epoch (0 before it).
@@ -183,6 +231,7 @@ mod tests {
 
     use super::*;
 
+    const K1: &str = "00112233-4455-4677-8899-aabbccddeeff";
     const MASTER_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     const MASTER_B: &str = "HxwdHhscGRoXGBUWExQREg8QDQ4LDAkKBwgFBgMEAQI=";
 
@@ -199,6 +248,7 @@ mod tests {
     }
 
     async fn new_key(keys: &KmsKeys, id: &str, material: u8) {
+        keys.create_share(id).await.unwrap();
         keys.change(|t| t.create(id.into(), "", &[material; 32], 0).map(|_| ()))
             .await
             .unwrap();
@@ -211,8 +261,8 @@ mod tests {
         let keys = KmsKeys::open(store.clone(), "eu-west-1", "123456789012")
             .await
             .unwrap();
-        new_key(&keys, "k1", 5).await;
-        keys.change(|t| t.create_alias("alias/study-7", &KeyRef::Id("k1".into()), 0))
+        new_key(&keys, K1, 5).await;
+        keys.change(|t| t.create_alias("alias/study-7", &KeyRef::Id(K1.into()), 0))
             .await
             .unwrap();
         store.shutdown().await;
@@ -228,8 +278,12 @@ mod tests {
             .unwrap();
         let key = keys
             .usable("arn:aws:kms:eu-west-1:123456789012:alias/study-7")
+            .await
             .unwrap();
-        assert_eq!((key.id.as_str(), *key.material), ("k1", [5; 32]));
+        assert_eq!(key.id, K1);
+        // The working key is the material combined with the share, not the material.
+        assert_ne!(*key.material, [5; 32]);
+        assert_eq!(*keys.usable(K1).await.unwrap().material, *key.material);
         store.shutdown().await;
     }
 
@@ -240,16 +294,23 @@ mod tests {
         let keys = KmsKeys::open(store.clone(), "eu-west-1", "123456789012")
             .await
             .unwrap();
-        new_key(&keys, "k1", 5).await;
+        new_key(&keys, K1, 5).await;
         let start = SystemTime::now();
         let (_, when) = keys
-            .change(|t| t.schedule_deletion(&KeyRef::Id("k1".into()), 7, ms_since_epoch(start)))
+            .change(|t| t.schedule_deletion(&KeyRef::Id(K1.into()), 7, ms_since_epoch(start)))
             .await
             .unwrap();
-        assert!(matches!(keys.usable("k1"), Err(KeyError::InvalidState(_))));
+        assert!(matches!(
+            keys.usable(K1).await,
+            Err(KeyError::InvalidState(_))
+        ));
+        let share = dir.path().join("kms-shares").join(K1.replace('-', ""));
+        assert!(share.exists());
         assert_eq!(keys.sweep(start).await.unwrap(), 0);
         assert_eq!(keys.sweep(time_from_ms(when)).await.unwrap(), 1);
-        assert!(matches!(keys.usable("k1"), Err(KeyError::NotFound)));
+        assert!(matches!(keys.usable(K1).await, Err(KeyError::NotFound)));
+        // Its share is gone: a copy of the index taken before opens nothing under it.
+        assert!(!share.exists());
         // Destroyed in the stored record too, not only in memory.
         let reopened = KmsKeys::open(store.clone(), "eu-west-1", "123456789012")
             .await

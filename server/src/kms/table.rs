@@ -131,7 +131,8 @@ impl KeyRef {
 pub(crate) struct UsableKey {
     /// Its id.
     pub(crate) id: String,
-    /// The 32 bytes that wrap object keys.
+    /// The 32 bytes that wrap object keys (from [`KmsKeys::usable`](super::KmsKeys::usable):
+    /// the stored material combined with the key's share).
     pub(crate) material: Zeroizing<[u8; 32]>,
 }
 
@@ -351,8 +352,8 @@ impl KeyTable {
     }
 
     /// Destroys every key whose deletion date is at or before `now_ms`, with its aliases;
-    /// returns how many. Their material is zeroized as the entries drop.
-    pub(crate) fn sweep(&mut self, now_ms: u64) -> usize {
+    /// returns their ids. Their material is zeroized as the entries drop.
+    pub(crate) fn sweep(&mut self, now_ms: u64) -> Vec<String> {
         let due = |k: &KeyEntry| matches!(k.state, KeyState::PendingDeletion { deletion_ms } if deletion_ms <= now_ms);
         let gone: Vec<String> = self
             .keys
@@ -360,12 +361,11 @@ impl KeyTable {
             .filter(|k| due(k))
             .map(|k| k.id.clone())
             .collect();
-        if gone.is_empty() {
-            return 0;
+        if !gone.is_empty() {
+            self.keys.retain(|k| !due(k));
+            self.aliases.retain(|a| !gone.contains(&a.target));
         }
-        self.keys.retain(|k| !due(k));
-        self.aliases.retain(|a| !gone.contains(&a.target));
-        gone.len()
+        gone
     }
 
     /// The earliest deletion date of a key pending deletion.
@@ -494,9 +494,9 @@ mod tests {
         t.create_alias("alias/keep", &id("k2"), NOW).unwrap();
         let (_, when) = t.schedule_deletion(&id("k1"), 7, NOW).unwrap();
         assert_eq!(t.next_deletion(), Some(when));
-        assert_eq!(t.sweep(when - 1), 0);
+        assert!(t.sweep(when - 1).is_empty());
         assert!(t.find(&id("k1")).is_ok());
-        assert_eq!(t.sweep(when), 1);
+        assert_eq!(t.sweep(when), ["k1"]);
         assert!(matches!(t.find(&id("k1")), Err(KeyError::NotFound)));
         assert!(matches!(
             t.usable(&KeyRef::Alias("alias/patient-1".into())),
