@@ -51,6 +51,22 @@ pub(crate) const IAM_DEFAULT_ITEMS: usize = 100;
 /// See [`IAM_DEFAULT_ITEMS`].
 pub(crate) const IAM_MAX_ITEMS: usize = 1000;
 
+// ---- KMS JSON API ----
+
+/// Largest KMS request body: a JSON object of a few parameters, the longest being an
+/// 8192-character description (JSON-escaped, so up to six bytes a character) and room to
+/// spare. Read whole before the signature is checked, since the signature covers its hash.
+pub(crate) const KMS_MAX_BODY: u64 = 64 << 10;
+/// KMS keys (and, separately, aliases) one deployment may hold. The table is one sealed
+/// record rewritten whole at each change, so it stays small.
+pub(crate) const KMS_MAX_KEYS: usize = 10_000;
+/// `Limit` of ListKeys and ListAliases: default and largest (AWS's).
+pub(crate) const KMS_DEFAULT_ITEMS: usize = 100;
+/// See [`KMS_DEFAULT_ITEMS`].
+pub(crate) const KMS_MAX_ITEMS: usize = 1000;
+/// How often keys past their deletion date are looked for and destroyed (also at start).
+pub(crate) const KMS_SWEEP_INTERVAL: Duration = Duration::from_hours(1);
+
 // ---- Presigned URLs ----
 
 /// Longest validity AWS allows for a presigned URL: 7 days.

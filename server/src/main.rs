@@ -19,6 +19,7 @@ mod guard;
 mod iam;
 mod init_cmd;
 mod keys_cmd;
+mod kms;
 mod limits;
 mod listener;
 mod per_address;
@@ -273,12 +274,18 @@ async fn build_guard(
         tracing::warn!("the audit trail is off (--no-audit): requests are not recorded");
         None
     };
+    let kms_keys = kms::KmsKeys::open(store.clone(), &cfg.region, &auth.account())
+        .await
+        .context("could not load the KMS keys")?;
+    // Keys past their deletion date are destroyed now, then hourly.
+    tokio::spawn(kms::sweep_periodically(kms_keys.clone()));
     let iam = iam::Iam::new(
         auth.clone(),
         store.clone(),
         &cfg.region,
         cfg.tls.is_some(),
         trail.clone(),
+        Some(kms_keys),
     )
     .context("could not set up the IAM API")?;
     let svc = s3::build_service(

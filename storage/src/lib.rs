@@ -45,6 +45,7 @@ mod index;
 mod inflight;
 mod ingest;
 mod keys;
+mod kms_shares;
 mod list;
 mod multipart;
 mod object;

@@ -73,6 +73,8 @@ pub(crate) struct Shared {
     pub(crate) keyring: Keyring,
     /// Bucket key shares: deleting one shreds its bucket (see `keys/key_shares.rs`).
     pub(crate) shares: KeyShares,
+    /// KMS key shares: deleting one shreds its KMS key (see `kms_shares.rs`).
+    pub(crate) kms_shares: KeyShares,
     key_cache: Mutex<HashMap<BucketId, Arc<BucketKeys>>>,
     pub(crate) inflight: InFlight,
     releases: Mutex<Vec<Release>>,
@@ -245,7 +247,8 @@ impl Store {
             drop(snapshot);
             let key_shares = KeyShares::open(&root, sync)?;
             key_shares.sweep(|b| live.contains(b))?;
-            Ok::<_, Error>((Arc::new(index), chunks, keyring, key_shares))
+            let kms_shares = KeyShares::open_in(&root, crate::kms_shares::DIR, sync)?;
+            Ok::<_, Error>((Arc::new(index), chunks, keyring, (key_shares, kms_shares)))
         })
         .await
         .map_err(Error::join)??;
@@ -255,7 +258,8 @@ impl Store {
             index: RwLock::new(Some(index.clone())),
             chunks,
             keyring,
-            shares: key_shares,
+            shares: key_shares.0,
+            kms_shares: key_shares.1,
             key_cache: Mutex::new(HashMap::new()),
             inflight: InFlight::default(),
             releases: Mutex::new(Vec::new()),

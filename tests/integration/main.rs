@@ -39,6 +39,7 @@ mod form_upload;
 mod front_door;
 mod iam;
 mod integrity;
+mod kms;
 mod limits;
 mod list;
 mod logs;

@@ -214,8 +214,9 @@ fn action_pattern(action: &str, kind: PolicyKind<'_>) -> Result<Vec<Unit>, Polic
         .split_once(':')
         .ok_or_else(|| malformed(INVALID_ACTION))?;
     let services: &[&str] = match kind {
-        // `audit:ReadAuditTrail` is Coffer's own: who may read the audit trail.
-        PolicyKind::Identity => &["s3", "iam", "sts", "audit"],
+        // `audit:ReadAuditTrail` is Coffer's own: who may read the audit trail. `kms:*`
+        // administers the built-in KMS keys.
+        PolicyKind::Identity => &["s3", "iam", "sts", "audit", "kms"],
         PolicyKind::Bucket { .. } => &["s3"],
     };
     let service_ok = services.iter().any(|s| s.eq_ignore_ascii_case(service));
@@ -238,11 +239,13 @@ fn resource_pattern(
     let valid = match kind {
         PolicyKind::Identity => {
             resource == "*"
-                || ["arn:aws:s3:::", "arn:aws:iam::"].iter().any(|prefix| {
-                    resource
-                        .strip_prefix(prefix)
-                        .is_some_and(|rest| !rest.is_empty())
-                })
+                || ["arn:aws:s3:::", "arn:aws:iam::", "arn:aws:kms:"]
+                    .iter()
+                    .any(|prefix| {
+                        resource
+                            .strip_prefix(prefix)
+                            .is_some_and(|rest| !rest.is_empty())
+                    })
         }
         // Only the bucket itself and its objects: a bucket policy must not speak for other
         // buckets, and a wildcard in the name (`photos*`) would reach `photos-archive`.

@@ -95,15 +95,21 @@ fn content_length(headers: &http::HeaderMap) -> u64 {
         .unwrap_or(0)
 }
 
-/// The `<Code>` of an error body (S3's and IAM's are small and fully buffered).
+/// The `<Code>` of an error body (S3's and IAM's are small and fully buffered), or the
+/// `__type` of KMS's JSON one (written by serde_json, so `__type` comes first).
 fn error_code(resp: &Response<s3s::Body>) -> Option<String> {
     if resp.status().as_u16() < 300 {
         return None;
     }
     let body = resp.body().bytes()?;
     let text = std::str::from_utf8(&body).ok()?;
-    let start = text.find("<Code>")? + "<Code>".len();
-    let len = text[start..].find("</Code>")?;
+    let (open, close) = if text.starts_with('{') {
+        ("{\"__type\":\"", "\"")
+    } else {
+        ("<Code>", "</Code>")
+    };
+    let start = text.find(open)? + open.len();
+    let len = text[start..].find(close)?;
     let code = &text[start..start + len];
     // Codes are ours or s3s's: short identifiers. Anything else is not one.
     (code.len() <= 64 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'))
@@ -123,5 +129,10 @@ mod tests {
         assert_eq!(error_code(&ok), None);
         let head = error_response(&Refusal::SIGV2, true);
         assert_eq!(error_code(&head), None);
+        let mut kms = Response::new(s3s::Body::from(
+            r#"{"__type":"NotFoundException","message":"<Code>X</Code>"}"#.to_owned(),
+        ));
+        *kms.status_mut() = http::StatusCode::BAD_REQUEST;
+        assert_eq!(error_code(&kms).as_deref(), Some("NotFoundException"));
     }
 }

@@ -90,6 +90,8 @@ pub(crate) enum AdminService {
     Sts,
     /// `audit`: Coffer's `ReadAuditTrail`, in the same Query API form (`iam/audit_api.rs`).
     Audit,
+    /// `kms`: the AWS KMS JSON API for Coffer's built-in keys (`kms/`).
+    Kms,
 }
 
 impl AdminService {
@@ -98,6 +100,7 @@ impl AdminService {
             "iam" => Some(AdminService::Iam),
             "sts" => Some(AdminService::Sts),
             "audit" => Some(AdminService::Audit),
+            "kms" => Some(AdminService::Kms),
             _ => None,
         }
     }
@@ -108,6 +111,7 @@ impl AdminService {
             AdminService::Iam => "iam",
             AdminService::Sts => "sts",
             AdminService::Audit => "audit",
+            AdminService::Kms => "kms",
         }
     }
 }

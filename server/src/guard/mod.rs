@@ -190,7 +190,7 @@ impl Guard {
             Ok(auth) => auth,
             Err(refusal) if iam::looks_like_admin(req.method(), req.uri(), req.headers()) => {
                 tracing::debug!(code = refusal.code, "IAM request refused before the API");
-                return iam::refused(&refusal, req.extensions());
+                return iam::refused(&refusal, req.headers(), req.extensions());
             }
             Err(refusal) => return refused(&refusal, is_head),
         };
@@ -290,12 +290,16 @@ fn refused(refusal: &Refusal, is_head: bool) -> Response<s3s::Body> {
 /// Whether s3s refused the request's signature (a wrong secret or an unknown access key,
 /// which look the same to the client).
 fn is_signature_failure(resp: &Response<s3s::Body>) -> bool {
-    if resp.status() != StatusCode::FORBIDDEN {
+    let status = resp.status();
+    if status != StatusCode::FORBIDDEN && status != StatusCode::BAD_REQUEST {
         return false;
     }
-    // s3s error bodies are small and fully buffered.
+    // Error bodies are small and fully buffered. KMS answers its JSON errors with 400.
     resp.body().bytes().is_some_and(|body| {
         let has = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+        if status == StatusCode::BAD_REQUEST {
+            return has(b"\"InvalidSignatureException\"");
+        }
         has(b"<Code>SignatureDoesNotMatch</Code>") || has(b"<Code>InvalidAccessKeyId</Code>")
     })
 }

@@ -36,11 +36,13 @@ use http_body_util::BodyExt as _;
 
 use self::error::IamError;
 use self::query::Params;
+pub(crate) use self::sigv4::Failure as SignatureFailure;
 use self::sigv4::{Failure, Signed};
 pub(crate) use self::xml::iso8601;
 use self::xml::{Fields, IAM_NS, STS_NS};
 use crate::audit_trail::AuditTrail;
 use crate::guard::{AdminAuth, AdminService, HeaderSignature, Refusal, RequestId};
+use crate::kms::{self, KmsKeys};
 use crate::limits::{BODY_IDLE_TIMEOUT, IAM_MAX_BODY};
 
 /// IAM's API version.
@@ -68,6 +70,8 @@ struct Inner {
     dummy: GeneratedRoot,
     /// The audit trail `ReadAuditTrail` reads (`None` with `--no-audit`).
     trail: Option<AuditTrail>,
+    /// The KMS keys the KMS API administers (`None`: KMS calls are refused).
+    kms: Option<KmsKeys>,
 }
 
 /// What a request is answered with.
@@ -79,8 +83,9 @@ enum Answer {
 }
 
 impl Iam {
-    /// The API over `auth`, looking bucket owners up in `store`, and reading `trail` for
-    /// `ReadAuditTrail` (`None` with auditing off).
+    /// The API over `auth`, looking bucket owners up in `store`, reading `trail` for
+    /// `ReadAuditTrail` (`None` with auditing off), and administering the KMS keys `kms`
+    /// (`None`: KMS calls are refused).
     ///
     /// # Errors
     /// When the OS has no randomness for the dummy secret.
@@ -90,6 +95,7 @@ impl Iam {
         region: &str,
         secure: bool,
         trail: Option<AuditTrail>,
+        kms: Option<KmsKeys>,
     ) -> Result<Iam, coffer_auth::Error> {
         Ok(Iam {
             inner: Arc::new(Inner {
@@ -99,8 +105,19 @@ impl Iam {
                 secure,
                 dummy: GeneratedRoot::generate()?,
                 trail,
+                kms,
             }),
         })
+    }
+
+    /// The user directory and access decision.
+    pub(crate) fn auth(&self) -> &Auth {
+        &self.inner.auth
+    }
+
+    /// Whether the listener serves TLS (`aws:SecureTransport`).
+    pub(crate) fn secure(&self) -> bool {
+        self.inner.secure
     }
 
     /// Answers a request the guard recognised as IAM or STS; `auth` is how it is signed
@@ -114,6 +131,13 @@ impl Iam {
     where
         B: http_body::Body<Data = Bytes> + Unpin,
     {
+        let for_kms = match &auth {
+            Some(AdminAuth::Header(sig)) => sig.service == AdminService::Kms,
+            _ => kms::looks_like_kms(req.headers()),
+        };
+        if for_kms {
+            return kms::serve(self, self.inner.kms.as_ref(), req, auth, peer).await;
+        }
         let id = request_id(req.extensions());
         let ns = match &auth {
             Some(AdminAuth::Header(sig)) if sig.service == AdminService::Sts => STS_NS,
@@ -156,7 +180,9 @@ impl Iam {
         };
         let (parts, body) = req.into_parts();
         let body = read_body(&parts.headers, body).await?;
-        let caller = self.verify(&parts.method, &parts.uri, &parts.headers, &body, &sig)?;
+        let caller = self
+            .verify_caller(&parts.method, &parts.uri, &parts.headers, &body, &sig)
+            .map_err(signature_error)?;
         let audit_caller = coffer_audit::Caller {
             user: caller.name.clone(),
             access_key: sig.scope.access_key.clone(),
@@ -182,6 +208,9 @@ impl Iam {
             AdminService::Iam => (IAM_VERSION, actions::IAM_ACTIONS),
             AdminService::Sts => (STS_VERSION, STS_ACTIONS),
             AdminService::Audit => (audit_api::VERSION, audit_api::ACTIONS),
+            // Sent to the KMS module by `serve`; a Query API call signed for KMS names
+            // nothing here.
+            AdminService::Kms => ("", &[][..]),
         };
         let action = known
             .iter()
@@ -207,6 +236,7 @@ impl Iam {
                     });
             }
             AdminService::Sts => Ok(Some(actions::get_caller_identity(&caller))),
+            AdminService::Kms => Err(invalid_action("The action is not valid for this endpoint.")),
             AdminService::Iam => match actions::iam(&call, action).await {
                 Some(outcome) => outcome,
                 None => Err(invalid_action("The action is not valid for this endpoint.")),
@@ -217,15 +247,16 @@ impl Iam {
             .inspect_err(|err| tracing::debug!(action, code = err.code, "IAM request refused"))
     }
 
-    /// Verifies the signature and returns who made it.
-    fn verify(
+    /// Verifies the signature of a request to any admin service (IAM, STS, audit, KMS)
+    /// and returns who made it. An unknown or Inactive key fails like a wrong secret.
+    pub(crate) fn verify_caller(
         &self,
         method: &Method,
         uri: &Uri,
         headers: &HeaderMap,
         body: &[u8],
         sig: &HeaderSignature,
-    ) -> Result<Identity, IamError> {
+    ) -> Result<Identity, Failure> {
         let auth = &self.inner.auth;
         let secret = auth.secret_for(&sig.scope.access_key);
         let key = secret
@@ -238,11 +269,11 @@ impl Iam {
             body,
         };
         let regions = [self.inner.region.as_str(), GLOBAL_REGION];
-        sigv4::verify(&signed, sig, key, &regions, SystemTime::now()).map_err(signature_error)?;
+        sigv4::verify(&signed, sig, key, &regions, SystemTime::now())?;
         // The key may have been disabled between the two reads: refuse it the same way.
         secret
             .and_then(|_| auth.identify(&sig.scope.access_key))
-            .ok_or_else(|| signature_error(Failure::Mismatch))
+            .ok_or(Failure::Mismatch)
     }
 }
 
@@ -261,6 +292,7 @@ pub(crate) fn looks_like_admin(method: &Method, uri: &Uri, headers: &HeaderMap) 
             "/iam/aws4_request",
             "/sts/aws4_request",
             "/audit/aws4_request",
+            "/kms/aws4_request",
         ]
         .iter()
         .any(|scope| s.contains(scope) || s.contains(&scope.replace('/', "%2F")))
@@ -280,12 +312,19 @@ pub(crate) fn looks_like_admin(method: &Method, uri: &Uri, headers: &HeaderMap) 
                 t.trim_start()
                     .starts_with("application/x-www-form-urlencoded")
             });
-    header || query || form
+    header || query || form || kms::looks_like_kms(headers)
 }
 
 /// A guard refusal (a malformed signature, SigV2…) of an IAM-looking request, in IAM's
-/// format.
-pub(crate) fn refused(refusal: &Refusal, extensions: &http::Extensions) -> Response<s3s::Body> {
+/// format (KMS's, for a request naming a KMS action).
+pub(crate) fn refused(
+    refusal: &Refusal,
+    headers: &HeaderMap,
+    extensions: &http::Extensions,
+) -> Response<s3s::Body> {
+    if kms::looks_like_kms(headers) {
+        return kms::refused(refusal, extensions);
+    }
     let err = IamError::new(refusal.status, refusal.code, refusal.message());
     error_response(IAM_NS, &err, &request_id(extensions))
 }
@@ -332,45 +371,69 @@ fn signature_error(failure: Failure) -> IamError {
     }
 }
 
-/// The whole body, at most [`IAM_MAX_BODY`] bytes, each part arriving within
+/// Why a request body was not read whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyFailure {
+    /// It is (or was announced) larger than allowed.
+    TooLarge,
+    /// It failed or stalled before its end.
+    Incomplete,
+}
+
+/// The whole body of an admin request, at most `limit` bytes, each part arriving within
 /// [`BODY_IDLE_TIMEOUT`].
-async fn read_body<B>(headers: &HeaderMap, mut body: B) -> Result<Vec<u8>, IamError>
+pub(crate) async fn read_whole<B>(
+    headers: &HeaderMap,
+    mut body: B,
+    limit: u64,
+) -> Result<Vec<u8>, BodyFailure>
 where
     B: http_body::Body<Data = Bytes> + Unpin,
 {
-    let too_large = || {
-        IamError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
-            "The request body is larger than IAM requests may be.",
-        )
-    };
     let announced = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > IAM_MAX_BODY) {
-        return Err(too_large());
+    if announced.is_some_and(|n| n > limit) {
+        return Err(BodyFailure::TooLarge);
     }
-    let incomplete = || IamError::validation("The request body did not arrive whole.");
     let mut out = Vec::new();
     loop {
         let frame = tokio::time::timeout(BODY_IDLE_TIMEOUT, body.frame())
             .await
-            .map_err(|_| incomplete())?;
+            .map_err(|_| BodyFailure::Incomplete)?;
         match frame {
             None => return Ok(out),
-            Some(Err(_)) => return Err(incomplete()),
+            Some(Err(_)) => return Err(BodyFailure::Incomplete),
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
-                    if (out.len() + data.len()) as u64 > IAM_MAX_BODY {
-                        return Err(too_large());
+                    if (out.len() + data.len()) as u64 > limit {
+                        return Err(BodyFailure::TooLarge);
                     }
                     out.extend_from_slice(&data);
                 }
             }
         }
     }
+}
+
+/// The whole body of an IAM request, at most [`IAM_MAX_BODY`] bytes.
+async fn read_body<B>(headers: &HeaderMap, body: B) -> Result<Vec<u8>, IamError>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
+    read_whole(headers, body, IAM_MAX_BODY)
+        .await
+        .map_err(|failure| match failure {
+            BodyFailure::TooLarge => IamError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                "The request body is larger than IAM requests may be.",
+            ),
+            BodyFailure::Incomplete => {
+                IamError::validation("The request body did not arrive whole.")
+            }
+        })
 }
 
 fn error_response(ns: &str, err: &IamError, id: &str) -> Response<s3s::Body> {

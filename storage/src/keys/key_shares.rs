@@ -34,7 +34,13 @@ pub(crate) struct KeyShares {
 impl KeyShares {
     /// Opens (creating, 0700) `<root>/key-shares`.
     pub(crate) fn open(root: &Path, sync: bool) -> Result<KeyShares> {
-        let dir = root.join(DIR);
+        KeyShares::open_in(root, DIR, sync)
+    }
+
+    /// Opens (creating, 0700) `<root>/<dir>`: KMS keys keep their shares apart from
+    /// buckets', so neither sweep takes the other's for stale.
+    pub(crate) fn open_in(root: &Path, dir: &str, sync: bool) -> Result<KeyShares> {
+        let dir = root.join(dir);
         create_dir_private(&dir, sync)?;
         Ok(KeyShares { dir, sync })
     }

@@ -365,3 +365,14 @@ fn enforces_size_limits() {
         Err(PolicyError::TooLarge)
     ));
 }
+
+#[test]
+fn identity_policies_may_name_kms_keys_and_bucket_policies_may_not() {
+    let kms = r#"{"Effect": "Allow", "Action": ["kms:DescribeKey", "kms:*Key"],
+        "Resource": "arn:aws:kms:eu-west-1:123456789012:key/*"}"#;
+    assert!(Policy::parse(&doc(kms), PolicyKind::Identity).is_ok());
+    let in_bucket = bucket_statement(
+        r#""Effect": "Allow", "Action": "kms:DescribeKey", "Resource": "arn:aws:s3:::photos/*""#,
+    );
+    assert!(Policy::parse(&in_bucket, BUCKET).is_err());
+}
