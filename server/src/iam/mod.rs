@@ -351,23 +351,12 @@ fn invalid_action(message: &'static str) -> IamError {
 
 fn signature_error(failure: Failure) -> IamError {
     match failure {
-        Failure::Mismatch => IamError::signature(
-            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
-        ),
-        Failure::WrongRegion => {
-            IamError::signature("Credential should be scoped to a valid region.")
-        }
-        Failure::Expired => IamError::signature(
-            "Signature expired: the request time is more than 15 minutes from the server's time.",
-        ),
-        Failure::DateMismatch => IamError::signature(
-            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP.",
-        ),
         Failure::Incomplete => IamError::new(
             StatusCode::BAD_REQUEST,
             "IncompleteSignature",
-            "The request signature must sign host and x-amz-date, and every x-amz-* header sent, with a valid x-amz-date.",
+            failure.message(),
         ),
+        _ => IamError::signature(failure.message()),
     }
 }
 

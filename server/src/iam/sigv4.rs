@@ -42,6 +42,28 @@ pub(crate) enum Failure {
     Incomplete,
 }
 
+impl Failure {
+    /// What the client is told, in AWS's words (the same for IAM, STS, KMS and the audit API;
+    /// each wraps it in its own error shape).
+    pub(crate) fn message(self) -> &'static str {
+        match self {
+            Failure::Mismatch => {
+                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."
+            }
+            Failure::WrongRegion => "Credential should be scoped to a valid region.",
+            Failure::Expired => {
+                "Signature expired: the request time is more than 15 minutes from the server's time."
+            }
+            Failure::DateMismatch => {
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP."
+            }
+            Failure::Incomplete => {
+                "The request signature must sign host and x-amz-date, and every x-amz-* header sent, with a valid x-amz-date."
+            }
+        }
+    }
+}
+
 /// The request as the signature covers it.
 pub(crate) struct Signed<'a> {
     pub(crate) method: &'a Method,

@@ -198,22 +198,10 @@ fn json_params(
 
 fn signature_error(failure: SignatureFailure) -> KmsError {
     match failure {
-        SignatureFailure::Mismatch => KmsError::signature(
-            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
-        ),
-        SignatureFailure::WrongRegion => {
-            KmsError::signature("Credential should be scoped to a valid region.")
+        SignatureFailure::Incomplete => {
+            KmsError::client("IncompleteSignatureException", failure.message())
         }
-        SignatureFailure::Expired => KmsError::signature(
-            "Signature expired: the request time is more than 15 minutes from the server's time.",
-        ),
-        SignatureFailure::DateMismatch => KmsError::signature(
-            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP.",
-        ),
-        SignatureFailure::Incomplete => KmsError::client(
-            "IncompleteSignatureException",
-            "The request signature must sign host and x-amz-date, and every x-amz-* header sent, with a valid x-amz-date.",
-        ),
+        _ => KmsError::signature(failure.message()),
     }
 }
 
