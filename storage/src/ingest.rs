@@ -218,7 +218,9 @@ fn store_chunk(
     let id = ChunkId::of(keys, chunk);
     // Register before looking: from here on no delete can remove this chunk's file.
     claim.add(id);
-    if !shared.chunks.exists(bucket, &id)? {
+    if shared.chunks.exists(bucket, &id)? {
+        shared.chunks.note_deduplicated();
+    } else {
         let sealed = seal::seal(keys, &id, chunk)?;
         shared.chunks.put(bucket, &id, &sealed)?;
     }

@@ -62,6 +62,7 @@ mod tests;
 
 pub use bucket_settings::BucketSetting;
 pub use checksum::{Checksum, ChecksumAlgorithm, ChecksumType, UnknownName};
+pub use chunks::chunk_store::ChunkStats;
 pub use commit_gate::{CommitGate, GateFuture};
 pub use error::{Error, Result};
 pub use ingest::{ObjectWriter, StagedBody};

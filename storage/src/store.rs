@@ -299,6 +299,26 @@ impl Store {
             .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
+    /// Whether writes can still commit: the index is open and its writer thread is running
+    /// (it stops at [`Store::shutdown`], or if it died). A cheap check for readiness probes.
+    pub fn is_open(&self) -> bool {
+        !self.inner.tx.is_closed()
+            && self
+                .inner
+                .shared
+                .index
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some()
+    }
+
+    /// What the chunk tree holds (files and sealed bytes) and how many chunk writes were
+    /// saved by deduplication since the store opened. Kept current by the writers and
+    /// counted once by the sweep at open: reading it costs nothing.
+    pub fn chunk_stats(&self) -> crate::ChunkStats {
+        self.inner.shared.chunks.stats()
+    }
+
     /// Sends an operation to the writer thread and waits for its commit.
     /// A change waits for the request's [`crate::CommitGate`] first (a barrier changes
     /// nothing and does not).

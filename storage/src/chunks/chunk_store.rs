@@ -7,6 +7,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::chunks::chunk_id::ChunkId;
 use crate::durable::{create_dir_private, fsync_dir, replace_file};
@@ -15,17 +16,71 @@ use crate::records::BucketId;
 
 const TEMP_PREFIX: &str = ".tmp-";
 
+/// What the chunk tree holds and how writes went, counted as they happen (and from the
+/// sweep at open), so that reading it never walks the tree.
+#[derive(Debug, Default)]
+struct Tally {
+    files: AtomicU64,
+    bytes: AtomicU64,
+    stored: AtomicU64,
+    deduplicated: AtomicU64,
+}
+
+/// A reading of the chunk tree's counters (see [`crate::Store::chunk_stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChunkStats {
+    /// Chunk files on disk.
+    pub files: u64,
+    /// Their size (sealed bytes).
+    pub bytes: u64,
+    /// Chunks written since the store opened.
+    pub stored: u64,
+    /// Chunks not written since the store opened because an identical one was on disk.
+    pub deduplicated: u64,
+}
+
+/// Subtracts without wrapping (a file counted twice by concurrent identical writes must not
+/// turn the count into 2^64).
+fn take_away(counter: &AtomicU64, n: u64) {
+    let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        Some(v.saturating_sub(n))
+    });
+}
+
 /// The chunk tree of one data directory.
 #[derive(Debug)]
 pub(crate) struct ChunkStore {
     dir: PathBuf,
     sync: bool,
+    tally: Tally,
 }
 
 impl ChunkStore {
     /// The tree under `dir` (`<root>/chunks`, already created). `sync` fsyncs every write.
     pub(crate) fn new(dir: PathBuf, sync: bool) -> ChunkStore {
-        ChunkStore { dir, sync }
+        ChunkStore {
+            dir,
+            sync,
+            tally: Tally::default(),
+        }
+    }
+
+    /// The counters. Two writers storing the same new chunk at once may count it twice
+    /// (both find it missing); the next open counts afresh.
+    pub(crate) fn stats(&self) -> ChunkStats {
+        let t = &self.tally;
+        ChunkStats {
+            files: t.files.load(Ordering::Relaxed),
+            bytes: t.bytes.load(Ordering::Relaxed),
+            stored: t.stored.load(Ordering::Relaxed),
+            deduplicated: t.deduplicated.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Counts a chunk not written because its file was there.
+    pub(crate) fn note_deduplicated(&self) {
+        self.tally.deduplicated.fetch_add(1, Ordering::Relaxed);
     }
 
     fn bucket_dir(&self, bucket: &BucketId) -> PathBuf {
@@ -74,7 +129,13 @@ impl ChunkStore {
             }
             other => other,
         }
-        .map_err(Error::io("write chunk file"))
+        .map_err(Error::io("write chunk file"))?;
+        self.tally.files.fetch_add(1, Ordering::Relaxed);
+        self.tally
+            .bytes
+            .fetch_add(sealed.len() as u64, Ordering::Relaxed);
+        self.tally.stored.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Reads a sealed chunk.
@@ -84,17 +145,29 @@ impl ChunkStore {
 
     /// Removes a chunk file; a missing one is not an error.
     pub(crate) fn remove(&self, bucket: &BucketId, id: &ChunkId) -> Result<()> {
-        match fs::remove_file(self.path(bucket, id)) {
+        let path = self.path(bucket, id);
+        // Its size, for the tally; the stat costs little beside the unlink.
+        let len = fs::symlink_metadata(&path).map_or(0, |m| m.len());
+        match fs::remove_file(path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
                 action: "remove chunk file",
                 source: e,
             }),
-            _ => Ok(()),
+            Err(_) => Ok(()),
+            Ok(()) => {
+                take_away(&self.tally.files, 1);
+                take_away(&self.tally.bytes, len);
+                Ok(())
+            }
         }
     }
 
     /// Removes a bucket's whole chunk directory; a missing one is not an error.
     pub(crate) fn remove_bucket(&self, bucket: &BucketId) -> Result<()> {
+        // A bucket is deleted empty, so what is left to count is small.
+        let (files, bytes) = count_files(&self.bucket_dir(bucket));
+        take_away(&self.tally.files, files);
+        take_away(&self.tally.bytes, bytes);
         match fs::remove_dir_all(self.bucket_dir(bucket)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
                 action: "remove bucket chunk directory",
@@ -106,6 +179,7 @@ impl ChunkStore {
 
     /// Removes what a crash can leave behind: temp files, chunk files `referenced` says no
     /// object uses, and directories of buckets `live` does not know. Returns files removed.
+    /// The files kept are counted in the tally (this walk happens anyway at open).
     pub(crate) fn sweep(
         &self,
         live: impl Fn(&BucketId) -> bool,
@@ -137,6 +211,10 @@ impl ChunkStore {
                         fs::remove_file(file_entry.path())
                             .map_err(Error::io("remove stale chunk file"))?;
                         removed += 1;
+                    } else {
+                        let len = file_entry.metadata().map_or(0, |m| m.len());
+                        self.tally.files.fetch_add(1, Ordering::Relaxed);
+                        self.tally.bytes.fetch_add(len, Ordering::Relaxed);
                     }
                 }
             }
@@ -146,6 +224,18 @@ impl ChunkStore {
         }
         Ok(removed)
     }
+}
+
+/// Files under `dir` (one bucket's chunk tree) and their total size; 0 for a missing one.
+fn count_files(dir: &Path) -> (u64, u64) {
+    let (mut files, mut bytes) = (0, 0);
+    for fan in read_dir(dir).unwrap_or_default() {
+        for file in read_dir(&fan.path()).unwrap_or_default() {
+            files += 1;
+            bytes += file.metadata().map_or(0, |m| m.len());
+        }
+    }
+    (files, bytes)
 }
 
 fn read_dir(path: &Path) -> Result<Vec<fs::DirEntry>> {
@@ -189,9 +279,23 @@ mod tests {
         assert_eq!(mode(&store.path(&bucket, &id)), 0o600);
         assert_eq!(mode(&store.fan_dir(&bucket, &id)), 0o700);
         assert_eq!(mode(&store.bucket_dir(&bucket)), 0o700);
+        assert_eq!(
+            store.stats(),
+            ChunkStats {
+                files: 1,
+                bytes: 6,
+                stored: 1,
+                deduplicated: 0
+            }
+        );
         store.remove(&bucket, &id).unwrap();
         store.remove(&bucket, &id).unwrap();
         assert!(!store.exists(&bucket, &id).unwrap());
+        assert_eq!((store.stats().files, store.stats().bytes), (0, 0));
+        store.put(&bucket, &id, b"sealed").unwrap();
+        store.put(&bucket, &ChunkId([8u8; 32]), b"sealed2").unwrap();
+        store.remove_bucket(&bucket).unwrap();
+        assert_eq!((store.stats().files, store.stats().bytes), (0, 0));
     }
 
     #[test]
@@ -208,6 +312,10 @@ mod tests {
             .sweep(|b| *b == live, |_, id| Ok(*id == keep))
             .unwrap();
         assert_eq!(removed, 2);
+        // A fresh store over the same tree counts what the sweep kept.
+        let reopened = ChunkStore::new(dir.path().to_path_buf(), false);
+        reopened.sweep(|b| *b == live, |_, _| Ok(true)).unwrap();
+        assert_eq!((reopened.stats().files, reopened.stats().bytes), (1, 1));
         assert!(store.exists(&live, &keep).unwrap());
         assert!(!store.exists(&live, &drop_).unwrap());
         assert!(!store.bucket_dir(&dead).exists());
