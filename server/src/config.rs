@@ -40,6 +40,28 @@ pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub(crate) command: Command,
+
+    /// How log lines on stderr look: `text` for people, `json` for log shippers (one JSON
+    /// object per line: timestamp, level, fields, span). Either way no secret is logged,
+    /// and no bucket name or object key at info or above.
+    #[arg(
+        long,
+        global = true,
+        env = "COFFER_LOG_FORMAT",
+        value_name = "FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    pub(crate) log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// The subcommands.
@@ -832,6 +854,33 @@ mod tests {
                 "{bad}: {text}"
             );
         }
+    }
+
+    #[test]
+    fn log_format_is_text_unless_json() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map(|cli| cli.log_format);
+        assert_eq!(
+            parse(&["coffer", "serve", "--ephemeral"]).unwrap(),
+            LogFormat::Text
+        );
+        assert_eq!(
+            parse(&["coffer", "serve", "--ephemeral", "--log-format", "json"]).unwrap(),
+            LogFormat::Json
+        );
+        assert_eq!(
+            parse(&[
+                "coffer",
+                "--log-format",
+                "json",
+                "audit",
+                "show",
+                "--data",
+                "d"
+            ])
+            .unwrap(),
+            LogFormat::Json
+        );
+        assert!(parse(&["coffer", "serve", "--ephemeral", "--log-format", "xml"]).is_err());
     }
 
     #[test]

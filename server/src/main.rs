@@ -52,7 +52,7 @@ use unlock_at_start::AtStart;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init();
+    telemetry::init(cli.log_format);
     let result = match cli.command {
         Command::Serve(args) => {
             let master_key_set = std::env::var_os(MASTER_KEY_VAR).is_some_and(|v| !v.is_empty());

@@ -1,4 +1,6 @@
-//! Logging: `tracing` to stderr, filtered by `COFFER_LOG` (or `RUST_LOG`).
+//! Logging: `tracing` to stderr, filtered by `COFFER_LOG` (or `RUST_LOG`), as text lines or
+//! (`--log-format json`) one JSON object per line. The format changes the shape only: the
+//! same events and fields, so the privacy rules (P6) hold alike.
 //!
 //! The default silences s3s: at `debug` it logs whole requests, including the
 //! `Authorization` header and presigned query strings, and it logs every client
@@ -11,11 +13,13 @@
 
 use tracing_subscriber::EnvFilter;
 
+use crate::config::LogFormat;
+
 /// Filter used when neither variable is set (or the value does not parse).
 const DEFAULT_FILTER: &str = "info,s3s=off";
 
-/// Installs the global subscriber. Call once, first thing in `main`.
-pub(crate) fn init() {
+/// Installs the global subscriber, writing `format`. Call once, first thing in `main`.
+pub(crate) fn init(format: LogFormat) {
     let (filter, bad) = match std::env::var("COFFER_LOG").or_else(|_| std::env::var("RUST_LOG")) {
         Ok(text) => match EnvFilter::try_new(operator_filter(&text)) {
             Ok(filter) => (filter, false),
@@ -24,11 +28,21 @@ pub(crate) fn init() {
         Err(_) => (EnvFilter::new(DEFAULT_FILTER), false),
     };
     // Ignore "already set": only tests could install a second subscriber.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    let _ = match format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        // The request span's id rides on every line; the span list would repeat it.
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init(),
+    };
     if bad {
         tracing::warn!(
             default = DEFAULT_FILTER,
