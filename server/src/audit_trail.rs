@@ -21,6 +21,7 @@
 //! reads segments and fsyncs like an append.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -28,6 +29,8 @@ use coffer_audit::{AuditLog, Caller, Checkpoint, ExpireReport, Phase, Record};
 use coffer_storage::{CommitGate, Store};
 use tokio::sync::{mpsc, oneshot};
 use zeroize::Zeroizing;
+
+use crate::metrics::AuditGauge;
 
 /// The sealed record holding the trail's 32-byte key.
 pub(crate) const AUDIT_KEY_RECORD: &str = "audit-key";
@@ -106,6 +109,8 @@ pub(crate) struct AuditTrail {
     /// its data lives in memory and its trail in a temp directory, so a wait protects
     /// nothing there (records are still synced within a second).
     wait_for_disk: bool,
+    /// Where the writer stands, for the metrics.
+    gauge: Arc<AuditGauge>,
 }
 
 impl std::fmt::Debug for AuditTrail {
@@ -184,12 +189,22 @@ impl AuditTrail {
     /// every [`EXPIRE_EVERY`].
     pub(crate) fn start_expiring<S: Sink>(sink: S, retention: Option<Duration>) -> AuditTrail {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(sink, rx, retention));
+        let gauge = Arc::new(AuditGauge::default());
+        gauge
+            .sequence
+            .store(sink.checkpoint().sequence, Ordering::Relaxed);
+        tokio::spawn(run(sink, rx, retention, Arc::clone(&gauge)));
         AuditTrail {
             tx,
             source: None,
             wait_for_disk: true,
+            gauge,
         }
+    }
+
+    /// Where the writer stands: the last sequence appended, and whether it broke.
+    pub(crate) fn gauge(&self) -> Arc<AuditGauge> {
+        Arc::clone(&self.gauge)
     }
 
     /// Queues `record`; with `wait`, returns once it is durable.
@@ -259,7 +274,12 @@ impl AuditTrail {
 }
 
 /// The writer task.
-async fn run<S: Sink>(sink: S, mut rx: mpsc::Receiver<Msg>, retention: Option<Duration>) {
+async fn run<S: Sink>(
+    sink: S,
+    mut rx: mpsc::Receiver<Msg>,
+    retention: Option<Duration>,
+    gauge: Arc<AuditGauge>,
+) {
     let mut sink = Some(sink);
     // The trail was expired as it opened.
     let mut last_expiry = Instant::now();
@@ -329,6 +349,10 @@ async fn run<S: Sink>(sink: S, mut rx: mpsc::Receiver<Msg>, retention: Option<Du
                 broken = true;
             }
         }
+        gauge
+            .sequence
+            .store(s.checkpoint().sequence, Ordering::Relaxed);
+        gauge.broken.store(u64::from(broken), Ordering::Relaxed);
         for waiter in waiters {
             let _ = waiter.send(if broken { Err(TrailDown) } else { Ok(()) });
         }
@@ -584,12 +608,32 @@ impl NoteSlot {
     }
 }
 
-/// Notes `f` on the request whose `extensions` these are, if it carries a slot.
+/// Notes `f` on the request whose `extensions` these are, if it carries a slot; without
+/// one (`--no-audit`), keeps only the operation, if the request carries an
+/// [`OperationNote`] (for the metrics).
 pub(crate) fn note(extensions: &http::Extensions, f: impl FnOnce(&mut AuditNote)) {
-    if let Some(slot) = extensions.get::<NoteSlot>()
-        && let Ok(mut n) = slot.0.note.lock()
-    {
-        f(&mut n);
+    if let Some(slot) = extensions.get::<NoteSlot>() {
+        if let Ok(mut n) = slot.0.note.lock() {
+            f(&mut n);
+        }
+    } else if let Some(only) = extensions.get::<OperationNote>() {
+        let mut scratch = AuditNote::default();
+        f(&mut scratch);
+        if let (Some(op), Ok(mut kept)) = (scratch.operation, only.0.lock()) {
+            *kept = Some(op);
+        }
+    }
+}
+
+/// The operation of a request served without an audit trail, as [`note`] classifies it:
+/// the metrics need it with or without the trail, and requests are classified in one place.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct OperationNote(Arc<Mutex<Option<String>>>);
+
+impl OperationNote {
+    /// The operation noted, if any.
+    pub(crate) fn take(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|mut op| op.take())
     }
 }
 

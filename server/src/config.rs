@@ -322,7 +322,29 @@ pub(crate) struct ServeArgs {
         default_value_t = MAX_PRESIGNED_EXPIRES_SECS
     )]
     pub(crate) presigned_max_expiry: u64,
+
+    /// Serve Prometheus metrics (GET /metrics) and the health probes (/health/live,
+    /// /health/ready) on this separate plain-HTTP address; off unless given. The flag alone
+    /// means 127.0.0.1:9477. Metrics carry no bucket names, keys or user names, but they
+    /// show traffic, so a non-loopback address needs --metrics-allow-remote. Once
+    /// listening, stdout carries COFFER_METRICS_URL=http://…/metrics.
+    #[arg(
+        long,
+        env = "COFFER_METRICS_LISTEN",
+        value_name = "ADDR",
+        num_args = 0..=1,
+        default_missing_value = DEFAULT_METRICS_LISTEN
+    )]
+    pub(crate) metrics_listen: Option<SocketAddr>,
+
+    /// Allow --metrics-listen on a non-loopback address (say, for a Prometheus in another
+    /// container). The listener has no TLS and no authentication: firewall it.
+    #[arg(long, env = "COFFER_METRICS_ALLOW_REMOTE", requires = "metrics_listen")]
+    pub(crate) metrics_allow_remote: bool,
 }
+
+/// `--metrics-listen` given without an address.
+pub(crate) const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9477";
 
 /// Where the data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -386,6 +408,8 @@ pub(crate) struct Config {
     pub(crate) limits: Limits,
     /// Plain users to create at start (ephemeral mode).
     pub(crate) users: usize,
+    /// Where metrics and probes are served, if anywhere.
+    pub(crate) metrics_listen: Option<SocketAddr>,
 }
 
 /// A configuration that cannot be served. Each message names the setting and the fix.
@@ -457,6 +481,11 @@ pub(crate) enum ConfigError {
     /// Bucket log interval out of range.
     #[error("--bucket-log-interval must be between 1 and 3600 seconds")]
     BucketLogInterval,
+    /// Metrics on a non-loopback address without `--metrics-allow-remote`.
+    #[error(
+        "--metrics-listen {0} is not a loopback address, and the metrics listener has no TLS or authentication: use 127.0.0.1, or pass --metrics-allow-remote and firewall the port"
+    )]
+    MetricsBeyondLoopback(SocketAddr),
 }
 
 /// The longest `--audit-retention` taken: 1000 years, far past any record-keeping rule,
@@ -590,6 +619,12 @@ impl Config {
         if !is_region_token(&args.region) {
             return Err(ConfigError::Region);
         }
+        if let Some(metrics) = args.metrics_listen
+            && !metrics.ip().to_canonical().is_loopback()
+            && !args.metrics_allow_remote
+        {
+            return Err(ConfigError::MetricsBeyondLoopback(metrics));
+        }
         let domains = args
             .domains
             .iter()
@@ -615,6 +650,7 @@ impl Config {
             bucket_log_interval: Duration::from_secs(args.bucket_log_interval),
             multipart_max_age: Duration::from_secs(args.multipart_max_age),
             users: startup_users(args.users)?,
+            metrics_listen: args.metrics_listen,
             limits: Limits {
                 form_cap: args.post_form_max_size,
                 presigned_max_secs: args.presigned_max_expiry,
@@ -854,6 +890,41 @@ mod tests {
                 "{bad}: {text}"
             );
         }
+    }
+
+    #[test]
+    fn metrics_are_off_unless_asked_and_loopback_unless_allowed() {
+        assert_eq!(config(&["--ephemeral"]).unwrap().metrics_listen, None);
+        assert_eq!(
+            config(&["--ephemeral", "--metrics-listen"])
+                .unwrap()
+                .metrics_listen,
+            Some("127.0.0.1:9477".parse().unwrap())
+        );
+        assert_eq!(
+            config(&["--ephemeral", "--metrics-listen", "[::1]:0"])
+                .unwrap()
+                .metrics_listen,
+            Some("[::1]:0".parse().unwrap())
+        );
+        let remote = config(&["--ephemeral", "--metrics-listen", "0.0.0.0:9477"]).unwrap_err();
+        assert_eq!(
+            remote,
+            ConfigError::MetricsBeyondLoopback("0.0.0.0:9477".parse().unwrap())
+        );
+        assert!(remote.to_string().contains("--metrics-allow-remote"));
+        let allowed = config(&[
+            "--ephemeral",
+            "--metrics-listen",
+            "0.0.0.0:9477",
+            "--metrics-allow-remote",
+        ])
+        .unwrap();
+        assert_eq!(
+            allowed.metrics_listen,
+            Some("0.0.0.0:9477".parse().unwrap())
+        );
+        assert!(serve_args(&["--ephemeral", "--metrics-allow-remote"]).is_err());
     }
 
     #[test]

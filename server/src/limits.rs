@@ -133,6 +133,20 @@ pub(crate) const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 /// addresses are refused until some leave.
 pub(crate) const MAX_TRACKED_ADDRESSES: usize = 65_536;
 
+// ---- Health and metrics ----
+
+/// Distinct operation labels the metrics keep; a further one counts as `Other`. S3 has
+/// about a hundred operations, so only a classification bug could reach it.
+pub(crate) const METRICS_MAX_OPERATIONS: usize = 200;
+/// Connections the metrics listener serves at once (scrapers and probes; it is loopback
+/// by default); further ones wait in the accept queue.
+pub(crate) const METRICS_MAX_CONNECTIONS: usize = 8;
+/// Time a metrics or probe connection has to send its request head, and to finish.
+pub(crate) const METRICS_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a readiness check of the data directory's writability is reused: a probe every
+/// second costs one small unsynced temp file every few seconds at most.
+pub(crate) const READY_DISK_CHECK_EVERY: Duration = Duration::from_secs(5);
+
 // ---- Users ----
 
 /// Most plain users `--users` creates at start (each is a sealed directory entry).

@@ -22,6 +22,8 @@ mod keys_cmd;
 mod kms;
 mod limits;
 mod listener;
+mod metrics;
+mod metrics_listener;
 mod per_address;
 mod s3;
 mod seal_gate;
@@ -36,6 +38,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
@@ -46,6 +49,8 @@ use tokio_rustls::TlsAcceptor;
 use zeroize::Zeroizing;
 
 use config::{Cli, Command, Config, MASTER_KEY_VAR, Mode};
+use guard::health::Readiness;
+use metrics::Metrics;
 use seal_gate::Gate;
 use unlock_at_start::AtStart;
 
@@ -93,37 +98,96 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         Mode::Ephemeral => {
             let dir = ephemeral::create_dir()
                 .context("could not create a temporary directory for --ephemeral")?;
-            let master_key = MasterKey::generate().context("could not generate a master key")?;
-            let store = open_store(&cfg, dir.path(), master_key, false)
-                .await
-                .context("could not open the ephemeral store");
-            let result = match store {
-                Ok(store) => {
-                    let result = serve_open(&cfg, &store, dir.path()).await;
-                    store.shutdown().await;
-                    result
-                }
+            let ops = Ops::start(&cfg, dir.path()).await;
+            let result = match ops {
+                Ok(ops) => serve_ephemeral(&cfg, dir.path(), &ops).await,
                 Err(error) => Err(error),
             };
             ephemeral::remove_dir(dir);
             result?;
         }
         Mode::Durable { data, master_key } => {
+            let ops = Ops::start(&cfg, data).await?;
             match unlock_at_start::resolve(data, master_key).await? {
                 AtStart::Unlocked(key) => {
                     let store = open_store(&cfg, data, key, true).await.with_context(|| {
                         format!("could not open the data directory {}", data.display())
                     })?;
-                    let result = serve_open(&cfg, &store, data).await;
+                    let result = serve_open(&cfg, &store, data, &ops).await;
                     store.shutdown().await;
                     result?;
                 }
-                AtStart::Sealed => serve_sealed(&cfg, data).await?,
+                AtStart::Sealed => serve_sealed(&cfg, data, &ops).await?,
             }
         }
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `serve` in ephemeral mode: a fresh store in `dir`.
+async fn serve_ephemeral(cfg: &Config, dir: &std::path::Path, ops: &Ops) -> anyhow::Result<()> {
+    let master_key = MasterKey::generate().context("could not generate a master key")?;
+    let store = open_store(cfg, dir, master_key, false)
+        .await
+        .context("could not open the ephemeral store")?;
+    let result = serve_open(cfg, &store, dir, ops).await;
+    store.shutdown().await;
+    result
+}
+
+/// What operators watch: the metrics, the readiness the probes report, and the metrics
+/// listener if `--metrics-listen` asked for one (stopped when this is dropped).
+struct Ops {
+    metrics: Arc<Metrics>,
+    readiness: Arc<Readiness>,
+    listener: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Ops {
+    /// Readiness of the data in `root`, and the metrics listener, started before the store
+    /// opens so that a sealed or slow start is visible (live, not ready). Prints
+    /// `COFFER_METRICS_URL=…` on stdout once it listens.
+    async fn start(cfg: &Config, root: &std::path::Path) -> anyhow::Result<Ops> {
+        let metrics = Arc::new(Metrics::default());
+        let readiness = Readiness::new(root.to_path_buf());
+        let Some(addr) = cfg.metrics_listen else {
+            return Ok(Ops {
+                metrics,
+                readiness,
+                listener: None,
+            });
+        };
+        let tcp = listener::bind(addr)
+            .await
+            .with_context(|| format!("could not listen on --metrics-listen {addr}"))?;
+        let local = tcp
+            .local_addr()
+            .context("could not read the metrics listener's address")?;
+        print_flushed(&format!(
+            "COFFER_METRICS_URL=http://{}/metrics\n",
+            client_addr(local)
+        ))?;
+        tracing::info!(listen = %local, "serving metrics and health probes");
+        let listener = tokio::spawn(metrics_listener::serve(
+            tcp,
+            Arc::clone(&metrics),
+            Arc::clone(&readiness),
+        ));
+        Ok(Ops {
+            metrics,
+            readiness,
+            listener: Some(listener),
+        })
+    }
+}
+
+impl Drop for Ops {
+    fn drop(&mut self) {
+        if let Some(listener) = self.listener.take() {
+            listener.abort();
+        }
+    }
 }
 
 /// The root credential's source, from the environment.
@@ -135,14 +199,23 @@ fn root_source() -> anyhow::Result<RootSource> {
 }
 
 /// Serves an open store (kept under `root`) until a shutdown signal.
-async fn serve_open(cfg: &Config, store: &Store, root: &std::path::Path) -> anyhow::Result<()> {
-    let (guard, generated, trail) = build_guard(cfg, store, root).await?;
+async fn serve_open(
+    cfg: &Config,
+    store: &Store,
+    root: &std::path::Path,
+    ops: &Ops,
+) -> anyhow::Result<()> {
+    let (guard, generated, trail) = build_guard(cfg, store, root, &ops.metrics).await?;
     let served = async {
         let (tcp, tls, local) = listen(cfg).await?;
+        // Ready once bound: connections queue in the kernel until the accept loop runs,
+        // and a client that read the endpoint line must find the server ready.
+        ops.readiness.opened(store);
         announce(local, tls.is_some(), &cfg.region)?;
         announce_root(cfg, generated.as_ref())?;
         tracing::info!(listen = %local, tls = tls.is_some(), "serving");
-        serve_gate(cfg, tcp, tls, Gate::open_with(guard)).await;
+        let gate = Gate::open_with(guard, Arc::clone(&ops.readiness));
+        serve_gate(cfg, tcp, tls, gate, ops).await;
         anyhow::Ok(())
     }
     .await;
@@ -155,7 +228,7 @@ async fn serve_open(cfg: &Config, store: &Store, root: &std::path::Path) -> anyh
 
 /// Serves sealed (503) until `coffer unlock` opens the store, then serves it, until a
 /// shutdown signal.
-async fn serve_sealed(cfg: &Config, data: &std::path::Path) -> anyhow::Result<()> {
+async fn serve_sealed(cfg: &Config, data: &std::path::Path, ops: &Ops) -> anyhow::Result<()> {
     let socket = unlock_socket::bind(data).await?;
     let (tcp, tls, local) = listen(cfg).await?;
     announce(local, tls.is_some(), &cfg.region)?;
@@ -165,17 +238,19 @@ async fn serve_sealed(cfg: &Config, data: &std::path::Path) -> anyhow::Result<()
         "sealed: no unlocker was given, so every request gets 503 until `coffer unlock --data {}` supplies a passphrase, recovery shares or a key",
         data.display()
     );
-    let gate = Gate::sealed();
+    let gate = Gate::sealed(Arc::clone(&ops.readiness));
     let unlocking = {
         let (cfg, gate, data) = (cfg.clone(), gate.clone(), data.to_path_buf());
+        let (metrics, readiness) = (Arc::clone(&ops.metrics), Arc::clone(&ops.readiness));
         tokio::spawn(async move {
             // The gate opens before `coffer unlock` hears "ok", so a client that starts
             // as soon as the unlock returns is served, not told the server is sealed.
             let store = socket
                 .serve_until(|secret| async {
-                    let (store, guard, trail) = try_unlock(&cfg, &data, secret).await?;
+                    let (store, guard, trail) = try_unlock(&cfg, &data, secret, &metrics).await?;
                     gate.open_audited(guard, trail.as_ref().map(|r| &r.trail))
                         .await;
+                    readiness.opened(&store);
                     Ok((store, trail))
                 })
                 .await;
@@ -183,7 +258,7 @@ async fn serve_sealed(cfg: &Config, data: &std::path::Path) -> anyhow::Result<()
             store
         })
     };
-    serve_gate(cfg, tcp, tls, gate.clone()).await;
+    serve_gate(cfg, tcp, tls, gate.clone(), ops).await;
     if gate.is_sealed() {
         tracing::info!("stopping while still sealed: the data was never opened");
     }
@@ -206,6 +281,7 @@ async fn try_unlock(
     cfg: &Config,
     data: &std::path::Path,
     secret: coffer_storage::UnlockSecret,
+    metrics: &Arc<Metrics>,
 ) -> Result<(Store, guard::Guard, Option<Recording>), String> {
     let dir = data.to_path_buf();
     let key = tokio::task::spawn_blocking(move || coffer_storage::unlock(&dir, secret))
@@ -215,7 +291,7 @@ async fn try_unlock(
     let store = open_store(cfg, data, key, true)
         .await
         .map_err(|e| format!("could not open the data directory: {e:#}"))?;
-    match build_guard(cfg, &store, data).await {
+    match build_guard(cfg, &store, data, metrics).await {
         Ok((guard, generated, trail)) => {
             if let Err(e) = announce_root(cfg, generated.as_ref()) {
                 if let Some(recording) = trail {
@@ -249,11 +325,13 @@ impl Recording {
 }
 
 /// Opens the credentials and the audit trail (`<root>/audit`), starts delivering bucket
-/// logs from it, and builds the request guard around the S3 service.
+/// logs from it, and builds the request guard around the S3 service, counting requests
+/// in `metrics`.
 async fn build_guard(
     cfg: &Config,
     store: &Store,
     root: &std::path::Path,
+    metrics: &Arc<Metrics>,
 ) -> anyhow::Result<(guard::Guard, Option<GeneratedRoot>, Option<Recording>)> {
     let (auth, generated) = Auth::open(store, root_source()?)
         .await
@@ -302,7 +380,9 @@ async fn build_guard(
         store.clone(),
         cfg.multipart_max_age,
     ));
-    let guard = guard::Guard::new(svc, cfg.limits, &cfg.region).with_iam(iam);
+    let guard = guard::Guard::new(svc, cfg.limits, &cfg.region)
+        .with_iam(iam)
+        .with_metrics(Arc::clone(metrics));
     let Some(trail) = trail else {
         return Ok((guard, generated, None));
     };
@@ -319,6 +399,7 @@ async fn build_guard(
     )
     .await
     .context("could not start delivering bucket logs")?;
+    metrics.watch_audit(trail.gauge());
     let recording = Recording { trail, delivery };
     Ok((
         guard.with_audit(recording.trail.clone()),
@@ -348,17 +429,20 @@ async fn listen(cfg: &Config) -> anyhow::Result<(TcpListener, Option<TlsAcceptor
     Ok((tcp, tls, local))
 }
 
-/// Serves `gate` until a shutdown signal.
-async fn serve_gate(cfg: &Config, tcp: TcpListener, tls: Option<TlsAcceptor>, gate: Gate) {
-    listener::serve(
-        tcp,
-        tls,
-        gate,
-        cfg.limits,
-        cfg.shutdown_grace,
-        shutdown_signal(),
-    )
-    .await;
+/// Serves `gate` until a shutdown signal, from which on the server reports not ready (the
+/// metrics listener keeps answering while open requests finish).
+async fn serve_gate(
+    cfg: &Config,
+    tcp: TcpListener,
+    tls: Option<TlsAcceptor>,
+    gate: Gate,
+    ops: &Ops,
+) {
+    let stop = async {
+        shutdown_signal().await;
+        ops.readiness.stopping();
+    };
+    listener::serve(tcp, tls, gate, cfg.limits, cfg.shutdown_grace, stop).await;
 }
 
 /// Opens the store under `root` with `master_key`: durable (fsynced, index file) or

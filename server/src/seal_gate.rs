@@ -4,8 +4,9 @@
 //! until `coffer unlock` supplies a passphrase or recovery shares, the gate answers every
 //! request `503 ServiceUnavailable` (an S3 XML error, so SDKs retry and say why). Once the
 //! store is open the gate is opened with the request [`Guard`], and from then on passes
-//! every request to it. The state is one flag ([`Gate::is_sealed`]) that a readiness
-//! endpoint can report.
+//! every request to it. The health probes (`guard/health.rs`) are answered here, before
+//! either, sealed or not: live says the process answers, ready says the store is open
+//! (among other things).
 //!
 //! Refused requests are audited too (issue 11: every request, served or refused), but the
 //! trail's key is sealed with the data: their records wait in memory (at most
@@ -21,8 +22,9 @@ use http::{HeaderValue, Method, Request, Response};
 use hyper::body::Incoming;
 use tracing::Instrument as _;
 
-use crate::activity::Activity;
+use crate::activity::{Activity, Tracked};
 use crate::audit_trail::AuditTrail;
+use crate::guard::health::{self, Probe, Readiness};
 use crate::guard::{Guard, Refusal, error_response, request_log};
 use crate::limits::SEALED_RECORDS_MAX;
 
@@ -33,21 +35,24 @@ pub(crate) struct Gate {
     backlog: Arc<Mutex<Backlog>>,
     /// The client's address and what its connection is doing, once bound to one.
     connection: Option<(Client, Arc<Activity>)>,
+    /// What the readiness probe reports.
+    readiness: Arc<Readiness>,
 }
 
 impl Gate {
-    /// A gate that is sealed until [`Gate::open`].
-    pub(crate) fn sealed() -> Gate {
+    /// A gate that is sealed until [`Gate::open`], its probes reporting `readiness`.
+    pub(crate) fn sealed(readiness: Arc<Readiness>) -> Gate {
         Gate {
             guard: Arc::new(OnceLock::new()),
             backlog: Arc::default(),
             connection: None,
+            readiness,
         }
     }
 
     /// A gate open from the start (ephemeral mode, or an unlocker given at start).
-    pub(crate) fn open_with(guard: Guard) -> Gate {
-        let gate = Gate::sealed();
+    pub(crate) fn open_with(guard: Guard, readiness: Arc<Readiness>) -> Gate {
+        let gate = Gate::sealed(readiness);
         gate.open(guard);
         gate
     }
@@ -105,6 +110,23 @@ impl hyper::service::Service<Request<Incoming>> for Gate {
     type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
+        if let Some(probe) = health::probe(req.method(), req.uri(), req.headers()) {
+            // Not audited, not counted, logged at debug: see guard/health.rs.
+            let readiness = Arc::clone(&self.readiness);
+            let busy = self.connection.as_ref().map(|(_, a)| a.begin());
+            let is_head = req.method() == Method::HEAD;
+            return Box::pin(async move {
+                let ready = match probe {
+                    Probe::Live => Ok(()),
+                    Probe::Ready => readiness.check().await,
+                };
+                let resp = health::answer(probe, ready, is_head);
+                Ok(match busy {
+                    Some(busy) => resp.map(|body| s3s::Body::http_body(Tracked::new(body, busy))),
+                    None => resp,
+                })
+            });
+        }
         if let Some(guard) = self.guard.get() {
             return match &self.connection {
                 Some((client, activity)) => guard

@@ -62,9 +62,10 @@ impl Pending {
         self.slot.commit_gate()
     }
 
-    /// Queues the outcome record of `resp`. A read is answered even if the trail is down
-    /// (the writer has logged why); a change could not have committed then.
-    pub(super) async fn finish(self, resp: &Response<s3s::Body>) {
+    /// Queues the outcome record of `resp`, and returns the operation it names. A read is
+    /// answered even if the trail is down (the writer has logged why); a change could not
+    /// have committed then.
+    pub(super) async fn finish(self, resp: &Response<s3s::Body>) -> String {
         let note = self.slot.take();
         let mut record = note.fill(self.slot.base().clone());
         let headers = resp.headers();
@@ -77,17 +78,26 @@ impl Pending {
         record.status = resp.status().as_u16();
         record.error_code = error_code(resp);
         // A HEAD answer announces the object's length but sends no body.
-        record.bytes_out = if self.is_head {
-            0
-        } else {
-            content_length(headers)
-        };
+        record.bytes_out = bytes_out(resp, self.is_head);
         record.duration_us = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let operation = record.operation.clone();
         let _ = self.slot.trail().submit(record, false).await;
+        operation
     }
 }
 
-fn content_length(headers: &http::HeaderMap) -> u64 {
+/// The body bytes `resp` sends: its announced length, none for HEAD (which announces the
+/// object's length but sends no body). The audit record and the metrics count alike.
+pub(super) fn bytes_out(resp: &Response<s3s::Body>, is_head: bool) -> u64 {
+    if is_head {
+        0
+    } else {
+        content_length(resp.headers())
+    }
+}
+
+/// The announced body length (`Content-Length`), or 0.
+pub(super) fn content_length(headers: &http::HeaderMap) -> u64 {
     headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -97,7 +107,7 @@ fn content_length(headers: &http::HeaderMap) -> u64 {
 
 /// The `<Code>` of an error body (S3's and IAM's are small and fully buffered), or the
 /// `__type` of KMS's JSON one (written by serde_json, so `__type` comes first).
-fn error_code(resp: &Response<s3s::Body>) -> Option<String> {
+pub(super) fn error_code(resp: &Response<s3s::Body>) -> Option<String> {
     if resp.status().as_u16() < 300 {
         return None;
     }

@@ -15,7 +15,12 @@
 //!   `Expect: 100-continue` lets the client send it) says the connection closes;
 //! - [`refusal`]: the S3 errors all of the above answer with;
 //! - [`audit_record`]: the audit record of every request, served or refused, durable before
-//!   a change is acknowledged.
+//!   a change is acknowledged;
+//! - [`health`]: the unsigned liveness and readiness probes, answered before all of the
+//!   above (by the seal gate, which knows whether the store is open) and never audited.
+//!
+//! Each request served here is counted in the metrics (`crate::metrics`) by the operation
+//! its audit note names, so requests are classified once.
 //!
 //! Requests signed for IAM or STS are not S3's: the guard hands them to `crate::iam`.
 //!
@@ -26,6 +31,7 @@ mod auth_params;
 mod body_bounds;
 mod form_fields;
 mod form_intake;
+pub(crate) mod health;
 mod refusal;
 pub(crate) mod request_log;
 mod throttle;
@@ -47,10 +53,11 @@ use self::form_intake::FormIntake;
 use self::throttle::AuthThrottle;
 use self::unread_body::{RequestBody, Watched};
 use crate::activity::{Activity, Tracked};
-use crate::audit_trail::AuditTrail;
+use crate::audit_trail::{AuditTrail, OperationNote};
 use crate::client::Client;
 use crate::iam::{self, Iam};
 use crate::limits::{Limits, THROTTLE_FAILURE_DELAY};
+use crate::metrics::{Metrics, Observation, Operation};
 
 #[cfg(test)]
 pub(crate) use self::auth_params::Scope;
@@ -76,6 +83,8 @@ pub(crate) struct Guard {
     iam: Option<Iam>,
     /// Where every request is recorded.
     audit: Option<AuditTrail>,
+    /// Where every request is counted.
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Guard {
@@ -91,6 +100,15 @@ impl Guard {
             activity: None,
             iam: None,
             audit: None,
+            metrics: None,
+        }
+    }
+
+    /// The guard also counting every request in `metrics`.
+    pub(crate) fn with_metrics(self, metrics: Arc<Metrics>) -> Guard {
+        Guard {
+            metrics: Some(metrics),
+            ..self
         }
     }
 
@@ -142,12 +160,34 @@ impl hyper::service::Service<Request<Incoming>> for Guard {
                 let pending = guard.audit.as_ref().map(|trail| {
                     audit_record::Pending::begin(trail, &mut req, &id, guard.client, started)
                 });
+                // Without a trail the operation is still noted, for the metrics.
+                let op_note = (pending.is_none() && guard.metrics.is_some()).then(|| {
+                    let note = OperationNote::default();
+                    req.extensions_mut().insert(note.clone());
+                    note
+                });
+                let bytes_in = audit_record::content_length(req.headers());
                 let resp = match &pending {
                     Some(p) => p.commit_gate().scope(guard.handle(req)).await,
                     None => guard.handle(req).await,
                 };
-                if let Some(pending) = pending {
-                    pending.finish(&resp).await;
+                let operation = match pending {
+                    Some(pending) => Some(pending.finish(&resp).await),
+                    None => op_note.and_then(|note| note.take()),
+                };
+                if let Some(metrics) = &guard.metrics {
+                    let status = resp.status().as_u16();
+                    metrics.observe(Observation {
+                        operation: Operation::of(operation.as_deref()),
+                        status,
+                        bytes_in,
+                        bytes_out: audit_record::bytes_out(&resp, method == Method::HEAD),
+                        elapsed: started.elapsed(),
+                        // A HEAD answer has no body to read a code from.
+                        server_error: (status >= 500).then(|| {
+                            audit_record::error_code(&resp).unwrap_or_else(|| "Unknown".to_owned())
+                        }),
+                    });
                 }
                 let resp = request_log::stamp(resp, &id);
                 tracing::info!(
