@@ -16,6 +16,11 @@ COPY --from=builder /out/coffer /usr/local/bin/coffer
 USER coffer
 VOLUME ["/data"]
 EXPOSE 9000
+# The slim base has no curl: the binary probes its own readiness (README "Health and
+# metrics"); unhealthy while sealed, shutting down or unable to write /data. With TLS only
+# on 9000, add --metrics-listen to the command and probe that address instead.
+HEALTHCHECK --interval=15s --timeout=6s --start-period=20s --retries=3 \
+  CMD ["coffer", "health", "--addr", "127.0.0.1:9000"]
 ENTRYPOINT ["coffer"]
 # P7: plain HTTP is served only on loopback unless --insecure-http is given. Inside a
 # container the listener must bind 0.0.0.0, so this default opts in explicitly. In

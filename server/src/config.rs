@@ -93,6 +93,9 @@ pub(crate) enum Command {
     /// (filtered), `verify` checks the hash chain and, given one, a checkpoint from the
     /// server log.
     Audit(crate::audit_cmd::AuditArgs),
+    /// Probe a running server's health endpoint (for container HEALTHCHECKs, which have
+    /// no curl in Coffer's image): exits 0 if it answers 200, 1 otherwise.
+    Health(crate::health_cmd::HealthArgs),
 }
 
 /// Flags of `coffer serve`. Every flag can also be set by the `COFFER_…` variable shown.

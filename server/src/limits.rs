@@ -146,6 +146,8 @@ pub(crate) const METRICS_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a readiness check of the data directory's writability is reused: a probe every
 /// second costs one small unsynced temp file every few seconds at most.
 pub(crate) const READY_DISK_CHECK_EVERY: Duration = Duration::from_secs(5);
+/// Time `coffer health` waits for the server's answer.
+pub(crate) const HEALTH_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 // ---- Users ----
 

@@ -16,6 +16,7 @@ mod client;
 mod config;
 mod ephemeral;
 mod guard;
+mod health_cmd;
 mod iam;
 mod init_cmd;
 mod keys_cmd;
@@ -74,6 +75,7 @@ async fn main() -> ExitCode {
         Command::Keys(args) => keys_cmd::run(args).await,
         Command::Users(args) => users_cmd::run(args).await,
         Command::Audit(args) => audit_cmd::run(args).await,
+        Command::Health(args) => health_cmd::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -335,6 +335,27 @@ async fn ready_turns_503_while_stopping() {
 }
 
 #[tokio::test]
+async fn the_health_command_probes_the_listener() {
+    let env = TestEnv::new();
+    let server = env.start_ephemeral_with(&["--metrics-listen", "127.0.0.1:0"]);
+    for addr in [server.addr, metrics_addr(&server)] {
+        let addr = addr.to_string();
+        let (ok, out, _) = env.run(&["health", "--addr", &addr], &[], b"");
+        assert!(ok, "{out}");
+        assert_eq!(out.trim(), "ready");
+        let (ok, out, _) = env.run(&["health", "--live", "--addr", &addr], &[], b"");
+        assert!(ok, "{out}");
+        assert_eq!(out.trim(), "live");
+    }
+    // Nothing listening: a failure, quickly.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let (ok, _, _) = env.run(&["health", "--addr", &addr], &[], b"");
+    assert!(!ok);
+}
+
+#[tokio::test]
 async fn json_logs_are_one_object_per_line() {
     let env = TestEnv::new();
     let mut server = env.start_ephemeral_with(&["--log-format", "json"]);
