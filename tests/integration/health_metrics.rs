@@ -238,6 +238,26 @@ async fn metrics_count_requests_bytes_and_latency_by_operation() {
 }
 
 #[tokio::test]
+async fn without_the_audit_trail_operations_are_still_named() {
+    let env = TestEnv::new();
+    let server = env.start_ephemeral_with(&["--no-audit", "--metrics-listen", "127.0.0.1:0"]);
+    let client = server.client();
+    create_bucket(&client, "bkt").await;
+    put(&client, "bkt", "k", b"body").await;
+    let text = scrape(&server).await;
+    assert_eq!(
+        sample(
+            &text,
+            "coffer_requests_total{operation=\"PutObject\",status=\"200\"}"
+        ),
+        Some(1),
+        "{text}"
+    );
+    assert!(!text.contains("Unknown"), "{text}");
+    assert!(!text.contains("coffer_audit_sequence"), "{text}");
+}
+
+#[tokio::test]
 async fn p6_no_names_in_metrics() {
     let env = TestEnv::new();
     let server = env.start_ephemeral_with(&["--metrics-listen", "127.0.0.1:0"]);

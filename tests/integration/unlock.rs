@@ -59,6 +59,12 @@ async fn assert_sealed(server: &Server) {
     let resp = raw::request(server.addr, "GET", "/clinic/scan.bin", &[], b"").await;
     assert_eq!(resp.status, 503);
     assert!(resp.text().contains("sealed"), "{}", resp.text());
+    // Alive, but not ready (issue 13): an orchestrator sees why requests fail.
+    let live = raw::request(server.addr, "GET", "/health/live", &[], b"").await;
+    assert_eq!(live.status, 200, "{}", live.text());
+    let ready = raw::request(server.addr, "GET", "/health/ready", &[], b"").await;
+    assert_eq!(ready.status, 503, "{}", ready.text());
+    assert_eq!(ready.text(), "not ready\n");
 }
 
 fn unlock(env: &TestEnv, flags: &[&str], stdin: &[u8]) -> (bool, String) {
@@ -117,6 +123,9 @@ async fn sealed_start_serves_503_until_coffer_unlock_and_a_restart_seals_again()
 
     let (ok, log) = unlock(&env, &["--passphrase-file", &passphrase], b"");
     assert!(ok, "unlock failed: {log}");
+    // Ready as soon as `coffer unlock` returns.
+    let ready = raw::request(server.addr, "GET", "/health/ready", &[], b"").await;
+    assert_eq!(ready.status, 200, "{}", ready.text());
     let s3 = server.client();
     s3.create_bucket().bucket("clinic").send().await.unwrap();
     put(&s3, "clinic", "scan.bin", b"a scan").await;
