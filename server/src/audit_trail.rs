@@ -302,6 +302,7 @@ async fn run<S: Sink>(
                     let Some(s) = sink.take() else { return };
                     let (s, ok) = blocking(s, |s| s.sync().is_ok()).await;
                     broken |= !ok;
+                    gauge.broken.store(u64::from(broken), Ordering::Relaxed);
                     unsynced_since = None;
                     if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
                         last_checkpoint = Instant::now();
@@ -753,8 +754,13 @@ mod tests {
         let (sink, fail, _) = faulty(dir.path());
         let trail = AuditTrail::start(sink);
         trail.submit(record("ok"), true).await.unwrap();
+        // The metrics' gauge moves before the waiter hears.
+        let gauge = trail.gauge();
+        assert_eq!(gauge.sequence.load(Ordering::Relaxed), 1);
+        assert_eq!(gauge.broken.load(Ordering::Relaxed), 0);
         *fail.lock().unwrap() = true;
         assert!(trail.submit(record("lost"), true).await.is_err());
+        assert_eq!(gauge.broken.load(Ordering::Relaxed), 1);
         // Broken stays broken, even once the disk would take records again.
         *fail.lock().unwrap() = false;
         assert!(trail.submit(record("after"), true).await.is_err());
