@@ -171,6 +171,12 @@ impl Ops {
             client_addr(local)
         ))?;
         tracing::info!(listen = %local, "serving metrics and health probes");
+        if !local.ip().to_canonical().is_loopback() {
+            tracing::warn!(
+                listen = %local,
+                "metrics beyond loopback (--metrics-allow-remote): anyone who reaches this port reads traffic volumes; firewall it"
+            );
+        }
         let listener = tokio::spawn(metrics_listener::serve(
             tcp,
             Arc::clone(&metrics),
