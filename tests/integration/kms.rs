@@ -147,6 +147,66 @@ async fn aws_cli_creates_describes_lists_and_schedules_keys() {
         .collect();
     assert_eq!(ids, [id.as_str(), second.as_str()], "{all}");
 
+    // What Terraform's aws_kms_key reads after creating a key, and aliases that move.
+    let policy = kms(&env, &server, None, &["get-key-policy", "--key-id", &id]);
+    let policy: Value = serde_json::from_str(policy["Policy"].as_str().unwrap()).unwrap();
+    assert_eq!(policy["Statement"][0]["Action"], "kms:*", "{policy}");
+    let rotation = kms(
+        &env,
+        &server,
+        None,
+        &["get-key-rotation-status", "--key-id", &id],
+    );
+    assert_eq!(rotation["KeyRotationEnabled"], false);
+    let tags = kms(
+        &env,
+        &server,
+        None,
+        &["list-resource-tags", "--key-id", &id],
+    );
+    assert_eq!(tags["Tags"], serde_json::json!([]));
+    kms(
+        &env,
+        &server,
+        None,
+        &[
+            "update-alias",
+            "--alias-name",
+            "alias/study-7",
+            "--target-key-id",
+            &second,
+        ],
+    );
+    assert_eq!(
+        state(&env, &server, "alias/study-7")["KeyId"],
+        second.as_str()
+    );
+    kms(
+        &env,
+        &server,
+        None,
+        &["delete-alias", "--alias-name", "alias/study-7"],
+    );
+    kms_err(
+        &env,
+        &server,
+        None,
+        &["describe-key", "--key-id", "alias/study-7"],
+        "NotFoundException",
+    );
+    kms(
+        &env,
+        &server,
+        None,
+        &[
+            "create-alias",
+            "--alias-name",
+            "alias/study-7",
+            "--target-key-id",
+            &id,
+        ],
+    );
+
     // Disable and enable.
     kms(&env, &server, None, &["disable-key", "--key-id", &id]);
     let meta = state(&env, &server, &id);

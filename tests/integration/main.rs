@@ -51,6 +51,7 @@ mod public_access;
 mod region;
 mod sdk_clients;
 mod sse_c;
+mod sse_kms;
 mod storage;
 mod tls;
 mod unlock;
