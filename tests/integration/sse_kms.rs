@@ -20,7 +20,7 @@ use aws_sdk_s3::types::{
 use base64::Engine as _;
 
 use crate::clients::require;
-use crate::common::iam_cli::{aws_ok, user_with_key};
+use crate::common::iam_cli::{aws_as, aws_ok, user_with_key};
 use crate::common::markers::{assert_no_marker_anywhere, marker};
 use crate::common::{
     Expect, ROOT_ACCESS_KEY, ROOT_SECRET_KEY, Server, TestEnv, assert_s3_err, create_bucket,
@@ -226,6 +226,45 @@ async fn sse_kms_round_trips_copies_multipart_and_bucket_defaults() {
     assert_eq!(
         head_sse(&s3, "clinic", "a").await,
         (Some("aws:kms".into()), Some(arn_a.clone()))
+    );
+
+    // The aws CLI, as the README's per-patient example runs it.
+    let photo = env.scratch().join("wound-0412.jpg");
+    std::fs::write(&photo, &body[..MIB]).unwrap();
+    let copied = aws_as(
+        &env,
+        &server,
+        None,
+        &[
+            "s3",
+            "cp",
+            photo.to_str().unwrap(),
+            "s3://clinic/1717/",
+            "--sse",
+            "aws:kms",
+            "--sse-kms-key-id",
+            "alias/patient-a",
+        ],
+    );
+    assert!(copied.status.success(), "{copied:?}");
+    let head = aws_ok(
+        &env,
+        &server,
+        None,
+        &[
+            "s3api",
+            "head-object",
+            "--bucket",
+            "clinic",
+            "--key",
+            "1717/wound-0412.jpg",
+        ],
+    );
+    assert_eq!(head["ServerSideEncryption"], "aws:kms", "{head}");
+    assert_eq!(head["SSEKMSKeyId"], arn_a.as_str(), "{head}");
+    assert_eq!(
+        get(&s3, "clinic", "1717/wound-0412.jpg").await,
+        &body[..MIB]
     );
 
     // AWS's answers to what does not fit.
