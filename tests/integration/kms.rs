@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use crate::clients::require;
-use crate::common::iam_cli::{aws_err, aws_ok, user_with_key};
+use crate::common::iam_cli::{aws_err, aws_ok, put_user_policy, user_with_key};
 use crate::common::markers::{assert_no_marker_anywhere, marker};
 use crate::common::{Server, TestEnv};
 
@@ -339,21 +339,7 @@ async fn a_user_needs_a_kms_policy() {
         "AccessDeniedException",
     );
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:CreateKey","kms:DescribeKey","kms:ListKeys"],"Resource":"*"}]}"#;
-    aws_ok(
-        &env,
-        &server,
-        None,
-        &[
-            "iam",
-            "put-user-policy",
-            "--user-name",
-            "dora",
-            "--policy-name",
-            "kms",
-            "--policy-document",
-            policy,
-        ],
-    );
+    put_user_policy(&env, &server, "dora", "kms", policy);
     let mine = kms(&env, &server, dora, &["create-key"])["KeyMetadata"]["KeyId"]
         .as_str()
         .unwrap()

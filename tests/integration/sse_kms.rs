@@ -20,7 +20,7 @@ use aws_sdk_s3::types::{
 use base64::Engine as _;
 
 use crate::clients::require;
-use crate::common::iam_cli::{aws_as, aws_ok, user_with_key};
+use crate::common::iam_cli::{aws_as, aws_ok, put_user_policy, user_with_key};
 use crate::common::markers::{assert_no_marker_anywhere, marker};
 use crate::common::{
     Expect, ROOT_ACCESS_KEY, ROOT_SECRET_KEY, Server, TestEnv, assert_s3_err, create_bucket,
@@ -73,6 +73,14 @@ async fn put_kms(
         .send()
         .await
         .unwrap_or_else(|e| panic!("put: {}", aws_sdk_s3::error::DisplayErrorContext(&e)))
+}
+
+/// A one-byte PUT of `clinic/x`, for the requests that must be refused.
+fn refused_put(s3: &Client) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+    s3.put_object()
+        .bucket("clinic")
+        .key("x")
+        .body(ByteStream::from_static(b"x"))
 }
 
 async fn get(s3: &Client, bucket: &str, key: &str) -> Vec<u8> {
@@ -269,21 +277,12 @@ async fn sse_kms_round_trips_copies_multipart_and_bucket_defaults() {
 
     // AWS's answers to what does not fit.
     assert_s3_err(
-        s3.put_object()
-            .bucket("clinic")
-            .key("x")
-            .body(ByteStream::from_static(b"x"))
-            .ssekms_key_id(&arn_b)
-            .send()
-            .await,
+        refused_put(&s3).ssekms_key_id(&arn_b).send().await,
         400,
         Some("InvalidArgument"),
     );
     assert_s3_err(
-        s3.put_object()
-            .bucket("clinic")
-            .key("x")
-            .body(ByteStream::from_static(b"x"))
+        refused_put(&s3)
             .server_side_encryption(ServerSideEncryption::AwsKms)
             .ssekms_key_id("alias/nobody")
             .send()
@@ -292,10 +291,7 @@ async fn sse_kms_round_trips_copies_multipart_and_bucket_defaults() {
         Some("KMS.NotFoundException"),
     );
     assert_s3_err(
-        s3.put_object()
-            .bucket("clinic")
-            .key("x")
-            .body(ByteStream::from_static(b"x"))
+        refused_put(&s3)
             .server_side_encryption(ServerSideEncryption::AwsKms)
             .ssekms_encryption_context("bm90IGpzb24=")
             .send()
@@ -304,10 +300,7 @@ async fn sse_kms_round_trips_copies_multipart_and_bucket_defaults() {
         Some("InvalidArgument"),
     );
     assert_s3_err(
-        s3.put_object()
-            .bucket("clinic")
-            .key("x")
-            .body(ByteStream::from_static(b"x"))
+        refused_put(&s3)
             .server_side_encryption(ServerSideEncryption::AwsKmsDsse)
             .send()
             .await,
@@ -489,10 +482,7 @@ async fn sse_kms_round_trips_copies_multipart_and_bucket_defaults() {
     assert_eq!(head_sse(&s3, "clinic", "a").await.1, Some(arn_a.clone()));
     assert_eq!(get(&s3, "clinic", "b").await, body);
     assert_s3_err(
-        s3.put_object()
-            .bucket("clinic")
-            .key("x")
-            .body(ByteStream::from_static(b"x"))
+        refused_put(&s3)
             .server_side_encryption(ServerSideEncryption::AwsKms)
             .ssekms_key_id("alias/patient-a")
             .send()
@@ -545,24 +535,13 @@ async fn kms_permissions_decide_who_may_use_a_key() {
             r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":{actions},"Resource":"{resource}"}}]}}"#
         )
     };
-    let set_policy = |name: &str, doc: &str| {
-        aws_ok(
-            &env,
-            &server,
-            None,
-            &[
-                "iam",
-                "put-user-policy",
-                "--user-name",
-                "nurse",
-                "--policy-name",
-                name,
-                "--policy-document",
-                doc,
-            ],
-        );
-    };
-    set_policy("s3", &allow(r#"["s3:*"]"#, "arn:aws:s3:::ward*"));
+    put_user_policy(
+        &env,
+        &server,
+        "nurse",
+        "s3",
+        &allow(r#"["s3:*"]"#, "arn:aws:s3:::ward*"),
+    );
     let nurse = s3_client(&server.endpoint, &ak, &sk, None);
     // The nurse's own bucket; root stores a scan in it under the study's key.
     create_bucket(&nurse, "ward").await;
@@ -590,7 +569,13 @@ async fn kms_permissions_decide_who_may_use_a_key() {
     // Objects under Coffer's own keys are the bucket's business only.
     put(&nurse, "ward", "plain", b"plain").await;
 
-    set_policy("decrypt", &allow(r#"["kms:Decrypt"]"#, &arn));
+    put_user_policy(
+        &env,
+        &server,
+        "nurse",
+        "decrypt",
+        &allow(r#"["kms:Decrypt"]"#, &arn),
+    );
     assert_eq!(get(&nurse, "ward", "scan").await, b"study 9");
     assert_s3_err(
         nurse
@@ -605,7 +590,13 @@ async fn kms_permissions_decide_who_may_use_a_key() {
         403,
         Some("AccessDenied"),
     );
-    set_policy("seal", &allow(r#"["kms:GenerateDataKey"]"#, &arn));
+    put_user_policy(
+        &env,
+        &server,
+        "nurse",
+        "seal",
+        &allow(r#"["kms:GenerateDataKey"]"#, &arn),
+    );
     put_kms(&nurse, "ward", "new", b"sealed by the nurse", Some(&arn)).await;
     assert_eq!(get(&nurse, "ward", "new").await, b"sealed by the nurse");
 }
