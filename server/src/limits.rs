@@ -66,6 +66,9 @@ pub(crate) const KMS_DEFAULT_ITEMS: usize = 100;
 pub(crate) const KMS_MAX_ITEMS: usize = 1000;
 /// How often keys past their deletion date are looked for and destroyed (also at start).
 pub(crate) const KMS_SWEEP_INTERVAL: Duration = Duration::from_hours(1);
+/// Longest `x-amz-server-side-encryption-context` header (base64): AWS allows a context of
+/// up to 8 KiB; its base64 is a third longer.
+pub(crate) const SSE_KMS_CONTEXT_MAX: usize = 11 << 10;
 
 // ---- Presigned URLs ----
 

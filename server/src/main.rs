@@ -363,25 +363,28 @@ async fn build_guard(
     let kms_keys = kms::KmsKeys::open(store.clone(), &cfg.region, &auth.account())
         .await
         .context("could not load the KMS keys")?;
-    // Keys past their deletion date are destroyed now, then hourly.
-    tokio::spawn(kms::sweep_periodically(kms_keys.clone()));
+    // Keys past their deletion date are destroyed now, before serving, then hourly.
+    kms::start_sweeping(kms_keys.clone()).await;
     let iam = iam::Iam::new(
         auth.clone(),
         store.clone(),
         &cfg.region,
         cfg.tls.is_some(),
         trail.clone(),
-        Some(kms_keys),
+        Some(kms_keys.clone()),
     )
     .context("could not set up the IAM API")?;
     let svc = s3::build_service(
         store.clone(),
         auth.clone(),
-        cfg.region.clone(),
-        cfg.limits.form_cap,
-        cfg.max_uploads,
-        &cfg.domains,
-        cfg.audit,
+        kms_keys,
+        &s3::ServiceOptions {
+            region: cfg.region.clone(),
+            post_form_cap: cfg.limits.form_cap,
+            max_uploads: cfg.max_uploads,
+            domains: &cfg.domains,
+            bucket_logging: cfg.audit,
+        },
     )
     .context("could not set up the S3 service")?;
     tokio::spawn(s3::sweep_expired_uploads(

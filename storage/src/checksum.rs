@@ -195,7 +195,7 @@ mod tests {
             },
             chunks: vec![],
             lock: crate::version::ObjectLock::default(),
-            encryption: crate::keys::customer::Encryption::Coffer,
+            encryption: crate::keys::encryption::Encryption::Coffer,
         };
         let bytes = records::encode(&record);
         // The algorithm is its variant index, not its name.
@@ -217,7 +217,7 @@ mod tests {
             checksum_type: Some(ChecksumType::FullObject),
             completed: None,
             lock: crate::version::ObjectLock::default(),
-            encryption: crate::keys::customer::Encryption::Coffer,
+            encryption: crate::keys::encryption::Encryption::Coffer,
         };
         let bytes = records::encode(&upload);
         assert!(!contains(&bytes, "CRC") && !contains(&bytes, "FULL"));

@@ -81,6 +81,10 @@ pub enum Error {
     /// The request gave a customer key for an object not written with one.
     #[error("customer key given for an object without one")]
     CustomerKeyNotApplicable,
+    /// The object is under a KMS key and the request came without it, or with another: the
+    /// server resolves an object's KMS key from its record, so this is the server's fault.
+    #[error("the object's KMS key was not the one given")]
+    KmsKeyMismatch,
     /// The store is shutting down (or was shut down); nothing more is accepted.
     #[error("storage is shutting down")]
     ShuttingDown,

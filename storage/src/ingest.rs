@@ -26,7 +26,7 @@ use crate::chunks::chunk_id::ChunkId;
 use crate::chunks::seal;
 use crate::error::{Error, Result};
 use crate::inflight::Claim;
-use crate::keys::customer::Encryption;
+use crate::keys::encryption::Encryption;
 use crate::keys::keyring::BucketKeys;
 use crate::records::{BucketId, ChunkRef};
 use crate::store::Shared;

@@ -66,7 +66,8 @@ pub use chunks::chunk_store::ChunkStats;
 pub use commit_gate::{CommitGate, GateFuture};
 pub use error::{Error, Result};
 pub use ingest::{ObjectWriter, StagedBody};
-pub use keys::customer::{CustomerKey, Encryption};
+pub use keys::customer::CustomerKey;
+pub use keys::encryption::{Encryption, ExternalKey, KmsKey};
 pub use keys::keyring::MasterKey;
 pub use keys::passphrase::{Argon2Params, Passphrase};
 pub use keys::unlockers::{

@@ -6,7 +6,7 @@
 //! referenced in the index like an object's. Upload state lives in the index (so it is as
 //! sealed and as durable as everything else). See `index/uploads.rs` for the tables.
 
-use crate::keys::customer::{CustomerKey, Encryption};
+use crate::keys::encryption::{Encryption, ExternalKey};
 use std::ops::Range;
 use std::time::{Duration, SystemTime};
 
@@ -44,7 +44,7 @@ pub struct UploadInfo {
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// Checksum type chosen at creation, if any.
     pub checksum_type: Option<ChecksumType>,
-    /// Whether parts go under a customer key (SSE-C).
+    /// Whether parts go under an outside key (SSE-C, SSE-KMS).
     pub encryption: Encryption,
 }
 
@@ -274,8 +274,8 @@ impl Store {
         .await
     }
 
-    /// [`Store::create_upload`] under a customer key (SSE-C): every part must then be
-    /// written with [`Store::object_writer_with`] under the same key.
+    /// [`Store::create_upload`] under an outside key (SSE-C, SSE-KMS): every part must
+    /// then be written with [`Store::object_writer_with`] under the same key.
     ///
     /// # Errors
     /// As [`Store::create_upload`].
@@ -288,13 +288,13 @@ impl Store {
         checksum_algorithm: Option<ChecksumAlgorithm>,
         checksum_type: Option<ChecksumType>,
         lock: ObjectLock,
-        customer: Option<&CustomerKey>,
+        external: Option<&ExternalKey>,
     ) -> Result<UploadInfo> {
-        let encryption = match customer {
+        let encryption = match external {
             None => Encryption::Coffer,
-            Some(customer) => {
+            Some(external) => {
                 let keys = self.inner.shared.bucket_keys(&bucket.id).await?;
-                keys.for_write(Some(customer)).1
+                keys.for_write(Some(external)).1
             }
         };
         if key.len() > MAX_KEY_LEN {
@@ -619,7 +619,7 @@ mod tests {
             checksum_type: None,
             completed: None,
             lock: ObjectLock::default(),
-            encryption: crate::keys::customer::Encryption::Coffer,
+            encryption: crate::keys::encryption::Encryption::Coffer,
         }
     }
 

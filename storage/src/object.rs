@@ -99,7 +99,7 @@ pub struct ObjectInfo {
     /// Object Lock state of this version.
     pub lock: ObjectLock,
     /// Which keys the body is under (SSE-C or the bucket's).
-    pub encryption: crate::keys::customer::Encryption,
+    pub encryption: crate::keys::encryption::Encryption,
     pub(crate) bucket: BucketId,
     pub(crate) seq: u64,
     pub(crate) modified_ms: u64,

@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use crate::error::{Error, Result};
 use crate::ingest::{ObjectWriter, StagedBody};
-use crate::keys::customer::{CustomerKey, Encryption};
+use crate::keys::encryption::{Encryption, ExternalKey};
 use crate::list::{ListPage, ListParams};
 use crate::object::{BucketInfo, ObjectGrant, ObjectInfo, ObjectMeta, now_ms};
 use crate::reader::{self, ObjectReader};
@@ -86,19 +86,20 @@ impl Store {
         self.object_writer_with(bucket, None).await
     }
 
-    /// Starts an upload into `bucket` under a customer key (SSE-C) if one is given: the
-    /// chunks get ids and seals derived from the bucket's keys and that key, and the
-    /// committed record keeps only a keyed MAC of it.
+    /// Starts an upload into `bucket` under an outside key if one is given (SSE-C's
+    /// customer key, SSE-KMS's KMS key): the chunks get ids and seals derived from the
+    /// bucket's keys and that key, and the committed record keeps only a keyed MAC of a
+    /// customer key, or a KMS key's id and context digest.
     ///
     /// # Errors
     /// `Error::NoSuchBucket`.
     pub async fn object_writer_with(
         &self,
         bucket: &BucketInfo,
-        customer: Option<&CustomerKey>,
+        external: Option<&ExternalKey>,
     ) -> Result<ObjectWriter> {
         let shared = &self.inner.shared;
-        let (keys, encryption) = shared.bucket_keys(&bucket.id).await?.for_write(customer);
+        let (keys, encryption) = shared.bucket_keys(&bucket.id).await?.for_write(external);
         Ok(ObjectWriter::new(
             shared.clone(),
             bucket.id,
@@ -107,19 +108,19 @@ impl Store {
         ))
     }
 
-    /// Whether `customer` is the key (or absence of one) that reads `obj`; for HEAD, and
+    /// Whether `external` is the key (or absence of one) that reads `obj`; for HEAD, and
     /// for GET before the response starts.
     ///
     /// # Errors
     /// `Error::CustomerKeyRequired`, `Error::CustomerKeyMismatch`,
-    /// `Error::CustomerKeyNotApplicable`; `Error::NoSuchBucket`.
-    pub async fn check_customer_key(
+    /// `Error::CustomerKeyNotApplicable`, `Error::KmsKeyMismatch`; `Error::NoSuchBucket`.
+    pub async fn check_object_key(
         &self,
         obj: &ObjectInfo,
-        customer: Option<&CustomerKey>,
+        external: Option<&ExternalKey>,
     ) -> Result<()> {
         let keys = self.inner.shared.bucket_keys(&obj.bucket).await?;
-        crate::keys::customer::check(&keys, obj.encryption, customer)
+        crate::keys::encryption::check(&keys, obj.encryption, external)
     }
 
     /// [`Store::commit_object_with`] with no condition and no lock.
@@ -193,29 +194,28 @@ impl Store {
             .await
     }
 
-    /// [`Store::copy_object`] with customer keys (SSE-C): `src_customer` opens the source,
-    /// `dst_customer` keys the copy. Only a copy between plain objects in one bucket links
-    /// chunks; any copy involving a customer key reads and reseals, since chunk ids and
-    /// seals differ per key (and a copy re-keyed to another customer key must not keep
-    /// chunks the old key opens).
+    /// [`Store::copy_object`] with outside keys (SSE-C, SSE-KMS): `src_key` opens the
+    /// source, `dst_key_with` keys the copy. Only a copy between objects under the bucket's
+    /// own keys in one bucket links chunks; any copy involving an outside key reads and
+    /// reseals, since chunk ids and seals differ per key (and a copy re-keyed to another key
+    /// must not keep chunks the old key opens).
     ///
     /// # Errors
-    /// As [`Store::copy_object`]; `Error::CustomerKeyRequired` /
-    /// `Error::CustomerKeyMismatch` / `Error::CustomerKeyNotApplicable` for the source.
+    /// As [`Store::copy_object`]; as [`Store::check_object_key`] for the source.
     #[allow(clippy::too_many_arguments)]
     pub async fn copy_object_with(
         &self,
         src: &ObjectInfo,
-        src_customer: Option<&CustomerKey>,
+        src_key: Option<&ExternalKey>,
         dst_bucket: &BucketInfo,
         dst_key: &str,
         meta: ObjectMeta,
         options: WriteOptions,
-        dst_customer: Option<&CustomerKey>,
+        dst_key_with: Option<&ExternalKey>,
     ) -> Result<ObjectInfo> {
         check_key(dst_key)?;
-        self.check_customer_key(src, src_customer).await?;
-        if src.bucket == dst_bucket.id && src_customer.is_none() && dst_customer.is_none() {
+        self.check_object_key(src, src_key).await?;
+        if src.bucket == dst_bucket.id && src_key.is_none() && dst_key_with.is_none() {
             let record = new_record(0, String::new(), meta, options.lock);
             let reply = self
                 .submit(Op::LinkObject {
@@ -240,8 +240,8 @@ impl Store {
         {
             return Err(Error::NoSuchKey);
         }
-        let mut writer = self.object_writer_with(dst_bucket, dst_customer).await?;
-        let mut reader = self.read_object_with(src, 0..src.size, src_customer);
+        let mut writer = self.object_writer_with(dst_bucket, dst_key_with).await?;
+        let mut reader = self.read_object_with(src, 0..src.size, src_key);
         while let Some(piece) = reader.recv().await {
             writer.write(piece?).await?;
         }
@@ -388,16 +388,16 @@ impl Store {
         reader::spawn(&self.inner.shared, obj, range, None)
     }
 
-    /// [`Store::read_object`] with the request's customer key (SSE-C). The key is checked
-    /// against the object's record before any chunk is opened; a missing or wrong key
-    /// ends the stream with the error [`Store::check_customer_key`] gives.
+    /// [`Store::read_object`] with the object's outside key (SSE-C, SSE-KMS). The key is
+    /// checked against the object's record before any chunk is opened; a missing or wrong
+    /// key ends the stream with the error [`Store::check_object_key`] gives.
     pub fn read_object_with(
         &self,
         obj: &ObjectInfo,
         range: Range<u64>,
-        customer: Option<&CustomerKey>,
+        external: Option<&ExternalKey>,
     ) -> ObjectReader {
-        reader::spawn(&self.inner.shared, obj, range, customer.cloned())
+        reader::spawn(&self.inner.shared, obj, range, external.cloned())
     }
 
     /// Deletes the object at `key` (a delete marker in a versioned bucket); `Ok(false)` if

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::chunks::seal;
 use crate::error::{Error, Result};
-use crate::keys::customer::{CustomerKey, Encryption};
+use crate::keys::encryption::{Encryption, ExternalKey};
 use crate::keys::keyring::BucketKeys;
 use crate::object::ObjectInfo;
 use crate::records::{BucketId, ChunkRef};
@@ -58,7 +58,7 @@ pub(crate) fn spawn(
     shared: &Arc<Shared>,
     obj: &ObjectInfo,
     range: Range<u64>,
-    customer: Option<CustomerKey>,
+    external: Option<ExternalKey>,
 ) -> ObjectReader {
     let (tx, rx) = mpsc::channel(READ_AHEAD);
     let plan = plan(&obj.chunks, obj.size, range);
@@ -66,7 +66,7 @@ pub(crate) fn spawn(
         let open = Open {
             bucket: obj.bucket,
             encryption: obj.encryption,
-            customer,
+            external,
         };
         shared
             .runtime
@@ -106,7 +106,7 @@ fn plan(chunks: &[ChunkRef], size: u64, range: Range<u64>) -> Vec<Piece> {
 struct Open {
     bucket: BucketId,
     encryption: Encryption,
-    customer: Option<CustomerKey>,
+    external: Option<ExternalKey>,
 }
 
 async fn produce(
@@ -119,7 +119,7 @@ async fn produce(
     let keys = match shared
         .bucket_keys(&bucket)
         .await
-        .and_then(|keys| keys.for_read(open.encryption, open.customer.as_ref()))
+        .and_then(|keys| keys.for_read(open.encryption, open.external.as_ref()))
     {
         Ok(keys) => keys,
         Err(e) => {

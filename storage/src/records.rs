@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::chunks::chunk_id::ChunkId;
 use crate::error::{Error, Result};
-use crate::keys::customer::Encryption;
+use crate::keys::encryption::Encryption;
 use crate::object::ObjectMeta;
 use crate::version::ObjectLock;
 
@@ -92,7 +92,7 @@ pub(crate) struct ObjectRecord {
     pub(crate) meta: ObjectMeta,
     pub(crate) chunks: Vec<ChunkRef>,
     pub(crate) lock: ObjectLock,
-    /// Which keys the chunks are under: the bucket's, or derived with a customer key.
+    /// Which keys the chunks are under: the bucket's, or derived with a customer or KMS key.
     pub(crate) encryption: Encryption,
 }
 

@@ -13,7 +13,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectI
 use serde_json::Value;
 
 use crate::clients::require;
-use crate::common::iam_cli::{aws_ok, user_with_key};
+use crate::common::iam_cli::{aws_ok, put_user_policy, user_with_key};
 use crate::common::markers::{assert_no_marker_anywhere, marker};
 use crate::common::sign::sign_v4_service;
 use crate::common::{ROOT_ACCESS_KEY, Server, TestEnv, create_bucket, get, put, raw};
@@ -448,21 +448,7 @@ async fn an_auditor_reads_the_trail_of_a_running_server() {
         resp.text()
     );
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"audit:ReadAuditTrail","Resource":"*"}]}"#;
-    aws_ok(
-        &env,
-        &server,
-        None,
-        &[
-            "iam",
-            "put-user-policy",
-            "--user-name",
-            "auditor",
-            "--policy-name",
-            "read-audit",
-            "--policy-document",
-            policy,
-        ],
-    );
+    put_user_policy(&env, &server, "auditor", "read-audit", policy);
     let resp = read_trail(
         &server,
         (&id, &secret),

@@ -272,10 +272,11 @@ async fn expected_bucket_owner_must_be_the_owner() {
 }
 
 /// Default encryption: every bucket reports SSE-S3 (Coffer never stores plaintext); an
-/// AES256 configuration is kept and returned, deleting it goes back to the default, and
-/// `aws:kms` is refused as not built rather than stored and ignored.
+/// AES256 configuration is kept and returned, deleting it goes back to the default, and a
+/// configuration refused (dual-layer KMS, a foreign key) changes nothing. KMS defaults
+/// applied to writes: `sse_kms.rs`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bucket_default_encryption_is_sse_s3_and_kms_is_not_implemented() {
+async fn bucket_default_encryption_is_sse_s3_and_refusals_change_nothing() {
     use aws_sdk_s3::types::{
         ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
         ServerSideEncryptionRule,
@@ -337,14 +338,25 @@ async fn bucket_default_encryption_is_sse_s3_and_kms_is_not_implemented() {
         .unwrap();
     assert_eq!(algorithm(&set), (ServerSideEncryption::Aes256, Some(true)));
 
-    let kms = s3
+    // Dual-layer SSE-KMS is not built; a KMS key of another account is none of ours.
+    let dsse = s3
         .put_bucket_encryption()
         .bucket("scans")
-        .server_side_encryption_configuration(config(ServerSideEncryption::AwsKms, Some("key")))
+        .server_side_encryption_configuration(config(ServerSideEncryption::AwsKmsDsse, None))
         .send()
         .await;
-    assert_s3_err(kms, 501, Some("NotImplemented"));
-    // The refused configuration changed nothing.
+    assert_s3_err(dsse, 501, Some("NotImplemented"));
+    let foreign = s3
+        .put_bucket_encryption()
+        .bucket("scans")
+        .server_side_encryption_configuration(config(
+            ServerSideEncryption::AwsKms,
+            Some("arn:aws:kms:us-east-1:999999999999:key/00000000-0000-4000-8000-000000000000"),
+        ))
+        .send()
+        .await;
+    assert_s3_err(foreign, 400, Some("InvalidArgument"));
+    // The refused configurations changed nothing.
     let kept = s3
         .get_bucket_encryption()
         .bucket("scans")

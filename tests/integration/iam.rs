@@ -9,7 +9,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::clients::{require, run_ok, tool};
-use crate::common::iam_cli::{aws_err, aws_ok, set_key_status, user_with_key};
+use crate::common::iam_cli::{aws_err, aws_ok, put_user_policy, set_key_status, user_with_key};
 use crate::common::markers::{assert_no_marker_anywhere, marker};
 use crate::common::{
     Server, TestEnv, create_bucket, get, list_all_keys, put, raw, s3_config, status_of,
@@ -43,21 +43,7 @@ async fn aws_cli_manages_users_keys_and_policies_and_the_key_works_for_s3() {
     let server = env.start_ephemeral_with(&["--region", "eu-west-3"]);
     let (ak, sk) = user_with_key(&env, &server, "alice");
     let key = Some((ak.as_str(), sk.as_str()));
-    aws_ok(
-        &env,
-        &server,
-        None,
-        &[
-            "iam",
-            "put-user-policy",
-            "--user-name",
-            "alice",
-            "--policy-name",
-            "photos",
-            "--policy-document",
-            POLICY,
-        ],
-    );
+    put_user_policy(&env, &server, "alice", "photos", POLICY);
     let got = aws_ok(
         &env,
         &server,
@@ -355,21 +341,7 @@ async fn p3_user_names_and_policies_are_not_on_disk_in_clear() {
         r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::{resource}/*"}}]}}"#
     );
     user_with_key(&env, &server, &name);
-    aws_ok(
-        &env,
-        &server,
-        None,
-        &[
-            "iam",
-            "put-user-policy",
-            "--user-name",
-            &name,
-            "--policy-name",
-            "read",
-            "--policy-document",
-            &policy,
-        ],
-    );
+    put_user_policy(&env, &server, &name, "read", &policy);
     assert_eq!(user_names(&env, &server), std::slice::from_ref(&name));
     // And a bucket policy naming that user under a marked prefix.
     let prefix = marker("bucket-policy");

@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use crate::clients::require;
-use crate::common::iam_cli::{aws_err, aws_ok, user_with_key};
+use crate::common::iam_cli::{aws_err, aws_ok, put_user_policy, user_with_key};
 use crate::common::markers::{assert_no_marker_anywhere, marker};
 use crate::common::{Server, TestEnv};
 
@@ -147,6 +147,66 @@ async fn aws_cli_creates_describes_lists_and_schedules_keys() {
         .collect();
     assert_eq!(ids, [id.as_str(), second.as_str()], "{all}");
 
+    // What Terraform's aws_kms_key reads after creating a key, and aliases that move.
+    let policy = kms(&env, &server, None, &["get-key-policy", "--key-id", &id]);
+    let policy: Value = serde_json::from_str(policy["Policy"].as_str().unwrap()).unwrap();
+    assert_eq!(policy["Statement"][0]["Action"], "kms:*", "{policy}");
+    let rotation = kms(
+        &env,
+        &server,
+        None,
+        &["get-key-rotation-status", "--key-id", &id],
+    );
+    assert_eq!(rotation["KeyRotationEnabled"], false);
+    let tags = kms(
+        &env,
+        &server,
+        None,
+        &["list-resource-tags", "--key-id", &id],
+    );
+    assert_eq!(tags["Tags"], serde_json::json!([]));
+    kms(
+        &env,
+        &server,
+        None,
+        &[
+            "update-alias",
+            "--alias-name",
+            "alias/study-7",
+            "--target-key-id",
+            &second,
+        ],
+    );
+    assert_eq!(
+        state(&env, &server, "alias/study-7")["KeyId"],
+        second.as_str()
+    );
+    kms(
+        &env,
+        &server,
+        None,
+        &["delete-alias", "--alias-name", "alias/study-7"],
+    );
+    kms_err(
+        &env,
+        &server,
+        None,
+        &["describe-key", "--key-id", "alias/study-7"],
+        "NotFoundException",
+    );
+    kms(
+        &env,
+        &server,
+        None,
+        &[
+            "create-alias",
+            "--alias-name",
+            "alias/study-7",
+            "--target-key-id",
+            &id,
+        ],
+    );
+
     // Disable and enable.
     kms(&env, &server, None, &["disable-key", "--key-id", &id]);
     let meta = state(&env, &server, &id);
@@ -279,21 +339,7 @@ async fn a_user_needs_a_kms_policy() {
         "AccessDeniedException",
     );
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:CreateKey","kms:DescribeKey","kms:ListKeys"],"Resource":"*"}]}"#;
-    aws_ok(
-        &env,
-        &server,
-        None,
-        &[
-            "iam",
-            "put-user-policy",
-            "--user-name",
-            "dora",
-            "--policy-name",
-            "kms",
-            "--policy-document",
-            policy,
-        ],
-    );
+    put_user_policy(&env, &server, "dora", "kms", policy);
     let mine = kms(&env, &server, dora, &["create-key"])["KeyMetadata"]["KeyId"]
         .as_str()
         .unwrap()

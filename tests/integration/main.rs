@@ -52,6 +52,7 @@ mod public_access;
 mod region;
 mod sdk_clients;
 mod sse_c;
+mod sse_kms;
 mod storage;
 mod tls;
 mod unlock;

@@ -19,7 +19,7 @@ use aws_sdk_s3::types::{
 };
 
 use crate::clients::require;
-use crate::common::iam_cli::{aws_ok, user_with_key};
+use crate::common::iam_cli::{aws_ok, put_user_policy, user_with_key};
 use crate::common::versions::{delete_to_marker, get_version, put_version};
 use crate::common::{
     Server, TestEnv, assert_s3_err, create_bucket, md5_base64, raw, s3_config, sign,
@@ -673,20 +673,12 @@ async fn a_users_own_bucket_is_bypassable_until_an_identity_policy_denies_it() {
         .await
         .expect("owner bypasses GOVERNANCE");
     // An inline policy denying the bypass takes it away.
-    aws_ok(
+    put_user_policy(
         &env,
         &server,
-        None,
-        &[
-            "iam",
-            "put-user-policy",
-            "--user-name",
-            "keeper",
-            "--policy-name",
-            "no-bypass",
-            "--policy-document",
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:BypassGovernanceRetention","Resource":"*"}]}"#,
-        ],
+        "keeper",
+        "no-bypass",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:BypassGovernanceRetention","Resource":"*"}]}"#,
     );
     let v = put_locked(&keeper, B, "g", &gov, in_secs(3600)).await;
     assert_s3_err(

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::{KeyError, KmsError};
 use super::key_store::{KmsKeys, ms_since_epoch, time_from_ms};
-use super::table::{KeyEntry, KeyRef, KeyState, MAX_WINDOW_DAYS};
+use super::table::{KeyEntry, KeyRef, KeyState, KeyTable, MAX_WINDOW_DAYS};
 use crate::limits::{KMS_DEFAULT_ITEMS, KMS_MAX_ITEMS};
 
 /// What an action runs with.
@@ -33,6 +33,11 @@ pub(super) const ACTIONS: &[&str] = &[
     "DisableKey",
     "ScheduleKeyDeletion",
     "CancelKeyDeletion",
+    "DeleteAlias",
+    "UpdateAlias",
+    "GetKeyPolicy",
+    "GetKeyRotationStatus",
+    "ListResourceTags",
 ];
 
 /// Runs `action` (one of [`ACTIONS`]).
@@ -47,6 +52,19 @@ pub(super) async fn run(call: &Call<'_>, action: &str) -> Result<Value, KmsError
         "DisableKey" => set_enabled(call, "kms:DisableKey", false).await,
         "ScheduleKeyDeletion" => schedule_deletion(call).await,
         "CancelKeyDeletion" => cancel_deletion(call).await,
+        "DeleteAlias" => delete_alias(call).await,
+        "UpdateAlias" => update_alias(call).await,
+        "GetKeyPolicy" => get_key_policy(call),
+        "GetKeyRotationStatus" => {
+            // Coffer does not rotate KMS key material (an object's keys derive from it).
+            call.key_for("kms:GetKeyRotationStatus")?;
+            Ok(json!({ "KeyRotationEnabled": false }))
+        }
+        "ListResourceTags" => {
+            // Tags are refused at creation, so every key has none.
+            call.key_for("kms:ListResourceTags")?;
+            Ok(json!({ "Tags": [], "Truncated": false }))
+        }
         _ => Err(KmsError::client(
             "UnknownOperationException",
             "The action is not served by this endpoint.",
@@ -186,38 +204,19 @@ fn check_create_params(call: &Call<'_>) -> Result<(), KmsError> {
 async fn create_key(call: &Call<'_>) -> Result<Value, KmsError> {
     call.allow("kms:CreateKey", "*")?;
     check_create_params(call)?;
-    let description = call.text("Description")?.unwrap_or("").to_owned();
-    let id = new_key_id().map_err(KmsError::from)?;
-    let mut material = zeroize::Zeroizing::new([0u8; 32]);
-    getrandom::fill(&mut *material).map_err(|_| KmsError::from(KeyError::Random))?;
+    let description = call.text("Description")?.unwrap_or("");
     let now = ms_since_epoch(call.facts.now);
-    let keys = call.keys;
-    // The share is durable before the commit that makes the key exist.
-    keys.create_share(&id).await?;
-    let made = keys
-        .change(|table| {
-            let entry = table.create(id.clone(), &description, &material, now)?;
-            Ok(key_metadata(keys, entry))
-        })
-        .await;
-    // A change refused before the commit leaves a share of no key: remove it. After another
-    // store error the commit may have landed, so the share stays (a stray one is harmless).
-    let may_have_landed = matches!(
-        &made,
-        Err(KeyError::Storage { source, .. })
-            if !matches!(source, coffer_storage::Error::CommitRefused { .. })
-    );
-    if made.is_err() && !may_have_landed {
-        let _ = keys.remove_share(&id).await;
-    }
-    Ok(json!({ "KeyMetadata": made? }))
+    let id = call.keys.create(description, now, None).await?;
+    let table = call.keys.table();
+    let entry = table.find(&KeyRef::Id(id))?;
+    Ok(json!({ "KeyMetadata": key_metadata(call.keys, &table, entry) }))
 }
 
 fn describe_key(call: &Call<'_>) -> Result<Value, KmsError> {
     let (key, _) = call.key_for("kms:DescribeKey")?;
     let table = call.keys.table();
     let entry = table.find(&key)?;
-    Ok(json!({ "KeyMetadata": key_metadata(call.keys, entry) }))
+    Ok(json!({ "KeyMetadata": key_metadata(call.keys, &table, entry) }))
 }
 
 fn list_keys(call: &Call<'_>) -> Result<Value, KmsError> {
@@ -254,6 +253,61 @@ async fn create_alias(call: &Call<'_>) -> Result<Value, KmsError> {
         .change(|table| table.create_alias(&name, &target, now))
         .await?;
     Ok(json!({}))
+}
+
+async fn delete_alias(call: &Call<'_>) -> Result<Value, KmsError> {
+    let name = call.required("AliasName")?.to_owned();
+    call.allow("kms:DeleteAlias", &call.keys.alias_arn(&name))?;
+    // AWS asks for DeleteAlias on the key too.
+    let target = call
+        .keys
+        .table()
+        .find(&KeyRef::Alias(name.clone()))
+        .map(|k| k.id.clone());
+    if let Ok(id) = &target {
+        call.allow("kms:DeleteAlias", &call.keys.key_arn(id))?;
+    }
+    call.keys.change(|table| table.delete_alias(&name)).await?;
+    Ok(json!({}))
+}
+
+async fn update_alias(call: &Call<'_>) -> Result<Value, KmsError> {
+    let name = call.required("AliasName")?.to_owned();
+    call.allow("kms:UpdateAlias", &call.keys.alias_arn(&name))?;
+    let target = call.keys.parse(call.required("TargetKeyId")?)?;
+    if let KeyRef::Id(id) = &target {
+        call.allow("kms:UpdateAlias", &call.keys.key_arn(id))?;
+    }
+    let now = ms_since_epoch(call.facts.now);
+    call.keys
+        .change(|table| table.update_alias(&name, &target, now))
+        .await?;
+    Ok(json!({}))
+}
+
+/// The key policy Coffer's keys behave as if they had: AWS's default, which hands every
+/// decision to the account's identity policies. Terraform and `aws kms get-key-policy` read
+/// it; setting one is refused at CreateKey.
+fn get_key_policy(call: &Call<'_>) -> Result<Value, KmsError> {
+    call.key_for("kms:GetKeyPolicy")?;
+    if call.text("PolicyName")?.is_some_and(|n| n != "default") {
+        return Err(KmsError::client(
+            "NotFoundException",
+            "The only key policy is named default.",
+        ));
+    }
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Id": "key-default-1",
+        "Statement": [{
+            "Sid": "Enable IAM User Permissions",
+            "Effect": "Allow",
+            "Principal": { "AWS": format!("arn:aws:iam::{}:root", call.keys.account()) },
+            "Action": "kms:*",
+            "Resource": "*",
+        }],
+    });
+    Ok(json!({ "Policy": policy.to_string(), "PolicyName": "default" }))
 }
 
 fn list_aliases(call: &Call<'_>) -> Result<Value, KmsError> {
@@ -334,7 +388,7 @@ async fn cancel_deletion(call: &Call<'_>) -> Result<Value, KmsError> {
 }
 
 /// DescribeKey's `KeyMetadata`.
-fn key_metadata(keys: &KmsKeys, entry: &KeyEntry) -> Value {
+fn key_metadata(keys: &KmsKeys, table: &KeyTable, entry: &KeyEntry) -> Value {
     let mut m = json!({
         "AWSAccountId": keys.account(),
         "KeyId": entry.id,
@@ -345,7 +399,7 @@ fn key_metadata(keys: &KmsKeys, entry: &KeyEntry) -> Value {
         "KeyUsage": "ENCRYPT_DECRYPT",
         "KeyState": entry.state.as_str(),
         "Origin": "AWS_KMS",
-        "KeyManager": "CUSTOMER",
+        "KeyManager": if table.is_managed(&entry.id) { "AWS" } else { "CUSTOMER" },
         "CustomerMasterKeySpec": "SYMMETRIC_DEFAULT",
         "KeySpec": "SYMMETRIC_DEFAULT",
         "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
@@ -391,21 +445,4 @@ fn epoch_seconds(ms: u64) -> Value {
         .map_or(0.0, |d| d.as_secs_f64());
     serde_json::Number::from_f64((secs * 1000.0).round() / 1000.0)
         .map_or(Value::Null, Value::Number)
-}
-
-/// A random UUID-shaped id (version 4 layout), as KMS's key ids are.
-fn new_key_id() -> Result<String, KeyError> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|_| KeyError::Random)?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    ))
 }

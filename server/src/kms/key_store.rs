@@ -1,15 +1,17 @@
 //! The KMS keys of a data directory: the [`KeyTable`] kept in one sealed record of the
 //! store, read from memory, changed one at a time (change a copy, store it sealed, swap).
 //!
-//! This is the door the S3 object path will use for SSE-KMS: [`KmsKeys::usable`] resolves
-//! a key id, key ARN or alias and gives the key's material, or refuses a disabled key
+//! This is the door the S3 object path uses for SSE-KMS: [`KmsKeys::usable`] resolves a key
+//! id, key ARN or alias and gives the key's working key, or refuses a disabled key
 //! ([`KeyError::Disabled`]), one pending deletion ([`KeyError::InvalidState`]) and a missing
-//! or destroyed one ([`KeyError::NotFound`]).
+//! or destroyed one ([`KeyError::NotFound`]). [`KmsKeys::s3_default`] is the key SSE-KMS
+//! uses when a request names none (AWS's `aws/s3`), made on first use.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use coffer_storage::Store;
+use zeroize::Zeroizing;
 
 use super::error::KeyError;
 use super::table::{KeyRef, KeyTable, UsableKey};
@@ -17,6 +19,11 @@ use crate::limits::KMS_SWEEP_INTERVAL;
 
 /// Name of the sealed record (also its associated data).
 const RECORD: &str = "kms/keys";
+/// The alias of the key SSE-KMS uses when a request names none, as AWS names its own.
+pub(crate) const S3_DEFAULT_ALIAS: &str = "alias/aws/s3";
+/// That key's description (AWS's words for its own).
+const S3_DEFAULT_DESCRIPTION: &str =
+    "Default key that protects my S3 objects when no other key is defined";
 
 /// The keys. Cheap to clone.
 #[derive(Clone)]
@@ -107,13 +114,16 @@ impl KmsKeys {
     /// # Errors
     /// [`KeyError::NotFound`], [`KeyError::Disabled`], [`KeyError::InvalidState`] (pending
     /// deletion), [`KeyError::Invalid`] for a malformed reference.
-    #[allow(dead_code, reason = "the SSE-KMS object path uses it next")]
     pub(crate) async fn usable(&self, key: &str) -> Result<UsableKey, KeyError> {
-        let stored = self.table().usable(&self.parse(key)?)?;
+        self.usable_ref(&self.parse(key)?).await
+    }
+
+    async fn usable_ref(&self, key: &KeyRef) -> Result<UsableKey, KeyError> {
+        let stored = self.table().usable(key)?;
         let material = self
             .inner
             .store
-            .kms_key(share_id(&stored.id)?, &stored.material)
+            .kms_key(key_id_bytes(&stored.id)?, &stored.material)
             .await
             .map_err(|source| KeyError::Storage {
                 action: "read a KMS key share",
@@ -125,11 +135,80 @@ impl KmsKeys {
         })
     }
 
+    /// The key SSE-KMS uses when a request names none ([`S3_DEFAULT_ALIAS`]), made (with
+    /// its alias) the first time it is needed, as AWS makes its `aws/s3` key.
+    ///
+    /// # Errors
+    /// As [`KmsKeys::usable`] and [`KmsKeys::create`].
+    pub(crate) async fn s3_default(&self, now_ms: u64) -> Result<UsableKey, KeyError> {
+        let alias = KeyRef::Alias(S3_DEFAULT_ALIAS.to_owned());
+        if self.table().find(&alias).is_err() {
+            self.create(S3_DEFAULT_DESCRIPTION, now_ms, Some(S3_DEFAULT_ALIAS))
+                .await?;
+        }
+        self.usable_ref(&alias).await
+    }
+
+    /// Makes a new Enabled key (random id and material; its share durable first) and
+    /// returns its id. With `managed_alias`, the key is one Coffer manages under that
+    /// reserved alias: if the alias appeared meanwhile, no key is made and its key's id is
+    /// returned.
+    ///
+    /// # Errors
+    /// [`KeyError::Random`], [`KeyError::Storage`], and the table's refusals.
+    pub(crate) async fn create(
+        &self,
+        description: &str,
+        now_ms: u64,
+        managed_alias: Option<&str>,
+    ) -> Result<String, KeyError> {
+        let mut id_bytes = [0u8; 16];
+        getrandom::fill(&mut id_bytes).map_err(|_| KeyError::Random)?;
+        // A version 4 UUID's layout, as KMS's key ids have.
+        id_bytes[6] = (id_bytes[6] & 0x0f) | 0x40;
+        id_bytes[8] = (id_bytes[8] & 0x3f) | 0x80;
+        let id = key_id_text(id_bytes);
+        let mut material = Zeroizing::new([0u8; 32]);
+        getrandom::fill(&mut *material).map_err(|_| KeyError::Random)?;
+        // The share is durable before the commit that makes the key exist.
+        self.create_share(&id).await?;
+        let made = self
+            .change(|table| {
+                if let Some(alias) = managed_alias
+                    && let Ok(existing) = table.find(&KeyRef::Alias(alias.to_owned()))
+                {
+                    return Ok(existing.id.clone());
+                }
+                table.create(id.clone(), description, &material, now_ms)?;
+                if let Some(alias) = managed_alias {
+                    table.alias_managed_key(alias, &id, now_ms)?;
+                }
+                Ok(id.clone())
+            })
+            .await;
+        // A change refused before the commit, or one that made no key, leaves a share of no
+        // key: remove it. After another store error the commit may have landed, so the
+        // share stays (a stray one is harmless).
+        let may_have_landed = matches!(
+            &made,
+            Err(KeyError::Storage { source, .. })
+                if !matches!(source, coffer_storage::Error::CommitRefused { .. })
+        );
+        let unused = match &made {
+            Ok(made_id) => *made_id != id,
+            Err(_) => !may_have_landed,
+        };
+        if unused {
+            let _ = self.remove_share(&id).await;
+        }
+        made
+    }
+
     /// Creates the share of new key `id`, before its record is committed.
-    pub(crate) async fn create_share(&self, id: &str) -> Result<(), KeyError> {
+    async fn create_share(&self, id: &str) -> Result<(), KeyError> {
         self.inner
             .store
-            .create_kms_share(share_id(id)?)
+            .create_kms_share(key_id_bytes(id)?)
             .await
             .map_err(|source| KeyError::Storage {
                 action: "write a KMS key share",
@@ -141,7 +220,7 @@ impl KmsKeys {
     pub(crate) async fn remove_share(&self, id: &str) -> Result<(), KeyError> {
         self.inner
             .store
-            .remove_kms_share(share_id(id)?)
+            .remove_kms_share(key_id_bytes(id)?)
             .await
             .map_err(|source| KeyError::Storage {
                 action: "remove a KMS key share",
@@ -193,25 +272,52 @@ impl KmsKeys {
     }
 }
 
-/// Sweeps now and then every [`KMS_SWEEP_INTERVAL`], for as long as the server runs.
-pub(crate) async fn sweep_periodically(keys: KmsKeys) {
-    let mut tick = tokio::time::interval(KMS_SWEEP_INTERVAL);
-    loop {
-        tick.tick().await;
-        match keys.sweep(SystemTime::now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(destroyed = n, "KMS keys past their deletion date destroyed"),
-            Err(error) => {
-                tracing::warn!(%error, "KMS keys past their deletion date could not be destroyed yet");
-            }
+/// Sweeps once now — awaited before the server serves, so no request ever finds a key past
+/// its deletion date — then every [`KMS_SWEEP_INTERVAL`] in a task of its own, for as long
+/// as the server runs.
+pub(crate) async fn start_sweeping(keys: KmsKeys) {
+    sweep_and_log(&keys).await;
+    tokio::spawn(async move {
+        let first = tokio::time::Instant::now() + KMS_SWEEP_INTERVAL;
+        let mut tick = tokio::time::interval_at(first, KMS_SWEEP_INTERVAL);
+        loop {
+            tick.tick().await;
+            sweep_and_log(&keys).await;
+        }
+    });
+}
+
+async fn sweep_and_log(keys: &KmsKeys) {
+    match keys.sweep(SystemTime::now()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(destroyed = n, "KMS keys past their deletion date destroyed"),
+        Err(error) => {
+            tracing::warn!(%error, "KMS keys past their deletion date could not be destroyed yet");
         }
     }
 }
 
-/// The 16 bytes of a UUID-shaped key id, naming its share file.
-fn share_id(id: &str) -> Result<[u8; 16], KeyError> {
-    let bytes = hex::decode(id.replace('-', "")).map_err(|_| KeyError::Corrupt)?;
-    <[u8; 16]>::try_from(bytes.as_slice()).map_err(|_| KeyError::Corrupt)
+/// The 16 bytes of a UUID-shaped key id (they name its share file, and object records
+/// keep them).
+///
+/// # Errors
+/// [`KeyError::NotFound`] for an id of another shape: no key here has it.
+pub(crate) fn key_id_bytes(id: &str) -> Result<[u8; 16], KeyError> {
+    let bytes = hex::decode(id.replace('-', "")).map_err(|_| KeyError::NotFound)?;
+    <[u8; 16]>::try_from(bytes.as_slice()).map_err(|_| KeyError::NotFound)
+}
+
+/// A key id as KMS writes it: `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
+pub(crate) fn key_id_text(bytes: [u8; 16]) -> String {
+    let h = hex::encode(bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 /// Milliseconds since the epoch (0 before it).

@@ -30,10 +30,11 @@ use coffer_auth::RequestFacts;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Request, Response};
 
-#[allow(unused_imports, reason = "the SSE-KMS object path uses it next")]
 pub(crate) use self::error::KeyError;
 pub(crate) use self::error::KmsError;
-pub(crate) use self::key_store::{KmsKeys, sweep_periodically};
+pub(crate) use self::key_store::{
+    KmsKeys, S3_DEFAULT_ALIAS, key_id_bytes, key_id_text, ms_since_epoch, start_sweeping,
+};
 use crate::guard::{AdminAuth, AdminService, Refusal, RequestId};
 use crate::iam::{BodyFailure, Iam, SignatureFailure, read_whole};
 use crate::limits::KMS_MAX_BODY;

@@ -127,7 +127,6 @@ impl KeyRef {
 }
 
 /// A key that may be used now, with its material. Zeroized on drop; no `Debug`.
-#[allow(dead_code, reason = "the SSE-KMS object path reads it next")]
 pub(crate) struct UsableKey {
     /// Its id.
     pub(crate) id: String,
@@ -351,6 +350,78 @@ impl KeyTable {
         Ok(())
     }
 
+    /// Removes alias `name`; the key stays.
+    ///
+    /// # Errors
+    /// [`KeyError::Invalid`] for a name AWS refuses (or one under `alias/aws/`),
+    /// [`KeyError::NotFound`].
+    pub(crate) fn delete_alias(&mut self, name: &str) -> Result<(), KeyError> {
+        check_alias(name)?;
+        let at = self
+            .aliases
+            .iter()
+            .position(|a| a.name == name)
+            .ok_or(KeyError::NotFound)?;
+        self.aliases.remove(at);
+        Ok(())
+    }
+
+    /// Points existing alias `name` at the key `target` names (by id).
+    ///
+    /// # Errors
+    /// As [`KeyTable::create_alias`], but [`KeyError::NotFound`] when the alias does not
+    /// exist.
+    pub(crate) fn update_alias(
+        &mut self,
+        name: &str,
+        target: &KeyRef,
+        now_ms: u64,
+    ) -> Result<(), KeyError> {
+        check_alias(name)?;
+        if !self.aliases.iter().any(|a| a.name == name) {
+            return Err(KeyError::NotFound);
+        }
+        let mut trial = self.clone();
+        trial.aliases.retain(|a| a.name != name);
+        trial.create_alias(name, target, now_ms)?;
+        *self = trial;
+        Ok(())
+    }
+
+    /// Points reserved alias `name` (under `alias/aws/`) at key `id`, which Coffer manages
+    /// (AWS's `aws/s3`); no client may create such an alias.
+    ///
+    /// # Errors
+    /// [`KeyError::AlreadyExists`], [`KeyError::NotFound`].
+    pub(crate) fn alias_managed_key(
+        &mut self,
+        name: &str,
+        id: &str,
+        now_ms: u64,
+    ) -> Result<(), KeyError> {
+        if self.aliases.iter().any(|a| a.name == name) {
+            return Err(KeyError::AlreadyExists);
+        }
+        let target = self.find(&KeyRef::Id(id.to_owned()))?.id.clone();
+        let at = self.aliases.partition_point(|a| a.name.as_str() < name);
+        self.aliases.insert(
+            at,
+            AliasEntry {
+                name: name.to_owned(),
+                target,
+                created_ms: now_ms,
+            },
+        );
+        Ok(())
+    }
+
+    /// Whether key `id` is one Coffer manages (a reserved alias points at it).
+    pub(crate) fn is_managed(&self, id: &str) -> bool {
+        self.aliases
+            .iter()
+            .any(|a| a.target == id && a.name.starts_with(RESERVED_ALIAS))
+    }
+
     /// Destroys every key whose deletion date is at or before `now_ms`, with its aliases;
     /// returns their ids. Their material is zeroized as the entries drop.
     pub(crate) fn sweep(&mut self, now_ms: u64) -> Vec<String> {
@@ -515,6 +586,40 @@ mod tests {
             [9; 32]
         );
         assert_eq!(again.next_deletion(), None);
+    }
+
+    #[test]
+    fn aliases_move_and_go_but_reserved_ones_stay() {
+        let mut t = table_with_key("k1");
+        t.create("k2".into(), "", &[9; 32], NOW).unwrap();
+        t.create_alias("alias/patient-1", &id("k1"), NOW).unwrap();
+        let alias = KeyRef::Alias("alias/patient-1".into());
+        t.update_alias("alias/patient-1", &id("k2"), NOW).unwrap();
+        assert_eq!(t.find(&alias).unwrap().id, "k2");
+        // A failed move changes nothing.
+        assert!(matches!(
+            t.update_alias("alias/patient-1", &id("nope"), NOW),
+            Err(KeyError::NotFound)
+        ));
+        assert_eq!(t.find(&alias).unwrap().id, "k2");
+        assert!(matches!(
+            t.update_alias("alias/none", &id("k1"), NOW),
+            Err(KeyError::NotFound)
+        ));
+        t.delete_alias("alias/patient-1").unwrap();
+        assert!(matches!(t.find(&alias), Err(KeyError::NotFound)));
+        assert!(t.find(&id("k2")).is_ok(), "the key stays");
+        // Coffer's own alias is not the client's to move or remove.
+        t.alias_managed_key("alias/aws/s3", "k1", NOW).unwrap();
+        assert!(t.is_managed("k1") && !t.is_managed("k2"));
+        assert!(matches!(
+            t.delete_alias("alias/aws/s3"),
+            Err(KeyError::Invalid(_))
+        ));
+        assert!(matches!(
+            t.update_alias("alias/aws/s3", &id("k2"), NOW),
+            Err(KeyError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -252,7 +252,7 @@ struct Target<'a> {
 }
 
 /// The request-wide facts, from the connection the guard saw.
-fn facts(extensions: &http::Extensions) -> RequestFacts {
+pub(crate) fn facts(extensions: &http::Extensions) -> RequestFacts {
     let client = extensions.get::<Client>();
     RequestFacts {
         source_ip: client.map(|c| c.peer),

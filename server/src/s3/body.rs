@@ -121,7 +121,7 @@ pub(crate) async fn ingest(
     bucket: &BucketInfo,
     body: Option<StreamingBlob>,
     exp: Expectations,
-    customer: Option<&coffer_storage::CustomerKey>,
+    key: Option<&coffer_storage::ExternalKey>,
 ) -> S3Result<Ingested> {
     let _slot = tokio::time::timeout(UPLOAD_SLOT_WAIT, coffer.uploads.acquire())
         .await
@@ -132,7 +132,7 @@ pub(crate) async fn ingest(
     let wanted = wanted_algorithms(&exp);
     let mut hasher = hasher_for(&wanted);
     let mut writer = store
-        .object_writer_with(bucket, customer)
+        .object_writer_with(bucket, key)
         .await
         .map_err(storage_error)?;
 

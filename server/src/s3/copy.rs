@@ -1,5 +1,6 @@
-//! CopyObject: same bucket links chunks; across buckets, or with a customer key (SSE-C) on
-//! either end, storage reads and reseals.
+//! CopyObject: same bucket links chunks; across buckets, or with an outside key (SSE-C,
+//! SSE-KMS) on either end, storage reads and reseals. The copy's encryption is the
+//! request's (or the destination bucket's default), never the source's, as in AWS.
 
 use super::Coffer;
 use super::acl::new_object_grants;
@@ -7,10 +8,10 @@ use super::bucket_access::resolve_bucket;
 use super::conditional::{Conditions, check_copy_source};
 use super::error_map::storage_error;
 use super::object_headers::{RequestHeaders, meta_from_request};
+use super::sealing::{self, Caller, KmsUse, echo_into, write_headers_of};
 use super::sse_c;
 use super::unsupported::{self, Asks};
 use super::versioning::{lock_of, read_error};
-use crate::client::Client;
 use crate::limits::MAX_COPY_SOURCE;
 use coffer_auth::acl::AclPermission;
 use coffer_storage::{BucketInfo, ObjectInfo, VersionRef, WriteOptions};
@@ -26,19 +27,12 @@ pub(crate) async fn copy_object(
     coffer: &Coffer,
     req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
+    let caller = Caller::of(coffer, &req);
     let input = req.input;
     let (src_bucket, src_key, src_version) = unsupported::copy_source(&input.copy_source)?;
-    let client = req.extensions.get::<Client>();
-    // The destination's key and the source's, each checked as AWS does.
-    let customer = sse_c::parse_write(
-        &sse_c::headers_of!(input),
-        input.server_side_encryption.as_ref(),
-        client,
-    )?;
-    let src_customer = sse_c::parse(&sse_c::copy_source_headers_of!(input), client)?;
+    let src_customer = sse_c::parse(&sse_c::copy_source_headers_of!(input), caller.client())?;
     unsupported::refuse(&Asks {
         tagging: input.tagging.is_some() || input.tagging_directive.is_some(),
-        sse: input.server_side_encryption.as_ref(),
         ..Default::default()
     })?;
 
@@ -77,13 +71,21 @@ pub(crate) async fn copy_object(
             return Err(s3_error!(InvalidArgument, "Unknown metadata directive."));
         }
     };
+    // The source's keys first: a copy its caller may not read fails before anything else.
+    sealing::check_customer(coffer, &src, src_customer.as_ref()).await?;
+    let src_md5 = src_customer.as_ref().map(|c| c.key_md5.clone());
+    let source =
+        sealing::for_stored(coffer, src.encryption, src_customer, &caller, KmsUse::Open).await?;
+    let default = sealing::bucket_default(coffer, &dest_bucket).await?;
+    let sealing = sealing::for_write(coffer, &default, &write_headers_of!(input), &caller).await?;
     // Copying an old version over its key restores it (a new version); only copying the
-    // current object onto itself with nothing changed is refused. A change of customer key
-    // (or adding or removing one) is a change of encryption attributes, as in AWS.
-    let same_keys =
-        customer.as_ref().map(|c| &c.key_md5) == src_customer.as_ref().map(|c| &c.key_md5);
+    // current object onto itself with nothing changed is refused. Asking for encryption
+    // (to encrypt an object in place) or a change of customer key is a change of encryption
+    // attributes, as in AWS.
+    let same_keys = sealing.echo.customer_key_md5 == src_md5;
     if !replace
         && same_keys
+        && input.server_side_encryption.is_none()
         && src.is_current
         && src_bucket == input.bucket.as_str()
         && src_key == input.key.as_str()
@@ -132,7 +134,7 @@ pub(crate) async fn copy_object(
         .store
         .copy_object_with(
             &src,
-            sse_c::key_of(src_customer.as_ref()),
+            source.key.as_ref(),
             &dest_bucket,
             &input.key,
             meta,
@@ -140,14 +142,11 @@ pub(crate) async fn copy_object(
                 condition: None,
                 lock,
             },
-            sse_c::key_of(customer.as_ref()),
+            sealing.key.as_ref(),
         )
         .await
         .map_err(storage_error)?;
-    let (sse_customer_algorithm, sse_customer_key_md5) = sse_c::echo(customer.as_ref());
-    Ok(S3Response::new(CopyObjectOutput {
-        sse_customer_algorithm,
-        sse_customer_key_md5,
+    let mut out = CopyObjectOutput {
         copy_object_result: Some(CopyObjectResult {
             e_tag: Some(ETag::Strong(info.etag)),
             last_modified: Some(Timestamp::from(info.last_modified)),
@@ -156,7 +155,9 @@ pub(crate) async fn copy_object(
         version_id: info.version_id,
         copy_source_version_id: src.version_id,
         ..Default::default()
-    }))
+    };
+    echo_into!(out, sealing.echo, with_context);
+    Ok(S3Response::new(out))
 }
 
 /// The source object of a copy and the bucket it goes to.

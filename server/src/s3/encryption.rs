@@ -2,9 +2,10 @@
 //!
 //! Coffer seals every object whatever a bucket says, so `AES256` (SSE-S3) is what every
 //! bucket has without a configuration, and what GetBucketEncryption reports for one — as
-//! AWS does since it encrypts every bucket by default. `aws:kms` defaults need SSE-KMS,
-//! which is not built yet: refused with `NotImplemented` rather than stored and ignored.
-//! The configuration is stored typed ([`DefaultEncryption`]), never as the XML sent.
+//! AWS does since it encrypts every bucket by default. An `aws:kms` default puts every
+//! write that asks for no encryption of its own under that KMS key (or Coffer's `aws/s3`
+//! key when it names none); `sealing.rs` applies it. The configuration is stored typed
+//! ([`DefaultEncryption`]), never as the XML sent.
 
 use coffer_storage::BucketSetting;
 use s3s::dto::{
@@ -25,16 +26,36 @@ const FORMAT_V1: u8 = 1;
 
 /// A bucket's default encryption, as stored. Stored as its variant index: never reorder,
 /// only append.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum DefaultEncryption {
     /// SSE-S3 (`AES256`); `BucketKeyEnabled` as given, reported back.
     Aes256 { bucket_key_enabled: bool },
+    /// SSE-KMS under `key` (an id, ARN or alias, as given: an alias is resolved at each
+    /// write, as AWS does), or under `aws/s3` without one.
+    Kms {
+        key: Option<String>,
+        bucket_key_enabled: bool,
+    },
 }
 
 impl DefaultEncryption {
-    fn encode(self) -> S3Result<Vec<u8>> {
+    /// A bucket's default from its stored setting (none: SSE-S3).
+    ///
+    /// # Errors
+    /// `InternalError` for bytes that do not decode.
+    pub(crate) fn from_stored(stored: Option<&[u8]>) -> S3Result<DefaultEncryption> {
+        match stored {
+            Some(bytes) => DefaultEncryption::decode(bytes),
+            // Never plaintext: a bucket without a configuration has SSE-S3.
+            None => Ok(DefaultEncryption::Aes256 {
+                bucket_key_enabled: false,
+            }),
+        }
+    }
+
+    fn encode(&self) -> S3Result<Vec<u8>> {
         let mut out = vec![FORMAT_V1];
-        out.extend(postcard::to_stdvec(&self).map_err(internal)?);
+        out.extend(postcard::to_stdvec(self).map_err(internal)?);
         Ok(out)
     }
 
@@ -48,11 +69,19 @@ impl DefaultEncryption {
     }
 
     fn rule(self) -> ServerSideEncryptionRule {
-        let DefaultEncryption::Aes256 { bucket_key_enabled } = self;
+        let (algorithm, key, bucket_key_enabled) = match self {
+            DefaultEncryption::Aes256 { bucket_key_enabled } => {
+                (ServerSideEncryption::AES256, None, bucket_key_enabled)
+            }
+            DefaultEncryption::Kms {
+                key,
+                bucket_key_enabled,
+            } => (ServerSideEncryption::AWS_KMS, key, bucket_key_enabled),
+        };
         ServerSideEncryptionRule {
             apply_server_side_encryption_by_default: Some(ServerSideEncryptionByDefault {
-                kms_master_key_id: None,
-                sse_algorithm: ServerSideEncryption::from_static(ServerSideEncryption::AES256),
+                kms_master_key_id: key,
+                sse_algorithm: ServerSideEncryption::from_static(algorithm),
             }),
             bucket_key_enabled: Some(bucket_key_enabled),
         }
@@ -85,9 +114,13 @@ fn parse(config: &ServerSideEncryptionConfiguration) -> S3Result<DefaultEncrypti
                 bucket_key_enabled: rule.bucket_key_enabled.unwrap_or(false),
             })
         }
-        ServerSideEncryption::AWS_KMS | "aws:kms:dsse" => Err(s3_error!(
+        ServerSideEncryption::AWS_KMS => Ok(DefaultEncryption::Kms {
+            key: default.kms_master_key_id.clone(),
+            bucket_key_enabled: rule.bucket_key_enabled.unwrap_or(false),
+        }),
+        "aws:kms:dsse" => Err(s3_error!(
             NotImplemented,
-            "SSE-KMS is not available yet: only AES256 default encryption (always on) can be set."
+            "Dual-layer SSE-KMS (aws:kms:dsse) is not supported: use aws:kms."
         )),
         _ => Err(s3_error!(
             InvalidArgument,
@@ -103,6 +136,16 @@ pub(crate) async fn put_bucket_encryption(
     let input = req.input;
     let bucket = resolve_bucket(coffer, &input.bucket).await?;
     let config = parse(&input.server_side_encryption_configuration)?;
+    // A key that cannot name a key here is refused now, not at every write; whether it
+    // exists and is enabled is checked at each write, as keys come and go.
+    if let DefaultEncryption::Kms { key: Some(key), .. } = &config
+        && coffer.kms.parse(key).is_err()
+    {
+        return Err(s3_error!(
+            InvalidArgument,
+            "The KMSMasterKeyID is not a key id, key ARN or alias of this server."
+        ));
+    }
     coffer
         .store
         .set_bucket_setting(
@@ -125,13 +168,7 @@ pub(crate) async fn get_bucket_encryption(
         .bucket_setting(&bucket.name, BucketSetting::Encryption)
         .await
         .map_err(storage_error)?;
-    let config = match stored {
-        Some(bytes) => DefaultEncryption::decode(&bytes)?,
-        // Never plaintext: a bucket without a configuration has SSE-S3.
-        None => DefaultEncryption::Aes256 {
-            bucket_key_enabled: false,
-        },
-    };
+    let config = DefaultEncryption::from_stored(stored.as_deref())?;
     Ok(S3Response::new(GetBucketEncryptionOutput {
         server_side_encryption_configuration: Some(ServerSideEncryptionConfiguration {
             rules: vec![config.rule()],
@@ -184,10 +221,30 @@ mod tests {
     }
 
     #[test]
-    fn kms_is_not_implemented_and_nonsense_is_refused() {
+    fn kms_round_trips_with_or_without_a_key() {
+        for key in [Some("alias/study-7"), None] {
+            let parsed = parse(&config("aws:kms", key)).unwrap();
+            assert_eq!(
+                parsed,
+                DefaultEncryption::Kms {
+                    key: key.map(str::to_owned),
+                    bucket_key_enabled: true
+                }
+            );
+            let bytes = parsed.encode().unwrap();
+            assert_eq!(DefaultEncryption::decode(&bytes).unwrap(), parsed);
+            let rule = parsed.rule();
+            let default = rule.apply_server_side_encryption_by_default.unwrap();
+            assert_eq!(default.sse_algorithm.as_str(), "aws:kms");
+            assert_eq!(default.kms_master_key_id.as_deref(), key);
+        }
+    }
+
+    #[test]
+    fn dsse_is_not_implemented_and_nonsense_is_refused() {
         let code = |c: &ServerSideEncryptionConfiguration| parse(c).unwrap_err().code().clone();
         assert_eq!(
-            code(&config("aws:kms", Some("k"))),
+            code(&config("aws:kms:dsse", Some("k"))),
             s3s::S3ErrorCode::NotImplemented
         );
         assert_eq!(

@@ -97,6 +97,7 @@ pub(crate) fn storage_error(err: coffer_storage::Error) -> S3Error {
         | E::Io { .. }
         | E::Index { .. }
         | E::RotationIncomplete
+        | E::KmsKeyMismatch
         | E::BadConfig { .. }
         | E::NoMatchingUnlocker { .. }
         | E::TooFewShares { .. }

@@ -23,7 +23,9 @@ mod object_get;
 mod object_headers;
 mod object_put;
 mod public_access;
+mod sealing;
 mod sse_c;
+mod sse_kms;
 mod unsupported;
 mod versioning;
 
@@ -63,29 +65,43 @@ pub(crate) struct Coffer {
     /// Whether bucket logs can be delivered: they come from the audit trail, which
     /// `--no-audit` turns off.
     bucket_logging: bool,
+    /// The KMS keys SSE-KMS objects are sealed under.
+    kms: crate::kms::KmsKeys,
+}
+
+/// How the S3 service is set up, besides the store, the credentials and the KMS keys.
+pub(crate) struct ServiceOptions<'a> {
+    pub(crate) region: String,
+    /// Bounds the file of a browser form upload, which s3s holds in memory (the guard
+    /// bounds the whole form to the same size before s3s reads it).
+    pub(crate) post_form_cap: u64,
+    /// Bodies received at once (`--max-uploads`).
+    pub(crate) max_uploads: usize,
+    /// Buckets are also addressed virtual-hosted style under each (none: path-style only).
+    pub(crate) domains: &'a [host::Domain],
+    /// Whether server access logs can be delivered (the audit trail is on).
+    pub(crate) bucket_logging: bool,
 }
 
 /// Builds the s3s service: our `S3` implementation with authentication and the
 /// access policy always installed (without `set_auth`, s3s would skip access
-/// checks entirely and serve anonymous requests).
-///
-/// `post_form_cap` bounds the file of a browser form upload, which s3s holds in memory (the
-/// guard bounds the whole form to the same size before s3s reads it). Buckets are also
-/// addressed virtual-hosted style under each of `domains` (none: path-style only).
-/// `bucket_logging` says whether server access logs can be delivered (the audit trail is
-/// on).
+/// checks entirely and serve anonymous requests). `kms` holds the keys of SSE-KMS.
 ///
 /// # Errors
 /// When the OS has no randomness (for the unknown-key dummy secret).
 pub(crate) fn build_service(
     store: Store,
     auth: Auth,
-    region: String,
-    post_form_cap: u64,
-    max_uploads: usize,
-    domains: &[host::Domain],
-    bucket_logging: bool,
+    kms: crate::kms::KmsKeys,
+    options: &ServiceOptions<'_>,
 ) -> Result<S3Service, coffer_auth::Error> {
+    let ServiceOptions {
+        ref region,
+        post_form_cap,
+        max_uploads,
+        domains,
+        bucket_logging,
+    } = *options;
     let mut config = s3s::config::S3Config::default();
     config.xml_max_body_size = XML_MAX_BODY;
     config.presigned_url_max_skew_time_secs = MAX_SKEW_SECS;
@@ -94,9 +110,10 @@ pub(crate) fn build_service(
     let coffer = Coffer {
         store: store.clone(),
         auth: auth.clone(),
-        region,
+        region: region.clone(),
         uploads: tokio::sync::Semaphore::new(max_uploads),
         bucket_logging,
+        kms,
     };
     let mut builder = S3ServiceBuilder::new(coffer);
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(

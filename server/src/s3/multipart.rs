@@ -19,10 +19,10 @@ use super::list::{enc, url_encoding};
 use super::object_headers::{
     ChecksumFields, RequestHeaders, checksum_fields, checksum_fields_of, meta_from_request,
 };
+use super::sealing::{self, Caller, KmsUse, echo_into, write_headers_of};
 use super::sse_c;
 use super::unsupported::{self, Asks};
 use super::versioning::{lock_of, write_precondition};
-use crate::client::Client;
 use coffer_auth::acl::AclPermission;
 use coffer_storage::{
     Checksum, ChecksumAlgorithm, ChecksumType, MAX_PART_SIZE, MAX_PARTS, ObjectMeta, PartInfo,
@@ -74,15 +74,10 @@ pub(crate) async fn create_multipart_upload(
     coffer: &Coffer,
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+    let caller = Caller::of(coffer, &req);
     let input = req.input;
-    let customer = sse_c::parse_write(
-        &sse_c::headers_of!(input),
-        input.server_side_encryption.as_ref(),
-        req.extensions.get::<Client>(),
-    )?;
     unsupported::refuse(&Asks {
         tagging: input.tagging.is_some(),
-        sse: input.server_side_encryption.as_ref(),
         ..Default::default()
     })?;
     let lock = lock_of(
@@ -90,7 +85,8 @@ pub(crate) async fn create_multipart_upload(
         input.object_lock_retain_until_date.as_ref(),
         input.object_lock_legal_hold_status.as_ref(),
     )?;
-    let bucket = resolve_bucket(coffer, &input.bucket).await?;
+    let (bucket, default) = sealing::bucket_for_write(coffer, &input.bucket).await?;
+    let sealing = sealing::for_write(coffer, &default, &write_headers_of!(input), &caller).await?;
     let algorithm = checksum::algorithm_of(input.checksum_algorithm.as_ref())?;
     let checksum_type = checksum::resolve_type(
         algorithm,
@@ -133,32 +129,31 @@ pub(crate) async fn create_multipart_upload(
             algorithm,
             checksum_type,
             lock,
-            sse_c::key_of(customer.as_ref()),
+            sealing.key.as_ref(),
         )
         .await
         .map_err(storage_error)?;
-    let (sse_customer_algorithm, sse_customer_key_md5) = sse_c::echo(customer.as_ref());
-    Ok(S3Response::new(CreateMultipartUploadOutput {
-        sse_customer_algorithm,
-        sse_customer_key_md5,
+    let mut out = CreateMultipartUploadOutput {
         bucket: Some(input.bucket),
         key: Some(input.key),
         upload_id: Some(upload.upload_id),
         checksum_algorithm: upload.checksum_algorithm.map(checksum::s3_algorithm),
         checksum_type: upload.checksum_type.map(checksum::s3_type),
-        server_side_encryption: sse_c::sse_header(customer.is_some()),
         ..Default::default()
-    }))
+    };
+    echo_into!(out, sealing.echo, with_context);
+    Ok(S3Response::new(out))
 }
 
 pub(crate) async fn upload_part(
     coffer: &Coffer,
     req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
+    let caller = Caller::of(coffer, &req);
+    let customer = sse_c::parse(&sse_c::headers_of!(req.input), caller.client())?;
     let trailers = req.trailing_headers;
     let uri = req.uri;
     let input = req.input;
-    let customer = sse_c::parse(&sse_c::headers_of!(input), req.extensions.get::<Client>())?;
     let number = part_number(input.part_number)?;
     if input
         .content_length
@@ -184,14 +179,9 @@ pub(crate) async fn upload_part(
     // A missing or surplus key is refused before the body is read; a different key
     // is found by its MAC when the part is committed.
     sse_c::matches_upload(upload.encryption, customer.as_ref()).map_err(storage_error)?;
-    let ingested = ingest(
-        coffer,
-        &bucket,
-        input.body,
-        expect,
-        sse_c::key_of(customer.as_ref()),
-    )
-    .await?;
+    let sealing =
+        sealing::for_stored(coffer, upload.encryption, customer, &caller, KmsUse::Seal).await?;
+    let ingested = ingest(coffer, &bucket, input.body, expect, sealing.key.as_ref()).await?;
     if ingested.staged.size() > MAX_PART_SIZE {
         return Err(s3_error!(
             EntityTooLarge,
@@ -211,19 +201,17 @@ pub(crate) async fn upload_part(
         .await
         .map_err(storage_error)?;
     let sums = part_sums(&part);
-    let (sse_customer_algorithm, sse_customer_key_md5) = sse_c::echo(customer.as_ref());
-    Ok(S3Response::new(UploadPartOutput {
-        sse_customer_algorithm,
-        sse_customer_key_md5,
+    let mut out = UploadPartOutput {
         e_tag: Some(ETag::Strong(part.etag)),
         checksum_crc32: sums.crc32,
         checksum_crc32c: sums.crc32c,
         checksum_crc64nvme: sums.crc64nvme,
         checksum_sha1: sums.sha1,
         checksum_sha256: sums.sha256,
-        server_side_encryption: sse_c::sse_header(customer.is_some()),
         ..Default::default()
-    }))
+    };
+    echo_into!(out, sealing.echo);
+    Ok(S3Response::new(out))
 }
 
 fn part_sums(part: &PartInfo) -> ChecksumFields {
@@ -263,11 +251,11 @@ pub(crate) async fn upload_part_copy(
     coffer: &Coffer,
     req: S3Request<UploadPartCopyInput>,
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-    let input = req.input;
+    let caller = Caller::of(coffer, &req);
+    let input = &req.input;
     let (src_bucket, src_key, src_version) = unsupported::copy_source(&input.copy_source)?;
-    let client = req.extensions.get::<Client>();
-    let customer = sse_c::parse(&sse_c::headers_of!(input), client)?;
-    let src_customer = sse_c::parse(&sse_c::copy_source_headers_of!(input), client)?;
+    let customer = sse_c::parse(&sse_c::headers_of!(input), caller.client())?;
+    let src_customer = sse_c::parse(&sse_c::copy_source_headers_of!(input), caller.client())?;
     let number = part_number(input.part_number)?;
     let CopyEnds {
         src,
@@ -300,13 +288,14 @@ pub(crate) async fn upload_part_copy(
         ));
     }
     sse_c::matches_upload(upload.encryption, customer.as_ref()).map_err(storage_error)?;
-    let src_key = sse_c::key_of(src_customer.as_ref());
-    coffer
+    sealing::check_customer(coffer, &src, src_customer.as_ref()).await?;
+    let source =
+        sealing::for_stored(coffer, src.encryption, src_customer, &caller, KmsUse::Open).await?;
+    let sealing =
+        sealing::for_stored(coffer, upload.encryption, customer, &caller, KmsUse::Seal).await?;
+    let reader = coffer
         .store
-        .check_customer_key(&src, src_key)
-        .await
-        .map_err(storage_error)?;
-    let reader = coffer.store.read_object_with(&src, range.clone(), src_key);
+        .read_object_with(&src, range.clone(), source.key.as_ref());
     let expect = Expectations {
         content_length: i64::try_from(range.end - range.start).ok(),
         algorithm: upload.checksum_algorithm,
@@ -317,7 +306,7 @@ pub(crate) async fn upload_part_copy(
         &bucket,
         Some(StreamingBlob::wrap(reader)),
         expect,
-        sse_c::key_of(customer.as_ref()),
+        sealing.key.as_ref(),
     )
     .await?;
     let part = coffer
@@ -333,7 +322,7 @@ pub(crate) async fn upload_part_copy(
         .await
         .map_err(storage_error)?;
     let sums = part_sums(&part);
-    Ok(S3Response::new(UploadPartCopyOutput {
+    let mut out = UploadPartCopyOutput {
         copy_part_result: Some(CopyPartResult {
             e_tag: Some(ETag::Strong(part.etag)),
             last_modified: Some(Timestamp::from(part.last_modified)),
@@ -344,11 +333,10 @@ pub(crate) async fn upload_part_copy(
             checksum_sha256: sums.sha256,
         }),
         copy_source_version_id: src.version_id.clone(),
-        server_side_encryption: sse_c::sse_header(customer.is_some()),
-        sse_customer_algorithm: sse_c::echo(customer.as_ref()).0,
-        sse_customer_key_md5: sse_c::echo(customer.as_ref()).1,
         ..Default::default()
-    }))
+    };
+    echo_into!(out, sealing.echo);
+    Ok(S3Response::new(out))
 }
 
 /// A part as the client names it in CompleteMultipartUpload.
@@ -519,7 +507,7 @@ pub(crate) async fn complete_multipart_upload(
         .checksums
         .first()
         .map(|c| checksum::s3_type(checksum::type_of(&c.value)));
-    Ok(S3Response::new(CompleteMultipartUploadOutput {
+    let mut out = CompleteMultipartUploadOutput {
         bucket: Some(input.bucket),
         key: Some(input.key),
         e_tag: Some(ETag::Strong(info.etag)),
@@ -529,10 +517,15 @@ pub(crate) async fn complete_multipart_upload(
         checksum_sha1: sums.sha1,
         checksum_sha256: sums.sha256,
         checksum_type,
-        server_side_encryption: sse_c::sse_header(info.encryption.is_customer()),
         version_id: info.version_id,
         ..Default::default()
-    }))
+    };
+    // No customer key comes with a completion; its headers are the parts' to echo.
+    let echo = sealing::echo_of(coffer, info.encryption, None);
+    out.server_side_encryption = echo.sse;
+    out.ssekms_key_id = echo.kms_key_id;
+    out.bucket_key_enabled = echo.bucket_key_enabled;
+    Ok(S3Response::new(out))
 }
 
 /// A whole-object checksum or size the client sent with the completion must match.

@@ -6,6 +6,7 @@ use super::checksum::{s3_type, type_of};
 use super::conditional::{Conditions, check_read};
 use super::error_map::storage_error;
 use super::object_headers::{checksum_fields, expires, user_metadata};
+use super::sealing::{self, Caller, Echo, KmsUse, echo_into};
 use super::sse_c::{self, SseC};
 use super::versioning::{lock_headers, read_error, version_ref};
 use crate::client::Client;
@@ -51,11 +52,7 @@ async fn resolve(coffer: &Coffer, r: ReadRequest<'_>) -> S3Result<Resolved> {
         .map_err(|e| read_error(e, version.is_some()))?;
     // The key is checked before conditionals, as AWS does: a wrong key never learns
     // whether an ETag matches.
-    coffer
-        .store
-        .check_customer_key(&obj, sse_c::key_of(customer.as_ref()))
-        .await
-        .map_err(storage_error)?;
+    sealing::check_customer(coffer, &obj, customer.as_ref()).await?;
     check_read(&r.conditions, &obj)?;
 
     let mut parts_count = None;
@@ -123,13 +120,12 @@ fn length_i64(n: u64) -> S3Result<i64> {
 /// Fills the headers GET and HEAD share, for either output type (the two
 /// s3s types have the same field names but no common trait).
 macro_rules! describe {
-    ($ty:ident, $resolved:expr, { $($extra:tt)* }) => {{
-        let Resolved { obj, range, with_checksums, parts_count, customer } = $resolved;
-        let (sse_customer_algorithm, sse_customer_key_md5) = sse_c::echo(customer.as_ref());
+    ($ty:ident, $resolved:expr, $echo:expr, { $($extra:tt)* }) => {{
+        let Resolved { obj, range, with_checksums, parts_count, customer: _ } = $resolved;
         let bytes = range.clone().unwrap_or(0..obj.size);
         let sums = if with_checksums { checksum_fields(&obj.meta) } else { Default::default() };
         let lock = lock_headers(&obj);
-        $ty {
+        let mut out = $ty {
             version_id: obj.version_id.clone(),
             object_lock_mode: lock.mode,
             object_lock_retain_until_date: lock.until,
@@ -157,12 +153,11 @@ macro_rules! describe {
                 None
             },
             parts_count,
-            server_side_encryption: sse_c::sse_header(obj.encryption.is_customer()),
-            sse_customer_algorithm,
-            sse_customer_key_md5,
             $($extra)*
             ..Default::default()
-        }
+        };
+        echo_into!(out, $echo);
+        out
     }};
 }
 
@@ -192,16 +187,27 @@ pub(crate) async fn get_object(
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let client = req.extensions.get::<Client>();
-    let resolved = resolve(coffer, read_request!(req.input, client)).await?;
+    let caller = Caller::of(coffer, &req);
+    let mut resolved = resolve(coffer, read_request!(req.input, client)).await?;
+    // Only now the KMS key, if any: a read that fails its conditions never touches it.
+    let sealing = sealing::for_stored(
+        coffer,
+        resolved.obj.encryption,
+        resolved.customer.take(),
+        &caller,
+        KmsUse::Open,
+    )
+    .await?;
     let bytes = resolved.range.clone().unwrap_or(0..resolved.obj.size);
-    let body = coffer.store.read_object_with(
-        &resolved.obj,
-        bytes,
-        sse_c::key_of(resolved.customer.as_ref()),
-    );
-    Ok(S3Response::new(describe!(GetObjectOutput, resolved, {
-        body: Some(StreamingBlob::wrap(body)),
-    })))
+    let body = coffer
+        .store
+        .read_object_with(&resolved.obj, bytes, sealing.key.as_ref());
+    Ok(S3Response::new(describe!(
+        GetObjectOutput,
+        resolved,
+        sealing.echo,
+        { body: Some(StreamingBlob::wrap(body)), }
+    )))
 }
 
 pub(crate) async fn head_object(
@@ -210,7 +216,13 @@ pub(crate) async fn head_object(
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let client = req.extensions.get::<Client>();
     let resolved = resolve(coffer, read_request!(req.input, client)).await?;
-    Ok(S3Response::new(describe!(HeadObjectOutput, resolved, {})))
+    let echo: Echo = sealing::echo_of(coffer, resolved.obj.encryption, resolved.customer.as_ref());
+    Ok(S3Response::new(describe!(
+        HeadObjectOutput,
+        resolved,
+        echo,
+        {}
+    )))
 }
 
 #[cfg(test)]

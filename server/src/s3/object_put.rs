@@ -3,14 +3,12 @@
 use super::Coffer;
 use super::acl::new_object_grants;
 use super::body::{expectations_of, ingest};
-use super::bucket_access::resolve_bucket;
 use super::checksum::algorithm_of;
 use super::error_map::storage_error;
 use super::object_headers::{RequestHeaders, checksum_fields, meta_from_request};
-use super::sse_c;
+use super::sealing::{self, Caller, echo_into, write_headers_of};
 use super::unsupported::{self, Asks};
 use super::versioning::{lock_of, require_integrity, write_precondition};
-use crate::client::Client;
 use coffer_auth::acl::AclPermission;
 use coffer_storage::WriteOptions;
 use s3s::dto::{ETag, ObjectCannedACL, PutObjectInput, PutObjectOutput};
@@ -20,18 +18,13 @@ pub(crate) async fn put_object(
     coffer: &Coffer,
     req: S3Request<PutObjectInput>,
 ) -> S3Result<S3Response<PutObjectOutput>> {
+    let caller = Caller::of(coffer, &req);
     let trailers = req.trailing_headers;
     let uri = req.uri;
     let input = req.input;
-    let customer = sse_c::parse_write(
-        &sse_c::headers_of!(input),
-        input.server_side_encryption.as_ref(),
-        req.extensions.get::<Client>(),
-    )?;
     unsupported::refuse(&Asks {
         tagging: input.tagging.is_some(),
         append: input.write_offset_bytes.is_some(),
-        sse: input.server_side_encryption.as_ref(),
     })?;
     let condition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let lock = lock_of(
@@ -49,7 +42,8 @@ pub(crate) async fn put_object(
             || input.checksum_sha1.is_some()
             || input.checksum_sha256.is_some(),
     )?;
-    let bucket = resolve_bucket(coffer, &input.bucket).await?;
+    let (bucket, default) = sealing::bucket_for_write(coffer, &input.bucket).await?;
+    let sealing = sealing::for_write(coffer, &default, &write_headers_of!(input), &caller).await?;
     // A new object's ACL is the request's (none: private), whatever the old one had.
     let grants = new_object_grants(
         &coffer.auth,
@@ -78,14 +72,7 @@ pub(crate) async fn put_object(
     let algorithm = algorithm_of(input.checksum_algorithm.as_ref())?;
     let expect = expectations_of!(input, algorithm, trailers, &uri);
 
-    let ingested = ingest(
-        coffer,
-        &bucket,
-        input.body,
-        expect,
-        sse_c::key_of(customer.as_ref()),
-    )
-    .await?;
+    let ingested = ingest(coffer, &bucket, input.body, expect, sealing.key.as_ref()).await?;
     let meta = coffer_storage::ObjectMeta {
         checksums: ingested.checksums,
         grants,
@@ -104,19 +91,17 @@ pub(crate) async fn put_object(
         .map_err(storage_error)?;
 
     let sums = checksum_fields(&info.meta);
-    let (sse_customer_algorithm, sse_customer_key_md5) = sse_c::echo(customer.as_ref());
-    Ok(S3Response::new(PutObjectOutput {
-        sse_customer_algorithm,
-        sse_customer_key_md5,
+    let mut out = PutObjectOutput {
         e_tag: Some(ETag::Strong(info.etag)),
         checksum_crc32: sums.crc32,
         checksum_crc32c: sums.crc32c,
         checksum_crc64nvme: sums.crc64nvme,
         checksum_sha1: sums.sha1,
         checksum_sha256: sums.sha256,
-        server_side_encryption: sse_c::sse_header(customer.is_some()),
         size: i64::try_from(info.size).ok(),
         version_id: info.version_id,
         ..Default::default()
-    }))
+    };
+    echo_into!(out, sealing.echo, with_context);
+    Ok(S3Response::new(out))
 }

@@ -11,7 +11,7 @@
 //! and never goes into an error message.
 
 use base64::Engine as _;
-use coffer_storage::CustomerKey;
+use coffer_storage::{CustomerKey, ExternalKey};
 use md5::{Digest as _, Md5};
 use s3s::dto::SSECustomerAlgorithm;
 use s3s::{S3Result, s3_error};
@@ -23,7 +23,8 @@ const AES256: &str = "AES256";
 
 /// A checked SSE-C key and what responses echo about it.
 pub(crate) struct SseC {
-    pub(crate) key: CustomerKey,
+    /// Always [`ExternalKey::Customer`].
+    pub(crate) key: ExternalKey,
     /// Base64 MD5 of the key, echoed as `x-amz-server-side-encryption-customer-key-MD5`.
     pub(crate) key_md5: String,
 }
@@ -122,7 +123,7 @@ pub(crate) fn parse(headers: &Headers<'_>, client: Option<&Client>) -> S3Result<
         ));
     }
     Ok(Some(SseC {
-        key: CustomerKey::from_bytes(bytes),
+        key: ExternalKey::Customer(CustomerKey::from_bytes(bytes)),
         key_md5,
     }))
 }
@@ -163,24 +164,8 @@ pub(crate) fn matches_upload(
 }
 
 /// The request's SSE-C key, if any (for storage calls).
-pub(crate) fn key_of(sse: Option<&SseC>) -> Option<&CustomerKey> {
+pub(crate) fn key_of(sse: Option<&SseC>) -> Option<&ExternalKey> {
     sse.map(|s| &s.key)
-}
-
-/// The response's SSE-C echo: `(algorithm, key MD5)`.
-pub(crate) fn echo(sse: Option<&SseC>) -> (Option<SSECustomerAlgorithm>, Option<String>) {
-    match sse {
-        Some(s) => (Some(SseC::algorithm()), Some(s.key_md5.clone())),
-        None => (None, None),
-    }
-}
-
-/// What the response's `x-amz-server-side-encryption` says: AES256 for Coffer's own
-/// encryption; nothing for SSE-C objects (AWS shows only the customer headers then).
-pub(crate) fn sse_header(customer: bool) -> Option<s3s::dto::ServerSideEncryption> {
-    (!customer).then(|| {
-        s3s::dto::ServerSideEncryption::from_static(s3s::dto::ServerSideEncryption::AES256)
-    })
 }
 
 #[cfg(test)]

@@ -3,32 +3,24 @@
 //! Refusing with `NotImplemented` is better than storing an object that
 //! silently lacks what the client asked for. PutObject, CopyObject,
 //! CreateMultipartUpload and the copy-part path all ask the same questions,
-//! so the answers live here once.
+//! so the answers live here once. (Encryption headers are `sealing.rs`'s.)
 
-use s3s::dto::{CopySource, ServerSideEncryption};
+use s3s::dto::CopySource;
 use s3s::{S3Result, s3_error};
 
 /// What a request asks for, reduced to the questions we refuse on.
 #[derive(Default)]
-#[allow(clippy::struct_excessive_bools)] // independent yes/no questions, not a state machine
-pub(crate) struct Asks<'a> {
+pub(crate) struct Asks {
     pub tagging: bool,
     pub append: bool,
-    pub sse: Option<&'a ServerSideEncryption>,
 }
 
 /// `NotImplemented` for the first feature asked for that is not built.
-pub(crate) fn refuse(asks: &Asks<'_>) -> S3Result<()> {
+pub(crate) fn refuse(asks: &Asks) -> S3Result<()> {
     let missing = if asks.tagging {
         "Object tagging is not supported yet."
     } else if asks.append {
         "Appending writes are not supported."
-    } else if asks
-        .sse
-        .is_some_and(|sse| sse.as_str() != ServerSideEncryption::AES256)
-    {
-        // Every object is sealed at rest anyway; AES256 asks for exactly that.
-        "Only AES256 server-side encryption is available (and always on)."
     } else {
         return Ok(());
     };
@@ -60,26 +52,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nothing_asked_passes_and_aes256_is_welcome() {
+    fn nothing_asked_passes() {
         refuse(&Asks::default()).unwrap();
-        let aes = ServerSideEncryption::from_static(ServerSideEncryption::AES256);
-        refuse(&Asks {
-            sse: Some(&aes),
-            ..Default::default()
-        })
-        .unwrap();
     }
 
     #[test]
     fn each_missing_feature_is_not_implemented() {
-        let kms = ServerSideEncryption::from_static(ServerSideEncryption::AWS_KMS);
         for asks in [
             Asks {
                 tagging: true,
                 ..Default::default()
             },
             Asks {
-                sse: Some(&kms),
+                append: true,
                 ..Default::default()
             },
         ] {

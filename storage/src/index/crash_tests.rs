@@ -584,7 +584,7 @@ mod versions {
             meta: ObjectMeta::default(),
             chunks,
             lock: crate::version::ObjectLock::default(),
-            encryption: crate::keys::customer::Encryption::Coffer,
+            encryption: crate::keys::encryption::Encryption::Coffer,
         }
     }
 

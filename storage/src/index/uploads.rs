@@ -16,7 +16,7 @@
 //!
 //! Part numbers are stored big-endian so parts sort in number order.
 
-use crate::keys::customer::Encryption;
+use crate::keys::encryption::Encryption;
 use redb::{ReadOnlyTable, ReadableDatabase as _, ReadableTable as _, TableDefinition};
 use serde::{Deserialize, Serialize};
 
@@ -50,7 +50,7 @@ pub(crate) struct UploadRecord {
     pub(crate) completed: Option<Completed>,
     /// The object's retention and legal hold.
     pub(crate) lock: ObjectLock,
-    /// The keys every part must be written under (SSE-C: the upload's customer key).
+    /// The keys every part must be written under (SSE-C: the upload's customer key; SSE-KMS: its KMS key).
     pub(crate) encryption: Encryption,
 }
 
@@ -302,7 +302,7 @@ impl Batch {
         encryption: Encryption,
     ) -> Result<()> {
         let upload = self.open_upload(bucket, id, key)?;
-        crate::keys::customer::same_keys(upload.encryption, encryption)?;
+        crate::keys::encryption::same_keys(upload.encryption, encryption)?;
         self.add_refs(bucket, &record.chunks)?;
         let old = {
             let mut parts = self

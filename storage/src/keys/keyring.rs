@@ -287,12 +287,12 @@ impl Keyring {
 }
 
 /// A bucket's working keys: the chunk-id key (keyed BLAKE3) and the chunk seal cipher, plus
-/// the two SSE-C keys (`keys/customer.rs`): the base that object keys are derived from with
-/// a customer key, and the key that MACs customer keys.
+/// the base that object keys are derived from with an outside key (SSE-C's or SSE-KMS's,
+/// `keys/encryption.rs`) and the key that MACs customer keys (`keys/customer.rs`).
 pub struct BucketKeys {
     pub(crate) chunk_id: Zeroizing<[u8; 32]>,
     pub(crate) seal: Aes256GcmSiv,
-    pub(crate) customer_base: Zeroizing<[u8; 32]>,
+    pub(crate) external_base: Zeroizing<[u8; 32]>,
     pub(crate) customer_mac: Zeroizing<[u8; 32]>,
 }
 
@@ -305,7 +305,7 @@ impl BucketKeys {
                 CONTEXT_CHUNK_SEAL,
                 secret,
             ))),
-            customer_base: Zeroizing::new(blake3::derive_key(CONTEXT_CUSTOMER_BASE, secret)),
+            external_base: Zeroizing::new(blake3::derive_key(CONTEXT_CUSTOMER_BASE, secret)),
             customer_mac: Zeroizing::new(blake3::derive_key(CONTEXT_CUSTOMER_MAC, secret)),
         }
     }

@@ -14,6 +14,7 @@
 pub(crate) type BucketId = [u8; 16];
 
 pub(crate) mod customer;
+pub(crate) mod encryption;
 pub(crate) mod key_file;
 pub(crate) mod key_shares;
 pub(crate) mod keyring;

@@ -101,3 +101,23 @@ pub fn set_key_status(env: &TestEnv, server: &Server, user: &str, key: &str, sta
         ],
     );
 }
+
+/// Sets inline policy `name` of `user` to `document`, as root.
+#[track_caller]
+pub fn put_user_policy(env: &TestEnv, server: &Server, user: &str, name: &str, document: &str) {
+    aws_ok(
+        env,
+        server,
+        None,
+        &[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            user,
+            "--policy-name",
+            name,
+            "--policy-document",
+            document,
+        ],
+    );
+}
