@@ -7,6 +7,7 @@
 //! or destroyed one ([`KeyError::NotFound`]). [`KmsKeys::s3_default`] is the key SSE-KMS
 //! uses when a request names none (AWS's `aws/s3`), made on first use.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -38,6 +39,11 @@ struct Inner {
     account: String,
     current: RwLock<Arc<KeyTable>>,
     changes: tokio::sync::Mutex<()>,
+    /// Working keys already derived, by key id, so a GET does not read a share file. Only
+    /// ever used after the table says the key may be used; emptied at every change of the
+    /// table and before a share is removed, so a destroyed key's working key does not
+    /// outlive its share in memory for longer than the change that destroys it.
+    working: std::sync::Mutex<HashMap<String, Zeroizing<[u8; 32]>>>,
 }
 
 impl KmsKeys {
@@ -67,6 +73,7 @@ impl KmsKeys {
                 account: account.to_owned(),
                 current: RwLock::new(Arc::new(table)),
                 changes: tokio::sync::Mutex::new(()),
+                working: std::sync::Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -120,6 +127,12 @@ impl KmsKeys {
 
     async fn usable_ref(&self, key: &KeyRef) -> Result<UsableKey, KeyError> {
         let stored = self.table().usable(key)?;
+        if let Some(material) = self.working_cache().get(&stored.id).cloned() {
+            return Ok(UsableKey {
+                id: stored.id.clone(),
+                material,
+            });
+        }
         let material = self
             .inner
             .store
@@ -129,10 +142,20 @@ impl KmsKeys {
                 action: "read a KMS key share",
                 source,
             })?;
+        self.working_cache()
+            .insert(stored.id.clone(), material.clone());
         Ok(UsableKey {
             id: stored.id.clone(),
             material,
         })
+    }
+
+    fn working_cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Zeroizing<[u8; 32]>>> {
+        // A poisoned lock only means a panic elsewhere during a map operation.
+        self.inner
+            .working
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The key SSE-KMS uses when a request names none ([`S3_DEFAULT_ALIAS`]), made (with
@@ -218,6 +241,7 @@ impl KmsKeys {
 
     /// Destroys the share of key `id`: what is sealed under the key cannot be opened again.
     pub(crate) async fn remove_share(&self, id: &str) -> Result<(), KeyError> {
+        self.working_cache().remove(id);
         self.inner
             .store
             .remove_kms_share(key_id_bytes(id)?)
@@ -250,6 +274,7 @@ impl KmsKeys {
             Ok(mut guard) => *guard = fresh,
             Err(poisoned) => *poisoned.into_inner() = fresh,
         }
+        self.working_cache().clear();
         Ok(out)
     }
 
@@ -401,6 +426,10 @@ mod tests {
             .await
             .unwrap();
         new_key(&keys, K1, 5).await;
+        // Used once, its working key is kept in memory...
+        let working = keys.usable(K1).await.unwrap().material;
+        assert_eq!(*keys.usable(K1).await.unwrap().material, *working);
+        assert_eq!(keys.working_cache().len(), 1);
         let start = SystemTime::now();
         let (_, when) = keys
             .change(|t| t.schedule_deletion(&KeyRef::Id(K1.into()), 7, ms_since_epoch(start)))
@@ -415,6 +444,8 @@ mod tests {
         assert_eq!(keys.sweep(start).await.unwrap(), 0);
         assert_eq!(keys.sweep(time_from_ms(when)).await.unwrap(), 1);
         assert!(matches!(keys.usable(K1).await, Err(KeyError::NotFound)));
+        // ...until the key changes state: nothing of a destroyed key stays in memory.
+        assert!(keys.working_cache().is_empty());
         // Its share is gone: a copy of the index taken before opens nothing under it.
         assert!(!share.exists());
         // Destroyed in the stored record too, not only in memory.
