@@ -217,6 +217,24 @@ impl Error {
         )
     }
 
+    /// Whether the failure was a full disk or an exhausted quota, in a chunk write or an
+    /// index commit: nothing was stored, and the same write can succeed once space is freed.
+    #[must_use]
+    pub fn is_out_of_space(&self) -> bool {
+        let (Error::Io { source: io, .. }
+        | Error::Index {
+            source: redb::Error::Io(io),
+            ..
+        }) = self
+        else {
+            return false;
+        };
+        matches!(
+            io.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        )
+    }
+
     /// `Io` with `action` as context; for `map_err`.
     pub(crate) fn io(action: &'static str) -> impl FnOnce(std::io::Error) -> Error {
         move |source| Error::Io { action, source }
@@ -241,3 +259,20 @@ impl Error {
 
 /// Result with the storage [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_told_apart_wherever_it_happens() {
+        let full = || std::io::Error::from(std::io::ErrorKind::StorageFull);
+        assert!(Error::io("write chunk file")(full()).is_out_of_space());
+        assert!(Error::index::<redb::Error>("commit")(redb::Error::Io(full())).is_out_of_space());
+        let quota = std::io::Error::from(std::io::ErrorKind::QuotaExceeded);
+        assert!(Error::io("write chunk file")(quota).is_out_of_space());
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert!(!Error::io("write chunk file")(denied).is_out_of_space());
+        assert!(!Error::NoSuchKey.is_out_of_space());
+    }
+}

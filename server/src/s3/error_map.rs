@@ -87,6 +87,16 @@ pub(crate) fn storage_error(err: coffer_storage::Error) -> S3Error {
             "The encryption parameters are not applicable to this object."
         ),
         E::CustomerKeyMismatch => s3_error!(AccessDenied, "Access Denied"),
+        // A full disk: nothing was stored (a failed write leaves no partial object), reads go
+        // on, and the same write succeeds once space is freed — so 503 SlowDown, which SDKs
+        // retry with back-off, rather than a 500.
+        e @ (E::Io { .. } | E::Index { .. }) if e.is_out_of_space() => {
+            tracing::error!(error = %e, "a write was refused: the data disk is full");
+            s3_error!(
+                SlowDown,
+                "The server is out of disk space: nothing was stored. Please retry later."
+            )
+        }
         // Coffer's own failures: logged with their cause, reported as InternalError. Key
         // management (unlockers, `coffer init`, `coffer keys`) never runs for a request; if
         // one of its errors ever surfaced here, it would be ours to fix too.
@@ -176,6 +186,30 @@ mod tests {
             assert_eq!(*e.code(), code);
             assert_eq!(e.code().status_code(), Some(status));
         }
+    }
+
+    #[test]
+    fn a_full_disk_is_503_slow_down_and_other_io_500() {
+        use coffer_storage::Error as E;
+        for kind in [
+            std::io::ErrorKind::StorageFull,
+            std::io::ErrorKind::QuotaExceeded,
+        ] {
+            let e = storage_error(E::Io {
+                action: "write chunk file",
+                source: kind.into(),
+            });
+            assert_eq!(*e.code(), S3ErrorCode::SlowDown);
+            assert_eq!(
+                e.code().status_code(),
+                Some(http::StatusCode::SERVICE_UNAVAILABLE)
+            );
+        }
+        let e = storage_error(E::Io {
+            action: "write chunk file",
+            source: std::io::ErrorKind::PermissionDenied.into(),
+        });
+        assert_eq!(*e.code(), S3ErrorCode::InternalError);
     }
 
     #[test]
