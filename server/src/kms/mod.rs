@@ -33,7 +33,7 @@ use http::{HeaderMap, HeaderValue, Request, Response};
 pub(crate) use self::error::KeyError;
 pub(crate) use self::error::KmsError;
 pub(crate) use self::key_store::{
-    KmsKeys, S3_DEFAULT_ALIAS, key_id_bytes, key_id_text, ms_since_epoch, start_sweeping,
+    KmsKeys, key_id_bytes, key_id_text, ms_since_epoch, start_sweeping,
 };
 use crate::guard::{AdminAuth, AdminService, Refusal, RequestId};
 use crate::iam::{BodyFailure, Iam, SignatureFailure, read_whole};

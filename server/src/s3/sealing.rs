@@ -214,15 +214,14 @@ pub(crate) async fn for_write(
     let context = sse_kms::context(asked.context)?;
     let kms = &coffer.kms;
     let now = crate::kms::ms_since_epoch(caller.facts.now);
-    let named = key.unwrap_or(crate::kms::S3_DEFAULT_ALIAS);
     let usable = match key {
         Some(key) => kms.usable(key).await,
         None => kms.s3_default(now).await,
     }
-    .map_err(|e| sse_kms::key_error(e, named))?;
+    .map_err(|e| sse_kms::key_error(e, None))?;
     let arn = kms.key_arn(&usable.id);
     caller.allow(coffer, KmsUse::Seal, &arn)?;
-    let id = key_id_bytes(&usable.id).map_err(|e| sse_kms::key_error(e, &arn))?;
+    let id = key_id_bytes(&usable.id).map_err(|e| sse_kms::key_error(e, Some(&arn)))?;
     Ok(Sealing {
         key: Some(ExternalKey::Kms(KmsKey::new(
             id,
@@ -271,7 +270,7 @@ pub(crate) async fn for_stored(
     let usable = kms
         .usable(&id)
         .await
-        .map_err(|e| sse_kms::key_error(e, &arn))?;
+        .map_err(|e| sse_kms::key_error(e, Some(&arn)))?;
     Ok(Sealing {
         key: Some(ExternalKey::Kms(KmsKey::new(
             key_id,

@@ -63,16 +63,19 @@ fn parse_pairs(text: &str) -> Option<BTreeMap<String, String>> {
 }
 
 /// A KMS key's refusal as S3 answers it (`KMS.<exception>`, 400), or 500 for our own
-/// failure. `arn` names the key as the client may see it.
-pub(crate) fn key_error(error: KeyError, arn: &str) -> S3Error {
+/// failure. `arn` is the key's ARN when Coffer built it from a stored id; the reference a
+/// client sent (an alias may name a patient) never goes into the message.
+pub(crate) fn key_error(error: KeyError, arn: Option<&str>) -> S3Error {
+    let key = arn.unwrap_or("The KMS key");
     let (code, message) = match error {
-        KeyError::NotFound | KeyError::Invalid(_) => {
-            ("KMS.NotFoundException", format!("Invalid keyId '{arn}'"))
-        }
-        KeyError::Disabled => ("KMS.DisabledException", format!("{arn} is disabled.")),
+        KeyError::NotFound | KeyError::Invalid(_) => (
+            "KMS.NotFoundException",
+            format!("{key} does not exist here."),
+        ),
+        KeyError::Disabled => ("KMS.DisabledException", format!("{key} is disabled.")),
         KeyError::InvalidState(_) => (
             "KMS.KMSInvalidStateException",
-            format!("{arn} is pending deletion."),
+            format!("{key} is pending deletion."),
         ),
         other => {
             tracing::error!(error = %other, "an SSE-KMS key could not be used");
@@ -128,19 +131,21 @@ mod tests {
     #[test]
     fn key_errors_are_kms_exceptions() {
         let arn = "arn:aws:kms:us-east-1:000000000000:key/k";
-        let e = key_error(KeyError::Disabled, arn);
+        let e = key_error(KeyError::Disabled, Some(arn));
         assert_eq!(e.code().as_str(), "KMS.DisabledException");
         assert_eq!(e.status_code(), Some(http::StatusCode::BAD_REQUEST));
         assert_eq!(
-            key_error(KeyError::NotFound, arn).code().as_str(),
+            key_error(KeyError::NotFound, None).code().as_str(),
             "KMS.NotFoundException"
         );
         assert_eq!(
-            key_error(KeyError::InvalidState("x"), arn).code().as_str(),
+            key_error(KeyError::InvalidState("x"), Some(arn))
+                .code()
+                .as_str(),
             "KMS.KMSInvalidStateException"
         );
         assert_eq!(
-            *key_error(KeyError::Corrupt, arn).code(),
+            *key_error(KeyError::Corrupt, None).code(),
             S3ErrorCode::InternalError
         );
     }
