@@ -180,3 +180,27 @@ async fn fsck_names_each_fault_and_repair_fixes_only_what_it_can() {
     }
     store.shutdown().await;
 }
+
+/// How long fsck takes on 10,000 small objects (run by hand with `--run-ignored only`;
+/// prints the time).
+#[tokio::test]
+#[ignore = "a measurement, not a check"]
+async fn fsck_time_on_10k_small_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = MasterKey::generate().unwrap();
+    let cfg = || config(dir.path(), &key, Durability::Relaxed, IndexLocation::File);
+    let store = Store::open(cfg()).await.unwrap();
+    let bucket = store.create_bucket("b", "owner").await.unwrap();
+    for i in 0..10_000u64 {
+        put(&store, &bucket, &format!("k{i}"), &body(i, 1024), 1024).await;
+    }
+    store.shutdown().await;
+    let store = Store::open_unswept(cfg()).await.unwrap();
+    let started = std::time::Instant::now();
+    let report = store.fsck(FsckMode::Check).await.unwrap();
+    let took = started.elapsed();
+    store.shutdown().await;
+    assert!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!(report.counts.chunks_verified, 10_000);
+    println!("fsck of 10,000 objects of 1 KiB: {took:?}");
+}
