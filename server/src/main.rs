@@ -15,6 +15,7 @@ mod bucket_logging;
 mod client;
 mod config;
 mod ephemeral;
+mod fsck_cmd;
 mod guard;
 mod health_cmd;
 mod iam;
@@ -76,6 +77,8 @@ async fn main() -> ExitCode {
         Command::Users(args) => users_cmd::run(args).await,
         Command::Audit(args) => audit_cmd::run(args).await,
         Command::Health(args) => health_cmd::run(args).await,
+        // Its own exit codes: 1 is "problems found", not "failed to run".
+        Command::Fsck(args) => return fsck_cmd::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

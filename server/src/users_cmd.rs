@@ -123,6 +123,21 @@ async fn with_store(store: &Store, data: &Path, change: Change<'_>) -> anyhow::R
 /// Opens the stopped data directory `dir.data` with the unlocker `dir.proof` names. If a
 /// server holds it, the error says so and adds `instead` (what to do meanwhile).
 pub(crate) async fn open_store(dir: &DirArgs, instead: &str) -> anyhow::Result<Store> {
+    open_dir(dir, instead, Sweep::AtOpen).await
+}
+
+/// Whether opening a stopped directory sweeps what a crash left behind, as a server start
+/// does, or leaves it for `coffer fsck` to see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sweep {
+    /// As `Store::open`.
+    AtOpen,
+    /// As `Store::open_unswept`.
+    Never,
+}
+
+/// [`open_store`], choosing whether the open sweeps.
+pub(crate) async fn open_dir(dir: &DirArgs, instead: &str, sweep: Sweep) -> anyhow::Result<Store> {
     let data = &dir.data;
     let state = coffer_storage::dir_state(data)
         .with_context(|| format!("could not inspect the data directory {}", data.display()))?;
@@ -143,15 +158,18 @@ pub(crate) async fn open_store(dir: &DirArgs, instead: &str) -> anyhow::Result<S
         .await
         .context("the unlock task failed")?
         .with_context(|| format!("could not unlock the data directory {}", data.display()))?;
-    Store::open(StoreConfig {
+    let cfg = StoreConfig {
         root: data.clone(),
         // Only the size of new chunks; these commands write none.
         chunk_size: DEFAULT_CHUNK_SIZE,
         durability: Durability::Immediate,
         index: IndexLocation::File,
         master_key,
-    })
-    .await
+    };
+    match sweep {
+        Sweep::AtOpen => Store::open(cfg).await,
+        Sweep::Never => Store::open_unswept(cfg).await,
+    }
     .map_err(|error| {
         if error.is_in_use() {
             anyhow::anyhow!(

@@ -208,6 +208,20 @@ impl Store {
     /// size out of range, `Error::Io`/`Error::Index` if the directory or index cannot be
     /// opened.
     pub async fn open(cfg: StoreConfig) -> Result<Store> {
+        Store::open_with(cfg, true).await
+    }
+
+    /// Opens a data directory as [`Store::open`] does but sweeps nothing, so that `fsck`
+    /// sees (and reports) what a crash or a fault left: unreferenced chunk files, stray key
+    /// shares.
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub async fn open_unswept(cfg: StoreConfig) -> Result<Store> {
+        Store::open_with(cfg, false).await
+    }
+
+    async fn open_with(cfg: StoreConfig, sweep: bool) -> Result<Store> {
         if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&cfg.chunk_size) {
             return Err(Error::BadConfig {
                 what: "chunk_size must be 64 KiB ..= 64 MiB",
@@ -243,10 +257,14 @@ impl Store {
             let snapshot = index.snapshot()?;
             let live: std::collections::HashSet<BucketId> =
                 snapshot.buckets()?.into_iter().map(|(_, b)| b.id).collect();
-            chunks.sweep(|b| live.contains(b), |b, id| snapshot.is_referenced(b, id))?;
+            if sweep {
+                chunks.sweep(|b| live.contains(b), |b, id| snapshot.is_referenced(b, id))?;
+            }
             drop(snapshot);
             let key_shares = KeyShares::open(&root, sync)?;
-            key_shares.sweep(|b| live.contains(b))?;
+            if sweep {
+                key_shares.sweep(|b| live.contains(b))?;
+            }
             let kms_shares = KeyShares::open_in(&root, crate::kms_shares::DIR, sync)?;
             Ok::<_, Error>((Arc::new(index), chunks, keyring, (key_shares, kms_shares)))
         })

@@ -37,6 +37,7 @@ mod failed_auth;
 mod file_modes;
 mod form_upload;
 mod front_door;
+mod fsck;
 mod full_disk;
 mod health_metrics;
 mod iam;

@@ -226,6 +226,46 @@ impl ChunkStore {
     }
 }
 
+/// A file of the chunk tree, as [`ChunkStore::each_file`] finds it.
+#[derive(Debug)]
+pub(crate) enum TreeEntry {
+    /// A chunk file: its bucket and id.
+    Chunk { bucket: BucketId, id: ChunkId },
+    /// A temporary file a write left behind (a crash or a dropped writer).
+    Temp,
+    /// A bucket directory, or a file, whose name is not what this tree writes.
+    Foreign,
+}
+
+impl ChunkStore {
+    /// Calls `f` with every file of the tree and every bucket directory named oddly, reading
+    /// one directory at a time. Changes nothing (`fsck`; the sweep at open removes).
+    pub(crate) fn each_file(&self, mut f: impl FnMut(TreeEntry) -> Result<()>) -> Result<()> {
+        for bucket_entry in read_dir(&self.dir)? {
+            let Some(bucket) = parse_hex::<16>(&bucket_entry.file_name()) else {
+                f(TreeEntry::Foreign)?;
+                continue;
+            };
+            for fan_entry in read_dir(&bucket_entry.path())? {
+                for file_entry in read_dir(&fan_entry.path())? {
+                    let name = file_entry.file_name();
+                    if name.to_string_lossy().starts_with(TEMP_PREFIX) {
+                        f(TreeEntry::Temp)?;
+                    } else if let Some(id) = parse_hex::<32>(&name) {
+                        f(TreeEntry::Chunk {
+                            bucket,
+                            id: ChunkId(id),
+                        })?;
+                    } else {
+                        f(TreeEntry::Foreign)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Files under `dir` (one bucket's chunk tree) and their total size; 0 for a missing one.
 fn count_files(dir: &Path) -> (u64, u64) {
     let (mut files, mut bytes) = (0, 0);

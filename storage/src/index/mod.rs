@@ -28,6 +28,7 @@ mod snapshot;
 mod uploads;
 mod version_list;
 mod versions;
+mod walk;
 
 use std::path::Path;
 
@@ -38,6 +39,7 @@ pub(crate) use snapshot::Snapshot;
 pub(crate) use uploads::{
     LayoutRecord, MIN_PART_SIZE, PartRecord, UploadId, UploadRecord, UploadsView, WantedPart,
 };
+pub(crate) use walk::Table;
 
 use crate::chunks::chunk_id::ChunkId;
 use crate::error::{Error, Result};

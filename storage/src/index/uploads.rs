@@ -28,8 +28,8 @@ use crate::object::ObjectMeta;
 use crate::records::{self, BucketId, ChunkRef, ObjectRecord, VersionStamp};
 use crate::version::{ObjectLock, Precondition};
 
-const UPLOADS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("uploads");
-const PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("upload_parts");
+pub(super) const UPLOADS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("uploads");
+pub(super) const PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("upload_parts");
 const LAYOUTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("multipart_layouts");
 
 /// An upload's random id.

@@ -103,6 +103,22 @@ impl KeyShares {
         }
     }
 
+    /// The bucket ids of the share files present (`None` for a file not named as a share),
+    /// for `fsck`. Changes nothing.
+    pub(crate) fn list(&self) -> Result<Vec<Option<BucketId>>> {
+        let entries = std::fs::read_dir(&self.dir).map_err(Error::io("list key shares"))?;
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(Error::io("list key shares"))?;
+            out.push(
+                hex::decode(entry.file_name().as_encoded_bytes())
+                    .ok()
+                    .and_then(|id| BucketId::try_from(id.as_slice()).ok()),
+            );
+        }
+        Ok(out)
+    }
+
     /// Removes shares of buckets `live` does not know (a crash between a delete's commit
     /// and the unlink, or a create that never committed) and temp files.
     pub(crate) fn sweep(&self, live: impl Fn(&BucketId) -> bool) -> Result<()> {
