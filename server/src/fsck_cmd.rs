@@ -78,7 +78,7 @@ pub(crate) async fn run(args: FsckArgs) -> ExitCode {
 }
 
 async fn check(args: &FsckArgs) -> anyhow::Result<(FsckReport, AuditCheck)> {
-    // Unswept: the sweep at open would remove orphans before fsck could report them.
+    // Unswept: the tidying pass after open would remove orphans before fsck reports them.
     let store = crate::users_cmd::open_dir(&args.dir, "", Sweep::Never).await?;
     let mode = if args.repair {
         FsckMode::Repair

@@ -20,7 +20,7 @@
 //! Repair changes only what the walk proved: refcounts are set to the counted value in one
 //! index transaction (the store's own `Batch`, committed durably), and only after that
 //! commit are chunk files no reference names removed, so a crash in between leaves
-//! unreferenced files that the next fsck (or the sweep at open) removes. A chunk any record
+//! unreferenced files that the next fsck (or the tidying pass after open) removes. A chunk any record
 //! references is never removed, whatever its stored refcount says. If a record does not
 //! decode, the references it holds are unknown, and nothing is repaired.
 
@@ -116,7 +116,7 @@ pub enum Finding {
         /// The bucket's id.
         bucket: BucketId,
     },
-    /// A key share of no bucket. Repaired (removed, as the sweep at start would).
+    /// A key share of no bucket. Repaired (removed, as opening the store would).
     StrayKeyShare {
         /// The id its file name gives.
         bucket: BucketId,
@@ -334,7 +334,7 @@ impl Store {
     /// Checks the whole data directory, and with [`FsckMode::Repair`] repairs refcounts,
     /// orphaned chunks and stray key shares (see the module doc of `fsck.rs`). Meant for a
     /// store opened with [`Store::open_unswept`] on a stopped directory, so that nothing
-    /// else writes meanwhile and the sweep has not hidden what a crash left.
+    /// else writes meanwhile and no tidying pass has hidden what a crash left.
     ///
     /// # Errors
     /// `Error::Io` or `Error::Index` if the walk itself cannot go on (what it finds wrong
@@ -377,7 +377,7 @@ impl Walk {
         // Chunk files: which referenced ones are there, and which are not referenced.
         shared.chunks.each_file(|entry| {
             match entry {
-                TreeEntry::Chunk { bucket, id } => {
+                TreeEntry::Chunk { bucket, id, .. } => {
                     self.report.counts.chunk_files += 1;
                     match self.refs.get_mut(&(bucket, id)) {
                         Some(refs) if refs.counted > 0 => refs.present = true,
@@ -387,7 +387,7 @@ impl Walk {
                             .push(Finding::OrphanChunk { bucket, chunk: id }),
                     }
                 }
-                TreeEntry::Temp => self.report.counts.temp_files += 1,
+                TreeEntry::Temp { .. } => self.report.counts.temp_files += 1,
                 TreeEntry::Foreign => self.report.findings.push(Finding::UnexpectedFile),
             }
             Ok(())
@@ -575,7 +575,7 @@ fn verify(
 
 /// Sets refcounts in one durable commit, then removes orphaned chunk files and stray key
 /// shares. The order matters: a crash after the commit leaves only unreferenced files,
-/// which the next fsck or the sweep at open removes.
+/// which the next fsck or the tidying pass after open removes.
 fn repair(
     shared: &Shared,
     findings: &[Finding],

@@ -50,11 +50,15 @@ pub(crate) fn deregister(
     }
 }
 
-/// Chunks a writer registered and gave up on.
+/// Chunks to remove unless something references them: those of a writer that gave up, or
+/// unreferenced files the tidying pass after open found (`tidy.rs`).
 #[derive(Debug)]
 pub(crate) struct Release {
     pub(crate) bucket: BucketId,
     pub(crate) chunks: Vec<ChunkId>,
+    /// Whether the releaser holds registrations of these chunks to drop (a writer that
+    /// gave up does; the tidying pass after open, handing over unreferenced files, does not).
+    pub(crate) registered: bool,
 }
 
 /// One writer's registrations. Shared by its chunk tasks; when the last holder drops it
@@ -110,6 +114,7 @@ impl Drop for Claim {
         self.shared.release(Release {
             bucket: self.bucket,
             chunks,
+            registered: true,
         });
     }
 }

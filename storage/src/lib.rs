@@ -55,6 +55,7 @@ mod reader;
 mod records;
 mod rotation;
 mod store;
+mod tidy;
 mod version;
 mod writer;
 

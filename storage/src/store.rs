@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use tokio::sync::{mpsc, oneshot};
@@ -81,6 +82,8 @@ pub(crate) struct Shared {
     wake: mpsc::WeakSender<Request>,
     pub(crate) chunk_size: usize,
     pub(crate) runtime: tokio::runtime::Handle,
+    /// Set at shutdown, so background passes (`tidy.rs`) stop and let the index close.
+    pub(crate) stopping: AtomicBool,
 }
 
 impl Shared {
@@ -190,6 +193,8 @@ pub(crate) struct Inner {
     pub(crate) shared: Arc<Shared>,
     tx: mpsc::Sender<Request>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The tidying pass after open (`tidy.rs`), until awaited.
+    tidy: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -200,8 +205,10 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Opens a data directory: creates directories (0700), opens or creates the index,
-    /// checks the master key against the key-check record, sweeps what a crash left behind
-    /// (temp files, chunk files with no refcount), and starts the index writer thread.
+    /// checks the master key against the key-check record, removes stray key shares, and
+    /// starts the index writer thread. What a crash left in the chunk tree (temp files,
+    /// uncommitted chunks) is removed by a pass in the background (`tidy.rs`; see
+    /// [`Store::tidied`]): opening never walks the chunk tree.
     ///
     /// # Errors
     /// `Error::WrongMasterKey` (nothing changed on disk), `Error::BadConfig` for a chunk
@@ -211,7 +218,7 @@ impl Store {
         Store::open_with(cfg, true).await
     }
 
-    /// Opens a data directory as [`Store::open`] does but sweeps nothing, so that `fsck`
+    /// Opens a data directory as [`Store::open`] does but removes nothing, so that `fsck`
     /// sees (and reports) what a crash or a fault left: unreferenced chunk files, stray key
     /// shares.
     ///
@@ -253,14 +260,13 @@ impl Store {
             let index = Index::open(&root, location, sync, &keyring)?;
             let chunk_dir = root.join("chunks");
             create_dir_private(&chunk_dir, sync)?;
-            let chunks = ChunkStore::new(chunk_dir, sync);
-            let snapshot = index.snapshot()?;
-            let live: std::collections::HashSet<BucketId> =
-                snapshot.buckets()?.into_iter().map(|(_, b)| b.id).collect();
-            if sweep {
-                chunks.sweep(|b| live.contains(b), |b, id| snapshot.is_referenced(b, id))?;
-            }
-            drop(snapshot);
+            let chunks = ChunkStore::new(chunk_dir, sync)?;
+            let live: std::collections::HashSet<BucketId> = index
+                .snapshot()?
+                .buckets()?
+                .into_iter()
+                .map(|(_, b)| b.id)
+                .collect();
             let key_shares = KeyShares::open(&root, sync)?;
             if sweep {
                 key_shares.sweep(|b| live.contains(b))?;
@@ -284,14 +290,24 @@ impl Store {
             wake: tx.downgrade(),
             chunk_size,
             runtime,
+            stopping: AtomicBool::new(false),
         });
         let thread = writer::spawn(shared.clone(), index, rx)?;
+        let tidy = sweep.then(|| {
+            let shared = shared.clone();
+            tokio::task::spawn_blocking(move || match crate::tidy::run(&shared) {
+                Ok(done) => tracing::debug!(?done, "tidied the chunk tree after open"),
+                Err(Error::ShuttingDown) => {}
+                Err(e) => tracing::warn!(error = %e, "could not tidy the chunk tree after open"),
+            })
+        });
         tracing::debug!(chunk_size, ?durability, ?location, "storage opened");
         Ok(Store {
             inner: Arc::new(Inner {
                 shared,
                 tx,
                 thread: Mutex::new(Some(thread)),
+                tidy: Mutex::new(tidy),
             }),
         })
     }
@@ -299,6 +315,8 @@ impl Store {
     /// Stops the writer after draining queued commits, and closes the index. Idempotent.
     /// Later calls fail with `Error::ShuttingDown`.
     pub async fn shutdown(&self) {
+        self.inner.shared.stopping.store(true, Ordering::Relaxed);
+        self.tidied().await;
         let _ = self.inner.tx.send(Request::Shutdown).await;
         let thread = self
             .inner
@@ -317,6 +335,25 @@ impl Store {
             .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
+    /// Waits for the tidying pass that follows open (`tidy.rs`) to finish and the writer
+    /// thread to remove the unreferenced chunk files it found. Serving does not need to
+    /// wait for this; tests and tools do.
+    pub async fn tidied(&self) {
+        let tidy = self
+            .inner
+            .tidy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(tidy) = tidy {
+            let _ = tidy.await;
+        }
+        let (reply, done) = oneshot::channel();
+        if self.inner.tx.send(Request::Barrier(reply)).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+
     /// Whether writes can still commit: the index is open and its writer thread is running
     /// (it stops at [`Store::shutdown`], or if it died). A cheap check for readiness probes.
     pub fn is_open(&self) -> bool {
@@ -332,7 +369,7 @@ impl Store {
 
     /// What the chunk tree holds (files and sealed bytes) and how many chunk writes were
     /// saved by deduplication since the store opened. Kept current by the writers and
-    /// counted once by the sweep at open: reading it costs nothing.
+    /// counted once by the tidying pass after open: reading it costs nothing.
     pub fn chunk_stats(&self) -> crate::ChunkStats {
         self.inner.shared.chunks.stats()
     }

@@ -46,6 +46,8 @@ pub(crate) enum Request {
     },
     /// Releases are queued; come and process them.
     Wake,
+    /// Process the releases queued so far, then answer (`Store::tidied`).
+    Barrier(oneshot::Sender<()>),
     /// Finish what is queued before this, then stop.
     Shutdown,
 }
@@ -178,6 +180,10 @@ fn run(shared: &Shared, index: &Index, mut rx: mpsc::Receiver<Request>) {
                     outcome: None,
                 }),
                 Request::Wake => {}
+                Request::Barrier(reply) => {
+                    process_releases(shared, index);
+                    let _ = reply.send(());
+                }
                 Request::Shutdown => {
                     stop = true;
                     break;
@@ -391,7 +397,7 @@ fn after_commit(shared: &Shared, effects: &Effects, pending: &[Pending]) {
             tracing::warn!(error = %e, "could not remove a deleted bucket's key share; the next start sweeps it");
         }
         if let Err(e) = shared.chunks.remove_bucket(bucket) {
-            tracing::warn!(error = %e, "could not remove a deleted bucket's chunks; the next start sweeps them");
+            tracing::warn!(error = %e, "could not remove a deleted bucket's chunks; the pass after the next start removes them");
         }
     }
 }
@@ -424,13 +430,15 @@ fn process_releases(shared: &Shared, index: &Index) {
     let snapshot = match index.snapshot() {
         Ok(snapshot) => snapshot,
         Err(e) => {
-            tracing::warn!(error = %e, "could not process chunk releases; the next start sweeps them");
+            tracing::warn!(error = %e, "could not process chunk releases; the pass after the next start removes them");
             return;
         }
     };
     let mut registry = shared.inflight.lock();
     for release in releases {
-        deregister(&mut registry, release.bucket, &release.chunks);
+        if release.registered {
+            deregister(&mut registry, release.bucket, &release.chunks);
+        }
         for id in &release.chunks {
             if registry.contains_key(&(release.bucket, *id)) {
                 continue;

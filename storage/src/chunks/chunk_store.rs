@@ -17,7 +17,7 @@ use crate::records::BucketId;
 const TEMP_PREFIX: &str = ".tmp-";
 
 /// What the chunk tree holds and how writes went, counted as they happen (and from the
-/// sweep at open), so that reading it never walks the tree.
+/// tidying pass after open), so that reading it never walks the tree.
 #[derive(Debug, Default)]
 struct Tally {
     files: AtomicU64,
@@ -54,16 +54,23 @@ pub(crate) struct ChunkStore {
     dir: PathBuf,
     sync: bool,
     tally: Tally,
+    /// Random per open, in every temp file's name: temp files without it are leftovers of
+    /// an earlier run and safe to remove while this one writes.
+    run: String,
 }
 
 impl ChunkStore {
     /// The tree under `dir` (`<root>/chunks`, already created). `sync` fsyncs every write.
-    pub(crate) fn new(dir: PathBuf, sync: bool) -> ChunkStore {
-        ChunkStore {
+    ///
+    /// # Errors
+    /// `Error::Io` if the system's random source fails.
+    pub(crate) fn new(dir: PathBuf, sync: bool) -> Result<ChunkStore> {
+        Ok(ChunkStore {
             dir,
             sync,
             tally: Tally::default(),
-        }
+            run: hex::encode(crate::keys::keyring::random_bytes::<4>()?),
+        })
     }
 
     /// The counters. Two writers storing the same new chunk at once may count it twice
@@ -119,7 +126,7 @@ impl ChunkStore {
         let fan = self.fan_dir(bucket, id);
         // Concurrent writers of one chunk id each get their own temp file.
         let suffix = hex::encode(crate::keys::keyring::random_bytes::<8>()?);
-        let temp_path = fan.join(format!("{TEMP_PREFIX}{suffix}"));
+        let temp_path = fan.join(format!("{TEMP_PREFIX}{}-{suffix}", self.run));
         let path = self.path(bucket, id);
         match replace_file(&temp_path, &path, sealed, self.sync) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -176,85 +183,63 @@ impl ChunkStore {
             _ => Ok(()),
         }
     }
-
-    /// Removes what a crash can leave behind: temp files, chunk files `referenced` says no
-    /// object uses, and directories of buckets `live` does not know. Returns files removed.
-    /// The files kept are counted in the tally (this walk happens anyway at open).
-    pub(crate) fn sweep(
-        &self,
-        live: impl Fn(&BucketId) -> bool,
-        mut referenced: impl FnMut(&BucketId, &ChunkId) -> Result<bool>,
-    ) -> Result<usize> {
-        let mut removed = 0;
-        for bucket_entry in read_dir(&self.dir)? {
-            let bucket_path = bucket_entry.path();
-            let Some(bucket) = parse_hex::<16>(&bucket_entry.file_name()) else {
-                continue;
-            };
-            if !live(&bucket) {
-                tracing::debug!("sweep: removing chunk directory of a deleted bucket");
-                fs::remove_dir_all(&bucket_path)
-                    .map_err(Error::io("remove stale bucket chunk directory"))?;
-                continue;
-            }
-            for fan_entry in read_dir(&bucket_path)? {
-                for file_entry in read_dir(&fan_entry.path())? {
-                    let name = file_entry.file_name();
-                    let stale = if name.to_string_lossy().starts_with(TEMP_PREFIX) {
-                        true
-                    } else if let Some(id) = parse_hex::<32>(&name) {
-                        !referenced(&bucket, &ChunkId(id))?
-                    } else {
-                        false
-                    };
-                    if stale {
-                        fs::remove_file(file_entry.path())
-                            .map_err(Error::io("remove stale chunk file"))?;
-                        removed += 1;
-                    } else {
-                        let len = file_entry.metadata().map_or(0, |m| m.len());
-                        self.tally.files.fetch_add(1, Ordering::Relaxed);
-                        self.tally.bytes.fetch_add(len, Ordering::Relaxed);
-                    }
-                }
-            }
-        }
-        if removed > 0 {
-            tracing::debug!(removed, "sweep: removed unreferenced chunk files");
-        }
-        Ok(removed)
-    }
 }
 
 /// A file of the chunk tree, as [`ChunkStore::each_file`] finds it.
 #[derive(Debug)]
-pub(crate) enum TreeEntry {
-    /// A chunk file: its bucket and id.
-    Chunk { bucket: BucketId, id: ChunkId },
-    /// A temporary file a write left behind (a crash or a dropped writer).
-    Temp,
-    /// A bucket directory, or a file, whose name is not what this tree writes.
+pub(crate) enum TreeEntry<'a> {
+    /// A chunk file in its place: its bucket, id and size.
+    Chunk {
+        bucket: BucketId,
+        id: ChunkId,
+        len: u64,
+    },
+    /// A temporary file of a chunk write; `ours` when this store wrote it (it may be in
+    /// progress), otherwise left by an earlier run that crashed.
+    Temp { path: &'a Path, ours: bool },
+    /// A bucket directory, or a file, whose name or place is not what this tree writes
+    /// (e.g. a chunk file moved into another fan-out folder: it cannot be read, so it is
+    /// neither counted as present nor removed as an orphan).
     Foreign,
 }
 
 impl ChunkStore {
+    /// The bucket ids that have a directory in the tree.
+    pub(crate) fn bucket_dirs(&self) -> Result<Vec<BucketId>> {
+        Ok(read_dir(&self.dir)?
+            .iter()
+            .filter_map(|entry| parse_hex::<16>(&entry.file_name()))
+            .collect())
+    }
+
     /// Calls `f` with every file of the tree and every bucket directory named oddly, reading
-    /// one directory at a time. Changes nothing (`fsck`; the sweep at open removes).
-    pub(crate) fn each_file(&self, mut f: impl FnMut(TreeEntry) -> Result<()>) -> Result<()> {
+    /// one directory at a time. Changes nothing itself.
+    pub(crate) fn each_file(&self, mut f: impl FnMut(TreeEntry<'_>) -> Result<()>) -> Result<()> {
+        let ours = format!("{TEMP_PREFIX}{}-", self.run);
         for bucket_entry in read_dir(&self.dir)? {
             let Some(bucket) = parse_hex::<16>(&bucket_entry.file_name()) else {
                 f(TreeEntry::Foreign)?;
                 continue;
             };
             for fan_entry in read_dir(&bucket_entry.path())? {
+                let fan = parse_hex::<1>(&fan_entry.file_name());
                 for file_entry in read_dir(&fan_entry.path())? {
                     let name = file_entry.file_name();
-                    if name.to_string_lossy().starts_with(TEMP_PREFIX) {
-                        f(TreeEntry::Temp)?;
-                    } else if let Some(id) = parse_hex::<32>(&name) {
+                    let text = name.to_string_lossy();
+                    if text.starts_with(TEMP_PREFIX) {
+                        let path = file_entry.path();
+                        f(TreeEntry::Temp {
+                            path: &path,
+                            ours: text.starts_with(&ours),
+                        })?;
+                    } else if let Some(id) = parse_hex::<32>(&name)
+                        && fan == Some([id[0]])
+                    {
+                        let len = file_entry.metadata().map_or(0, |m| m.len());
                         f(TreeEntry::Chunk {
                             bucket,
                             id: ChunkId(id),
+                            len,
                         })?;
                     } else {
                         f(TreeEntry::Foreign)?;
@@ -263,6 +248,23 @@ impl ChunkStore {
             }
         }
         Ok(())
+    }
+
+    /// Counts a file found on disk (the walk after open) in the tally.
+    pub(crate) fn note_existing(&self, len: u64) {
+        self.tally.files.fetch_add(1, Ordering::Relaxed);
+        self.tally.bytes.fetch_add(len, Ordering::Relaxed);
+    }
+
+    /// Removes a temporary file an earlier run left; a missing one is not an error.
+    pub(crate) fn remove_temp(path: &Path) -> Result<()> {
+        match fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+                action: "remove stale temp file",
+                source: e,
+            }),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -308,7 +310,7 @@ mod tests {
     #[test]
     fn put_get_remove_with_private_modes() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ChunkStore::new(dir.path().to_path_buf(), true);
+        let store = ChunkStore::new(dir.path().to_path_buf(), true).unwrap();
         let bucket = [7u8; 16];
         let id = ChunkId([9u8; 32]);
         assert!(!store.exists(&bucket, &id).unwrap());
@@ -339,25 +341,36 @@ mod tests {
     }
 
     #[test]
-    fn sweep_removes_temp_unreferenced_and_dead_buckets() {
+    fn walk_tells_chunks_temps_and_misplaced_files_apart() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ChunkStore::new(dir.path().to_path_buf(), false);
-        let (live, dead) = ([1u8; 16], [2u8; 16]);
-        let (keep, drop_) = (ChunkId([3; 32]), ChunkId([4; 32]));
-        store.put(&live, &keep, b"a").unwrap();
-        store.put(&live, &drop_, b"b").unwrap();
-        store.put(&dead, &keep, b"c").unwrap();
-        fs::write(store.fan_dir(&live, &keep).join(".tmp-1234"), b"x").unwrap();
-        let removed = store
-            .sweep(|b| *b == live, |_, id| Ok(*id == keep))
+        let store = ChunkStore::new(dir.path().to_path_buf(), false).unwrap();
+        let bucket = [1u8; 16];
+        let (a, b) = (ChunkId([3; 32]), ChunkId([4; 32]));
+        store.put(&bucket, &a, b"a").unwrap();
+        store.put(&bucket, &b, b"bb").unwrap();
+        // A chunk file moved into another fan-out folder, an earlier run's temp file, and
+        // one of this run's (a write in progress).
+        fs::rename(
+            store.path(&bucket, &b),
+            store.fan_dir(&bucket, &a).join(b.to_hex()),
+        )
+        .unwrap();
+        fs::write(store.fan_dir(&bucket, &a).join(".tmp-0badf00d-1234"), b"x").unwrap();
+        let mine = format!(".tmp-{}-5678", store.run);
+        fs::write(store.fan_dir(&bucket, &a).join(&mine), b"x").unwrap();
+        let mut seen = Vec::new();
+        store
+            .each_file(|entry| {
+                seen.push(match entry {
+                    TreeEntry::Chunk { id, len, .. } => format!("chunk {} {len}", id.0[0]),
+                    TreeEntry::Temp { ours, .. } => format!("temp {ours}"),
+                    TreeEntry::Foreign => "foreign".to_owned(),
+                });
+                Ok(())
+            })
             .unwrap();
-        assert_eq!(removed, 2);
-        // A fresh store over the same tree counts what the sweep kept.
-        let reopened = ChunkStore::new(dir.path().to_path_buf(), false);
-        reopened.sweep(|b| *b == live, |_, _| Ok(true)).unwrap();
-        assert_eq!((reopened.stats().files, reopened.stats().bytes), (1, 1));
-        assert!(store.exists(&live, &keep).unwrap());
-        assert!(!store.exists(&live, &drop_).unwrap());
-        assert!(!store.bucket_dir(&dead).exists());
+        seen.sort();
+        assert_eq!(seen, ["chunk 3 1", "foreign", "temp false", "temp true"]);
+        assert_eq!(store.bucket_dirs().unwrap(), [bucket]);
     }
 }

@@ -181,6 +181,82 @@ async fn fsck_names_each_fault_and_repair_fixes_only_what_it_can() {
     store.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_chunk_file_in_the_wrong_folder_is_unexpected_and_never_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let key = MasterKey::generate().unwrap();
+    let bucket = filled(root, &key).await;
+    let store = Store::open_unswept(open_cfg(root, &key)).await.unwrap();
+    let shared = store.inner.shared.clone();
+    let c = chunks_of(&store, &bucket, "c").await;
+    // c's chunk moved into a fan-out folder that is not its id's first byte.
+    let right = shared.chunks.path(&bucket.id, &c[0].id);
+    let fan = right.parent().unwrap().parent().unwrap();
+    let wrong_fan = fan.join(if c[0].id.0[0] == 0 { "01" } else { "00" });
+    std::fs::create_dir_all(&wrong_fan).unwrap();
+    let moved = wrong_fan.join(right.file_name().unwrap());
+    std::fs::rename(&right, &moved).unwrap();
+
+    let report = store.fsck(FsckMode::Repair).await.unwrap();
+    let mut kinds: Vec<&str> = report.findings.iter().map(Finding::kind).collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        ["missing_chunk", "unexpected_file"],
+        "{:?}",
+        report.findings
+    );
+    assert_eq!(report.repairs.unwrap().orphans_removed, 0);
+    assert!(
+        moved.exists(),
+        "repair never removes a file it cannot place"
+    );
+    store.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_refcount_row_costs_no_data_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let key = MasterKey::generate().unwrap();
+    let bucket = filled(root, &key).await;
+    let store = Store::open_unswept(open_cfg(root, &key)).await.unwrap();
+    let shared = store.inner.shared.clone();
+    let c = chunks_of(&store, &bucket, "c").await;
+    let mut batch = shared.index().unwrap().batch(true).unwrap();
+    batch.set_refcount(&bucket.id, &c[0].id, 0).unwrap();
+    batch.commit().unwrap();
+    store.shutdown().await;
+    drop(shared);
+
+    // The pass after open finds the file without a refcount row, sees that an object
+    // still references it, and keeps it.
+    let store = Store::open(open_cfg(root, &key)).await.unwrap();
+    store.tidied().await;
+    let info = store.head_object(&bucket, "c").await.unwrap();
+    assert_eq!(
+        get(&store, &info, 0..info.size).await.unwrap(),
+        body(3, 500)
+    );
+    store.shutdown().await;
+
+    // fsck names the missing row, and --repair restores it.
+    let store = Store::open_unswept(open_cfg(root, &key)).await.unwrap();
+    let report = store.fsck(FsckMode::Repair).await.unwrap();
+    assert_eq!(
+        report.findings,
+        [Finding::Refcount {
+            bucket: bucket.id,
+            chunk: c[0].id,
+            stored: 0,
+            counted: 1
+        }]
+    );
+    assert_eq!(store.fsck(FsckMode::Check).await.unwrap().findings, []);
+    store.shutdown().await;
+}
+
 /// How long fsck takes on 10,000 small objects (run by hand with `--run-ignored only`;
 /// prints the time).
 #[tokio::test]
