@@ -8,26 +8,9 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use base64::Engine as _;
 
 use crate::common::{
-    ROOT_ACCESS_KEY, ROOT_SECRET_KEY, TestEnv, create_bucket, files_under, get, md5_base64, put,
-    random_bytes,
+    ROOT_ACCESS_KEY, ROOT_SECRET_KEY, TestEnv, create_bucket, files_under, fsck, get, md5_base64,
+    put, random_bytes,
 };
-
-/// `coffer fsck --data <dir> <flags…>`: exit code and stdout.
-fn fsck(env: &TestEnv, flags: &[&str]) -> (i32, String) {
-    let data = env.data();
-    let mut args = vec!["fsck", "--data", data.to_str().unwrap()];
-    args.extend_from_slice(flags);
-    let (mut cmd, log) = env.command(&args, &[]);
-    let out = cmd.output().expect("run coffer fsck");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let code = out.status.code().expect("exit code");
-    assert!(
-        code != 2,
-        "fsck could not run: {}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
-    (code, stdout)
-}
 
 fn chunk_files(env: &TestEnv) -> Vec<std::path::PathBuf> {
     let mut files = files_under(&env.data().join("chunks"));

@@ -32,6 +32,7 @@ mod checksum_forms;
 mod clients;
 mod conditional_writes;
 mod copy;
+mod crash;
 mod expect_continue;
 mod failed_auth;
 mod file_modes;

@@ -861,3 +861,20 @@ pub async fn signed_get_from(
     )
     .await
 }
+
+/// `coffer fsck --data <dir> <flags…>`: exit code and stdout.
+pub fn fsck(env: &TestEnv, flags: &[&str]) -> (i32, String) {
+    let data = env.data();
+    let mut args = vec!["fsck", "--data", data.to_str().expect("utf-8 path")];
+    args.extend_from_slice(flags);
+    let (mut cmd, log) = env.command(&args, &[]);
+    let out = cmd.output().expect("run coffer fsck");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let code = out.status.code().expect("exit code");
+    assert!(
+        code != 2,
+        "fsck could not run: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+    (code, stdout)
+}
