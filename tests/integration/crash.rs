@@ -397,7 +397,7 @@ async fn acknowledged_writes_survive_sigkill_at_random_moments() {
     set_versioning(&s3, VERSIONED, BucketVersioningStatus::Enabled).await;
 
     let mut rng = Rng(seed);
-    let mut seen = InFlight::default();
+    let mut in_flight = InFlight::default();
     let mut workers: Vec<Worker> = (0..WORKERS).map(|i| Worker::new(i, seed)).collect();
     for round in 0..kills {
         let stop = Arc::new(AtomicBool::new(false));
@@ -419,7 +419,7 @@ async fn acknowledged_writes_survive_sigkill_at_random_moments() {
             workers.push(task.await.expect("worker"));
         }
         server = env.start_durable_known(ROOT_ACCESS_KEY, ROOT_SECRET_KEY);
-        verify(&server.client(), &mut workers, round, &mut seen).await;
+        verify(&server.client(), &mut workers, round, &mut in_flight).await;
     }
 
     let versions: usize = workers
@@ -428,7 +428,7 @@ async fn acknowledged_writes_survive_sigkill_at_random_moments() {
         .map(|k| k.versions.len())
         .sum();
     println!(
-        "{kills} kills survived; writes in flight at a kill: {seen:?}; \
+        "{kills} kills survived; writes in flight at a kill: {in_flight:?}; \
          {versions} acknowledged versions checked each round"
     );
     server.stop();
