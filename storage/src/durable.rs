@@ -35,20 +35,49 @@ pub(crate) fn replace_file(
     bytes: &[u8],
     sync: bool,
 ) -> std::io::Result<()> {
+    replace_file_checked(temp, path, bytes, sync, |_| Ok(()))
+}
+
+/// One step of [`replace_file`], named so a fault plan can fail it (`faults.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Writing the temp file's bytes.
+    Write,
+    /// fsync of the temp file.
+    SyncFile,
+    /// The rename over the final name.
+    Rename,
+    /// fsync of the directory after the rename.
+    SyncDir,
+}
+
+/// [`replace_file`] with `check` asked before each step; an error from it fails the step
+/// as the disk would have (the fault-injecting layer under the chunk store).
+pub(crate) fn replace_file_checked(
+    temp: &Path,
+    path: &Path,
+    bytes: &[u8],
+    sync: bool,
+    check: impl Fn(Step) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     match fs::remove_file(temp) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
     let mut file = create_private_file(temp)?;
     let mut guard = TempFile(Some(temp.to_path_buf()));
+    check(Step::Write)?;
     file.write_all(bytes)?;
     if sync {
+        check(Step::SyncFile)?;
         file.sync_data()?;
     }
     drop(file);
+    check(Step::Rename)?;
     fs::rename(temp, path)?;
     guard.0 = None;
     if sync && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        check(Step::SyncDir)?;
         fs::File::open(dir)?.sync_all()?;
     }
     Ok(())

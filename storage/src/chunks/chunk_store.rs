@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::chunks::chunk_id::ChunkId;
-use crate::durable::{create_dir_private, fsync_dir, replace_file};
+use crate::chunks::faults::{Faults, Site};
+use crate::durable::{create_dir_private, fsync_dir, replace_file_checked};
 use crate::error::{Error, Result};
 use crate::records::BucketId;
 
@@ -57,6 +58,8 @@ pub(crate) struct ChunkStore {
     /// Random per open, in every temp file's name: temp files without it are leftovers of
     /// an earlier run and safe to remove while this one writes.
     run: String,
+    /// Failures injected by tests (`faults.rs`); unarmed otherwise.
+    pub(crate) faults: Faults,
 }
 
 impl ChunkStore {
@@ -70,6 +73,7 @@ impl ChunkStore {
             sync,
             tally: Tally::default(),
             run: hex::encode(crate::keys::keyring::random_bytes::<4>()?),
+            faults: Faults::default(),
         })
     }
 
@@ -128,11 +132,12 @@ impl ChunkStore {
         let suffix = hex::encode(crate::keys::keyring::random_bytes::<8>()?);
         let temp_path = fan.join(format!("{TEMP_PREFIX}{}-{suffix}", self.run));
         let path = self.path(bucket, id);
-        match replace_file(&temp_path, &path, sealed, self.sync) {
+        let check = |step| self.faults.check(Site::Write(step));
+        match replace_file_checked(&temp_path, &path, sealed, self.sync, check) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 create_dir_private(&self.bucket_dir(bucket), self.sync)?;
                 create_dir_private(&fan, self.sync)?;
-                replace_file(&temp_path, &path, sealed, self.sync)
+                replace_file_checked(&temp_path, &path, sealed, self.sync, check)
             }
             other => other,
         }
@@ -147,6 +152,7 @@ impl ChunkStore {
 
     /// Reads a sealed chunk.
     pub(crate) fn get(&self, bucket: &BucketId, id: &ChunkId) -> std::io::Result<Vec<u8>> {
+        self.faults.check(Site::Read)?;
         fs::read(self.path(bucket, id))
     }
 
