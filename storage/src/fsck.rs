@@ -544,7 +544,7 @@ fn bucket_keys(
 }
 
 /// Reads one chunk and checks its seal and its id.
-fn verify(
+pub(crate) fn verify(
     shared: &Shared,
     keys: &BucketKeys,
     bucket: BucketId,

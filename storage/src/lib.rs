@@ -54,6 +54,7 @@ mod object_ops;
 mod reader;
 mod records;
 mod rotation;
+mod scrub;
 mod store;
 mod tidy;
 mod version;
@@ -86,6 +87,7 @@ pub use object::{BucketInfo, ObjectGrant, ObjectInfo, ObjectMeta, ObjectPermissi
 pub use object_ops::{DeleteOptions, WriteOptions};
 pub use reader::ObjectReader;
 pub use rotation::{Rotation, rotate_master_key, rotate_sealed};
+pub use scrub::{ScrubProgress, ScrubReport};
 pub use store::{
     DEFAULT_CHUNK_SIZE, Durability, IndexLocation, MAX_BUCKET_SETTING_LEN, MAX_CHUNK_SIZE,
     MAX_KEY_LEN, MIN_CHUNK_SIZE, Store, StoreConfig,

@@ -1,4 +1,4 @@
-//! Whole-index scans for `fsck`: every object version, every multipart part and every
+//! Whole-index scans for `fsck` and the online scrub: every object version, every multipart part and every
 //! stored refcount, one entry at a time from one snapshot (constant memory), with the
 //! bucket id each belongs to.
 //!
@@ -23,6 +23,17 @@ pub(crate) enum Table {
     Objects,
     /// Older versions and delete markers.
     Versions,
+}
+
+/// One page of [`Snapshot::object_versions_page`].
+#[derive(Debug, Default)]
+pub(crate) struct VersionsPage {
+    /// The versions that hold chunks, with their bucket (`None` for a key too short).
+    pub(crate) entries: Vec<(Option<BucketId>, Result<ObjectRecord>)>,
+    /// Entries read, delete markers included (progress).
+    pub(crate) seen: usize,
+    /// The key to continue after; `None` when the table is done.
+    pub(crate) next: Option<Vec<u8>>,
 }
 
 /// The bucket id every key of these tables starts with; `None` for a key too short.
@@ -61,6 +72,71 @@ impl Snapshot {
             }
         }
         Ok(())
+    }
+
+    /// Up to `limit` object versions of `table` whose keys come after `after` (from the
+    /// start with `None`), for walks that must not hold one snapshot for hours (the online
+    /// scrub): each page is read from its own snapshot. Returns the entries and the key to
+    /// go on after, `None` once the table is done. Delete markers are skipped.
+    pub(crate) fn object_versions_page(
+        &self,
+        table: Table,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<VersionsPage> {
+        let versions;
+        let source = match table {
+            Table::Objects => self.objects_table(),
+            Table::Versions => {
+                versions = self
+                    .txn
+                    .open_table(VERSIONS)
+                    .map_err(Error::index("open versions"))?;
+                &versions
+            }
+        };
+        let range = match after {
+            Some(after) => source
+                .range::<&[u8]>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
+            None => source.range::<&[u8]>(..),
+        }
+        .map_err(Error::index("scan object versions"))?;
+        let mut page = VersionsPage::default();
+        for entry in range {
+            if page.seen == limit {
+                return Ok(page);
+            }
+            let (key, value) = entry.map_err(Error::index("scan object versions"))?;
+            page.seen += 1;
+            page.next = Some(key.value().to_vec());
+            let record = match table {
+                Table::Objects => records::decode(value.value(), "object record"),
+                Table::Versions => {
+                    match records::decode::<VersionRecord>(value.value(), "version record") {
+                        Ok(VersionRecord::DeleteMarker(_)) => continue,
+                        Ok(VersionRecord::Object(record)) => Ok(record),
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            page.entries.push((bucket_of(key.value()), record));
+        }
+        page.next = None;
+        Ok(page)
+    }
+
+    /// How many entries `table` holds (redb keeps the count: no scan).
+    pub(crate) fn object_versions_len(&self, table: Table) -> Result<u64> {
+        use redb::ReadableTableMetadata as _;
+        match table {
+            Table::Objects => self.objects_table().len(),
+            Table::Versions => self
+                .txn
+                .open_table(VERSIONS)
+                .map_err(Error::index("open versions"))?
+                .len(),
+        }
+        .map_err(Error::index("count object versions"))
     }
 
     /// Calls `f` with every part of every multipart upload, and the keys its upload says

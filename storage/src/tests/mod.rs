@@ -12,6 +12,7 @@ mod listing;
 mod object_acl;
 mod objects;
 mod races;
+mod scrub;
 mod settings;
 mod sse_c;
 mod unlockers;
