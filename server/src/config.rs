@@ -224,6 +224,27 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) shutdown_grace: u64,
 
+    /// Seconds between online scrub passes, which read every stored chunk and check its
+    /// seal and keyed id while serving (findings in the log and metrics; `coffer fsck`
+    /// repairs). The first pass starts an hour after start, or sooner if this is shorter.
+    /// 0: never.
+    #[arg(
+        long,
+        env = "COFFER_SCRUB_EVERY",
+        value_name = "SECS",
+        default_value_t = 7 * 24 * 3600
+    )]
+    pub(crate) scrub_every: u64,
+
+    /// Most MiB per second the scrub reads, so it never crowds out clients. 0: unpaced.
+    #[arg(
+        long,
+        env = "COFFER_SCRUB_RATE",
+        value_name = "MIB_PER_SEC",
+        default_value_t = 16
+    )]
+    pub(crate) scrub_rate: u64,
+
     /// Most client connections served at once; further clients wait in the accept queue.
     #[arg(
         long,
@@ -406,6 +427,9 @@ pub(crate) struct Config {
     pub(crate) domains: Vec<Domain>,
     /// How long to wait for connections at shutdown.
     pub(crate) shutdown_grace: Duration,
+    /// Time between scrub passes (`None`: never), and its read rate in bytes/s (0: unpaced).
+    pub(crate) scrub_every: Option<Duration>,
+    pub(crate) scrub_bytes_per_sec: u64,
     /// Bodies received at once.
     pub(crate) max_uploads: usize,
     /// Whether requests are recorded in the audit trail.
@@ -656,6 +680,8 @@ impl Config {
             region: args.region,
             domains,
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
+            scrub_every: (args.scrub_every > 0).then(|| Duration::from_secs(args.scrub_every)),
+            scrub_bytes_per_sec: args.scrub_rate.saturating_mul(1024 * 1024),
             max_uploads: args.max_uploads,
             audit: !args.no_audit,
             audit_retention: audit_retention(&args.audit_retention)?,

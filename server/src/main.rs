@@ -28,6 +28,7 @@ mod metrics;
 mod metrics_listener;
 mod per_address;
 mod s3;
+mod scrub_task;
 mod seal_gate;
 mod telemetry;
 mod tls;
@@ -146,6 +147,8 @@ async fn serve_ephemeral(cfg: &Config, dir: &std::path::Path, ops: &Ops) -> anyh
 struct Ops {
     metrics: Arc<Metrics>,
     readiness: Arc<Readiness>,
+    /// The online scrub, started once the store is open.
+    scrub: Arc<scrub_task::Scrub>,
     listener: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -156,10 +159,15 @@ impl Ops {
     async fn start(cfg: &Config, root: &std::path::Path) -> anyhow::Result<Ops> {
         let metrics = Arc::new(Metrics::default());
         let readiness = Readiness::new(root.to_path_buf());
+        let scrub = scrub_task::Scrub::new(cfg.scrub_every, cfg.scrub_bytes_per_sec);
+        if cfg.scrub_every.is_some() {
+            metrics.watch_scrub(Arc::clone(&scrub.progress));
+        }
         let Some(addr) = cfg.metrics_listen else {
             return Ok(Ops {
                 metrics,
                 readiness,
+                scrub,
                 listener: None,
             });
         };
@@ -188,6 +196,7 @@ impl Ops {
         Ok(Ops {
             metrics,
             readiness,
+            scrub,
             listener: Some(listener),
         })
     }
@@ -222,6 +231,7 @@ async fn serve_open(
         // Ready once bound: connections queue in the kernel until the accept loop runs,
         // and a client that read the endpoint line must find the server ready.
         ops.readiness.opened(store);
+        ops.scrub.start(store);
         announce(local, tls.is_some(), &cfg.region)?;
         announce_root(cfg, generated.as_ref())?;
         tracing::info!(listen = %local, tls = tls.is_some(), "serving");
@@ -253,6 +263,7 @@ async fn serve_sealed(cfg: &Config, data: &std::path::Path, ops: &Ops) -> anyhow
     let unlocking = {
         let (cfg, gate, data) = (cfg.clone(), gate.clone(), data.to_path_buf());
         let (metrics, readiness) = (Arc::clone(&ops.metrics), Arc::clone(&ops.readiness));
+        let scrub = Arc::clone(&ops.scrub);
         tokio::spawn(async move {
             // The gate opens before `coffer unlock` hears "ok", so a client that starts
             // as soon as the unlock returns is served, not told the server is sealed.
@@ -262,6 +273,7 @@ async fn serve_sealed(cfg: &Config, data: &std::path::Path, ops: &Ops) -> anyhow
                     gate.open_audited(guard, trail.as_ref().map(|r| &r.trail))
                         .await;
                     readiness.opened(&store);
+                    scrub.start(&store);
                     Ok((store, trail))
                 })
                 .await;

@@ -118,6 +118,8 @@ pub(crate) struct Metrics {
     bytes_out: AtomicU64,
     /// Set once the trail opens (later for a server started sealed).
     audit: OnceLock<std::sync::Arc<AuditGauge>>,
+    /// The online scrub's progress, when scrubbing is on.
+    scrub: OnceLock<std::sync::Arc<coffer_storage::ScrubProgress>>,
 }
 
 impl Metrics {
@@ -156,6 +158,11 @@ impl Metrics {
         }
     }
 
+    /// Reports the scrub's progress from now on.
+    pub(crate) fn watch_scrub(&self, progress: std::sync::Arc<coffer_storage::ScrubProgress>) {
+        let _ = self.scrub.set(progress);
+    }
+
     /// Reports the audit trail's position from now on.
     pub(crate) fn watch_audit(&self, gauge: std::sync::Arc<AuditGauge>) {
         let _ = self.audit.set(gauge);
@@ -191,6 +198,9 @@ impl Metrics {
         }
         if let Some(chunks) = chunks {
             render_chunks(&mut out, chunks);
+        }
+        if let Some(scrub) = self.scrub.get() {
+            render_scrub(&mut out, scrub);
         }
         family(
             &mut out,
@@ -277,6 +287,53 @@ fn render_audit(out: &mut String, audit: &AuditGauge) {
         "coffer_audit_broken {}",
         audit.broken.load(Ordering::Relaxed)
     );
+}
+
+/// How far the online scrub got, and what it found.
+fn render_scrub(out: &mut String, scrub: &coffer_storage::ScrubProgress) {
+    let load = |v: &AtomicU64| v.load(Ordering::Relaxed);
+    let series = [
+        (
+            "coffer_scrub_passes_total",
+            "counter",
+            "Scrub passes completed.",
+            load(&scrub.passes),
+        ),
+        (
+            "coffer_scrub_versions",
+            "gauge",
+            "Object versions the current (or last) scrub pass covers.",
+            load(&scrub.versions_total),
+        ),
+        (
+            "coffer_scrub_versions_done",
+            "gauge",
+            "Object versions the current (or last) scrub pass has read.",
+            load(&scrub.versions_done),
+        ),
+        (
+            "coffer_scrub_chunks_verified_total",
+            "counter",
+            "Chunks whose seal and keyed id the scrub verified.",
+            load(&scrub.chunks_verified),
+        ),
+        (
+            "coffer_scrub_bytes_verified_total",
+            "counter",
+            "Sealed bytes the scrub read.",
+            load(&scrub.bytes_verified),
+        ),
+        (
+            "coffer_scrub_findings_total",
+            "counter",
+            "Corrupt or missing chunks the scrub found (details in the log; run coffer fsck).",
+            load(&scrub.findings),
+        ),
+    ];
+    for (name, kind, help, value) in series {
+        family(out, name, kind, help);
+        let _ = writeln!(out, "{name} {value}");
+    }
 }
 
 /// The chunk tree's counters.

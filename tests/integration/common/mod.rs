@@ -7,6 +7,7 @@
 pub mod hosts;
 pub mod iam_cli;
 pub mod markers;
+pub mod metrics;
 pub mod raw;
 pub mod sign;
 pub mod versions;
