@@ -295,8 +295,12 @@ impl Store {
         let thread = writer::spawn(shared.clone(), index, rx)?;
         let tidy = sweep.then(|| {
             let shared = shared.clone();
+            let started = std::time::Instant::now();
             tokio::task::spawn_blocking(move || match crate::tidy::run(&shared) {
-                Ok(done) => tracing::debug!(?done, "tidied the chunk tree after open"),
+                Ok(done) => {
+                    let took = started.elapsed();
+                    tracing::debug!(?done, ?took, "tidied the chunk tree after open");
+                }
                 Err(Error::ShuttingDown) => {}
                 Err(e) => tracing::warn!(error = %e, "could not tidy the chunk tree after open"),
             })
