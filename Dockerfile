@@ -6,29 +6,38 @@ COPY . .
 RUN cargo build --release --locked -p coffer-server \
  && install -D -m 0755 target/release/coffer /out/coffer
 
+# No packages added: Coffer opens no outbound connection (no CA bundle needed), rustls with
+# ring needs no OpenSSL, and the binary needs only the base's glibc.
 FROM debian:bookworm-slim
-RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
- && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin coffer \
- && mkdir -p /data && chown coffer:coffer /data && chmod 0700 /data
+RUN groupadd --system --gid 10001 coffer \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /data --shell /usr/sbin/nologin coffer \
+ && mkdir -p /data && chown 10001:10001 /data && chmod 0700 /data
 COPY --from=builder /out/coffer /usr/local/bin/coffer
-USER coffer
+# Numeric, so that an orchestrator can verify runAsNonRoot without reading /etc/passwd.
+USER 10001:10001
 VOLUME ["/data"]
 EXPOSE 9000
 # The slim base has no curl: the binary probes its own readiness (README "Health and
-# metrics"); unhealthy while sealed, shutting down or unable to write /data. With TLS only
-# on 9000, add --metrics-listen to the command and probe that address instead.
+# metrics"); unhealthy while sealed, shutting down or unable to write /data. The address
+# comes from the variable, not a flag, so `-e COFFER_HEALTH_ADDR=127.0.0.1:9477` points it
+# at the metrics listener when 9000 serves TLS only (the probe speaks plain HTTP).
+# --timeout exceeds the probe's own 5 s limit, so the probe reports why it failed.
+ENV COFFER_HEALTH_ADDR=127.0.0.1:9000
 HEALTHCHECK --interval=15s --timeout=6s --start-period=20s --retries=3 \
-  CMD ["coffer", "health", "--addr", "127.0.0.1:9000"]
+  CMD ["coffer", "health"]
 ENTRYPOINT ["coffer"]
 # P7: plain HTTP is served only on loopback unless --insecure-http is given. Inside a
 # container the listener must bind 0.0.0.0, so this default opts in explicitly. In
 # production, mount a certificate and override the command with --tls-cert/--tls-key
-# (SIGHUP reloads it), or terminate TLS in front of the container; never publish this
-# port unencrypted. Add --domain NAME when clients address buckets as <bucket>.NAME
-# (README: "Serving under a hostname"). Behind docker's port publishing or a proxy every
-# client may share one address: raise --max-connections-per-address (default 64) to match.
+# (SIGHUP reloads it; --insecure-http must then go), or terminate TLS in front of the
+# container; never publish this port unencrypted. Add --domain NAME when clients address
+# buckets as <bucket>.NAME (README: "Serving under a hostname"). Behind docker's port
+# publishing or a proxy every client may share one address: raise
+# --max-connections-per-address (default 64) to match.
+# Config file: flags beat the file, so to configure from one, mount it (e.g. at
+# /etc/coffer/coffer.toml) and replace this command with
+# `serve --config /etc/coffer/coffer.toml`; the file then sets data.dir = "/data" and
+# listen.address = "0.0.0.0:9000" itself (README "Configuration").
 # Credentials: pass COFFER_ROOT_ACCESS_KEY / COFFER_ROOT_SECRET_KEY or read the generated
 # ones from the first start's output. Keys: mount a key file as a secret (not in /data) and
 # set COFFER_MASTER_KEY_FILE to it; without one the data directory must be set up with

@@ -1,5 +1,10 @@
 //! Command line and environment: parsed by clap, validated once into [`Config`].
 //!
+//! A `--config` TOML file (`config_file.rs`) supplies the defaults of the `serve` flags, so
+//! a flag beats its `COFFER_*` variable, which beats the file, which beats the built-in
+//! default; relations between settings (`--tls-cert` needs `--tls-key`…) are checked here,
+//! in [`Config::from_args`], because clap only sees the flags and variables.
+//!
 //! Secrets never pass through here as values: `COFFER_MASTER_KEY` and the root credential
 //! are read from the environment where they are used (`main.rs`), so a `Config` can be
 //! printed or logged without leaking anything.
@@ -105,19 +110,48 @@ pub(crate) enum Command {
     /// keyed id: no names are printed. Exits 0 if clean, 1 if problems were found (or are
     /// left after --repair), 2 if the check could not run.
     Fsck(crate::fsck_cmd::FsckArgs),
+    /// The configuration file of `coffer serve --config`: `example` prints every key with
+    /// its default, `check` validates a file (with the flags and COFFER_* variables given)
+    /// and prints the effective settings and where each came from.
+    Config(ConfigArgs),
 }
 
-/// Flags of `coffer serve`. Every flag can also be set by the `COFFER_…` variable shown.
+/// Flags of `coffer config`.
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) action: ConfigAction,
+}
+
+/// `coffer config example | check`.
+#[derive(Debug, Subcommand)]
+// Built once per process from the command line; boxing would only add noise.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum ConfigAction {
+    /// Print a commented configuration file with every key and its default value.
+    Example,
+    /// Validate the settings `coffer serve` would run with (the same flags, COFFER_*
+    /// variables and --config file) and print each one with its source; opens nothing.
+    /// Exits 0 if they are valid, 2 if not.
+    Check(ServeArgs),
+}
+
+/// Flags of `coffer serve`. Every flag can also be set by the `COFFER_…` variable shown,
+/// and in the --config file.
 #[derive(Debug, Args)]
 #[allow(clippy::struct_excessive_bools)] // independent command-line switches, not a state machine
 pub(crate) struct ServeArgs {
+    /// Read settings from this TOML file (`coffer config example` prints every key with its
+    /// default). A flag, or its COFFER_* variable, overrides the file. The file holds no
+    /// secret: key and passphrase files are named by path, and the master key and root
+    /// credential come only from the environment.
+    #[arg(long, env = "COFFER_CONFIG", value_name = "PATH")]
+    pub(crate) config: Option<PathBuf>,
+
     /// Data directory (created 0700 if missing). Durable mode: writes are fsynced.
-    #[arg(
-        long,
-        env = "COFFER_DATA",
-        value_name = "DIR",
-        conflicts_with = "ephemeral"
-    )]
+    /// Excludes --ephemeral.
+    #[arg(long, env = "COFFER_DATA", value_name = "DIR")]
     pub(crate) data: Option<PathBuf>,
 
     /// Throwaway server for tests: temporary data removed on exit, in-memory index, a fresh
@@ -131,13 +165,7 @@ pub(crate) struct ServeArgs {
     /// COFFER_USER_<i>_SECRET_ACCESS_KEY, with COFFER_ACCOUNT_ID for their ARNs (the "alt
     /// user" conformance suites need). Users own
     /// their own buckets and reach others' only through bucket policies.
-    #[arg(
-        long,
-        env = "COFFER_USERS",
-        value_name = "N",
-        default_value_t = 0,
-        requires = "ephemeral"
-    )]
+    #[arg(long, env = "COFFER_USERS", value_name = "N", default_value_t = 0)]
     pub(crate) users: usize,
 
     /// Address to listen on [default: 127.0.0.1:9000; with --ephemeral 127.0.0.1:0].
@@ -170,26 +198,16 @@ pub(crate) struct ServeArgs {
 
     /// Allow plain HTTP on a non-loopback address. Credentials and data then cross the
     /// network readable by anyone on the path; a warning is logged at every start.
-    #[arg(long, env = "COFFER_INSECURE_HTTP", conflicts_with = "tls_cert")]
+    #[arg(long, env = "COFFER_INSECURE_HTTP")]
     pub(crate) insecure_http: bool,
 
     /// Serve HTTPS with this PEM certificate chain (leaf first). Needs --tls-key. SIGHUP
     /// reloads both files without dropping connections.
-    #[arg(
-        long,
-        env = "COFFER_TLS_CERT",
-        value_name = "PATH",
-        requires = "tls_key"
-    )]
+    #[arg(long, env = "COFFER_TLS_CERT", value_name = "PATH")]
     pub(crate) tls_cert: Option<PathBuf>,
 
     /// PEM private key of --tls-cert.
-    #[arg(
-        long,
-        env = "COFFER_TLS_KEY",
-        value_name = "PATH",
-        requires = "tls_cert"
-    )]
+    #[arg(long, env = "COFFER_TLS_KEY", value_name = "PATH")]
     pub(crate) tls_key: Option<PathBuf>,
 
     /// Serve buckets virtual-hosted style under this DNS name: a request for
@@ -372,7 +390,7 @@ pub(crate) struct ServeArgs {
 
     /// Allow --metrics-listen on a non-loopback address (say, for a Prometheus in another
     /// container). The listener has no TLS and no authentication: firewall it.
-    #[arg(long, env = "COFFER_METRICS_ALLOW_REMOTE", requires = "metrics_listen")]
+    #[arg(long, env = "COFFER_METRICS_ALLOW_REMOTE")]
     pub(crate) metrics_allow_remote: bool,
 }
 
@@ -456,6 +474,29 @@ pub(crate) enum ConfigError {
         "no data directory: pass --data DIR (or COFFER_DATA) to keep data, or --ephemeral for a throwaway server"
     )]
     NoMode,
+    /// Both a data directory and `--ephemeral`.
+    #[error(
+        "--data (or data.dir) and --ephemeral exclude each other: keep one, or override the file's with the flag you mean"
+    )]
+    DataAndEphemeral,
+    /// `--users` without `--ephemeral`.
+    #[error(
+        "--users needs --ephemeral: on a durable server, create users with the IAM API (aws iam create-user)"
+    )]
+    UsersNeedEphemeral,
+    /// Only one of `--tls-cert` and `--tls-key`.
+    #[error(
+        "--tls-cert and --tls-key go together: give both (tls.cert and tls.key in the config file), or neither"
+    )]
+    TlsHalf,
+    /// `--insecure-http` with a certificate.
+    #[error(
+        "--insecure-http and --tls-cert exclude each other: with a certificate nothing is served in plain HTTP; drop --insecure-http"
+    )]
+    InsecureWithTls,
+    /// `--metrics-allow-remote` without `--metrics-listen`.
+    #[error("--metrics-allow-remote needs --metrics-listen ADDR")]
+    MetricsAllowRemoteAlone,
     /// P7: plain HTTP on a non-loopback address without `--insecure-http`.
     #[error(
         "--listen {0} is not a loopback address, and plain HTTP is served only on loopback: add --tls-cert and --tls-key, or pass --insecure-http"
@@ -603,6 +644,55 @@ fn check_bounds(args: &ServeArgs) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Settings that need or exclude one another. Not clap's `requires`/`conflicts_with`: those
+/// see only flags and variables, and one half of a pair may come from the config file.
+fn check_relations(args: &ServeArgs) -> Result<(), ConfigError> {
+    if args.users > 0 && !args.ephemeral {
+        return Err(ConfigError::UsersNeedEphemeral);
+    }
+    if args.tls_cert.is_some() != args.tls_key.is_some() {
+        return Err(ConfigError::TlsHalf);
+    }
+    if args.insecure_http && args.tls_cert.is_some() {
+        return Err(ConfigError::InsecureWithTls);
+    }
+    if args.metrics_allow_remote && args.metrics_listen.is_none() {
+        return Err(ConfigError::MetricsAllowRemoteAlone);
+    }
+    Ok(())
+}
+
+impl ConfigError {
+    /// The clap id of the setting at fault, when there is one: the config file loader
+    /// names the file's key when that setting came from the file.
+    pub(crate) fn setting(&self) -> Option<&'static str> {
+        Some(match self {
+            ConfigError::PlainHttpBeyondLoopback(_) => "listen",
+            ConfigError::TooManyUsers | ConfigError::UsersNeedEphemeral => "users",
+            ConfigError::ChunkSize => "chunk_size",
+            ConfigError::Region => "region",
+            ConfigError::Domain { .. } => "domains",
+            ConfigError::MaxConnections => "max_connections",
+            ConfigError::MaxConnectionsPerAddress => "max_connections_per_address",
+            ConfigError::MaxUploads => "max_uploads",
+            ConfigError::ShutdownGrace => "shutdown_grace",
+            ConfigError::MultipartMaxAge => "multipart_max_age",
+            ConfigError::PostFormMaxSize => "post_form_max_size",
+            ConfigError::PresignedMaxExpiry => "presigned_max_expiry",
+            ConfigError::AuditRetention { .. } => "audit_retention",
+            ConfigError::BucketLogInterval => "bucket_log_interval",
+            ConfigError::MetricsBeyondLoopback(_) => "metrics_listen",
+            ConfigError::InsecureWithTls => "insecure_http",
+            ConfigError::MetricsAllowRemoteAlone => "metrics_allow_remote",
+            // Two settings at fault, or none: the message names the flags.
+            ConfigError::NoMode
+            | ConfigError::DataAndEphemeral
+            | ConfigError::TlsHalf
+            | ConfigError::Timeout => return None,
+        })
+    }
+}
+
 impl Config {
     /// Validates `args`. `master_key_env_set` says whether `COFFER_MASTER_KEY` is set.
     pub(crate) fn from_args(
@@ -610,6 +700,7 @@ impl Config {
         master_key_env_set: bool,
     ) -> Result<Config, ConfigError> {
         check_bounds(&args)?;
+        check_relations(&args)?;
         let mode = match (args.data, args.ephemeral) {
             (Some(data), false) => {
                 let master_key = if master_key_env_set {
@@ -626,8 +717,8 @@ impl Config {
                 Mode::Durable { data, master_key }
             }
             (None, true) => Mode::Ephemeral,
-            // clap refuses both together; the match must still be total.
-            (None, false) | (Some(_), true) => return Err(ConfigError::NoMode),
+            (Some(_), true) => return Err(ConfigError::DataAndEphemeral),
+            (None, false) => return Err(ConfigError::NoMode),
         };
 
         let default_port = if mode == Mode::Ephemeral {
@@ -641,7 +732,7 @@ impl Config {
         // P7: plain HTTP only on loopback, unless explicitly allowed.
         let tls = match (args.tls_cert, args.tls_key) {
             (Some(cert), Some(key)) => Some(crate::tls::TlsFiles { cert, key }),
-            // clap requires both together.
+            // check_relations refused one without the other.
             _ => None,
         };
         let loopback = listen.ip().to_canonical().is_loopback();
@@ -728,7 +819,14 @@ mod tests {
     fn needs_data_or_ephemeral() {
         assert_eq!(config(&[]).unwrap_err(), ConfigError::NoMode);
         assert!(config(&[]).unwrap_err().to_string().contains("--ephemeral"));
-        assert!(serve_args(&["--data", "/tmp/x", "--ephemeral"]).is_err());
+        assert_eq!(
+            config(&["--data", "/tmp/x", "--ephemeral"]).unwrap_err(),
+            ConfigError::DataAndEphemeral
+        );
+        assert_eq!(
+            config(&["--data", "/tmp/x", "--users", "1"]).unwrap_err(),
+            ConfigError::UsersNeedEphemeral
+        );
     }
 
     #[test]
@@ -830,8 +928,17 @@ mod tests {
                 key: "/k.pem".into()
             })
         );
-        assert!(serve_args(&["--ephemeral", "--tls-cert", "/c.pem"]).is_err());
-        assert!(serve_args(&["--ephemeral", "--tls-key", "/k.pem"]).is_err());
+        for half in ["--tls-cert", "--tls-key"] {
+            assert_eq!(
+                config(&["--ephemeral", half, "/c.pem"]).unwrap_err(),
+                ConfigError::TlsHalf
+            );
+        }
+        let both = ["--tls-cert", "/c.pem", "--tls-key", "/k.pem"];
+        assert_eq!(
+            config(&[&["--ephemeral", "--insecure-http"][..], &both].concat()).unwrap_err(),
+            ConfigError::InsecureWithTls
+        );
         for lo in [
             "127.0.0.1:9000",
             "127.8.9.10:1",
@@ -962,7 +1069,10 @@ mod tests {
             allowed.metrics_listen,
             Some("0.0.0.0:9477".parse().unwrap())
         );
-        assert!(serve_args(&["--ephemeral", "--metrics-allow-remote"]).is_err());
+        assert_eq!(
+            config(&["--ephemeral", "--metrics-allow-remote"]).unwrap_err(),
+            ConfigError::MetricsAllowRemoteAlone
+        );
     }
 
     #[test]

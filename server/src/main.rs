@@ -14,6 +14,9 @@ mod audit_view;
 mod bucket_logging;
 mod client;
 mod config;
+mod config_cmd;
+mod config_file;
+mod config_keys;
 mod ephemeral;
 mod fsck_cmd;
 mod guard;
@@ -44,14 +47,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::Parser;
 use coffer_auth::{Auth, GeneratedRoot, ROOT_ACCESS_KEY_VAR, ROOT_SECRET_KEY_VAR, RootSource};
 use coffer_storage::{Durability, IndexLocation, MasterKey, Store, StoreConfig};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use zeroize::Zeroizing;
 
-use config::{Cli, Command, Config, MASTER_KEY_VAR, Mode};
+use config::{Command, Config, MASTER_KEY_VAR, Mode};
 use guard::health::Readiness;
 use metrics::Metrics;
 use seal_gate::Gate;
@@ -59,12 +61,20 @@ use unlock_at_start::AtStart;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Before logging starts, and before anything is opened: a bad config file stops here.
+    let config_file::Parsed { cli, origin } = match config_file::parse() {
+        Ok(parsed) => parsed,
+        Err(config_file::ParseError::Clap(error)) => error.exit(),
+        Err(config_file::ParseError::File(error)) => {
+            eprintln!("coffer: {error}");
+            return ExitCode::from(2);
+        }
+    };
     telemetry::init(cli.log_format);
     let result = match cli.command {
         Command::Serve(args) => {
             let master_key_set = std::env::var_os(MASTER_KEY_VAR).is_some_and(|v| !v.is_empty());
-            match Config::from_args(args, master_key_set) {
+            match origin.validate(args, master_key_set) {
                 Ok(cfg) => serve(cfg).await,
                 Err(error) => {
                     eprintln!("coffer: {error}");
@@ -80,6 +90,7 @@ async fn main() -> ExitCode {
         Command::Health(args) => health_cmd::run(args).await,
         // Its own exit codes: 1 is "problems found", not "failed to run".
         Command::Fsck(args) => return fsck_cmd::run(args).await,
+        Command::Config(args) => return config_cmd::run(args.action, &origin),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

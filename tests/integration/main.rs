@@ -31,6 +31,7 @@ mod buckets;
 mod checksum_forms;
 mod clients;
 mod conditional_writes;
+mod config_file;
 mod copy;
 mod crash;
 mod expect_continue;
