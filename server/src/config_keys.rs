@@ -206,6 +206,8 @@ pub(crate) const KEYS: &[Key] = &[
         Kind::Switch,
         "",
     ),
+    key("scrub", "every", "scrub_every", Kind::Count, ""),
+    key("scrub", "rate", "scrub_rate", Kind::Count, ""),
     key("log", "format", "log_format", Kind::Choice, ""),
 ];
 
