@@ -46,8 +46,16 @@ pub(crate) fn replace_file(
         file.sync_data()?;
     }
     drop(file);
-    fs::rename(temp, path)?;
+    rename_into_place(temp, path, sync)?;
     guard.0 = None;
+    Ok(())
+}
+
+/// Renames a complete, already fsynced `temp` over `path`; with `sync`, fsyncs the
+/// directory after, since the rename is durable only once it is. For files written by
+/// other means than [`replace_file`] (a backup's index copy, written by redb).
+pub(crate) fn rename_into_place(temp: &Path, path: &Path, sync: bool) -> std::io::Result<()> {
+    fs::rename(temp, path)?;
     if sync && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::File::open(dir)?.sync_all()?;
     }
