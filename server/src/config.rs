@@ -105,6 +105,16 @@ pub(crate) enum Command {
     /// keyed id: no names are printed. Exits 0 if clean, 1 if problems were found (or are
     /// left after --repair), 2 if the check could not run.
     Fsck(crate::fsck_cmd::FsckArgs),
+    /// Back up a data directory, running or stopped, into a directory: one consistent
+    /// snapshot of the index plus the chunks it references, still sealed (as unreadable as
+    /// the data directory), incremental (only chunks not already there are copied). A running
+    /// server makes the backup itself through <data>/admin.sock; a stopped directory is
+    /// opened with its unlocker. The backup is a data directory: it opens with the same
+    /// master key or unlockers. No names are printed.
+    Backup(crate::backup_cmd::BackupArgs),
+    /// Restore a backup into a new, empty data directory: a verified copy (opened with the
+    /// master key or an unlocker, copied as a backup is, then checked as fsck checks).
+    Restore(crate::backup_cmd::RestoreArgs),
 }
 
 /// Flags of `coffer serve`. Every flag can also be set by the `COFFER_…` variable shown.
