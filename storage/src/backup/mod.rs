@@ -34,10 +34,12 @@
 //! 2. Chunk files are immutable and content-addressed (a keyed id of the plaintext,
 //!    sealed deterministically): a file present under its name has the one content that
 //!    name allows, so the copy taken at any moment while pinned is the one `S` means.
-//! 3. Each copied chunk and share is written through `durable::replace_file` (temp file,
-//!    fsync, rename, fsync of the directory). Only after all of them is the index copy
-//!    written, fsynced and renamed over `index.redb` (then the directory fsynced): that
-//!    rename is the commit point of the backup.
+//! 3. Each copied chunk is written through `durable::replace_file` (temp file, rename)
+//!    without its own fsyncs, and then one `syncfs` of the target's file system makes
+//!    every chunk file, its content and its name durable at once; shares and other files
+//!    are fsynced one by one. Only after all of them is the index copy written, fsynced
+//!    and renamed over `index.redb` (then the directory fsynced): that rename is the
+//!    commit point of the backup.
 //! 4. Removals in the target (chunks and shares the new index no longer references) come
 //!    after the commit point. So an interrupted backup leaves the previous `index.redb`
 //!    with every file it references: the previous backup stays usable, plus some extra
@@ -194,8 +196,11 @@ fn run(shared: &Arc<Shared>, to: &Path, also: &[String]) -> Result<BackupReport>
     })?;
     report.chunks_referenced = refs.len() as u64;
 
-    let target_chunks = ChunkStore::new(to.join("chunks"), true);
+    // Unsynced one by one, then flushed at once: per-file fsyncs (file and directory) made
+    // a 1 GiB backup of 10,000 chunks run at 14 MB/s on a 2-core machine.
+    let target_chunks = ChunkStore::new(to.join("chunks"), false);
     copy_chunks(&shared.chunks, &target_chunks, &refs, &mut report)?;
+    flush_file_system(&to.join("chunks"))?;
 
     let target_shares = KeyShares::open(to, true)?;
     for bucket in &live {
@@ -285,6 +290,16 @@ fn copy_chunks(
         report.bytes_copied += sealed.len() as u64;
     }
     Ok(())
+}
+
+/// Makes every write to the file system holding `dir` durable (`syncfs`): the chunk files
+/// just copied, their contents and the renames that named them.
+fn flush_file_system(dir: &Path) -> Result<()> {
+    let dir = fs::File::open(dir).map_err(Error::io("open backup chunk directory"))?;
+    rustix::fs::syncfs(&dir).map_err(|e| Error::Io {
+        action: "flush the backup's file system",
+        source: e.into(),
+    })
 }
 
 /// Copies the KMS shares present now, and removes from the target those gone here (their
