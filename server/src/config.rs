@@ -114,6 +114,16 @@ pub(crate) enum Command {
     /// its default, `check` validates a file (with the flags and COFFER_* variables given)
     /// and prints the effective settings and where each came from.
     Config(ConfigArgs),
+    /// Back up a data directory, running or stopped, into a directory: one consistent
+    /// snapshot of the index plus the chunks it references, still sealed (as unreadable as
+    /// the data directory), incremental (only chunks not already there are copied). A running
+    /// server makes the backup itself through <data>/admin.sock; a stopped directory is
+    /// opened with its unlocker. The backup is a data directory: it opens with the same
+    /// master key or unlockers. No names are printed.
+    Backup(crate::backup_cmd::BackupArgs),
+    /// Restore a backup into a new, empty data directory: a verified copy (opened with the
+    /// master key or an unlocker, copied as a backup is, then checked as fsck checks).
+    Restore(crate::backup_cmd::RestoreArgs),
 }
 
 /// Flags of `coffer config`.

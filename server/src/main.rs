@@ -8,9 +8,11 @@
 #![forbid(unsafe_code)]
 
 mod activity;
+mod admin_socket;
 mod audit_cmd;
 mod audit_trail;
 mod audit_view;
+mod backup_cmd;
 mod bucket_logging;
 mod client;
 mod config;
@@ -88,6 +90,8 @@ async fn main() -> ExitCode {
         Command::Users(args) => users_cmd::run(args).await,
         Command::Audit(args) => audit_cmd::run(args).await,
         Command::Health(args) => health_cmd::run(args).await,
+        Command::Backup(args) => backup_cmd::run_backup(args).await,
+        Command::Restore(args) => backup_cmd::run_restore(args).await,
         // Its own exit codes: 1 is "problems found", not "failed to run".
         Command::Fsck(args) => return fsck_cmd::run(args).await,
         Command::Config(args) => return config_cmd::run(args.action, &origin),
@@ -237,6 +241,11 @@ async fn serve_open(
     ops: &Ops,
 ) -> anyhow::Result<()> {
     let (guard, generated, trail) = build_guard(cfg, store, root, &ops.metrics).await?;
+    // `coffer backup` reaches a running durable server here; removed when serving ends.
+    let _admin = match cfg.mode {
+        config::Mode::Durable { .. } => Some(admin_socket::start(root, store.clone()).await?),
+        config::Mode::Ephemeral => None,
+    };
     let served = async {
         let (tcp, tls, local) = listen(cfg).await?;
         // Ready once bound: connections queue in the kernel until the accept loop runs,
@@ -289,7 +298,13 @@ async fn serve_sealed(cfg: &Config, data: &std::path::Path, ops: &Ops) -> anyhow
                 })
                 .await;
             tracing::info!("unsealed: serving");
-            store
+            let admin = admin_socket::start(&data, store.0.clone())
+                .await
+                .inspect_err(|error| {
+                    tracing::warn!("no admin socket, so no online backups: {error:#}");
+                })
+                .ok();
+            (store, admin)
         })
     };
     serve_gate(cfg, tcp, tls, gate.clone(), ops).await;
@@ -297,7 +312,8 @@ async fn serve_sealed(cfg: &Config, data: &std::path::Path, ops: &Ops) -> anyhow
         tracing::info!("stopping while still sealed: the data was never opened");
     }
     if unlocking.is_finished() {
-        if let Ok((store, trail)) = unlocking.await {
+        if let Ok(((store, trail), admin)) = unlocking.await {
+            drop(admin);
             if let Some(recording) = trail {
                 recording.close().await;
             }

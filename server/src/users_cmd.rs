@@ -62,7 +62,7 @@ pub(crate) struct DirArgs {
 
     /// The unlocker that opens it.
     #[command(flatten)]
-    proof: ProofArgs,
+    pub(crate) proof: ProofArgs,
 }
 
 #[derive(Debug, Args)]

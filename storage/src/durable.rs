@@ -73,9 +73,27 @@ pub(crate) fn replace_file_checked(
         file.sync_data()?;
     }
     drop(file);
+    rename_checked(temp, path, sync, &check)?;
+    guard.0 = None;
+    Ok(())
+}
+
+/// Renames a complete, already fsynced `temp` over `path`; with `sync`, fsyncs the
+/// directory after, since the rename is durable only once it is. For files written by
+/// other means than [`replace_file`] (a backup's index copy, written by redb).
+pub(crate) fn rename_into_place(temp: &Path, path: &Path, sync: bool) -> std::io::Result<()> {
+    rename_checked(temp, path, sync, &|_| Ok(()))
+}
+
+/// [`rename_into_place`] with `check` asked before the rename and the directory fsync.
+fn rename_checked(
+    temp: &Path,
+    path: &Path,
+    sync: bool,
+    check: &impl Fn(Step) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     check(Step::Rename)?;
     fs::rename(temp, path)?;
-    guard.0 = None;
     if sync && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         check(Step::SyncDir)?;
         fs::File::open(dir)?.sync_all()?;

@@ -195,6 +195,12 @@ pub enum Error {
     /// enabling Object Lock without versioning, going back to unversioned).
     #[error("invalid bucket state")]
     InvalidBucketState,
+    /// A backup cannot be made there (see [`Store::backup`](crate::Store::backup)).
+    #[error("cannot back up: {what}")]
+    BackupTarget {
+        /// Why.
+        what: &'static str,
+    },
     /// A [`StoreConfig`](crate::StoreConfig) value is out of range.
     #[error("bad storage configuration: {what}")]
     BadConfig {

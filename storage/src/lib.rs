@@ -34,6 +34,7 @@
 //! # }
 //! ```
 
+mod backup;
 mod bucket_ops;
 mod bucket_settings;
 mod checksum;
@@ -63,6 +64,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+pub use backup::BackupReport;
 pub use bucket_settings::BucketSetting;
 pub use checksum::{Checksum, ChecksumAlgorithm, ChecksumType, UnknownName};
 pub use chunks::chunk_store::ChunkStats;

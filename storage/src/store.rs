@@ -78,6 +78,10 @@ pub(crate) struct Shared {
     pub(crate) kms_shares: KeyShares,
     key_cache: Mutex<HashMap<BucketId, Arc<BucketKeys>>>,
     pub(crate) inflight: InFlight,
+    /// Removals held back while a backup copies a snapshot (see `backup/pin.rs`).
+    pub(crate) pins: crate::backup::Pins,
+    /// The data directory, for `backup`.
+    pub(crate) root: PathBuf,
     releases: Mutex<Vec<Release>>,
     wake: mpsc::WeakSender<Request>,
     pub(crate) chunk_size: usize,
@@ -163,6 +167,11 @@ impl Shared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(release);
+        self.wake_writer();
+    }
+
+    /// Wakes the writer thread so it handles releases and due removals. Never blocks.
+    pub(crate) fn wake_writer(&self) {
         if let Some(tx) = self.wake.upgrade() {
             // Full queue: the writer is busy and will look at releases after the batch.
             let _ = tx.try_send(Request::Wake);
@@ -246,6 +255,7 @@ impl Store {
             master_key,
         } = cfg;
         let sync = durability == Durability::Immediate;
+        let data_root = root.clone();
         let (index, chunks, keyring, key_shares) = tokio::task::spawn_blocking(move || {
             let keyring = Keyring::new(&master_key);
             drop(master_key);
@@ -286,6 +296,8 @@ impl Store {
             kms_shares: key_shares.1,
             key_cache: Mutex::new(HashMap::new()),
             inflight: InFlight::default(),
+            pins: crate::backup::Pins::default(),
+            root: data_root,
             releases: Mutex::new(Vec::new()),
             wake: tx.downgrade(),
             chunk_size,

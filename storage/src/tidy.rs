@@ -129,6 +129,13 @@ fn remove_dead_buckets(shared: &Shared, live: &HashSet<BucketId>) -> Result<u64>
             .collect();
         for bucket in dead {
             if !current.contains(&bucket) {
+                let mut pins = shared.pins.lock();
+                if pins.is_held() {
+                    // A backup may still be copying it; removed when the pin goes.
+                    pins.defer_bucket(bucket);
+                    continue;
+                }
+                drop(pins);
                 shared.chunks.remove_bucket(&bucket)?;
                 removed += 1;
             }

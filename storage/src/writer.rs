@@ -392,13 +392,25 @@ fn after_commit(shared: &Shared, effects: &Effects, pending: &[Pending]) {
     remove_unreferenced(shared, &effects.unreferenced);
     for bucket in &effects.dropped_buckets {
         shared.forget_bucket_keys(bucket);
-        // Crypto-shredding: without its share, the bucket key opens nothing.
-        if let Err(e) = shared.shares.remove(bucket) {
-            tracing::warn!(error = %e, "could not remove a deleted bucket's key share; the next start sweeps it");
+        let mut pins = shared.pins.lock();
+        if pins.is_held() {
+            // A backup may still copy its share and chunks; removed when the pin goes.
+            pins.defer_bucket(*bucket);
+            continue;
         }
-        if let Err(e) = shared.chunks.remove_bucket(bucket) {
-            tracing::warn!(error = %e, "could not remove a deleted bucket's chunks; the pass after the next start removes them");
-        }
+        drop(pins);
+        remove_bucket_files(shared, bucket);
+    }
+}
+
+/// Removes a deleted bucket's key share and chunk directory.
+fn remove_bucket_files(shared: &Shared, bucket: &BucketId) {
+    // Crypto-shredding: without its share, the bucket key opens nothing.
+    if let Err(e) = shared.shares.remove(bucket) {
+        tracing::warn!(error = %e, "could not remove a deleted bucket's key share; the next start sweeps it");
+    }
+    if let Err(e) = shared.chunks.remove_bucket(bucket) {
+        tracing::warn!(error = %e, "could not remove a deleted bucket's chunks; the pass after the next start removes them");
     }
 }
 
@@ -408,9 +420,14 @@ fn remove_unreferenced(shared: &Shared, chunks: &[(BucketId, ChunkId)]) {
     if chunks.is_empty() {
         return;
     }
+    let mut pins = shared.pins.lock();
     let registry = shared.inflight.lock();
     for (bucket, id) in chunks {
         if registry.contains_key(&(*bucket, *id)) {
+            continue;
+        }
+        if pins.is_held() {
+            pins.defer_chunk(*bucket, *id);
             continue;
         }
         if let Err(e) = shared.chunks.remove(bucket, id) {
@@ -421,9 +438,12 @@ fn remove_unreferenced(shared: &Shared, chunks: &[(BucketId, ChunkId)]) {
 
 /// Handles releases from writers that gave up: their chunks that no object references and
 /// no other writer holds are removed.
+/// Also does the removals a backup's pin held back, once no pin is held.
 fn process_releases(shared: &Shared, index: &Index) {
+    let mut pins = shared.pins.lock();
+    let due = pins.take_due();
     let releases = shared.take_releases();
-    if releases.is_empty() {
+    if releases.is_empty() && due.is_empty() {
         return;
     }
     // Commits happen only on this thread, so this snapshot is current.
@@ -445,6 +465,7 @@ fn process_releases(shared: &Shared, index: &Index) {
             }
             match snapshot.is_referenced(&release.bucket, id) {
                 Ok(true) => {}
+                Ok(false) if pins.is_held() => pins.defer_chunk(release.bucket, *id),
                 Ok(false) => {
                     if let Err(e) = shared.chunks.remove(&release.bucket, id) {
                         tracing::warn!(error = %e, chunk = ?id, "could not remove a released chunk");
@@ -453,5 +474,25 @@ fn process_releases(shared: &Shared, index: &Index) {
                 Err(e) => tracing::warn!(error = %e, "could not check a released chunk"),
             }
         }
+    }
+    // Held back by a backup: removed only if still unreferenced now, as a release is.
+    for (bucket, id) in &due.chunks {
+        if registry.contains_key(&(*bucket, *id)) {
+            continue;
+        }
+        match snapshot.is_referenced(bucket, id) {
+            Ok(true) => {}
+            Ok(false) => {
+                if let Err(e) = shared.chunks.remove(bucket, id) {
+                    tracing::warn!(error = %e, chunk = ?id, "could not remove an unreferenced chunk");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not check an unreferenced chunk"),
+        }
+    }
+    drop(registry);
+    drop(pins);
+    for bucket in &due.buckets {
+        remove_bucket_files(shared, bucket);
     }
 }

@@ -26,6 +26,7 @@ mod at_rest;
 mod audit;
 mod audit_retention;
 mod auth;
+mod backup;
 mod bucket_logging;
 mod buckets;
 mod checksum_forms;

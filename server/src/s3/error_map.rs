@@ -109,6 +109,7 @@ pub(crate) fn storage_error(err: coffer_storage::Error) -> S3Error {
         | E::RotationIncomplete
         | E::KmsKeyMismatch
         | E::BadConfig { .. }
+        | E::BackupTarget { .. }
         | E::NoMatchingUnlocker { .. }
         | E::TooFewShares { .. }
         | E::BadRecoveryShare { .. }

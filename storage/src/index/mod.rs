@@ -18,6 +18,7 @@
 //! order and a listing is a range scan.
 
 mod batch;
+mod copy;
 #[cfg(test)]
 mod crash_tests;
 mod list;

@@ -100,7 +100,7 @@ fn create_fresh(
 }
 
 /// Opens an index file read-write, 0600 whatever the umask; `new` refuses an existing one.
-fn open_private(path: &Path, new: bool) -> Result<std::fs::File> {
+pub(super) fn open_private(path: &Path, new: bool) -> Result<std::fs::File> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -116,7 +116,7 @@ fn open_private(path: &Path, new: bool) -> Result<std::fs::File> {
     Ok(file)
 }
 
-fn file_backend(file: std::fs::File) -> Result<redb::backends::FileBackend> {
+pub(super) fn file_backend(file: std::fs::File) -> Result<redb::backends::FileBackend> {
     redb::backends::FileBackend::new(file).map_err(Error::index("open index"))
 }
 

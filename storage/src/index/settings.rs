@@ -23,7 +23,7 @@ use super::{prefix_end, prefixed};
 use crate::error::{Error, Result};
 use crate::records::{self, BucketId};
 
-const SETTINGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("bucket_settings");
+pub(super) const SETTINGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("bucket_settings");
 
 /// A stored setting: the document as given. A struct (not the bare bytes) so it carries the
 /// records' version byte and can grow fields.

@@ -30,7 +30,7 @@ use crate::version::{ObjectLock, Precondition};
 
 pub(super) const UPLOADS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("uploads");
 pub(super) const PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("upload_parts");
-const LAYOUTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("multipart_layouts");
+pub(super) const LAYOUTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("multipart_layouts");
 
 /// An upload's random id.
 pub(crate) type UploadId = [u8; 16];

@@ -87,6 +87,21 @@ impl KeyShares {
         Ok(share)
     }
 
+    /// Copies `id`'s share into `target` (a backup's), unless it is there already: shares
+    /// never change. Returns whether it was copied; `Error::Corrupt` if it is missing here.
+    pub(crate) fn copy_into(&self, target: &KeyShares, id: &BucketId) -> Result<bool> {
+        let path = target.path(id);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.len() == 32) {
+            return Ok(false);
+        }
+        let share = self.load(id)?;
+        let mut temp = path.clone().into_os_string();
+        temp.push(TEMP_SUFFIX);
+        replace_file(&PathBuf::from(temp), &path, &*share, target.sync)
+            .map_err(Error::io("write key share"))?;
+        Ok(true)
+    }
+
     /// Destroys a deleted bucket's share (crypto-shredding).
     pub(crate) fn remove(&self, bucket: &BucketId) -> Result<()> {
         match std::fs::remove_file(self.path(bucket)) {

@@ -6,6 +6,7 @@
 #![allow(clippy::cast_possible_truncation, clippy::too_many_lines)]
 
 mod at_rest;
+mod backup;
 mod faults;
 mod fsck;
 mod listing;

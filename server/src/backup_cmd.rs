@@ -1,0 +1,259 @@
+//! `coffer backup` and `coffer restore` (issue 13).
+//!
+//! `coffer backup --data DIR --to OUT` asks the server running on `DIR` for a backup through
+//! its admin socket (`admin_socket.rs`); with no server running, it opens `DIR` itself (with
+//! an unlocker, as `coffer fsck` does) and makes the same backup. Either way the storage
+//! crate's `Store::backup` does the work: a consistent snapshot, still sealed, incremental
+//! (see its module doc). `OUT` is then a data directory of its own.
+//!
+//! `coffer restore --from OUT --data NEWDIR` makes a verified copy: it opens the backup
+//! under the master key (or an unlocker), copies it into the empty `NEWDIR` the same way,
+//! and runs fsck's check on the result. `coffer serve --data OUT` would serve the backup
+//! in place too; restore keeps the backup untouched by the server that then runs.
+//!
+//! Output names no bucket or object (P6): counts, bytes and seconds only.
+// The doc comments of the clap types are the `--help` text, read as plain text.
+#![allow(clippy::doc_markdown)]
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use coffer_storage::{BackupReport, FsckMode};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::UnixStream;
+
+use crate::admin_socket::{HELLO, SOCKET};
+use crate::audit_cmd::AUDIT_DIR;
+use crate::unlock_input::ProofArgs;
+use crate::users_cmd::{DirArgs, Sweep, open_dir};
+
+/// Flags of `coffer backup`.
+#[derive(Debug, Args)]
+pub(crate) struct BackupArgs {
+    /// Data directory to back up, running or stopped. A running server makes the backup
+    /// itself (no unlocker needed); a stopped directory is opened with its unlocker.
+    #[command(flatten)]
+    dir: DirArgs,
+
+    /// Backup directory: created if missing, updated incrementally if it holds an earlier
+    /// backup of the same data directory. Must be outside the data directory.
+    #[arg(long, value_name = "DIR")]
+    to: PathBuf,
+
+    /// Print the report as one JSON object instead of plain words.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Flags of `coffer restore`.
+#[derive(Debug, Args)]
+pub(crate) struct RestoreArgs {
+    /// The backup directory (what `coffer backup --to` wrote).
+    #[arg(long, value_name = "DIR")]
+    from: PathBuf,
+
+    /// The new data directory: must not exist, or be empty.
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+
+    /// The unlocker that opens the backup (the data directory's own).
+    #[command(flatten)]
+    proof: ProofArgs,
+
+    /// Print the report as one JSON object instead of plain words.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `coffer backup`.
+pub(crate) async fn run_backup(args: BackupArgs) -> anyhow::Result<()> {
+    let to = std::path::absolute(&args.to)
+        .with_context(|| format!("could not resolve --to {}", args.to.display()))?;
+    let started = Instant::now();
+    let (report, mode) = if let Some(report) = ask_server(&args.dir.data, &to).await? {
+        (report, "online")
+    } else {
+        let store = open_dir(
+            &args.dir,
+            ", or back it up while it serves (its admin socket did not answer)",
+            Sweep::Never,
+        )
+        .await?;
+        let made = store.backup(to, vec![AUDIT_DIR.to_owned()]).await;
+        store.shutdown().await;
+        let report = made.context("the backup failed")?;
+        let json = report_json(&report, started.elapsed().as_secs_f64());
+        (serde_json::from_str(&json)?, "offline")
+    };
+    finish(report, mode, args.json)
+}
+
+/// Runs `coffer restore`.
+pub(crate) async fn run_restore(args: RestoreArgs) -> anyhow::Result<()> {
+    let empty = match std::fs::read_dir(&args.data) {
+        Ok(mut entries) => entries.next().is_none(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(e) => {
+            return Err(e).with_context(|| format!("could not read {}", args.data.display()));
+        }
+    };
+    if !empty {
+        bail!(
+            "{} is not empty: restore into a new directory (nothing was changed)",
+            args.data.display()
+        );
+    }
+    let started = Instant::now();
+    let from = DirArgs {
+        data: args.from,
+        proof: args.proof,
+    };
+    let store = open_dir(&from, "", Sweep::Never).await?;
+    let made = store
+        .backup(args.data.clone(), vec![AUDIT_DIR.to_owned()])
+        .await;
+    store.shutdown().await;
+    let report = made.context("the copy failed")?;
+    let restored = DirArgs {
+        data: args.data,
+        proof: from.proof,
+    };
+    let store = open_dir(&restored, "", Sweep::Never).await?;
+    let fsck = store.fsck(FsckMode::Check).await;
+    store.shutdown().await;
+    let fsck = fsck.context("fsck of the restored directory could not finish")?;
+    let mut value: serde_json::Value =
+        serde_json::from_str(&report_json(&report, started.elapsed().as_secs_f64()))?;
+    value["fsck_problems"] = fsck.findings.len().into();
+    finish(value, "restore", args.json)?;
+    if !fsck.is_clean() {
+        bail!(
+            "fsck found {} problems in the restored directory: run `coffer fsck --data {}` for the list",
+            fsck.findings.len(),
+            restored.data.display()
+        );
+    }
+    Ok(())
+}
+
+/// Asks the server running on `data` for a backup into `to`. `None`: no server answers.
+async fn ask_server(data: &Path, to: &Path) -> anyhow::Result<Option<serde_json::Value>> {
+    let path = data.join(SOCKET);
+    let mut stream = match UnixStream::connect(&path).await {
+        Ok(stream) => stream,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => {
+            return Err(e).with_context(|| format!("could not connect to {}", path.display()));
+        }
+    };
+    let to = to
+        .to_str()
+        .context("the backup directory's path is not UTF-8")?;
+    if to.contains('\n') {
+        bail!("the backup directory's path holds a line break");
+    }
+    stream
+        .write_all(format!("{HELLO}\nbackup\n{to}\n").as_bytes())
+        .await
+        .context("could not send the request to the server")?;
+    let mut answer = String::new();
+    // No timeout: a first backup of a large store takes as long as copying it.
+    stream
+        .take(1 << 20)
+        .read_to_string(&mut answer)
+        .await
+        .context("could not read the server's answer")?;
+    let answer = answer.trim();
+    if let Some(json) = answer.strip_prefix("ok ") {
+        return Ok(Some(
+            serde_json::from_str(json).context("the server's report is not JSON")?,
+        ));
+    }
+    match answer.strip_prefix("error: ") {
+        Some(why) => bail!("the server could not make the backup: {why}"),
+        None => bail!("unexpected answer from the server: {answer:?}"),
+    }
+}
+
+/// The report as one JSON object (also what the admin socket answers).
+pub(crate) fn report_json(r: &BackupReport, seconds: f64) -> String {
+    serde_json::json!({
+        "seconds": seconds,
+        "buckets": r.buckets,
+        "index_entries": r.index_entries,
+        "index_bytes": r.index_bytes,
+        "chunks_referenced": r.chunks_referenced,
+        "chunks_copied": r.chunks_copied,
+        "bytes_copied": r.bytes_copied,
+        "chunks_present": r.chunks_present,
+        "chunks_missing": r.chunks_missing,
+        "chunks_removed": r.chunks_removed,
+        "shares_copied": r.shares_copied,
+        "shares_missing": r.shares_missing,
+        "files_copied": r.files_copied,
+        "unreadable_records": r.unreadable_records,
+        "complete": r.is_complete(),
+    })
+    .to_string()
+}
+
+/// Prints the report; fails if the data directory was found damaged.
+fn finish(mut report: serde_json::Value, mode: &str, json: bool) -> anyhow::Result<()> {
+    report["mode"] = mode.into();
+    let n = |k: &str| report[k].as_u64().unwrap_or(0);
+    let text = if json {
+        format!("{report}\n")
+    } else {
+        let seconds = report["seconds"].as_f64().unwrap_or(0.0);
+        #[allow(clippy::cast_precision_loss)]
+        let rate = n("bytes_copied") as f64 / seconds.max(1e-6) / 1e6;
+        let mut lines = vec![
+            format!(
+                "{mode}: {} buckets, {} chunks referenced; index copied ({} entries, {} bytes)",
+                n("buckets"),
+                n("chunks_referenced"),
+                n("index_entries"),
+                n("index_bytes")
+            ),
+            format!(
+                "chunks: {} copied ({} bytes, {rate:.0} MB/s), {} already there, {} no longer referenced removed",
+                n("chunks_copied"),
+                n("bytes_copied"),
+                n("chunks_present"),
+                n("chunks_removed")
+            ),
+            format!(
+                "key shares copied: {}; other files copied: {}; {seconds:.2} s",
+                n("shares_copied"),
+                n("files_copied")
+            ),
+        ];
+        if let Some(problems) = report["fsck_problems"].as_u64() {
+            lines.push(if problems == 0 {
+                "fsck of the restored directory: clean".to_owned()
+            } else {
+                format!("fsck of the restored directory: {problems} problems")
+            });
+        }
+        lines.join("\n") + "\n"
+    };
+    crate::print_flushed(&text)?;
+    if report["complete"] != serde_json::Value::Bool(true) {
+        bail!(
+            "the data directory is damaged ({} chunks and {} key shares missing, {} records unreadable): the backup holds what was there; run `coffer fsck`",
+            n("chunks_missing"),
+            n("shares_missing"),
+            n("unreadable_records")
+        );
+    }
+    Ok(())
+}
