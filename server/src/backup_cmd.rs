@@ -21,10 +21,8 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use coffer_storage::{BackupReport, FsckMode};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::UnixStream;
 
-use crate::admin_socket::{HELLO, SOCKET};
+use crate::admin_socket;
 use crate::audit_cmd::AUDIT_DIR;
 use crate::unlock_input::ProofArgs;
 use crate::users_cmd::{DirArgs, Sweep, open_dir};
@@ -140,48 +138,12 @@ pub(crate) async fn run_restore(args: RestoreArgs) -> anyhow::Result<()> {
 
 /// Asks the server running on `data` for a backup into `to`. `None`: no server answers.
 async fn ask_server(data: &Path, to: &Path) -> anyhow::Result<Option<serde_json::Value>> {
-    let path = data.join(SOCKET);
-    let mut stream = match UnixStream::connect(&path).await {
-        Ok(stream) => stream,
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-            ) =>
-        {
-            return Ok(None);
-        }
-        Err(e) => {
-            return Err(e).with_context(|| format!("could not connect to {}", path.display()));
-        }
-    };
     let to = to
         .to_str()
         .context("the backup directory's path is not UTF-8")?;
-    if to.contains('\n') {
-        bail!("the backup directory's path holds a line break");
-    }
-    stream
-        .write_all(format!("{HELLO}\nbackup\n{to}\n").as_bytes())
+    admin_socket::ask(data, "backup", to)
         .await
-        .context("could not send the request to the server")?;
-    let mut answer = String::new();
-    // No timeout: a first backup of a large store takes as long as copying it.
-    stream
-        .take(1 << 20)
-        .read_to_string(&mut answer)
-        .await
-        .context("could not read the server's answer")?;
-    let answer = answer.trim();
-    if let Some(json) = answer.strip_prefix("ok ") {
-        return Ok(Some(
-            serde_json::from_str(json).context("the server's report is not JSON")?,
-        ));
-    }
-    match answer.strip_prefix("error: ") {
-        Some(why) => bail!("the server could not make the backup: {why}"),
-        None => bail!("unexpected answer from the server: {answer:?}"),
-    }
+        .context("the server could not make the backup")
 }
 
 /// The report as one JSON object (also what the admin socket answers).

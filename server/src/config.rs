@@ -69,6 +69,9 @@ pub(crate) enum LogFormat {
     Json,
 }
 
+/// Default read rate of a scrub pass, scheduled or asked for with `coffer scrub`.
+pub(crate) const DEFAULT_SCRUB_RATE_MIB: u64 = 16;
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
@@ -110,6 +113,11 @@ pub(crate) enum Command {
     /// keyed id: no names are printed. Exits 0 if clean, 1 if problems were found (or are
     /// left after --repair), 2 if the check could not run.
     Fsck(crate::fsck_cmd::FsckArgs),
+    /// Scrub a running server now: read every chunk its object versions reference and
+    /// check each seal and keyed id, paced to --rate, without stopping it (the server also
+    /// scrubs on its own every --scrub-every). Asks through <data>/admin.sock. Exits 0 if
+    /// clean, 1 if problems were found, 2 if no server runs there or the pass failed.
+    Scrub(crate::scrub_cmd::ScrubArgs),
     /// The configuration file of `coffer serve --config`: `example` prints every key with
     /// its default, `check` validates a file (with the flags and COFFER_* variables given)
     /// and prints the effective settings and where each came from.
@@ -269,7 +277,7 @@ pub(crate) struct ServeArgs {
         long,
         env = "COFFER_SCRUB_RATE",
         value_name = "MIB_PER_SEC",
-        default_value_t = 16
+        default_value_t = DEFAULT_SCRUB_RATE_MIB
     )]
     pub(crate) scrub_rate: u64,
 

@@ -20,11 +20,11 @@ use crate::audit_trail::AUDIT_KEY_RECORD;
 use crate::users_cmd::{DirArgs, Sweep};
 
 /// Exit code: the directory is consistent (after repairs, with --repair).
-const CLEAN: u8 = 0;
+pub(crate) const CLEAN: u8 = 0;
 /// Exit code: problems found, or left after --repair.
-const PROBLEMS: u8 = 1;
+pub(crate) const PROBLEMS: u8 = 1;
 /// Exit code: fsck could not run (no such directory, wrong unlocker, server running, I/O).
-const COULD_NOT_RUN: u8 = 2;
+pub(crate) const COULD_NOT_RUN: u8 = 2;
 
 /// Flags of `coffer fsck`.
 #[derive(Debug, Args)]
@@ -180,33 +180,33 @@ fn plain(report: &FsckReport, audit: &AuditCheck) -> String {
     lines.join("\n") + "\n"
 }
 
+/// One finding as JSON: its kind, words, whether `--repair` fixes it, and the bucket and
+/// chunk ids it concerns (also `coffer scrub --json`'s).
+pub(crate) fn finding_json(f: &Finding) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "kind": f.kind(),
+        "text": f.to_string(),
+        "repairable": f.repairable(),
+    });
+    if let Some(bucket) = f.bucket() {
+        v["bucket"] = hex::encode(bucket).into();
+    }
+    if let Some(chunk) = f.chunk() {
+        v["chunk"] = hex::encode(chunk.as_bytes()).into();
+    }
+    if let Finding::Refcount {
+        stored, counted, ..
+    } = f
+    {
+        v["stored"] = (*stored).into();
+        v["counted"] = (*counted).into();
+    }
+    v
+}
+
 fn json(report: &FsckReport, audit: &AuditCheck) -> String {
     let c = &report.counts;
-    let findings: Vec<serde_json::Value> = report
-        .findings
-        .iter()
-        .map(|f| {
-            let mut v = serde_json::json!({
-                "kind": f.kind(),
-                "text": f.to_string(),
-                "repairable": f.repairable(),
-            });
-            if let Some(bucket) = f.bucket() {
-                v["bucket"] = hex::encode(bucket).into();
-            }
-            if let Some(chunk) = f.chunk() {
-                v["chunk"] = hex::encode(chunk.as_bytes()).into();
-            }
-            if let Finding::Refcount {
-                stored, counted, ..
-            } = f
-            {
-                v["stored"] = (*stored).into();
-                v["counted"] = (*counted).into();
-            }
-            v
-        })
-        .collect();
+    let findings: Vec<serde_json::Value> = report.findings.iter().map(finding_json).collect();
     let audit = match audit {
         AuditCheck::Absent => serde_json::json!({"state": "absent"}),
         AuditCheck::Intact { records } => {

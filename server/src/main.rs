@@ -33,6 +33,7 @@ mod metrics;
 mod metrics_listener;
 mod per_address;
 mod s3;
+mod scrub_cmd;
 mod scrub_task;
 mod seal_gate;
 mod telemetry;
@@ -94,6 +95,7 @@ async fn main() -> ExitCode {
         Command::Restore(args) => backup_cmd::run_restore(args).await,
         // Its own exit codes: 1 is "problems found", not "failed to run".
         Command::Fsck(args) => return fsck_cmd::run(args).await,
+        Command::Scrub(args) => return scrub_cmd::run(args).await,
         Command::Config(args) => return config_cmd::run(args.action, &origin),
     };
     match result {
@@ -175,9 +177,8 @@ impl Ops {
         let metrics = Arc::new(Metrics::default());
         let readiness = Readiness::new(root.to_path_buf());
         let scrub = scrub_task::Scrub::new(cfg.scrub_every, cfg.scrub_bytes_per_sec);
-        if cfg.scrub_every.is_some() {
-            metrics.watch_scrub(Arc::clone(&scrub.progress));
-        }
+        // Also with scheduled passes off: `coffer scrub` runs them on demand.
+        metrics.watch_scrub(Arc::clone(&scrub.progress));
         let Some(addr) = cfg.metrics_listen else {
             return Ok(Ops {
                 metrics,
@@ -243,7 +244,9 @@ async fn serve_open(
     let (guard, generated, trail) = build_guard(cfg, store, root, &ops.metrics).await?;
     // `coffer backup` reaches a running durable server here; removed when serving ends.
     let _admin = match cfg.mode {
-        config::Mode::Durable { .. } => Some(admin_socket::start(root, store.clone()).await?),
+        config::Mode::Durable { .. } => {
+            Some(admin_socket::start(root, store.clone(), Arc::clone(&ops.scrub)).await?)
+        }
         config::Mode::Ephemeral => None,
     };
     let served = async {
@@ -298,7 +301,7 @@ async fn serve_sealed(cfg: &Config, data: &std::path::Path, ops: &Ops) -> anyhow
                 })
                 .await;
             tracing::info!("unsealed: serving");
-            let admin = admin_socket::start(&data, store.0.clone())
+            let admin = admin_socket::start(&data, store.0.clone(), scrub)
                 .await
                 .inspect_err(|error| {
                     tracing::warn!("no admin socket, so no online backups: {error:#}");

@@ -1,11 +1,14 @@
 //! The online scrub, run by the server: a pass over every stored chunk (`Store::scrub`)
-//! every `--scrub-every`, paced to `--scrub-rate`, with progress in the log and metrics.
+//! every `--scrub-every`, paced to `--scrub-rate`, with progress in the log and metrics;
+//! and on demand, when `coffer scrub` asks through the admin socket. Passes never overlap:
+//! two at once would read every chunk twice for nothing.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use coffer_storage::{ScrubProgress, Store};
+use coffer_storage::{ScrubProgress, ScrubReport, Store};
+use tokio::sync::Mutex;
 
 /// The first pass waits at most this long after start, so a server restarted more often
 /// than `--scrub-every` is still scrubbed.
@@ -20,6 +23,8 @@ pub(crate) struct Scrub {
     every: Option<Duration>,
     bytes_per_sec: u64,
     pub(crate) progress: Arc<ScrubProgress>,
+    /// Held for the length of a pass, scheduled or asked for.
+    alone: Arc<Mutex<()>>,
     task: OnceLock<tokio::task::JoinHandle<()>>,
 }
 
@@ -29,6 +34,7 @@ impl Scrub {
             every,
             bytes_per_sec,
             progress: Arc::new(ScrubProgress::default()),
+            alone: Arc::new(Mutex::new(())),
             task: OnceLock::new(),
         })
     }
@@ -39,26 +45,46 @@ impl Scrub {
         let Some(every) = self.every else {
             return;
         };
-        let (store, progress, rate) = (store.clone(), self.progress.clone(), self.bytes_per_sec);
-        let _ = self
-            .task
-            .get_or_init(|| tokio::spawn(run(store, every, rate, progress)));
+        let pass = Pass {
+            store: store.clone(),
+            bytes_per_sec: self.bytes_per_sec,
+            progress: self.progress.clone(),
+            alone: self.alone.clone(),
+        };
+        let _ = self.task.get_or_init(|| tokio::spawn(run(pass, every)));
+    }
+
+    /// One pass now, at `bytes_per_sec` (0: unpaced), after any pass already running.
+    pub(crate) async fn run_now(
+        &self,
+        store: &Store,
+        bytes_per_sec: u64,
+    ) -> coffer_storage::Result<ScrubReport> {
+        let pass = Pass {
+            store: store.clone(),
+            bytes_per_sec,
+            progress: self.progress.clone(),
+            alone: self.alone.clone(),
+        };
+        pass.run("on demand").await
     }
 }
 
-impl Drop for Scrub {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.get() {
-            task.abort();
-        }
-    }
+/// What one pass needs.
+struct Pass {
+    store: Store,
+    bytes_per_sec: u64,
+    progress: Arc<ScrubProgress>,
+    alone: Arc<Mutex<()>>,
 }
 
-async fn run(store: Store, every: Duration, bytes_per_sec: u64, progress: Arc<ScrubProgress>) {
-    tokio::time::sleep(every.min(FIRST_PASS_AFTER)).await;
-    loop {
-        tracing::info!(bytes_per_sec, "scrub: pass started");
-        let pass = store.scrub(bytes_per_sec, progress.clone());
+impl Pass {
+    /// Runs the pass, logging its progress every [`LOG_EVERY`] and its outcome.
+    async fn run(&self, why: &'static str) -> coffer_storage::Result<ScrubReport> {
+        let _only_pass = self.alone.lock().await;
+        let (bytes_per_sec, progress) = (self.bytes_per_sec, &self.progress);
+        tracing::info!(bytes_per_sec, why, "scrub: pass started");
+        let pass = self.store.scrub(bytes_per_sec, progress.clone());
         tokio::pin!(pass);
         let report = loop {
             tokio::select! {
@@ -74,16 +100,37 @@ async fn run(store: Store, every: Duration, bytes_per_sec: u64, progress: Arc<Sc
                 }
             }
         };
-        match report {
-            Ok(report) if report.stopped => return,
+        match &report {
+            Ok(report) if report.stopped => {}
             Ok(report) => tracing::info!(
                 versions = report.versions,
                 chunks = report.chunks_verified,
                 findings = report.findings.len(),
                 "scrub: pass done"
             ),
+            Err(coffer_storage::Error::ShuttingDown) => {}
+            Err(e) => tracing::warn!(error = %e, "scrub: pass failed"),
+        }
+        report
+    }
+}
+
+impl Drop for Scrub {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.get() {
+            task.abort();
+        }
+    }
+}
+
+async fn run(pass: Pass, every: Duration) {
+    tokio::time::sleep(every.min(FIRST_PASS_AFTER)).await;
+    loop {
+        match pass.run("scheduled").await {
+            Ok(report) if report.stopped => return,
             Err(coffer_storage::Error::ShuttingDown) => return,
-            Err(e) => tracing::warn!(error = %e, "scrub: pass failed; the next one retries"),
+            // A failed pass was logged; the next one retries.
+            Ok(_) | Err(_) => {}
         }
         tokio::time::sleep(every).await;
     }

@@ -3,7 +3,7 @@
 //! exit 1 naming each; `--repair` removes the orphan and nothing referenced; and the server
 //! restarted on the directory still serves every object fsck did not report. And the
 //! online scrub of a running server: a corrupted chunk shows in its metrics and log, by
-//! ids only, while the server serves on.
+//! ids only, while the server serves on; `coffer scrub` runs a pass on demand.
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -12,7 +12,7 @@ use base64::Engine as _;
 use crate::common::metrics::{sample, scrape};
 use crate::common::{
     ROOT_ACCESS_KEY, ROOT_SECRET_KEY, Server, TestEnv, create_bucket, files_under, fsck, get,
-    md5_base64, put, random_bytes,
+    md5_base64, put, random_bytes, run_to_end,
 };
 
 fn chunk_files(env: &TestEnv) -> Vec<std::path::PathBuf> {
@@ -222,4 +222,52 @@ async fn the_online_scrub_finds_a_corrupt_chunk_while_serving() {
     assert!(log.contains("scrub: chunk check failed"), "{log}");
     assert!(log.contains(&chunk), "{log}");
     assert!(!log.contains("patient-scan-77"), "{log}");
+}
+
+#[tokio::test]
+async fn coffer_scrub_checks_a_running_server_on_demand() {
+    let env = TestEnv::new();
+    // Scheduled passes off: only the command scrubs.
+    let mut server = env.start_durable_with(&[
+        ("COFFER_ROOT_ACCESS_KEY", ROOT_ACCESS_KEY),
+        ("COFFER_ROOT_SECRET_KEY", ROOT_SECRET_KEY),
+        ("COFFER_SCRUB_EVERY", "0"),
+    ]);
+    let s3 = server.client();
+    create_bucket(&s3, "clinic").await;
+    let before = chunk_files(&env);
+    put(&s3, "clinic", "consent-form-12", &random_bytes(200_000)).await;
+    let bad = new_files(&env, &before);
+    let good = random_bytes(1000);
+    put(&s3, "clinic", "good", &good).await;
+    let data = env.data();
+    let data = data.to_str().unwrap();
+
+    let (code, out, log) = run_to_end(&env, &["scrub", "--data", data, "--rate", "0"]);
+    assert_eq!(code, 0, "{out}{log}");
+    assert!(out.contains("scrubbed 2 object versions"), "{out}");
+    assert!(out.contains("result: clean"), "{out}");
+
+    let mut bytes = std::fs::read(&bad[0]).unwrap();
+    bytes[50] ^= 0x01;
+    std::fs::write(&bad[0], bytes).unwrap();
+    let (code, out, log) = run_to_end(&env, &["scrub", "--data", data, "--json"]);
+    assert_eq!(code, 1, "{out}{log}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{out}");
+    let chunk = bad[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(findings[0]["chunk"], chunk.as_str(), "{out}");
+    assert!(!out.contains("consent-form-12"), "names stay out: {out}");
+    // It served on through both passes.
+    assert_eq!(get(&s3, "clinic", "good").await, good);
+
+    // fsck refuses a running server's directory (exit 2), and scrub a stopped one's.
+    let (code, _, log) = run_to_end(&env, &["fsck", "--data", data]);
+    assert_eq!(code, 2, "{log}");
+    drop(s3);
+    server.stop();
+    let (code, _, log) = run_to_end(&env, &["scrub", "--data", data]);
+    assert_eq!(code, 2, "{log}");
+    assert!(log.contains("coffer fsck"), "{log}");
 }

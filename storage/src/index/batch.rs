@@ -202,6 +202,25 @@ impl Batch {
         Ok(())
     }
 
+    /// Tests: overwrites the first current-object record with bytes that do not decode, as
+    /// a bug or a bad disk block would leave it.
+    #[cfg(test)]
+    pub(crate) fn garble_first_object(&mut self) -> Result<()> {
+        let mut objects = self
+            .txn
+            .open_table(OBJECTS)
+            .map_err(Error::index("open objects"))?;
+        let key = objects
+            .first()
+            .map_err(Error::index("read objects"))?
+            .map(|(key, _)| key.value().to_vec())
+            .ok_or(Error::NoSuchKey)?;
+        objects
+            .insert(key.as_slice(), b"\xff\xfe not a record".as_slice())
+            .map_err(Error::index("write object"))?;
+        Ok(())
+    }
+
     /// Commits; returns the chunks left unreferenced and the buckets dropped.
     pub(crate) fn commit(self) -> Result<Effects> {
         let mut unreferenced = Vec::with_capacity(self.freed.len());

@@ -216,6 +216,50 @@ async fn a_chunk_file_in_the_wrong_folder_is_unexpected_and_never_removed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_record_blocks_every_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let key = MasterKey::generate().unwrap();
+    let bucket = filled(root, &key).await;
+    let store = Store::open_unswept(open_cfg(root, &key)).await.unwrap();
+    let shared = store.inner.shared.clone();
+    // An orphan repair would remove, and a refcount it would fix...
+    let keys = shared.bucket_keys(&bucket.id).await.unwrap();
+    let plain = body(9, 100);
+    let orphan = ChunkId::of(&keys, &plain);
+    let sealed = crate::chunks::seal::seal(&keys, &orphan, &plain).unwrap();
+    shared.chunks.put(&bucket.id, &orphan, &sealed).unwrap();
+    let b = chunks_of(&store, &bucket, "b").await;
+    let mut batch = shared.index().unwrap().batch(true).unwrap();
+    batch.set_refcount(&bucket.id, &b[0].id, 7).unwrap();
+    // ...and a record whose references nobody can read: the "orphan" may be its chunk.
+    batch.garble_first_object().unwrap();
+    batch.commit().unwrap();
+
+    let report = store.fsck(FsckMode::Repair).await.unwrap();
+    assert!(
+        report.findings.contains(&Finding::UnreadableRecord {
+            kind: RecordKind::Object
+        }),
+        "{:?}",
+        report.findings
+    );
+    let repairs = report.repairs.unwrap();
+    assert!(repairs.refused.is_some());
+    assert_eq!(
+        (repairs.refcounts, repairs.orphans_removed),
+        (0, 0),
+        "nothing is repaired"
+    );
+    assert!(shared.chunks.path(&bucket.id, &orphan).exists());
+    assert!(!report.is_clean());
+    // Nothing changed: the same findings again.
+    let again = store.fsck(FsckMode::Check).await.unwrap();
+    assert_eq!(again.findings, report.findings);
+    store.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_refcount_row_costs_no_data_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();

@@ -868,14 +868,20 @@ pub fn fsck(env: &TestEnv, flags: &[&str]) -> (i32, String) {
     let data = env.data();
     let mut args = vec!["fsck", "--data", data.to_str().expect("utf-8 path")];
     args.extend_from_slice(flags);
-    let (mut cmd, log) = env.command(&args, &[]);
-    let out = cmd.output().expect("run coffer fsck");
+    let (code, stdout, log) = run_to_end(env, &args);
+    assert!(code != 2, "fsck could not run: {log}");
+    (code, stdout)
+}
+
+/// Runs `coffer ARGS` to its end: the exit code, stdout, and stderr (its log).
+pub fn run_to_end(env: &TestEnv, args: &[&str]) -> (i32, String, String) {
+    let (mut cmd, log) = env.command(args, &[]);
+    let out = cmd.output().expect("run coffer");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let code = out.status.code().expect("exit code");
-    assert!(
-        code != 2,
-        "fsck could not run: {}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
-    (code, stdout)
+    (
+        code,
+        stdout,
+        std::fs::read_to_string(log).unwrap_or_default(),
+    )
 }
