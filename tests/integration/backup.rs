@@ -2,7 +2,8 @@
 //! write load, restored into a new directory and served, holds every object acknowledged
 //! before the backup began, byte for byte, and any object written during it whole or not
 //! at all; a second run copies only new chunks and removes what is no longer referenced;
-//! the backup holds no plaintext that went in through the API (P3).
+//! the backup holds no plaintext that went in through the API (P3); a backup cut short by a
+//! SIGKILL leaves the previous one whole, and the next run completes it.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -261,4 +262,96 @@ async fn backup_of_a_stopped_directory_and_refusals() {
         b"",
     );
     assert!(!ok && log.contains("outside the data directory"), "{log}");
+}
+
+/// `coffer fsck --json` of the directory `dir`: its exit code and report.
+fn fsck_of(env: &TestEnv, dir: &Path) -> (i32, serde_json::Value) {
+    let (code, out, log) = env.run_for_code(
+        &["fsck", "--data", dir.to_str().unwrap(), "--json"],
+        &[],
+        b"",
+    );
+    assert!(code != 2, "fsck could not run on {}: {log}", dir.display());
+    (
+        code,
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}")),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_killed_midway_leaves_the_last_one_whole() {
+    let env = TestEnv::new();
+    let mut server = env.start_durable();
+    let mut s3 = server.client();
+    create_bucket(&s3, "clinic").await;
+    let mut stored: Vec<(String, Vec<u8>)> = Vec::new();
+    for i in 0..5 {
+        let (key, body) = (format!("first-{i}"), random_bytes(20_000 + i));
+        put(&s3, "clinic", &key, &body).await;
+        stored.push((key, body));
+    }
+    let out = env.scratch().join("backup");
+    backup(&env, &out);
+
+    // Each round: more data, then the server SIGKILLed while it copies it into the target.
+    // Whenever the kill lands, the target must still be the last complete backup (fsck
+    // finds nothing but files of the interrupted copy), and the data directory unharmed.
+    let data = env.data();
+    let mut interrupted = 0;
+    for (round, delay_ms) in [5u64, 40, 120].into_iter().enumerate() {
+        for i in 0..4 {
+            let (key, body) = (format!("round-{round}-{i}"), random_bytes((3 << 20) + i));
+            put(&s3, "clinic", &key, &body).await;
+            stored.push((key, body));
+        }
+        let (mut copying, _) = env.command(
+            &[
+                "backup",
+                "--data",
+                data.to_str().unwrap(),
+                "--to",
+                out.to_str().unwrap(),
+            ],
+            &[],
+        );
+        let mut copying = copying.spawn().unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+        server.kill();
+        if !copying.wait().unwrap().success() {
+            interrupted += 1;
+        }
+        let (_, report) = fsck_of(&env, &out);
+        for finding in report["findings"].as_array().unwrap() {
+            assert_eq!(finding["kind"], "orphan_chunk", "round {round}: {report}");
+        }
+        server = env.start_durable_known(ROOT_ACCESS_KEY, ROOT_SECRET_KEY);
+        s3 = server.client();
+    }
+    eprintln!("{interrupted} of 3 backups were cut short by the kill");
+
+    // The next backup completes, and the target then holds every object, clean.
+    let report = backup(&env, &out);
+    assert_eq!(report["complete"], true, "{report}");
+    server.stop();
+    assert_eq!(fsck_of(&env, &out).0, 0);
+    assert_eq!(fsck_of(&env, &data).0, 0, "the data directory is unharmed");
+    drop(s3);
+    let copy = env.start(
+        &[
+            "serve",
+            "--data",
+            out.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &root_creds(),
+        &Expect::Known {
+            access_key: ROOT_ACCESS_KEY.into(),
+            secret_key: ROOT_SECRET_KEY.into(),
+        },
+    );
+    let copy_s3 = copy.client();
+    for (key, body) in &stored {
+        assert!(get(&copy_s3, "clinic", key).await == *body, "{key} differs");
+    }
 }

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use crate::common::metrics::{sample, scrape};
 use crate::common::{
     ROOT_ACCESS_KEY, ROOT_SECRET_KEY, Server, TestEnv, create_bucket, files_under, fsck, get,
-    md5_base64, put, random_bytes, run_to_end,
+    md5_base64, put, random_bytes,
 };
 
 fn chunk_files(env: &TestEnv) -> Vec<std::path::PathBuf> {
@@ -243,7 +243,7 @@ async fn coffer_scrub_checks_a_running_server_on_demand() {
     let data = env.data();
     let data = data.to_str().unwrap();
 
-    let (code, out, log) = run_to_end(&env, &["scrub", "--data", data, "--rate", "0"]);
+    let (code, out, log) = env.run_for_code(&["scrub", "--data", data, "--rate", "0"], &[], b"");
     assert_eq!(code, 0, "{out}{log}");
     assert!(out.contains("scrubbed 2 object versions"), "{out}");
     assert!(out.contains("result: clean"), "{out}");
@@ -251,7 +251,7 @@ async fn coffer_scrub_checks_a_running_server_on_demand() {
     let mut bytes = std::fs::read(&bad[0]).unwrap();
     bytes[50] ^= 0x01;
     std::fs::write(&bad[0], bytes).unwrap();
-    let (code, out, log) = run_to_end(&env, &["scrub", "--data", data, "--json"]);
+    let (code, out, log) = env.run_for_code(&["scrub", "--data", data, "--json"], &[], b"");
     assert_eq!(code, 1, "{out}{log}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     let findings = report["findings"].as_array().unwrap();
@@ -263,11 +263,11 @@ async fn coffer_scrub_checks_a_running_server_on_demand() {
     assert_eq!(get(&s3, "clinic", "good").await, good);
 
     // fsck refuses a running server's directory (exit 2), and scrub a stopped one's.
-    let (code, _, log) = run_to_end(&env, &["fsck", "--data", data]);
+    let (code, _, log) = env.run_for_code(&["fsck", "--data", data], &[], b"");
     assert_eq!(code, 2, "{log}");
     drop(s3);
     server.stop();
-    let (code, _, log) = run_to_end(&env, &["scrub", "--data", data]);
+    let (code, _, log) = env.run_for_code(&["scrub", "--data", data], &[], b"");
     assert_eq!(code, 2, "{log}");
     assert!(log.contains("coffer fsck"), "{log}");
 }

@@ -153,6 +153,17 @@ impl TestEnv {
         envs: &[(&str, &str)],
         stdin: &[u8],
     ) -> (bool, String, String) {
+        let (code, stdout, log) = self.run_for_code(args, envs, stdin);
+        (code == 0, stdout, log)
+    }
+
+    /// [`TestEnv::run`], with the exit code (commands such as fsck give 0, 1 or 2).
+    pub fn run_for_code(
+        &self,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        stdin: &[u8],
+    ) -> (i32, String, String) {
         use std::io::Write as _;
         let (mut cmd, log) = self.command(args, envs);
         cmd.stdin(Stdio::piped());
@@ -162,7 +173,7 @@ impl TestEnv {
         drop(input);
         let out = child.wait_with_output().expect("wait for coffer");
         (
-            out.status.success(),
+            out.status.code().expect("exit code"),
             String::from_utf8_lossy(&out.stdout).into_owned(),
             std::fs::read_to_string(log).unwrap_or_default(),
         )
@@ -868,20 +879,7 @@ pub fn fsck(env: &TestEnv, flags: &[&str]) -> (i32, String) {
     let data = env.data();
     let mut args = vec!["fsck", "--data", data.to_str().expect("utf-8 path")];
     args.extend_from_slice(flags);
-    let (code, stdout, log) = run_to_end(env, &args);
+    let (code, stdout, log) = env.run_for_code(&args, &[], b"");
     assert!(code != 2, "fsck could not run: {log}");
     (code, stdout)
-}
-
-/// Runs `coffer ARGS` to its end: the exit code, stdout, and stderr (its log).
-pub fn run_to_end(env: &TestEnv, args: &[&str]) -> (i32, String, String) {
-    let (mut cmd, log) = env.command(args, &[]);
-    let out = cmd.output().expect("run coffer");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let code = out.status.code().expect("exit code");
-    (
-        code,
-        stdout,
-        std::fs::read_to_string(log).unwrap_or_default(),
-    )
 }
