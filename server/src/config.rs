@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use coffer_storage::Durability;
 
 use crate::guard::is_region_token;
 use crate::s3::host::{Domain, DomainError};
@@ -58,6 +59,15 @@ pub(crate) struct Cli {
         default_value_t = LogFormat::Text
     )]
     pub(crate) log_format: LogFormat,
+}
+
+/// `--durability`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum DurabilityArg {
+    /// fsync before acknowledging.
+    Durable,
+    /// No fsync: a power cut loses the last writes.
+    Relaxed,
 }
 
 /// `--log-format`.
@@ -209,6 +219,21 @@ pub(crate) struct ServeArgs {
     /// everything. Warned about at every start.
     #[arg(long, env = "COFFER_MASTER_KEY_IN_DATA_DIR")]
     pub(crate) master_key_in_data_dir: bool,
+
+    /// When a write is acknowledged. `durable`: after its chunk files, their directories
+    /// and the index commit are fsynced, so it survives a power cut or a kernel crash.
+    /// `relaxed`: nothing is fsynced; a process crash loses nothing, but a power cut or a
+    /// kernel crash loses the last seconds of acknowledged writes (the index stays
+    /// consistent). For test suites and scratch data, never for patient data. --ephemeral is
+    /// always relaxed.
+    #[arg(
+        long,
+        env = "COFFER_DURABILITY",
+        value_name = "MODE",
+        value_enum,
+        default_value_t = DurabilityArg::Durable
+    )]
+    pub(crate) durability: DurabilityArg,
 
     /// Size of the chunks object bodies are cut into, in bytes (64 KiB to 64 MiB).
     #[arg(long, env = "COFFER_CHUNK_SIZE", value_name = "BYTES", default_value_t = coffer_storage::DEFAULT_CHUNK_SIZE)]
@@ -455,6 +480,8 @@ pub(crate) struct Config {
     pub(crate) insecure_http: bool,
     /// Certificate and key to serve HTTPS with; `None` for plain HTTP.
     pub(crate) tls: Option<crate::tls::TlsFiles>,
+    /// Whether writes are fsynced before they are acknowledged (ephemeral: never).
+    pub(crate) durability: Durability,
     /// Chunk size in bytes.
     pub(crate) chunk_size: usize,
     /// Region name.
@@ -739,6 +766,10 @@ impl Config {
             (None, false) => return Err(ConfigError::NoMode),
         };
 
+        let durability = match (&mode, args.durability) {
+            (Mode::Durable { .. }, DurabilityArg::Durable) => Durability::Immediate,
+            _ => Durability::Relaxed,
+        };
         let default_port = if mode == Mode::Ephemeral {
             DEFAULT_EPHEMERAL_PORT
         } else {
@@ -785,6 +816,7 @@ impl Config {
             listen,
             insecure_http: !loopback && tls.is_none(),
             tls,
+            durability,
             chunk_size: args.chunk_size,
             region: args.region,
             domains,

@@ -80,6 +80,7 @@ pub(crate) const KEYS: &[Key] = &[
     key("data", "dir", "data", Kind::Path, "\"/var/lib/coffer\""),
     key("data", "ephemeral", "ephemeral", Kind::Switch, ""),
     key("data", "users", "users", Kind::Count, ""),
+    key("data", "durability", "durability", Kind::Choice, ""),
     key("data", "chunk_size", "chunk_size", Kind::Count, ""),
     key(
         "keys",

@@ -510,7 +510,12 @@ async fn open_store(
     durable: bool,
 ) -> anyhow::Result<Store> {
     let (durability, index) = if durable {
-        (Durability::Immediate, IndexLocation::File)
+        if cfg.durability == Durability::Relaxed {
+            tracing::warn!(
+                "--durability relaxed: writes are acknowledged before they are on disk; a power cut or kernel crash loses the last ones"
+            );
+        }
+        (cfg.durability, IndexLocation::File)
     } else {
         (Durability::Relaxed, IndexLocation::Memory)
     };

@@ -132,6 +132,16 @@ pub(crate) fn create_dir_private(path: &Path, sync: bool) -> Result<bool> {
     }
 }
 
+/// Makes every write to the file system holding `dir` durable at once (`syncfs`): the
+/// files written without their own fsyncs, their contents and the renames that named them.
+pub(crate) fn sync_file_system(dir: &Path) -> Result<()> {
+    let dir = fs::File::open(dir).map_err(Error::io("open a directory to sync its file system"))?;
+    rustix::fs::syncfs(&dir).map_err(|e| Error::Io {
+        action: "flush the file system",
+        source: e.into(),
+    })
+}
+
 /// Fsyncs a directory, making renames and creations in it durable.
 pub(crate) fn fsync_dir(path: &Path) -> Result<()> {
     fs::File::open(path)

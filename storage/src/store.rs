@@ -37,8 +37,26 @@ pub enum Durability {
     /// Chunk files and their directories are fsynced before the commit, and the index
     /// commits with redb `Durability::Immediate`: an acknowledged write survives a crash.
     Immediate,
-    /// No fsyncs (ephemeral mode). A crash may lose recent writes.
+    /// No fsync per write (ephemeral mode, `--durability relaxed`): every second, one
+    /// `syncfs` of the chunk tree and one durable index commit flush what was written
+    /// since. A crash loses at most that second of acknowledged writes, never older ones.
     Relaxed,
+}
+
+/// Relaxed durability's clock: a tick to the writer every flush interval, so writes
+/// acknowledged just before the server goes idle are flushed too. Ends with the writer.
+async fn tick(writer: mpsc::WeakSender<Request>) {
+    let mut every = tokio::time::interval(writer::RELAXED_FLUSH_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Some(tx) = writer.upgrade() else {
+            return;
+        };
+        if tx.send(Request::Tick).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Where the index lives.
@@ -304,6 +322,9 @@ impl Store {
             runtime,
             stopping: AtomicBool::new(false),
         });
+        if durability == Durability::Relaxed {
+            shared.runtime.spawn(tick(tx.downgrade()));
+        }
         let thread = writer::spawn(shared.clone(), index, rx)?;
         let tidy = sweep.then(|| {
             let shared = shared.clone();

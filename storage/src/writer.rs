@@ -31,9 +31,11 @@ use crate::version::{
 pub(crate) const QUEUE_DEPTH: usize = 1024;
 /// Requests applied in one transaction at most.
 const MAX_BATCH: usize = 512;
-/// With relaxed durability, every this many commits one is made durable anyway, so redb can
-/// reclaim freed pages and a file index does not lose everything on a crash.
-const RELAXED_DURABLE_EVERY: u64 = 64;
+/// With relaxed durability, writes are flushed this often: the chunk tree's file system is
+/// synced and one index commit is made durable (also so redb can reclaim freed pages).
+/// A crash, of the process or of the machine, loses at most this much of acknowledged
+/// writes, and never harms older ones.
+pub(crate) const RELAXED_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A message to the writer thread.
 // Moved once into the channel; boxing the big variant would cost an allocation per request.
@@ -46,6 +48,8 @@ pub(crate) enum Request {
     },
     /// Releases are queued; come and process them.
     Wake,
+    /// A clock tick (relaxed durability): flush if writes wait for it.
+    Tick,
     /// Process the releases queued so far, then answer (`Store::tidied`).
     Barrier(oneshot::Sender<()>),
     /// Finish what is queued before this, then stop.
@@ -163,8 +167,51 @@ pub(crate) fn spawn(
         .map_err(Error::io("start index writer thread"))
 }
 
+/// Relaxed durability's state: when the writes were last flushed, and whether any were
+/// acknowledged since.
+struct Relaxed {
+    flushed: std::time::Instant,
+    dirty: bool,
+}
+
+impl Relaxed {
+    fn due(&self) -> bool {
+        self.flushed.elapsed() >= RELAXED_FLUSH_EVERY
+    }
+
+    /// Makes every acknowledged write durable: chunk files by one `syncfs`, then the index
+    /// by a durable commit (which covers the relaxed commits before it). The chunks of
+    /// every committed record were written before their request reached this thread.
+    fn flush(&mut self, shared: &Shared, index: &Index, then: Option<&mut [Pending]>) {
+        if index.is_on_disk()
+            && let Err(e) = shared.chunks.sync_all()
+        {
+            // Not durable yet: keep the commit relaxed and try again at the next tick.
+            tracing::warn!(error = %e, "relaxed durability: could not flush chunk files");
+            if let Some(pending) = then {
+                execute(shared, index, pending, false);
+            }
+            return;
+        }
+        match then {
+            Some(pending) => execute(shared, index, pending, true),
+            None => {
+                if let Err(e) = index.batch(true).and_then(Batch::commit) {
+                    tracing::warn!(error = %e, "relaxed durability: flush commit failed");
+                    return;
+                }
+            }
+        }
+        self.flushed = std::time::Instant::now();
+        self.dirty = false;
+    }
+}
+
 fn run(shared: &Shared, index: &Index, mut rx: mpsc::Receiver<Request>) {
-    let mut commits: u64 = 0;
+    let mut relaxed = (!index.is_durable()).then(|| Relaxed {
+        flushed: std::time::Instant::now(),
+        dirty: false,
+    });
     let mut stop = false;
     while !stop {
         let Some(first) = rx.blocking_recv() else {
@@ -179,7 +226,7 @@ fn run(shared: &Shared, index: &Index, mut rx: mpsc::Receiver<Request>) {
                     reply,
                     outcome: None,
                 }),
-                Request::Wake => {}
+                Request::Wake | Request::Tick => {}
                 Request::Barrier(reply) => {
                     process_releases(shared, index);
                     let _ = reply.send(());
@@ -196,23 +243,36 @@ fn run(shared: &Shared, index: &Index, mut rx: mpsc::Receiver<Request>) {
         // Releases queued before a request are handled before it is answered.
         process_releases(shared, index);
         if !pending.is_empty() {
-            commits += 1;
-            execute(
-                shared,
-                index,
-                &mut pending,
-                commits.is_multiple_of(RELAXED_DURABLE_EVERY),
-            );
+            match relaxed.as_mut() {
+                Some(r) if r.due() => r.flush(shared, index, Some(&mut pending)),
+                Some(r) => {
+                    r.dirty = true;
+                    execute(shared, index, &mut pending, false);
+                }
+                None => execute(shared, index, &mut pending, false),
+            }
             for p in pending {
                 let outcome = p.outcome.unwrap_or(Err(Error::ShuttingDown));
                 let _ = p.reply.send(outcome);
             }
         }
+        // Idle after relaxed writes: the tick makes them durable within the interval.
+        if let Some(r) = relaxed.as_mut()
+            && r.dirty
+            && r.due()
+        {
+            r.flush(shared, index, None);
+        }
         process_releases(shared, index);
     }
-    // Make relaxed commits durable before the index closes.
-    if let Err(e) = index.batch(true).and_then(Batch::commit) {
-        tracing::warn!(error = %e, "final index commit failed");
+    // Make relaxed writes durable before the index closes.
+    match relaxed.as_mut() {
+        Some(r) => r.flush(shared, index, None),
+        None => {
+            if let Err(e) = index.batch(true).and_then(Batch::commit) {
+                tracing::warn!(error = %e, "final index commit failed");
+            }
+        }
     }
     process_releases(shared, index);
     tracing::debug!("index writer stopped");

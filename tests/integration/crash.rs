@@ -27,7 +27,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, CompletedMultipartUpload, CompletedPart};
 
 use crate::common::versions::set_versioning;
-use crate::common::{ROOT_ACCESS_KEY, ROOT_SECRET_KEY, TestEnv, create_bucket, fsck};
+use crate::common::{ROOT_ACCESS_KEY, ROOT_SECRET_KEY, TestEnv, create_bucket, fsck, get};
 
 /// Kills in the CI run.
 const CI_KILLS: usize = 20;
@@ -469,4 +469,60 @@ async fn acknowledged_writes_survive_sigkill_at_random_moments() {
             "after {kills} kills: {out}"
         );
     }
+}
+
+/// `--durability relaxed` acknowledges before fsync, and flushes every second: what was
+/// acknowledged more than a flush interval before a SIGKILL is all there after restart,
+/// and the index opens consistent whatever the kill caught.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relaxed_durability_keeps_what_is_older_than_a_flush() {
+    let env = TestEnv::new();
+    let relaxed = [
+        ("COFFER_ROOT_ACCESS_KEY", ROOT_ACCESS_KEY),
+        ("COFFER_ROOT_SECRET_KEY", ROOT_SECRET_KEY),
+        ("COFFER_DURABILITY", "relaxed"),
+    ];
+    let mut server = env.start_durable_with(&relaxed);
+    let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+    assert!(
+        log.contains("--durability relaxed"),
+        "warned at start: {log}"
+    );
+    let s3 = server.client();
+    create_bucket(&s3, PLAIN).await;
+    let old: Vec<(String, Vec<u8>)> = (0..20)
+        .map(|i| (format!("old-{i}"), body_of(i, 1000 + 4099 * i as usize)))
+        .collect();
+    for (key, body) in &old {
+        crate::common::put(&s3, PLAIN, key, body).await;
+    }
+    // Two flush intervals: the old writes are on disk now, with nothing more said.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for i in 0..20 {
+        crate::common::put(&s3, PLAIN, &format!("young-{i}"), &body_of(100 + i, 3000)).await;
+    }
+    server.kill();
+
+    let server = env.start_durable_known(ROOT_ACCESS_KEY, ROOT_SECRET_KEY);
+    let s3 = server.client();
+    for (key, body) in &old {
+        assert!(get(&s3, PLAIN, key).await == *body, "{key} lost or changed");
+    }
+    // The young ones are each there whole or not at all.
+    for i in 0..20 {
+        let key = format!("young-{i}");
+        if let Ok(out) = s3.get_object().bucket(PLAIN).key(&key).send().await {
+            let got = out.body.collect().await.unwrap().into_bytes();
+            assert!(got == body_of(100 + i, 3000), "{key} torn");
+        }
+    }
+    drop(s3);
+    let mut server = server;
+    server.stop();
+    let (code, out) = fsck(&env, &["--json"]);
+    let report: serde_json::Value = serde_json::from_str(&out).expect("fsck --json");
+    for finding in report["findings"].as_array().expect("findings") {
+        assert_eq!(finding["kind"], "orphan_chunk", "{out}");
+    }
+    assert!(code <= 1);
 }

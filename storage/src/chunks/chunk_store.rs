@@ -77,6 +77,12 @@ impl ChunkStore {
         })
     }
 
+    /// Makes every chunk written so far durable, with one `syncfs` (relaxed durability
+    /// flushes this way before it makes an index commit durable).
+    pub(crate) fn sync_all(&self) -> Result<()> {
+        crate::durable::sync_file_system(&self.dir)
+    }
+
     /// The counters. Two writers storing the same new chunk at once may count it twice
     /// (both find it missing); the next open counts afresh.
     pub(crate) fn stats(&self) -> ChunkStats {

@@ -63,6 +63,8 @@ const FORMAT_VERSION: &[u8] = &[1];
 pub(crate) struct Index {
     db: redb::Database,
     durable: bool,
+    /// A file, not memory: relaxed flushes then reach the disk.
+    on_disk: bool,
 }
 
 impl Index {
@@ -91,7 +93,21 @@ impl Index {
             init(&db, keyring)?;
         }
         ensure_tables(&db)?;
-        Ok(Index { db, durable })
+        Ok(Index {
+            db,
+            durable,
+            on_disk: location == IndexLocation::File,
+        })
+    }
+
+    /// Whether every commit is durable (`Durability::Immediate`).
+    pub(crate) fn is_durable(&self) -> bool {
+        self.durable
+    }
+
+    /// Whether the index is a file (not in memory).
+    pub(crate) fn is_on_disk(&self) -> bool {
+        self.on_disk
     }
 
     /// A consistent read-only view of the last commit.
