@@ -23,6 +23,24 @@ fn root_creds() -> [(&'static str, &'static str); 2] {
     ]
 }
 
+/// `coffer serve` on `dir` (a backup or a restored directory) with the root credential.
+fn serve_dir(env: &TestEnv, dir: &Path) -> crate::common::Server {
+    env.start(
+        &[
+            "serve",
+            "--data",
+            dir.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &root_creds(),
+        &Expect::Known {
+            access_key: ROOT_ACCESS_KEY.into(),
+            secret_key: ROOT_SECRET_KEY.into(),
+        },
+    )
+}
+
 /// Runs `coffer <args…> --json` to completion; its report.
 fn run_json(env: &TestEnv, args: &[&str]) -> serde_json::Value {
     let mut args = args.to_vec();
@@ -148,20 +166,7 @@ async fn backup_under_load_restores_every_acknowledged_object() {
         ],
     );
     assert_eq!(report["fsck_problems"], 0, "{report}");
-    let second = env.start(
-        &[
-            "serve",
-            "--data",
-            restored.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ],
-        &root_creds(),
-        &Expect::Known {
-            access_key: ROOT_ACCESS_KEY.into(),
-            secret_key: ROOT_SECRET_KEY.into(),
-        },
-    );
+    let second = serve_dir(&env, &restored);
     let copy = second.client();
     for (key, body) in &before {
         assert!(get(&copy, &bucket, key).await == *body, "{key} differs");
@@ -218,20 +223,7 @@ async fn backup_of_a_stopped_directory_and_refusals() {
     assert_eq!(report["chunks_copied"], 1, "{report}");
 
     // Served in place, the backup is a data directory.
-    let copy = env.start(
-        &[
-            "serve",
-            "--data",
-            out.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ],
-        &root_creds(),
-        &Expect::Known {
-            access_key: ROOT_ACCESS_KEY.into(),
-            secret_key: ROOT_SECRET_KEY.into(),
-        },
-    );
+    let copy = serve_dir(&env, &out);
     assert!(get(&copy.client(), "clinic", "a").await == body);
     drop(copy);
 
@@ -336,20 +328,7 @@ async fn a_backup_killed_midway_leaves_the_last_one_whole() {
     assert_eq!(fsck_of(&env, &out).0, 0);
     assert_eq!(fsck_of(&env, &data).0, 0, "the data directory is unharmed");
     drop(s3);
-    let copy = env.start(
-        &[
-            "serve",
-            "--data",
-            out.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ],
-        &root_creds(),
-        &Expect::Known {
-            access_key: ROOT_ACCESS_KEY.into(),
-            secret_key: ROOT_SECRET_KEY.into(),
-        },
-    );
+    let copy = serve_dir(&env, &out);
     let copy_s3 = copy.client();
     for (key, body) in &stored {
         assert!(get(&copy_s3, "clinic", key).await == *body, "{key} differs");

@@ -68,6 +68,29 @@ async fn filled(root: &Path, key: &MasterKey) -> BucketInfo {
     bucket
 }
 
+/// A [`filled`] store in a new directory, opened without the tidying pass (which would
+/// remove what the tests plant). The directory lives as long as the first value.
+async fn filled_unswept() -> (tempfile::TempDir, MasterKey, BucketInfo, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let key = MasterKey::generate().unwrap();
+    let bucket = filled(dir.path(), &key).await;
+    let store = Store::open_unswept(open_cfg(dir.path(), &key))
+        .await
+        .unwrap();
+    (dir, key, bucket, store)
+}
+
+/// Seals and stores a chunk of `bucket` that nothing references; its id.
+async fn orphan_in(store: &Store, bucket: &BucketInfo) -> ChunkId {
+    let shared = &store.inner.shared;
+    let keys = shared.bucket_keys(&bucket.id).await.unwrap();
+    let plain = body(9, 100);
+    let orphan = ChunkId::of(&keys, &plain);
+    let sealed = crate::chunks::seal::seal(&keys, &orphan, &plain).unwrap();
+    shared.chunks.put(&bucket.id, &orphan, &sealed).unwrap();
+    orphan
+}
+
 #[tokio::test]
 async fn fsck_clean_store_has_no_findings_and_sse_c_is_not_verifiable() {
     let dir = tempfile::tempdir().unwrap();
@@ -91,12 +114,8 @@ async fn fsck_clean_store_has_no_findings_and_sse_c_is_not_verifiable() {
 
 #[tokio::test]
 async fn fsck_names_each_fault_and_repair_fixes_only_what_it_can() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, key, bucket, store) = filled_unswept().await;
     let root = dir.path();
-    let key = MasterKey::generate().unwrap();
-    let bucket = filled(root, &key).await;
-
-    let store = Store::open_unswept(open_cfg(root, &key)).await.unwrap();
     let shared = store.inner.shared.clone();
     let a = chunks_of(&store, &bucket, "a").await;
     let b = chunks_of(&store, &bucket, "b").await;
@@ -109,11 +128,7 @@ async fn fsck_names_each_fault_and_repair_fixes_only_what_it_can() {
     // c's chunk deleted.
     std::fs::remove_file(shared.chunks.path(&bucket.id, &c[0].id)).unwrap();
     // A properly sealed chunk nothing references.
-    let keys = shared.bucket_keys(&bucket.id).await.unwrap();
-    let plain = body(9, 100);
-    let orphan = ChunkId::of(&keys, &plain);
-    let sealed = crate::chunks::seal::seal(&keys, &orphan, &plain).unwrap();
-    shared.chunks.put(&bucket.id, &orphan, &sealed).unwrap();
+    let orphan = orphan_in(&store, &bucket).await;
     // b's shared chunk's refcount set from 2 to 5.
     let mut batch = shared.index().unwrap().batch(true).unwrap();
     batch.set_refcount(&bucket.id, &b[0].id, 5).unwrap();
@@ -183,11 +198,7 @@ async fn fsck_names_each_fault_and_repair_fixes_only_what_it_can() {
 
 #[tokio::test]
 async fn a_chunk_file_in_the_wrong_folder_is_unexpected_and_never_removed() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let key = MasterKey::generate().unwrap();
-    let bucket = filled(root, &key).await;
-    let store = Store::open_unswept(open_cfg(root, &key)).await.unwrap();
+    let (_dir, _key, bucket, store) = filled_unswept().await;
     let shared = store.inner.shared.clone();
     let c = chunks_of(&store, &bucket, "c").await;
     // c's chunk moved into a fan-out folder that is not its id's first byte.
@@ -217,18 +228,10 @@ async fn a_chunk_file_in_the_wrong_folder_is_unexpected_and_never_removed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_undecodable_record_blocks_every_repair() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let key = MasterKey::generate().unwrap();
-    let bucket = filled(root, &key).await;
-    let store = Store::open_unswept(open_cfg(root, &key)).await.unwrap();
+    let (_dir, _key, bucket, store) = filled_unswept().await;
     let shared = store.inner.shared.clone();
     // An orphan repair would remove, and a refcount it would fix...
-    let keys = shared.bucket_keys(&bucket.id).await.unwrap();
-    let plain = body(9, 100);
-    let orphan = ChunkId::of(&keys, &plain);
-    let sealed = crate::chunks::seal::seal(&keys, &orphan, &plain).unwrap();
-    shared.chunks.put(&bucket.id, &orphan, &sealed).unwrap();
+    let orphan = orphan_in(&store, &bucket).await;
     let b = chunks_of(&store, &bucket, "b").await;
     let mut batch = shared.index().unwrap().batch(true).unwrap();
     batch.set_refcount(&bucket.id, &b[0].id, 7).unwrap();
@@ -261,11 +264,8 @@ async fn an_undecodable_record_blocks_every_repair() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_refcount_row_costs_no_data_at_start() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, key, bucket, store) = filled_unswept().await;
     let root = dir.path();
-    let key = MasterKey::generate().unwrap();
-    let bucket = filled(root, &key).await;
-    let store = Store::open_unswept(open_cfg(root, &key)).await.unwrap();
     let shared = store.inner.shared.clone();
     let c = chunks_of(&store, &bucket, "c").await;
     let mut batch = shared.index().unwrap().batch(true).unwrap();
