@@ -22,6 +22,56 @@ struct Key {
     md5: String,
 }
 
+/// The SSE-C headers of a key, on any request builder that takes them.
+trait CustomerKey {
+    /// The object's key: `x-amz-server-side-encryption-customer-*`.
+    fn customer_key(self, k: &Key) -> Self;
+}
+
+/// The copy source's key: `x-amz-copy-source-server-side-encryption-customer-*`.
+trait SourceCustomerKey {
+    fn source_customer_key(self, k: &Key) -> Self;
+}
+
+macro_rules! customer_key_on {
+    ($($builder:ty),+) => {$(
+        impl CustomerKey for $builder {
+            fn customer_key(self, k: &Key) -> Self {
+                self.sse_customer_algorithm("AES256")
+                    .sse_customer_key(&k.b64)
+                    .sse_customer_key_md5(&k.md5)
+            }
+        }
+    )+};
+}
+
+macro_rules! source_customer_key_on {
+    ($($builder:ty),+) => {$(
+        impl SourceCustomerKey for $builder {
+            fn source_customer_key(self, k: &Key) -> Self {
+                self.copy_source_sse_customer_algorithm("AES256")
+                    .copy_source_sse_customer_key(&k.b64)
+                    .copy_source_sse_customer_key_md5(&k.md5)
+            }
+        }
+    )+};
+}
+
+customer_key_on!(
+    aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder,
+    aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder,
+    aws_sdk_s3::operation::head_object::builders::HeadObjectFluentBuilder,
+    aws_sdk_s3::operation::copy_object::builders::CopyObjectFluentBuilder,
+    aws_sdk_s3::operation::create_multipart_upload::builders::CreateMultipartUploadFluentBuilder,
+    aws_sdk_s3::operation::upload_part::builders::UploadPartFluentBuilder,
+    aws_sdk_s3::operation::upload_part_copy::builders::UploadPartCopyFluentBuilder,
+    aws_sdk_s3::operation::complete_multipart_upload::builders::CompleteMultipartUploadFluentBuilder
+);
+source_customer_key_on!(
+    aws_sdk_s3::operation::copy_object::builders::CopyObjectFluentBuilder,
+    aws_sdk_s3::operation::upload_part_copy::builders::UploadPartCopyFluentBuilder
+);
+
 fn new_key() -> Key {
     let bytes = crate::common::random_bytes(32);
     Key {
@@ -37,9 +87,7 @@ async fn put_c(s3: &Client, bucket: &str, key: &str, body: &[u8], k: &Key) {
         .bucket(bucket)
         .key(key)
         .body(ByteStream::from(body.to_vec()))
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.b64)
-        .sse_customer_key_md5(&k.md5)
+        .customer_key(k)
         .send()
         .await
         .unwrap_or_else(|e| panic!("put: {}", aws_sdk_s3::error::DisplayErrorContext(&e)));
@@ -57,9 +105,7 @@ async fn get_c(s3: &Client, bucket: &str, key: &str, k: &Key, range: Option<&str
         .bucket(bucket)
         .key(key)
         .set_range(range.map(str::to_owned))
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.b64)
-        .sse_customer_key_md5(&k.md5)
+        .customer_key(k)
         .send()
         .await
         .unwrap_or_else(|e| panic!("get: {}", aws_sdk_s3::error::DisplayErrorContext(&e)));
@@ -87,9 +133,7 @@ async fn sse_c_round_trip_ranges_and_wrong_keys() {
         .head_object()
         .bucket("clinic")
         .key("scan.bin")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.b64)
-        .sse_customer_key_md5(&k.md5)
+        .customer_key(&k)
         .send()
         .await
         .unwrap();
@@ -110,9 +154,7 @@ async fn sse_c_round_trip_ranges_and_wrong_keys() {
         s3.get_object()
             .bucket("clinic")
             .key("scan.bin")
-            .sse_customer_algorithm("AES256")
-            .sse_customer_key(&other.b64)
-            .sse_customer_key_md5(&other.md5)
+            .customer_key(&other)
             .send()
             .await,
         403,
@@ -131,9 +173,7 @@ async fn sse_c_round_trip_ranges_and_wrong_keys() {
         s3.head_object()
             .bucket("clinic")
             .key("scan.bin")
-            .sse_customer_algorithm("AES256")
-            .sse_customer_key(&other.b64)
-            .sse_customer_key_md5(&other.md5)
+            .customer_key(&other)
             .send()
             .await,
         403,
@@ -145,9 +185,7 @@ async fn sse_c_round_trip_ranges_and_wrong_keys() {
         s3.get_object()
             .bucket("clinic")
             .key("plain.txt")
-            .sse_customer_algorithm("AES256")
-            .sse_customer_key(&k.b64)
-            .sse_customer_key_md5(&k.md5)
+            .customer_key(&k)
             .send()
             .await,
         400,
@@ -198,9 +236,7 @@ async fn sse_c_round_trip_ranges_and_wrong_keys() {
         .bucket("clinic")
         .key("scan.bin")
         .range("bytes=0-99")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.b64)
-        .sse_customer_key_md5(&k.md5)
+        .customer_key(&k)
         .presigned(PresigningConfig::expires_in(std::time::Duration::from_secs(300)).unwrap())
         .await
         .unwrap();
@@ -230,9 +266,7 @@ async fn sse_c_multipart_needs_the_key_on_every_part() {
         .create_multipart_upload()
         .bucket("clinic")
         .key("video.bin")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.b64)
-        .sse_customer_key_md5(&k.md5)
+        .customer_key(&k)
         .send()
         .await
         .unwrap();
@@ -260,9 +294,7 @@ async fn sse_c_multipart_needs_the_key_on_every_part() {
             .upload_id(&id)
             .part_number(1)
             .body(ByteStream::from(part2.clone()))
-            .sse_customer_algorithm("AES256")
-            .sse_customer_key(&other.b64)
-            .sse_customer_key_md5(&other.md5)
+            .customer_key(&other)
             .send()
             .await,
         403,
@@ -277,9 +309,7 @@ async fn sse_c_multipart_needs_the_key_on_every_part() {
             .upload_id(&id)
             .part_number(n)
             .body(ByteStream::from(data.clone()))
-            .sse_customer_algorithm("AES256")
-            .sse_customer_key(&k.b64)
-            .sse_customer_key_md5(&k.md5)
+            .customer_key(&k)
             .send()
             .await
             .unwrap();
@@ -369,9 +399,7 @@ async fn sse_c_at_rest_data_dir_and_master_key_do_not_open_it() {
         s3.get_object()
             .bucket("clinic")
             .key("scan.txt")
-            .sse_customer_algorithm("AES256")
-            .sse_customer_key(&guess.b64)
-            .sse_customer_key_md5(&guess.md5)
+            .customer_key(&guess)
             .send()
             .await,
         403,
@@ -399,12 +427,8 @@ async fn sse_c_copy_between_keys_reencrypts() {
             .bucket(bucket)
             .key("b.bin")
             .copy_source("clinic/a.bin")
-            .copy_source_sse_customer_algorithm("AES256")
-            .copy_source_sse_customer_key(&k1.b64)
-            .copy_source_sse_customer_key_md5(&k1.md5)
-            .sse_customer_algorithm("AES256")
-            .sse_customer_key(&k2.b64)
-            .sse_customer_key_md5(&k2.md5)
+            .source_customer_key(&k1)
+            .customer_key(&k2)
             .send()
             .await
             .unwrap_or_else(|e| panic!("copy: {}", aws_sdk_s3::error::DisplayErrorContext(&e)));
@@ -414,9 +438,7 @@ async fn sse_c_copy_between_keys_reencrypts() {
             s3.get_object()
                 .bucket(bucket)
                 .key("b.bin")
-                .sse_customer_algorithm("AES256")
-                .sse_customer_key(&k1.b64)
-                .sse_customer_key_md5(&k1.md5)
+                .customer_key(&k1)
                 .send()
                 .await,
             403,
@@ -429,9 +451,7 @@ async fn sse_c_copy_between_keys_reencrypts() {
             .bucket("clinic")
             .key("c.bin")
             .copy_source("clinic/a.bin")
-            .copy_source_sse_customer_algorithm("AES256")
-            .copy_source_sse_customer_key(&k2.b64)
-            .copy_source_sse_customer_key_md5(&k2.md5)
+            .source_customer_key(&k2)
             .send()
             .await,
         403,
@@ -442,9 +462,7 @@ async fn sse_c_copy_between_keys_reencrypts() {
         .bucket("clinic")
         .key("plain.bin")
         .copy_source("clinic/a.bin")
-        .copy_source_sse_customer_algorithm("AES256")
-        .copy_source_sse_customer_key(&k1.b64)
-        .copy_source_sse_customer_key_md5(&k1.md5)
+        .source_customer_key(&k1)
         .send()
         .await
         .unwrap();
@@ -453,12 +471,8 @@ async fn sse_c_copy_between_keys_reencrypts() {
         .bucket("clinic")
         .key("a.bin")
         .copy_source("clinic/a.bin")
-        .copy_source_sse_customer_algorithm("AES256")
-        .copy_source_sse_customer_key(&k1.b64)
-        .copy_source_sse_customer_key_md5(&k1.md5)
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k2.b64)
-        .sse_customer_key_md5(&k2.md5)
+        .source_customer_key(&k1)
+        .customer_key(&k2)
         .send()
         .await
         .unwrap();
@@ -469,9 +483,7 @@ async fn sse_c_copy_between_keys_reencrypts() {
         .create_multipart_upload()
         .bucket("clinic")
         .key("mp.bin")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k1.b64)
-        .sse_customer_key_md5(&k1.md5)
+        .customer_key(&k1)
         .send()
         .await
         .unwrap();
@@ -484,12 +496,8 @@ async fn sse_c_copy_between_keys_reencrypts() {
         .part_number(1)
         .copy_source("clinic/a.bin")
         .copy_source_range("bytes=0-999")
-        .copy_source_sse_customer_algorithm("AES256")
-        .copy_source_sse_customer_key(&k2.b64)
-        .copy_source_sse_customer_key_md5(&k2.md5)
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k1.b64)
-        .sse_customer_key_md5(&k1.md5)
+        .source_customer_key(&k2)
+        .customer_key(&k1)
         .send()
         .await
         .unwrap_or_else(|e| panic!("part copy: {}", aws_sdk_s3::error::DisplayErrorContext(&e)));
@@ -590,9 +598,7 @@ async fn sse_c_versions_keep_their_own_keys() {
         .head_object()
         .bucket("clinic")
         .key("doc")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.b64)
-        .sse_customer_key_md5(&k.md5)
+        .customer_key(&k)
         .send()
         .await
         .unwrap()
@@ -619,9 +625,7 @@ async fn sse_c_versions_keep_their_own_keys() {
         .bucket("clinic")
         .key("doc")
         .version_id(&v1)
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.b64)
-        .sse_customer_key_md5(&k.md5)
+        .customer_key(&k)
         .send()
         .await
         .unwrap();
