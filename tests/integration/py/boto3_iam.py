@@ -6,22 +6,9 @@ belongs to, then removes everything and prints "boto3 iam ok". Any failure raise
 """
 
 import json
-import os
 
-import boto3
-from botocore.client import Config
 from botocore.exceptions import ClientError
-
-
-def client(service, access_key=None, secret_key=None):
-    return boto3.client(
-        service,
-        endpoint_url=os.environ["AWS_ENDPOINT_URL"],
-        aws_access_key_id=access_key or os.environ["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=secret_key or os.environ["AWS_SECRET_ACCESS_KEY"],
-        region_name=os.environ.get("AWS_REGION", "us-east-1"),
-        config=Config(retries={"max_attempts": 1}),
-    )
+from coffer_client import client
 
 
 def expect_error(code, status, call, *args, **kwargs):

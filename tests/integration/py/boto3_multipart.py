@@ -12,28 +12,14 @@ import os
 import sys
 import urllib.request
 
-import boto3
 from boto3.s3.transfer import TransferConfig
-from botocore.client import Config
+from coffer_client import client
 
 MIB = 1024 * 1024
 
 
-def client(mode: str):
-    return boto3.client(
-        "s3",
-        endpoint_url=os.environ["AWS_ENDPOINT_URL"],
-        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-        region_name=os.environ.get("AWS_REGION", "us-east-1"),
-        config=Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path"},
-            retries={"max_attempts": 1},
-            request_checksum_calculation=mode,
-            response_checksum_validation=mode,
-        ),
-    )
+def client_in(mode: str):
+    return client(request_checksum_calculation=mode, response_checksum_validation=mode)
 
 
 def sha256_of(path: str) -> str:
@@ -63,7 +49,7 @@ def main() -> None:
     )
 
     for mode in ("when_supported", "when_required"):
-        s3 = client(mode)
+        s3 = client_in(mode)
         bucket = "boto-" + mode.replace("_", "-")
         s3.create_bucket(Bucket=bucket)
         s3.upload_file(src, bucket, "scan.bin", Config=transfer)

@@ -12,24 +12,8 @@ import urllib.error
 import urllib.request
 import uuid
 
-import boto3
-from botocore.client import Config
 from botocore.exceptions import ClientError
-
-
-def client():
-    return boto3.client(
-        "s3",
-        endpoint_url=os.environ["AWS_ENDPOINT_URL"],
-        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-        region_name=os.environ.get("AWS_REGION", "us-east-1"),
-        config=Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path"},
-            retries={"max_attempts": 1},
-        ),
-    )
+from coffer_client import client
 
 
 def post(url, fields, body, filename="upload.txt"):

@@ -6,11 +6,9 @@ environment. Expects bucket "clinic" with object "scan.jpg" to exist. Prints
 """
 
 import json
-import os
 
-import boto3
-from botocore.client import Config
 from botocore.exceptions import ClientError
+from coffer_client import client
 
 REFUSAL = "public access is disabled in Coffer"
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
@@ -30,18 +28,7 @@ def refused(what, call, **kwargs):
 
 
 def main() -> None:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=os.environ["AWS_ENDPOINT_URL"],
-        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-        region_name=os.environ.get("AWS_REGION", "us-east-1"),
-        config=Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path"},
-            retries={"max_attempts": 1},
-        ),
-    )
+    s3 = client()
     for acl in ["public-read", "public-read-write", "authenticated-read"]:
         refused(f"create_bucket ACL={acl}", s3.create_bucket, Bucket="opened", ACL=acl)
         refused(f"put_bucket_acl ACL={acl}", s3.put_bucket_acl, Bucket="clinic", ACL=acl)

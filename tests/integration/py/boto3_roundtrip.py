@@ -11,24 +11,12 @@ import os
 import sys
 import urllib.request
 
-import boto3
-from botocore.client import Config
 from botocore.exceptions import ClientError
+from coffer_client import client
 
 
 def main() -> None:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=os.environ["AWS_ENDPOINT_URL"],
-        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-        region_name=os.environ.get("AWS_REGION", "us-east-1"),
-        config=Config(
-            signature_version="s3v4",  # presigning defaults to SigV2, which Coffer refuses
-            s3={"addressing_style": "path"},
-            retries={"max_attempts": 1},
-        ),
-    )
+    s3 = client()
     bucket = "boto3-bucket"
     s3.create_bucket(Bucket=bucket)
     assert bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]

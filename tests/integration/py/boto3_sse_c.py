@@ -14,10 +14,9 @@ import urllib.error
 import urllib.request
 import uuid
 
-import boto3
 from boto3.s3.transfer import TransferConfig
-from botocore.client import Config
 from botocore.exceptions import ClientError
+from coffer_client import client
 
 
 def status(err: ClientError) -> int:
@@ -50,18 +49,7 @@ def post(url, fields, body):
 
 
 def main() -> None:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=os.environ["AWS_ENDPOINT_URL"],
-        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-        region_name=os.environ.get("AWS_REGION", "us-east-1"),
-        config=Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path"},
-            retries={"max_attempts": 1},
-        ),
-    )
+    s3 = client()
     key = os.urandom(32)
     other = os.urandom(32)
     sse = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}

@@ -6,26 +6,13 @@ own paginator), reads each by VersionId, deletes to a marker, undeletes by delet
 marker, and prints "boto3 versioning ok" on success. Any failure raises (non-zero exit).
 """
 
-import os
 
-import boto3
-from botocore.client import Config
 from botocore.exceptions import ClientError
+from coffer_client import client
 
 
 def main() -> None:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=os.environ["AWS_ENDPOINT_URL"],
-        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-        region_name=os.environ.get("AWS_REGION", "us-east-1"),
-        config=Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path"},
-            retries={"max_attempts": 1},
-        ),
-    )
+    s3 = client()
     bucket = "boto3-versions"
     key = "notes/Jane Doe+ü.txt"
     s3.create_bucket(Bucket=bucket)

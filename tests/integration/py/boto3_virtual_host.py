@@ -18,9 +18,8 @@ import sys
 import urllib.parse
 import urllib.request
 
-import boto3
 from boto3.s3.transfer import TransferConfig
-from botocore.client import Config
+from coffer_client import client
 
 DOMAIN = "coffer.test"
 MIB = 1024 * 1024
@@ -39,19 +38,7 @@ socket.getaddrinfo = _test_getaddrinfo
 
 
 def round_trip(style) -> None:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=os.environ["AWS_ENDPOINT_URL"],
-        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-        region_name=os.environ.get("AWS_REGION", "us-east-1"),
-        # SigV4 for presigning (SigV2 is refused).
-        config=Config(
-            signature_version="s3v4",
-            s3={"addressing_style": style} if style else {},
-            retries={"max_attempts": 1},
-        ),
-    )
+    s3 = client(addressing_style=style)
     bucket = "boto3-%s" % (style or "default")
     expected_host = "%s.%s" % (bucket, DOMAIN) if style == "virtual" else DOMAIN
     hosts = []
