@@ -29,6 +29,9 @@
 
 mod anchor;
 mod format;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod keys;
 mod reader;
 mod record;
