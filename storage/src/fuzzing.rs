@@ -125,6 +125,59 @@ pub fn key_files(master: &[u8; 32], bytes: &[u8]) {
     }
 }
 
+/// Recovery shares as staff would type them: `secret` split `threshold` of `count`, the
+/// texts edited by `edits` (position, byte; a 0 byte deletes), then parsed and combined.
+/// Whatever the edits, nothing panics; when they leave every text as the parser reads it,
+/// the shares give the secret back.
+pub fn recovery_shares(secret: &[u8; 32], threshold: u8, count: u8, edits: &[(u16, u8)]) {
+    let Ok(shares) = recovery_shares::split(secret, threshold, count) else {
+        return;
+    };
+    let mut texts: Vec<String> = shares
+        .iter()
+        .map(|s| s.to_text().as_str().to_owned())
+        .collect();
+    let originals = texts.clone();
+    for &(at, byte) in edits {
+        let Some(text) = texts.get_mut(usize::from(at) % shares.len()) else {
+            continue;
+        };
+        let mut bytes = std::mem::take(text).into_bytes();
+        let i = usize::from(at >> 8) % (bytes.len() + 1);
+        if byte == 0 {
+            if i < bytes.len() {
+                bytes.remove(i);
+            }
+        } else {
+            bytes.insert(i, byte);
+        }
+        *text = String::from_utf8_lossy(&bytes).into_owned();
+    }
+    let parsed: Vec<Share> = texts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| Share::from_text(t, i + 1).ok())
+        .collect();
+    let untouched = texts
+        .iter()
+        .zip(&originals)
+        .filter(|(t, o)| normalized(t) == normalized(o))
+        .count();
+    if untouched == texts.len()
+        && let Ok(back) = recovery_shares::combine(&parsed)
+    {
+        assert_eq!(*back, *secret, "recombined shares give another secret");
+    }
+}
+
+/// A share text as the parser reads it: without dashes and spaces, upper case.
+fn normalized(text: &str) -> String {
+    text.chars()
+        .filter(|c| *c != '-' && !c.is_ascii_whitespace())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
 /// The plaintext behind the key files' AEAD: `secret` wrapped as the index key, a bucket
 /// key and a sealed record under a fixed master key, then opened as the readers do. Only a
 /// 32-byte secret may open as a key; a record opens to exactly what was sealed.
