@@ -78,6 +78,11 @@ pub(crate) fn read(dir: &Path, key: &AuditKey) -> Result<Option<Anchor>> {
         return Err(bad("the anchor file is not an anchor"));
     }
     let bytes = std::fs::read(&path).map_err(Error::io("read audit anchor"))?;
+    decode(&bytes, key).map(Some)
+}
+
+/// Opens and decodes an anchor file's bytes.
+pub(crate) fn decode(bytes: &[u8], key: &AuditKey) -> Result<Anchor> {
     if bytes.len() < PREFIX + 12 || &bytes[..4] != MAGIC || bytes[4] != FORMAT {
         return Err(bad("the anchor file is not an anchor"));
     }
@@ -88,9 +93,7 @@ pub(crate) fn read(dir: &Path, key: &AuditKey) -> Result<Option<Anchor>> {
         .ok_or_else(|| {
             bad("the anchor does not open under the trail's key: it was altered, or comes from another trail")
         })?;
-    postcard::from_bytes(&plain)
-        .map(Some)
-        .map_err(|_| bad("the anchor does not decode"))
+    postcard::from_bytes(&plain).map_err(|_| bad("the anchor does not decode"))
 }
 
 /// Replaces the anchor in `dir` by `anchor`, durably: written to a temporary file,
@@ -101,15 +104,7 @@ pub(crate) fn read(dir: &Path, key: &AuditKey) -> Result<Option<Anchor>> {
 /// I/O errors.
 pub(crate) fn write(dir: &Path, key: &AuditKey, anchor: &Anchor) -> Result<()> {
     let plain = zeroize::Zeroizing::new(postcard::to_allocvec(anchor).map_err(|_| Error::Encode)?);
-    let mut prefix = [0u8; PREFIX];
-    prefix[..4].copy_from_slice(MAGIC);
-    prefix[4] = FORMAT;
-    let (nonce, sealed) = key.seal_anchor(&prefix, &plain).ok_or(Error::Encode)?;
-    let mut bytes = Vec::with_capacity(PREFIX + nonce.len() + sealed.len());
-    bytes.extend_from_slice(&prefix);
-    bytes.extend_from_slice(&nonce);
-    bytes.extend_from_slice(&sealed);
-
+    let bytes = seal(key, &plain)?;
     let temp = dir.join(ANCHOR_TEMP);
     // A temporary file left by a crash is simply overwritten: there is one writer.
     let mut file = OpenOptions::new()
@@ -127,6 +122,19 @@ pub(crate) fn write(dir: &Path, key: &AuditKey, anchor: &Anchor) -> Result<()> {
     // The rename is durable only once the directory is fsynced; segments must not be
     // removed before it is.
     sync_dir(dir)
+}
+
+/// The anchor file's bytes for the postcard `plain`: clear prefix, nonce, sealed body.
+pub(crate) fn seal(key: &AuditKey, plain: &[u8]) -> Result<Vec<u8>> {
+    let mut prefix = [0u8; PREFIX];
+    prefix[..4].copy_from_slice(MAGIC);
+    prefix[4] = FORMAT;
+    let (nonce, sealed) = key.seal_anchor(&prefix, plain).ok_or(Error::Encode)?;
+    let mut bytes = Vec::with_capacity(PREFIX + nonce.len() + sealed.len());
+    bytes.extend_from_slice(&prefix);
+    bytes.extend_from_slice(&nonce);
+    bytes.extend_from_slice(&sealed);
+    Ok(bytes)
 }
 
 /// Checks that the oldest segment present, `segment` with `header`, may start the trail:

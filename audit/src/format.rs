@@ -80,12 +80,14 @@ impl Header {
         }
         let mut first = [0u8; 8];
         first.copy_from_slice(&bytes[5..13]);
+        let first = u64::from_le_bytes(first);
+        // Sequences start at 1: a header saying 0 was never written by the writer.
+        if first == 0 {
+            return None;
+        }
         let mut chain = [0u8; 32];
         chain.copy_from_slice(&bytes[13..]);
-        Some(Header {
-            first: u64::from_le_bytes(first),
-            chain,
-        })
+        Some(Header { first, chain })
     }
 }
 

@@ -29,6 +29,9 @@
 
 mod anchor;
 mod format;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod keys;
 mod reader;
 mod record;
@@ -36,6 +39,8 @@ mod retention;
 mod scan;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fuzz;
 #[cfg(test)]
 mod tests_retention;
 mod timeline;
@@ -129,6 +134,14 @@ pub enum Error {
     /// A checkpoint's text does not parse.
     #[error("not an audit checkpoint (expected coffer-audit:<sequence>:<chain hex>)")]
     BadCheckpoint,
+    /// The trail has no sequence or segment number left after the newest one on disk. An
+    /// honest trail never gets near 2^64 records or segments: its headers or file names
+    /// were altered.
+    #[error("audit trail has no {what} number left: its headers or file names were altered")]
+    OutOfNumbers {
+        /// `sequence` or `segment`.
+        what: &'static str,
+    },
     /// A record could not be encoded (never for records this crate builds).
     #[error("audit record could not be encoded")]
     Encode,

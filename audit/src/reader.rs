@@ -383,7 +383,9 @@ pub fn verify(dir: &Path, key: &[u8; 32], checkpoint: Option<Checkpoint>) -> Res
                     {
                         return Err(broken(position, next, "record differs from the checkpoint"));
                     }
-                    next += 1;
+                    next = next
+                        .checked_add(1)
+                        .ok_or_else(|| broken(position, next, "sequence number out of range"))?;
                     position += 1;
                     report.records += 1;
                 }

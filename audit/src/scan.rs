@@ -68,8 +68,11 @@ pub(crate) fn scan(key: &AuditKey, number: u64, path: &Path, torn_ok: bool) -> R
                 if entry.previous != chain {
                     return Err(broken(position, next, "chain broken"));
                 }
+                let first = next
+                    .checked_add(1)
+                    .ok_or_else(|| broken(position, next, "sequence number out of range"))?;
                 summary.end = Header {
-                    first: next + 1,
+                    first,
                     chain: key.chain(&chain, next, &frame.sealed),
                 };
                 summary.records += 1;

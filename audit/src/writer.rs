@@ -86,7 +86,8 @@ impl AuditLog {
         }
         if summary.records > 0 {
             let closed = BTreeMap::from([(segment, summary)]);
-            return Self::start(dir, key, segment + 1, summary.end, segment_bytes, closed);
+            let next = next_segment(segment)?;
+            return Self::start(dir, key, next, summary.end, segment_bytes, closed);
         }
         file.seek(SeekFrom::End(0))
             .map_err(Error::io("seek audit segment"))?;
@@ -139,6 +140,9 @@ impl AuditLog {
         };
         let plain =
             zeroize::Zeroizing::new(postcard::to_allocvec(&entry).map_err(|_| Error::Encode)?);
+        let after = sequence
+            .checked_add(1)
+            .ok_or(Error::OutOfNumbers { what: "sequence" })?;
         let sealed = self.key.seal(sequence, &plain).ok_or(Error::Encode)?;
         let frame = encode_frame(sequence, &sealed)?;
         self.file
@@ -147,7 +151,7 @@ impl AuditLog {
         let current = &mut self.current;
         current.len += frame.len() as u64;
         current.end = Header {
-            first: sequence + 1,
+            first: after,
             chain: self.key.chain(&chain, sequence, &sealed),
         };
         current.records += 1;
@@ -168,7 +172,8 @@ impl AuditLog {
     /// Where the trail stands now.
     pub fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
-            sequence: self.current.end.first - 1,
+            // A header never says 0 (`Header::decode` refuses it), but it is read from disk.
+            sequence: self.current.end.first.saturating_sub(1),
             chain: self.current.end.chain,
         }
     }
@@ -177,12 +182,21 @@ impl AuditLog {
     fn roll(&mut self) -> Result<()> {
         self.sync()?;
         let header = self.current.end;
-        self.file = create_segment(&self.dir, self.segment + 1, &header)?;
+        let next = next_segment(self.segment)?;
+        self.file = create_segment(&self.dir, next, &header)?;
         self.closed.insert(self.segment, self.current);
-        self.segment += 1;
+        self.segment = next;
         self.current = Summary::empty(header);
         Ok(())
     }
+}
+
+/// The number of the segment after `segment` (read from a file name, so it may be the last
+/// number there is).
+fn next_segment(segment: u64) -> Result<u64> {
+    segment
+        .checked_add(1)
+        .ok_or(Error::OutOfNumbers { what: "segment" })
 }
 
 /// Creates segment `number` with its header, durably (file and directory entry).

@@ -30,6 +30,9 @@ pub mod acl;
 mod decision;
 mod directory;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod keys;
 pub mod policy;
 mod records;

@@ -43,6 +43,9 @@ mod commit_gate;
 mod durable;
 mod error;
 mod fsck;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod index;
 mod inflight;
 mod ingest;

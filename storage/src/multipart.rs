@@ -197,7 +197,7 @@ impl MultipartOp {
     }
 }
 
-fn parse_upload_id(text: &str) -> Result<UploadId> {
+pub(crate) fn parse_upload_id(text: &str) -> Result<UploadId> {
     let mut id = UploadId::default();
     hex::decode_to_slice(text, &mut id).map_err(|_| Error::NoSuchUpload)?;
     Ok(id)

@@ -56,7 +56,7 @@ pub(crate) struct FieldScanner {
     fields: Vec<(String, String)>,
     /// Bytes looked at by searches so far: the measure of the parser's work.
     #[cfg(test)]
-    examined: usize,
+    pub(super) examined: usize,
 }
 
 impl FieldScanner {
@@ -170,16 +170,18 @@ impl FieldScanner {
     /// The first `needle` at or after `from`, resuming where the last failed search ended.
     fn find(&mut self, needle: &[u8], from: usize) -> Option<usize> {
         let start = self.search_from.max(from);
-        #[cfg(test)]
-        {
-            self.examined += self.buf.len().saturating_sub(start);
-        }
         let found = self
             .buf
             .get(start..)?
             .windows(needle.len())
             .position(|w| w == needle)
             .map(|p| p + start);
+        #[cfg(test)]
+        {
+            // What the search looked at: up to the end of a match, or to the end.
+            let end = found.map_or(self.buf.len(), |p| p + needle.len());
+            self.examined += end.saturating_sub(start);
+        }
         self.search_from = if found.is_some() {
             0
         } else {

@@ -31,6 +31,8 @@ mod auth_params;
 mod body_bounds;
 mod form_fields;
 mod form_intake;
+#[cfg(test)]
+mod fuzz_tests;
 pub(crate) mod health;
 mod refusal;
 pub(crate) mod request_log;

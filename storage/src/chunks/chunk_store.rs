@@ -308,7 +308,7 @@ fn read_dir(path: &Path) -> Result<Vec<fs::DirEntry>> {
         .map_err(Error::io("list chunk directory"))
 }
 
-fn parse_hex<const N: usize>(name: &std::ffi::OsStr) -> Option<[u8; N]> {
+pub(crate) fn parse_hex<const N: usize>(name: &std::ffi::OsStr) -> Option<[u8; N]> {
     let mut out = [0u8; N];
     hex::decode_to_slice(name.to_str()?, &mut out).ok()?;
     Some(out)

@@ -21,6 +21,8 @@ mod batch;
 mod copy;
 #[cfg(test)]
 mod crash_tests;
+#[cfg(feature = "fuzzing")]
+pub(crate) mod fuzzing;
 mod list;
 pub(crate) mod sealed_backend;
 pub(crate) mod sealed_file;

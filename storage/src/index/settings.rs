@@ -28,7 +28,7 @@ pub(super) const SETTINGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new(
 /// A stored setting: the document as given. A struct (not the bare bytes) so it carries the
 /// records' version byte and can grow fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct SettingRecord<'a> {
+pub(super) struct SettingRecord<'a> {
     value: Cow<'a, [u8]>,
 }
 

@@ -108,7 +108,7 @@ fn part_key(bucket: &BucketId, id: &UploadId, number: u16) -> Vec<u8> {
     key
 }
 
-fn part_number_of(key: &[u8]) -> u16 {
+pub(super) fn part_number_of(key: &[u8]) -> u16 {
     match key {
         [.., hi, lo] => u16::from_le_bytes([*lo, *hi]),
         _ => 0,

@@ -237,6 +237,13 @@ impl Keyring {
         wrap(&self.wrap, LABEL_INDEX_KEY, b"", key)
     }
 
+    /// Wraps bytes of any length as the index key would be, so fuzzing reaches the length
+    /// check behind the AEAD.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn wrap_index_key_bytes(&self, key: &[u8]) -> Result<Vec<u8>> {
+        wrap(&self.wrap, LABEL_INDEX_KEY, b"", key)
+    }
+
     /// Unwraps the index key read from the key file.
     pub(crate) fn open_index_key(&self, wrapped: &[u8]) -> Result<Zeroizing<[u8; 32]>> {
         let corrupt = || Error::Corrupt { what: "index key" };

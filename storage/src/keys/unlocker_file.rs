@@ -63,6 +63,11 @@ fn path(root: &Path) -> PathBuf {
 /// Reads and decodes the file; refuses Argon2 parameters below the minimum.
 pub(crate) fn load(root: &Path) -> Result<UnlockerFile> {
     let bytes = std::fs::read(path(root)).map_err(Error::io("read unlockers file"))?;
+    decode(&bytes)
+}
+
+/// Decodes the file's bytes; refuses Argon2 parameters below the minimum.
+pub(crate) fn decode(bytes: &[u8]) -> Result<UnlockerFile> {
     let body = bytes.strip_prefix(MAGIC).ok_or(Error::Corrupt {
         what: "unlockers file",
     })?;
@@ -78,12 +83,18 @@ pub(crate) fn load(root: &Path) -> Result<UnlockerFile> {
     Ok(file)
 }
 
-/// Replaces the file atomically: temp file (0600), fsync, rename, fsync of the directory.
-pub(crate) fn store(root: &Path, file: &UnlockerFile) -> Result<()> {
+/// The file's bytes: magic and postcard.
+pub(crate) fn encode(file: &UnlockerFile) -> Result<Vec<u8>> {
     let mut bytes = MAGIC.to_vec();
     bytes.extend(postcard::to_stdvec(file).map_err(|_| Error::Corrupt {
         what: "unlockers file (encode)",
     })?);
+    Ok(bytes)
+}
+
+/// Replaces the file atomically: temp file (0600), fsync, rename, fsync of the directory.
+pub(crate) fn store(root: &Path, file: &UnlockerFile) -> Result<()> {
+    let bytes = encode(file)?;
     crate::durable::replace_file(&root.join(TEMP_FILE), &path(root), &bytes, true)
         .map_err(Error::io("write unlockers file"))
 }
