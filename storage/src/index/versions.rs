@@ -259,7 +259,10 @@ impl Batch {
             }
             None => 0,
         };
-        let next = last + 1;
+        // Only a damaged index can hold the last number: refuse, never wrap to reuse ids.
+        let next = last.checked_add(1).ok_or(Error::Corrupt {
+            what: "version sequence",
+        })?;
         meta.insert(META_VERSION_SEQ, next.to_le_bytes().as_slice())
             .map_err(Error::index("write version sequence"))?;
         Ok(next)
