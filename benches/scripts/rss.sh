@@ -7,6 +7,9 @@ bin=${2:-target/release}
 dir=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
 export COFFER_ROOT_ACCESS_KEY=CFBENCHROOT0000000000 COFFER_ROOT_SECRET_KEY=bench-secret-0123456789
+# A fresh data directory is set up with this key (no unlocker kept on the data disk).
+COFFER_MASTER_KEY=$(head -c 32 /dev/urandom | base64)
+export COFFER_MASTER_KEY
 "$bin/coffer" serve --data "$dir/data" --listen 127.0.0.1:0 >"$dir/out" 2>"$dir/log" &
 pid=$!
 until grep -qs AWS_ENDPOINT_URL "$dir/out"; do
