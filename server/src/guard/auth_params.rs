@@ -40,7 +40,7 @@ pub(crate) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// SigV4a, which s3s does not implement: 501 rather than 400.
 const SIGV4A: &str = "AWS4-ECDSA-P256-SHA256";
 /// Query parameters of presigned SigV4, with the spelling s3s requires.
-const AUTH_PARAMS: [&str; 7] = [
+pub(super) const AUTH_PARAMS: [&str; 7] = [
     "X-Amz-Algorithm",
     "X-Amz-Credential",
     "X-Amz-Date",

@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use proptest::prelude::*;
 
-use super::auth_params::{AuthForm, check_form_credential, screen};
+use super::auth_params::{AUTH_PARAMS, AuthForm, check_form_credential, screen};
 use super::form_fields::{FieldScanner, Scan, boundary};
 use crate::limits::Limits;
 
@@ -221,23 +221,21 @@ proptest! {
 /// Query pieces: authentication names in every spelling, SigV2 names, odd encodings.
 fn query_text() -> impl Strategy<Value = String> {
     let name = prop_oneof![
-        prop::sample::select(vec![
-            "X-Amz-Algorithm",
-            "X-Amz-Credential",
-            "X-Amz-Date",
-            "X-Amz-Expires",
-            "X-Amz-SignedHeaders",
-            "X-Amz-Signature",
-            "X-Amz-Security-Token",
-            "x-amz-signature",
-            "X-AMZ-EXPIRES",
-            "X-Amz%2DExpires",
-            "Signature",
-            "awsaccesskeyid",
-            "x-amz-meta-a",
-            "prefix",
-            "",
-        ])
+        prop::sample::select(
+            AUTH_PARAMS
+                .into_iter()
+                .chain([
+                    "x-amz-signature",
+                    "X-AMZ-EXPIRES",
+                    "X-Amz%2DExpires",
+                    "Signature",
+                    "awsaccesskeyid",
+                    "x-amz-meta-a",
+                    "prefix",
+                    "",
+                ])
+                .collect::<Vec<_>>()
+        )
         .prop_map(str::to_owned),
         "[a-zA-Z%0-9+_.-]{0,10}",
     ];
