@@ -524,6 +524,7 @@ async fn open_store(
     Ok(Store::open(StoreConfig {
         root: root.to_path_buf(),
         chunk_size: cfg.chunk_size,
+        inline_max: coffer_storage::DEFAULT_INLINE_MAX,
         durability,
         index,
         master_key,

@@ -196,6 +196,7 @@ mod tests {
             chunks: vec![],
             lock: crate::version::ObjectLock::default(),
             encryption: crate::keys::encryption::Encryption::Coffer,
+            inline: None,
         };
         let bytes = records::encode(&record);
         // The algorithm is its variant index, not its name.

@@ -35,7 +35,7 @@ use crate::error::{Error, Result};
 use crate::index::Table;
 use crate::keys::encryption::Encryption;
 use crate::keys::keyring::BucketKeys;
-use crate::records::{BucketId, ChunkRef};
+use crate::records::{BucketId, ChunkRef, ObjectRecord};
 use crate::store::{Shared, Store};
 
 /// Whether `fsck` only looks, or also repairs.
@@ -371,6 +371,19 @@ impl Walk {
         }
     }
 
+    /// Checks a body kept in its record, where the keys are ours.
+    fn inline(&mut self, keys: Option<&BucketKeys>, bucket: BucketId, record: &ObjectRecord) {
+        if let (Some(inline), Encryption::Coffer, Some(keys)) =
+            (&record.inline, record.encryption, keys)
+        {
+            let (id, sealed) = (inline.id, inline.sealed.clone());
+            if let Some(finding) = verify_sealed(keys, bucket, id, sealed, &mut self.report.counts)
+            {
+                self.report.findings.push(finding);
+            }
+        }
+    }
+
     /// Chunk files: which referenced ones are there, and which are not referenced; key
     /// shares of no bucket.
     fn files(&mut self, shared: &Shared, live: &HashSet<BucketId>) -> Result<()> {
@@ -442,6 +455,7 @@ fn check(shared: &Arc<Shared>, mode: FsckMode) -> Result<FsckReport> {
                     walk.report.counts.versions += 1;
                 }
                 walk.note(bucket, &record.chunks, Some(record.encryption));
+                walk.inline(keys.get(&bucket), bucket, &record);
             }
             _ if table == Table::Objects => walk.unreadable(RecordKind::Object),
             _ => walk.unreadable(RecordKind::Version),
@@ -564,13 +578,24 @@ pub(crate) fn verify(
             });
         }
     };
+    Ok(verify_sealed(keys, bucket, chunk, sealed, counts))
+}
+
+/// Checks the seal and the id of a chunk's sealed bytes, from its file or its record.
+pub(crate) fn verify_sealed(
+    keys: &BucketKeys,
+    bucket: BucketId,
+    chunk: ChunkId,
+    sealed: Vec<u8>,
+    counts: &mut FsckCounts,
+) -> Option<Finding> {
     counts.chunks_verified += 1;
     counts.bytes_verified += sealed.len() as u64;
-    Ok(match seal::open(keys, &chunk, sealed) {
+    match seal::open(keys, &chunk, sealed) {
         Err(_) => Some(Finding::BrokenSeal { bucket, chunk }),
         Ok(plain) if ChunkId::of(keys, &plain) != chunk => Some(Finding::WrongId { bucket, chunk }),
         Ok(_) => None,
-    })
+    }
 }
 
 /// Sets refcounts in one durable commit, then removes orphaned chunk files and stray key

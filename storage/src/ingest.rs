@@ -10,6 +10,13 @@
 //! for body bytes, so a thousand slow uploads cannot exhaust the blocking pool that
 //! sealing needs (which would deadlock every upload). Memory stays at a few chunks.
 //!
+//! A body no larger than the store's inline limit that ends before its first chunk is
+//! full is not written to a file: [`ObjectWriter::finish`] seals it as that one chunk would
+//! be and the commit puts it in the object record (see `records::InlineBody`). A small PUT
+//! then costs one index commit, shared with other writers, instead of a chunk file, its
+//! fsync and its directory entry. Multipart parts never go inline: their chunks are
+//! concatenated into the completed object's list.
+//!
 //! Every chunk is registered in the in-flight registry before its file is checked or
 //! written; the registrations live in a shared [`Claim`] that the chunk tasks and then the
 //! [`StagedBody`] hold. Dropped uncommitted, it releases them, and the writer thread
@@ -28,7 +35,7 @@ use crate::error::{Error, Result};
 use crate::inflight::Claim;
 use crate::keys::encryption::Encryption;
 use crate::keys::keyring::BucketKeys;
-use crate::records::{BucketId, ChunkRef};
+use crate::records::{BucketId, ChunkRef, InlineBody};
 use crate::store::Shared;
 
 /// Chunk tasks in flight per upload: one sealing while one writes.
@@ -48,6 +55,8 @@ pub struct ObjectWriter {
     encryption: Encryption,
     claim: Arc<Claim>,
     chunk_size: usize,
+    /// Bodies up to this size go inline (0: never).
+    inline_max: usize,
     pending: BytesMut,
     len: u64,
     in_flight: VecDeque<JoinHandle<Result<ChunkRef>>>,
@@ -95,9 +104,12 @@ impl ObjectWriter {
         bucket: BucketId,
         keys: Arc<BucketKeys>,
         encryption: Encryption,
+        inline: bool,
     ) -> ObjectWriter {
         let chunk_size = shared.chunk_size;
+        let inline_max = if inline { shared.inline_max } else { 0 };
         ObjectWriter {
+            inline_max,
             claim: Arc::new(Claim::new(shared.clone(), bucket)),
             shared,
             bucket,
@@ -159,6 +171,13 @@ impl ObjectWriter {
     /// # Errors
     /// `Error::Io` if a chunk file cannot be written.
     pub async fn finish(mut self) -> Result<StagedBody> {
+        if self.in_flight.is_empty()
+            && self.chunks.is_empty()
+            && !self.pending.is_empty()
+            && self.pending.len() <= self.inline_max
+        {
+            return self.finish_inline().await;
+        }
         if !self.pending.is_empty() {
             let chunk = std::mem::take(&mut self.pending).freeze();
             self.submit(chunk).await?;
@@ -178,10 +197,35 @@ impl ObjectWriter {
         Ok(StagedBody {
             bucket,
             chunks,
+            inline: None,
             encryption,
             size: len,
             md5,
             claim,
+        })
+    }
+
+    /// The whole body is in `pending` and small: MD5, id and seal in one blocking task.
+    async fn finish_inline(mut self) -> Result<StagedBody> {
+        let body = std::mem::take(&mut self.pending).freeze();
+        let mut md5 = self.md5.take().await?;
+        let keys = self.keys.clone();
+        let (md5, inline) = tokio::task::spawn_blocking(move || {
+            md5.update(&body);
+            let id = ChunkId::of(&keys, &body);
+            seal::seal(&keys, &id, &body)
+                .map(|sealed| (md5.finalize().into(), InlineBody { id, sealed }))
+        })
+        .await
+        .map_err(Error::join)??;
+        Ok(StagedBody {
+            bucket: self.bucket,
+            chunks: Vec::new(),
+            inline: Some(inline),
+            encryption: self.encryption,
+            size: self.len,
+            md5,
+            claim: self.claim.clone(),
         })
     }
 
@@ -233,6 +277,8 @@ fn store_chunk(
 pub struct StagedBody {
     pub(crate) bucket: BucketId,
     pub(crate) chunks: Vec<ChunkRef>,
+    /// The body itself, if small (then `chunks` is empty).
+    pub(crate) inline: Option<InlineBody>,
     /// The keys the chunks are under.
     pub(crate) encryption: Encryption,
     size: u64,

@@ -15,6 +15,7 @@
 //! let store = Store::open(StoreConfig {
 //!     root: "/tmp/coffer-data".into(),
 //!     chunk_size: DEFAULT_CHUNK_SIZE,
+//!     inline_max: DEFAULT_INLINE_MAX,
 //!     durability: Durability::Immediate,
 //!     index: IndexLocation::File,
 //!     master_key: MasterKey::generate()?,
@@ -94,8 +95,8 @@ pub use reader::ObjectReader;
 pub use rotation::{Rotation, rotate_master_key, rotate_sealed};
 pub use scrub::{ScrubProgress, ScrubReport};
 pub use store::{
-    DEFAULT_CHUNK_SIZE, Durability, IndexLocation, MAX_BUCKET_SETTING_LEN, MAX_CHUNK_SIZE,
-    MAX_KEY_LEN, MIN_CHUNK_SIZE, Store, StoreConfig,
+    DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_MAX, Durability, IndexLocation, MAX_BUCKET_SETTING_LEN,
+    MAX_CHUNK_SIZE, MAX_INLINE, MAX_KEY_LEN, MIN_CHUNK_SIZE, Store, StoreConfig,
 };
 pub use version::{
     DefaultRetention, DeleteOutcome, LockMode, NULL_VERSION, ObjectLock, ObjectLockConfig,

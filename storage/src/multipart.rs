@@ -1,7 +1,7 @@
 //! Multipart uploads: create, upload parts, complete (linking the parts' chunks — no data
 //! is copied), abort, list, and the expiry sweep.
 //!
-//! A part is written like an object body ([`Store::object_writer`] → `finish`) and
+//! A part is written like an object body ([`Store::part_writer_with`] → `finish`) and
 //! committed with [`Store::commit_part`]; its chunks are sealed under the bucket key and
 //! referenced in the index like an object's. Upload state lives in the index (so it is as
 //! sealed and as durable as everything else). See `index/uploads.rs` for the tables.
@@ -275,7 +275,7 @@ impl Store {
     }
 
     /// [`Store::create_upload`] under an outside key (SSE-C, SSE-KMS): every part must
-    /// then be written with [`Store::object_writer_with`] under the same key.
+    /// then be written with [`Store::part_writer_with`] under the same key.
     ///
     /// # Errors
     /// As [`Store::create_upload`].
@@ -358,6 +358,11 @@ impl Store {
         let number = self::part_number(part_number)?;
         if body.bucket != bucket.id {
             return Err(Error::NoSuchBucket);
+        }
+        if body.inline.is_some() {
+            return Err(Error::BadConfig {
+                what: "a part must be written with part_writer_with",
+            });
         }
         let record = PartRecord {
             size: body.size(),
@@ -667,7 +672,7 @@ mod tests {
     }
 
     async fn part(store: &Store, bucket: &BucketInfo, id: &str, n: u32, data: &[u8]) -> PartInfo {
-        let mut writer = store.object_writer(bucket).await.unwrap();
+        let mut writer = store.part_writer_with(bucket, None).await.unwrap();
         writer
             .write(bytes::Bytes::copy_from_slice(data))
             .await

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::checksum::Checksum;
-use crate::records::{BucketId, BucketRecord, ChunkRef, ObjectRecord};
+use crate::records::{BucketId, BucketRecord, ChunkRef, InlineBody, ObjectRecord};
 use crate::version::{ObjectLock, Versioning};
 
 /// A bucket.
@@ -104,6 +104,8 @@ pub struct ObjectInfo {
     pub(crate) seq: u64,
     pub(crate) modified_ms: u64,
     pub(crate) chunks: Arc<[ChunkRef]>,
+    /// The body, if it lives in the record (then `chunks` is empty).
+    pub(crate) inline: Option<Arc<InlineBody>>,
 }
 
 impl ObjectInfo {
@@ -133,6 +135,7 @@ impl ObjectInfo {
             seq: record.version.seq,
             modified_ms: record.modified_ms,
             chunks: record.chunks.into(),
+            inline: record.inline.map(Arc::new),
         }
     }
 }

@@ -74,6 +74,7 @@ fn new_record(size: u64, etag: String, meta: ObjectMeta, lock: ObjectLock) -> Ob
         chunks: Vec::new(),
         lock,
         encryption: Encryption::Coffer,
+        inline: None,
     }
 }
 
@@ -98,6 +99,28 @@ impl Store {
         bucket: &BucketInfo,
         external: Option<&ExternalKey>,
     ) -> Result<ObjectWriter> {
+        self.writer(bucket, external, true).await
+    }
+
+    /// [`Store::object_writer_with`] for a multipart part: never inline, since the
+    /// completed object lists its parts' chunks.
+    ///
+    /// # Errors
+    /// `Error::NoSuchBucket`.
+    pub async fn part_writer_with(
+        &self,
+        bucket: &BucketInfo,
+        external: Option<&ExternalKey>,
+    ) -> Result<ObjectWriter> {
+        self.writer(bucket, external, false).await
+    }
+
+    async fn writer(
+        &self,
+        bucket: &BucketInfo,
+        external: Option<&ExternalKey>,
+        inline: bool,
+    ) -> Result<ObjectWriter> {
         let shared = &self.inner.shared;
         let (keys, encryption) = shared.bucket_keys(&bucket.id).await?.for_write(external);
         Ok(ObjectWriter::new(
@@ -105,6 +128,7 @@ impl Store {
             bucket.id,
             keys,
             encryption,
+            inline,
         ))
     }
 
@@ -152,7 +176,7 @@ impl Store {
         &self,
         bucket: &BucketInfo,
         key: &str,
-        body: StagedBody,
+        mut body: StagedBody,
         meta: ObjectMeta,
         options: WriteOptions,
     ) -> Result<ObjectInfo> {
@@ -162,6 +186,7 @@ impl Store {
         }
         let mut record = new_record(body.size(), hex::encode(body.md5()), meta, options.lock);
         record.chunks.clone_from(&body.chunks);
+        record.inline = body.inline.take();
         record.encryption = body.encryption;
         let reply = self
             .submit(Op::PutObject {

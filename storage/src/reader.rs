@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::keys::encryption::{Encryption, ExternalKey};
 use crate::keys::keyring::BucketKeys;
 use crate::object::ObjectInfo;
-use crate::records::{BucketId, ChunkRef};
+use crate::records::{BucketId, ChunkRef, InlineBody};
 use crate::store::Shared;
 
 /// Opened chunks waiting for the consumer: one being consumed, one read ahead.
@@ -53,6 +53,12 @@ struct Piece {
     trim: Range<usize>,
 }
 
+/// Where the plan's chunks are: files, or the one body kept in the record.
+enum Source {
+    Files,
+    Inline(Arc<InlineBody>),
+}
+
 /// Starts reading `range` of `obj` (clamped to its size).
 pub(crate) fn spawn(
     shared: &Arc<Shared>,
@@ -61,12 +67,25 @@ pub(crate) fn spawn(
     external: Option<ExternalKey>,
 ) -> ObjectReader {
     let (tx, rx) = mpsc::channel(READ_AHEAD);
-    let plan = plan(&obj.chunks, obj.size, range);
+    let (plan, source) = match &obj.inline {
+        Some(inline) => {
+            let whole = [ChunkRef {
+                id: inline.id,
+                len: u32::try_from(obj.size).unwrap_or(u32::MAX),
+            }];
+            (
+                plan(&whole, obj.size, range),
+                Source::Inline(inline.clone()),
+            )
+        }
+        None => (plan(&obj.chunks, obj.size, range), Source::Files),
+    };
     if !plan.is_empty() {
         let open = Open {
             bucket: obj.bucket,
             encryption: obj.encryption,
             external,
+            source,
         };
         shared
             .runtime
@@ -102,11 +121,12 @@ fn plan(chunks: &[ChunkRef], size: u64, range: Range<u64>) -> Vec<Piece> {
     pieces
 }
 
-/// What opening the chunks takes: the bucket, and the object's keys.
+/// What opening the chunks takes: the bucket, the object's keys, where the chunks are.
 struct Open {
     bucket: BucketId,
     encryption: Encryption,
     external: Option<ExternalKey>,
+    source: Source,
 }
 
 async fn produce(
@@ -127,6 +147,17 @@ async fn produce(
             return;
         }
     };
+    if let Source::Inline(inline) = &open.source {
+        // At most `MAX_INLINE` bytes: opening them costs microseconds, no hand-off.
+        for piece in plan {
+            let opened = open_piece(&keys, inline.sealed.clone(), &piece);
+            let failed = opened.is_err();
+            if tx.send(opened).await.is_err() || failed {
+                return;
+            }
+        }
+        return;
+    }
     for piece in plan {
         if tx.is_closed() {
             return;
@@ -165,7 +196,11 @@ fn read_piece(
             });
         }
     };
-    let plain = seal::open(keys, &id, sealed)?;
+    open_piece(keys, sealed, piece)
+}
+
+fn open_piece(keys: &BucketKeys, sealed: Vec<u8>, piece: &Piece) -> Result<Bytes> {
+    let plain = seal::open(keys, &piece.chunk.id, sealed)?;
     if plain.len() != piece.chunk.len as usize || piece.trim.end > plain.len() {
         return Err(Error::Corrupt {
             what: "chunk length",

@@ -9,8 +9,9 @@
 //! | 1 | every record type |
 //! | 2 | object and upload records: [`ObjectMeta`] gained `grants` (object ACLs) |
 //! | 3 | object records: version stamp and Object Lock; version records; upload records: Object Lock; object and upload records: encryption (SSE-C), added in place before any release |
+//! | 4 | object and version records: `inline` (small bodies sealed into the record); version 3 is still read |
 //!
-//! Nothing has been released yet, so only the current version of each record is read.
+//! Nothing was released before version 3, so versions 1 and 2 are not read.
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -51,6 +52,23 @@ impl Record for BucketRecord {}
 pub(crate) struct ChunkRef {
     pub(crate) id: ChunkId,
     pub(crate) len: u32,
+}
+
+/// A small body kept in its object record instead of a chunk file: one chunk, sealed
+/// exactly as its file would be (same keyed id, same seal), so it is as private as a chunk
+/// and opens with the same code. Its plaintext length is the object's size.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct InlineBody {
+    pub(crate) id: ChunkId,
+    pub(crate) sealed: Vec<u8>,
+}
+
+impl std::fmt::Debug for InlineBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InlineBody")
+            .field("sealed_len", &self.sealed.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Which version a record is: its place in the store-wide write sequence (newest is
@@ -94,12 +112,50 @@ pub(crate) struct ObjectRecord {
     pub(crate) lock: ObjectLock,
     /// Which keys the chunks are under: the bucket's, or derived with a customer or KMS key.
     pub(crate) encryption: Encryption,
+    /// The body, if it is small enough to live here; `chunks` is then empty.
+    pub(crate) inline: Option<InlineBody>,
 }
 
 impl Record for ObjectRecord {
-    // 3: versions and Object Lock. Nothing was released before, so older records are not
-    // read.
-    const VERSION: u8 = 3;
+    // 4: inline bodies.
+    const VERSION: u8 = 4;
+
+    fn decode_old(version: u8, body: &[u8]) -> Option<(Self, &[u8])> {
+        let (old, rest) = match version {
+            3 => postcard::take_from_bytes::<ObjectRecordV3>(body).ok()?,
+            _ => return None,
+        };
+        Some((old.into(), rest))
+    }
+}
+
+/// An [`ObjectRecord`] as version 3 wrote it: no inline body.
+#[derive(Deserialize)]
+struct ObjectRecordV3 {
+    size: u64,
+    etag: String,
+    modified_ms: u64,
+    version: VersionStamp,
+    meta: ObjectMeta,
+    chunks: Vec<ChunkRef>,
+    lock: ObjectLock,
+    encryption: Encryption,
+}
+
+impl From<ObjectRecordV3> for ObjectRecord {
+    fn from(old: ObjectRecordV3) -> ObjectRecord {
+        ObjectRecord {
+            size: old.size,
+            etag: old.etag,
+            modified_ms: old.modified_ms,
+            version: old.version,
+            meta: old.meta,
+            chunks: old.chunks,
+            lock: old.lock,
+            encryption: old.encryption,
+            inline: None,
+        }
+    }
 }
 
 /// The leading fields of an [`ObjectRecord`], all a listing needs.
@@ -113,6 +169,11 @@ pub(crate) struct ObjectHead {
 
 impl Record for ObjectHead {
     const VERSION: u8 = ObjectRecord::VERSION;
+
+    fn decode_old(version: u8, body: &[u8]) -> Option<(Self, &[u8])> {
+        // The leading fields did not change in version 4.
+        (version == 3).then(|| postcard::take_from_bytes(body).ok())?
+    }
 }
 
 /// A delete marker: a version that says the key was deleted.
@@ -142,6 +203,28 @@ impl VersionRecord {
 
 impl Record for VersionRecord {
     const VERSION: u8 = ObjectRecord::VERSION;
+
+    fn decode_old(version: u8, body: &[u8]) -> Option<(Self, &[u8])> {
+        let (old, rest) = match version {
+            3 => postcard::take_from_bytes::<VersionRecordV3>(body).ok()?,
+            _ => return None,
+        };
+        Some((
+            match old {
+                VersionRecordV3::Object(o) => VersionRecord::Object(o.into()),
+                VersionRecordV3::DeleteMarker(m) => VersionRecord::DeleteMarker(m),
+            },
+            rest,
+        ))
+    }
+}
+
+/// A [`VersionRecord`] as version 3 wrote it.
+#[allow(clippy::large_enum_variant)] // as `VersionRecord`
+#[derive(Deserialize)]
+enum VersionRecordV3 {
+    Object(ObjectRecordV3),
+    DeleteMarker(MarkerRecord),
 }
 
 /// The leading fields of a [`VersionRecord`], for listing versions.
@@ -153,6 +236,10 @@ pub(crate) enum VersionHead {
 
 impl Record for VersionHead {
     const VERSION: u8 = ObjectRecord::VERSION;
+
+    fn decode_old(version: u8, body: &[u8]) -> Option<(Self, &[u8])> {
+        (version == 3).then(|| postcard::take_from_bytes(body).ok())?
+    }
 }
 
 impl Record for crate::version::ObjectLockConfig {}
@@ -202,9 +289,21 @@ mod tests {
             proptest::collection::vec((".{0,8}", ".{0,8}"), 0..4),
             proptest::collection::vec((any::<[u8; 32]>(), any::<u32>()), 0..5),
             (proptest::option::of(any::<u64>()), any::<bool>()),
+            proptest::option::of((
+                any::<[u8; 32]>(),
+                proptest::collection::vec(any::<u8>(), 0..64),
+            )),
         )
             .prop_map(
-                |((size, etag, modified_ms), (seq, null), content_type, user, chunks, lock)| {
+                |(
+                    (size, etag, modified_ms),
+                    (seq, null),
+                    content_type,
+                    user,
+                    chunks,
+                    lock,
+                    inline,
+                )| {
                     ObjectRecord {
                         size,
                         etag,
@@ -236,12 +335,37 @@ mod tests {
                         } else {
                             Encryption::Coffer
                         },
+                        inline: inline.map(|(id, sealed)| InlineBody {
+                            id: ChunkId(id),
+                            sealed,
+                        }),
                     }
                 },
             )
     }
 
     proptest! {
+        #[test]
+        fn version_3_records_still_read(record in arb_record()) {
+            // Version 3 is version 4 without the trailing `inline` (`None`: one zero byte).
+            let record = ObjectRecord { inline: None, ..record };
+            let mut bytes = encode(&record);
+            prop_assert_eq!(bytes.pop(), Some(0));
+            bytes[0] = 3;
+            prop_assert_eq!(decode::<ObjectRecord>(&bytes, "object").unwrap(), record.clone());
+            let (head, _) = decode_prefix::<ObjectHead>(&bytes, "object").unwrap();
+            prop_assert_eq!(head.version, record.version);
+            let mut bytes = encode(&VersionRecord::Object(record.clone()));
+            prop_assert_eq!(bytes.pop(), Some(0));
+            bytes[0] = 3;
+            prop_assert_eq!(
+                decode::<VersionRecord>(&bytes, "version").unwrap(),
+                VersionRecord::Object(record)
+            );
+            let (head, _) = decode_prefix::<VersionHead>(&bytes, "version").unwrap();
+            prop_assert!(matches!(head, VersionHead::Object(_)));
+        }
+
         #[test]
         fn object_record_round_trip(record in arb_record()) {
             let bytes = encode(&record);
@@ -263,7 +387,7 @@ mod tests {
             let truncated = &bytes[..bytes.len().saturating_sub(cut)];
             prop_assert!(decode::<ObjectRecord>(truncated, "object").is_err());
             let mut other_version = bytes.clone();
-            for v in [0, 1, 2, 4] {
+            for v in [0, 1, 2, 3, 5] {
                 other_version[0] = v;
                 prop_assert!(decode::<ObjectRecord>(&other_version, "object").is_err());
             }
@@ -312,9 +436,10 @@ mod tests {
                 legal_hold: true,
             },
             encryption: Encryption::Customer { key_mac: [9; 32] },
+            inline: None,
         };
         let bytes = encode(&record);
-        assert_eq!(bytes[0], 3);
+        assert_eq!(bytes[0], 4);
         // Permissions and modes are variant indexes, not names.
         for name in [&b"Full"[..], b"FULL", b"GOVERN", b"Govern", b"ON"] {
             assert!(!bytes.windows(name.len()).any(|w| w == name), "{name:?}");

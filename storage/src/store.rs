@@ -24,6 +24,11 @@ pub const DEFAULT_CHUNK_SIZE: usize = 4 << 20;
 pub const MIN_CHUNK_SIZE: usize = 64 << 10;
 /// Largest allowed chunk size: 64 MiB.
 pub const MAX_CHUNK_SIZE: usize = 64 << 20;
+/// Default largest body kept inline in its object record: 16 KiB (see `ingest.rs`).
+pub const DEFAULT_INLINE_MAX: usize = 16 << 10;
+/// Largest allowed inline limit: 64 KiB. Every index page holding a record is rewritten
+/// when a neighbour changes, so records stay small.
+pub const MAX_INLINE: usize = 64 << 10;
 /// Longest object key, in bytes (as S3).
 pub const MAX_KEY_LEN: usize = 1024;
 /// Largest bucket setting document, in bytes: 64 KiB. Above S3's own limits for every
@@ -76,6 +81,10 @@ pub struct StoreConfig {
     /// Chunk size in bytes, [`MIN_CHUNK_SIZE`]..=[`MAX_CHUNK_SIZE`]; usually
     /// [`DEFAULT_CHUNK_SIZE`].
     pub chunk_size: usize,
+    /// Bodies up to this many bytes are sealed into their object's index record instead
+    /// of a chunk file; 0 keeps every body in chunk files. At most [`MAX_INLINE`]; usually
+    /// [`DEFAULT_INLINE_MAX`].
+    pub inline_max: usize,
     /// Whether writes are fsynced.
     pub durability: Durability,
     /// Where the index lives.
@@ -103,6 +112,7 @@ pub(crate) struct Shared {
     releases: Mutex<Vec<Release>>,
     wake: mpsc::WeakSender<Request>,
     pub(crate) chunk_size: usize,
+    pub(crate) inline_max: usize,
     pub(crate) runtime: tokio::runtime::Handle,
     /// Set at shutdown, so background passes (`tidy.rs`) stop and let the index close.
     pub(crate) stopping: AtomicBool,
@@ -261,6 +271,11 @@ impl Store {
                 what: "chunk_size must be 64 KiB ..= 64 MiB",
             });
         }
+        if cfg.inline_max > MAX_INLINE {
+            return Err(Error::BadConfig {
+                what: "inline_max must be at most 64 KiB",
+            });
+        }
         let runtime = tokio::runtime::Handle::try_current().map_err(|e| Error::Io {
             action: "find the tokio runtime",
             source: std::io::Error::other(e),
@@ -268,6 +283,7 @@ impl Store {
         let StoreConfig {
             root,
             chunk_size,
+            inline_max,
             durability,
             index: location,
             master_key,
@@ -319,6 +335,7 @@ impl Store {
             releases: Mutex::new(Vec::new()),
             wake: tx.downgrade(),
             chunk_size,
+            inline_max,
             runtime,
             stopping: AtomicBool::new(false),
         });

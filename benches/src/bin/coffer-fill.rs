@@ -12,8 +12,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use clap::Parser;
 use coffer_storage::{
-    DEFAULT_CHUNK_SIZE, Durability, IndexLocation, MasterKey, ObjectMeta, Store, StoreConfig,
-    UnlockSecret,
+    DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_MAX, Durability, IndexLocation, MasterKey, ObjectMeta,
+    Store, StoreConfig, UnlockSecret,
 };
 
 #[derive(Parser)]
@@ -44,6 +44,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = Store::open(StoreConfig {
         root: args.data.clone(),
         chunk_size: DEFAULT_CHUNK_SIZE,
+        inline_max: DEFAULT_INLINE_MAX,
         durability: Durability::Relaxed,
         index: IndexLocation::File,
         master_key: key,

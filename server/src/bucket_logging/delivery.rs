@@ -413,7 +413,8 @@ mod tests {
     use coffer_audit::{AuditLog, Caller};
     use coffer_auth::RootSource;
     use coffer_storage::{
-        DEFAULT_CHUNK_SIZE, Durability, IndexLocation, ListParams, MasterKey, StoreConfig,
+        DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_MAX, Durability, IndexLocation, ListParams, MasterKey,
+        StoreConfig,
     };
 
     use super::*;
@@ -472,6 +473,7 @@ mod tests {
         let store = Store::open(StoreConfig {
             root: dir.path().to_path_buf(),
             chunk_size: DEFAULT_CHUNK_SIZE,
+            inline_max: DEFAULT_INLINE_MAX,
             durability: Durability::Relaxed,
             index: IndexLocation::Memory,
             master_key: MasterKey::generate().unwrap(),

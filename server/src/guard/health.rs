@@ -228,6 +228,7 @@ mod tests {
         let store = coffer_storage::Store::open(coffer_storage::StoreConfig {
             root: dir.path().join("data"),
             chunk_size: coffer_storage::DEFAULT_CHUNK_SIZE,
+            inline_max: coffer_storage::DEFAULT_INLINE_MAX,
             durability: coffer_storage::Durability::Relaxed,
             index: coffer_storage::IndexLocation::Memory,
             master_key: coffer_storage::MasterKey::generate().unwrap(),

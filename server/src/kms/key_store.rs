@@ -358,7 +358,9 @@ pub(crate) fn time_from_ms(ms: u64) -> SystemTime {
 
 #[cfg(test)]
 mod tests {
-    use coffer_storage::{DEFAULT_CHUNK_SIZE, Durability, IndexLocation, MasterKey, StoreConfig};
+    use coffer_storage::{
+        DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_MAX, Durability, IndexLocation, MasterKey, StoreConfig,
+    };
 
     use super::*;
 
@@ -370,6 +372,7 @@ mod tests {
         Store::open(StoreConfig {
             root: root.to_path_buf(),
             chunk_size: DEFAULT_CHUNK_SIZE,
+            inline_max: DEFAULT_INLINE_MAX,
             durability: Durability::Relaxed,
             index: IndexLocation::File,
             master_key: MasterKey::from_base64(master).unwrap(),

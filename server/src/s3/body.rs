@@ -106,6 +106,14 @@ macro_rules! expectations_of {
 }
 pub(crate) use expectations_of;
 
+/// What a body becomes: an object's whole body may be kept inline in its record when
+/// small; a multipart part never is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Destination {
+    Object,
+    Part,
+}
+
 /// A verified, staged body and the checksums to keep with it.
 pub(crate) struct Ingested {
     pub staged: StagedBody,
@@ -122,6 +130,7 @@ pub(crate) async fn ingest(
     body: Option<StreamingBlob>,
     exp: Expectations,
     key: Option<&coffer_storage::ExternalKey>,
+    destination: Destination,
 ) -> S3Result<Ingested> {
     let _slot = tokio::time::timeout(UPLOAD_SLOT_WAIT, coffer.uploads.acquire())
         .await
@@ -131,10 +140,11 @@ pub(crate) async fn ingest(
     let content_md5 = exp.content_md5.as_deref().map(decode_md5).transpose()?;
     let wanted = wanted_algorithms(&exp);
     let mut hasher = hasher_for(&wanted);
-    let mut writer = store
-        .object_writer_with(bucket, key)
-        .await
-        .map_err(storage_error)?;
+    let writer = match destination {
+        Destination::Object => store.object_writer_with(bucket, key).await,
+        Destination::Part => store.part_writer_with(bucket, key).await,
+    };
+    let mut writer = writer.map_err(storage_error)?;
 
     if let Some(mut body) = body {
         loop {

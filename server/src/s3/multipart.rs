@@ -9,7 +9,7 @@
 
 use super::Coffer;
 use super::acl::new_object_grants;
-use super::body::{Expectations, expectations_of, ingest};
+use super::body::{Destination, Expectations, expectations_of, ingest};
 use super::bucket_access::{caller, owner, resolve_bucket};
 use super::checksum;
 use super::conditional::Conditions;
@@ -181,7 +181,15 @@ pub(crate) async fn upload_part(
     sse_c::matches_upload(upload.encryption, customer.as_ref()).map_err(storage_error)?;
     let sealing =
         sealing::for_stored(coffer, upload.encryption, customer, &caller, KmsUse::Seal).await?;
-    let ingested = ingest(coffer, &bucket, input.body, expect, sealing.key.as_ref()).await?;
+    let ingested = ingest(
+        coffer,
+        &bucket,
+        input.body,
+        expect,
+        sealing.key.as_ref(),
+        Destination::Part,
+    )
+    .await?;
     if ingested.staged.size() > MAX_PART_SIZE {
         return Err(s3_error!(
             EntityTooLarge,
@@ -307,6 +315,7 @@ pub(crate) async fn upload_part_copy(
         Some(StreamingBlob::wrap(reader)),
         expect,
         sealing.key.as_ref(),
+        Destination::Part,
     )
     .await?;
     let part = coffer

@@ -2,7 +2,7 @@
 
 use super::Coffer;
 use super::acl::new_object_grants;
-use super::body::{expectations_of, ingest};
+use super::body::{Destination, expectations_of, ingest};
 use super::checksum::algorithm_of;
 use super::error_map::storage_error;
 use super::object_headers::{RequestHeaders, checksum_fields, meta_from_request};
@@ -72,7 +72,15 @@ pub(crate) async fn put_object(
     let algorithm = algorithm_of(input.checksum_algorithm.as_ref())?;
     let expect = expectations_of!(input, algorithm, trailers, &uri);
 
-    let ingested = ingest(coffer, &bucket, input.body, expect, sealing.key.as_ref()).await?;
+    let ingested = ingest(
+        coffer,
+        &bucket,
+        input.body,
+        expect,
+        sealing.key.as_ref(),
+        Destination::Object,
+    )
+    .await?;
     let meta = coffer_storage::ObjectMeta {
         checksums: ingested.checksums,
         grants,

@@ -585,6 +585,7 @@ mod versions {
             chunks,
             lock: crate::version::ObjectLock::default(),
             encryption: crate::keys::encryption::Encryption::Coffer,
+            inline: None,
         }
     }
 

@@ -449,6 +449,7 @@ impl Batch {
             chunks,
             lock: upload.lock,
             encryption: upload.encryption,
+            inline: None,
         };
         // The object's references go in before the parts' come out: shared chunks never
         // reach zero, and parts left out of the completion are released.

@@ -578,6 +578,7 @@ impl Batch {
             size: src.size,
             etag: src.etag,
             chunks: src.chunks,
+            inline: src.inline,
             // The chunks are keyed as the source's are.
             encryption: src.encryption,
             ..template

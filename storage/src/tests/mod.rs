@@ -9,6 +9,7 @@ mod at_rest;
 mod backup;
 mod faults;
 mod fsck;
+mod inline;
 mod listing;
 mod object_acl;
 mod objects;
@@ -49,6 +50,8 @@ pub(crate) fn config(
     StoreConfig {
         root: root.to_path_buf(),
         chunk_size: CHUNK,
+        // These tests look at chunk files; `tests/inline.rs` turns inlining on.
+        inline_max: 0,
         durability,
         index,
         master_key: MasterKey::from_base64(&key.to_base64()).unwrap(),

@@ -115,7 +115,7 @@ async fn multipart_upload_carries_grants_to_its_object() {
         .create_upload(&bucket, "big", meta, None, None, ObjectLock::default())
         .await
         .unwrap();
-    let mut writer = store.object_writer(&bucket).await.unwrap();
+    let mut writer = store.part_writer_with(&bucket, None).await.unwrap();
     writer.write(Bytes::from_static(b"part")).await.unwrap();
     let staged = writer.finish().await.unwrap();
     let part = store

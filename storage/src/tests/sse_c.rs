@@ -149,7 +149,7 @@ async fn multipart_parts_need_the_upload_key() {
     assert!(upload.encryption.is_customer());
     for (customer, want) in [(None, "required"), (Some(key(2)), "mismatch")] {
         let mut writer = store
-            .object_writer_with(&bucket, customer.as_ref())
+            .part_writer_with(&bucket, customer.as_ref())
             .await
             .unwrap();
         writer.write(Bytes::from_static(b"part")).await.unwrap();
@@ -164,7 +164,7 @@ async fn multipart_parts_need_the_upload_key() {
         }
     }
     let mut writer = store
-        .object_writer_with(&bucket, Some(&key(1)))
+        .part_writer_with(&bucket, Some(&key(1)))
         .await
         .unwrap();
     writer.write(Bytes::from_static(b"part one")).await.unwrap();
@@ -356,7 +356,7 @@ async fn kms_keys_round_trip_and_never_share_chunks() {
         .unwrap();
     assert_eq!(upload.encryption.kms_key_id(), Some([1; 16]));
     let mut writer = store
-        .object_writer_with(&bucket, Some(&kms(1, 1, 9)))
+        .part_writer_with(&bucket, Some(&kms(1, 1, 9)))
         .await
         .unwrap();
     writer.write(Bytes::from_static(b"part")).await.unwrap();
