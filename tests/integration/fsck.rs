@@ -36,12 +36,13 @@ async fn fsck_finds_corrupt_missing_and_orphaned_chunks_and_repairs() {
     let s3 = server.client();
     create_bucket(&s3, "clinic").await;
 
-    // Each victim's chunk files are the ones its PUT added.
+    // Each victim's chunk files are the ones its PUT added (above 16 KiB: smaller bodies
+    // live in the index).
     let before = chunk_files(&env);
-    put(&s3, "clinic", "to-corrupt", &random_bytes(1000)).await;
+    put(&s3, "clinic", "to-corrupt", &random_bytes(20_000)).await;
     let corrupt = new_files(&env, &before);
     let before = chunk_files(&env);
-    put(&s3, "clinic", "to-delete", &random_bytes(1000)).await;
+    put(&s3, "clinic", "to-delete", &random_bytes(20_000)).await;
     let delete = new_files(&env, &before);
     assert_eq!((corrupt.len(), delete.len()), (1, 1));
 
