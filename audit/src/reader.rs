@@ -442,7 +442,7 @@ mod from_tests {
 
     /// `n` records in segments of about `segment_bytes`.
     fn write(dir: &Path, n: u64, segment_bytes: u64) {
-        let mut log = AuditLog::open_with(dir, &KEY, segment_bytes).unwrap();
+        let mut log = AuditLog::open_with(dir, &KEY, segment_bytes, true).unwrap();
         for i in 1..=n {
             assert_eq!(log.append(&record(i)).unwrap(), i);
         }

@@ -375,7 +375,7 @@ fn checkpoints_older_than_the_trail_are_refused_and_the_boundary_one_is_checked(
 #[test]
 fn segments_rolled_by_size_expire_too() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = AuditLog::open_with(dir.path(), &KEY, 300).unwrap();
+    let mut log = AuditLog::open_with(dir.path(), &KEY, 300, true).unwrap();
     for t in 0..30 {
         log.append(&record(t * 10)).unwrap();
     }

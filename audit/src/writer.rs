@@ -29,6 +29,10 @@ pub struct AuditLog {
     /// What it holds so far (its `end` is where the trail stands).
     pub(crate) current: Summary,
     segment_bytes: u64,
+    /// Whether new segments (and a trimmed tail) are fsynced before use. Off for a server
+    /// that does not wait for the disk anyway (relaxed durability, `--ephemeral`): two
+    /// fsyncs it would otherwise pay before its first request.
+    durable: bool,
     /// Closed segments this process read through or wrote, so expiry reads each at most
     /// once (a closed segment never changes).
     pub(crate) closed: BTreeMap<u64, Summary>,
@@ -57,14 +61,31 @@ impl AuditLog {
     /// `Error::Tampered` if the newest segment does not open under `key` (a wrong key, or
     /// damage: run [`crate::verify`]); I/O errors.
     pub fn open(dir: &Path, key: &[u8; 32]) -> Result<AuditLog> {
-        Self::open_with(dir, key, SEGMENT_BYTES)
+        Self::open_with(dir, key, SEGMENT_BYTES, true)
     }
 
-    pub(crate) fn open_with(dir: &Path, key: &[u8; 32], segment_bytes: u64) -> Result<AuditLog> {
+    /// [`AuditLog::open`] for a server whose writes are not durable on acknowledgement
+    /// anyway: a new segment's header and directory entry are not fsynced (records still
+    /// are, by [`AuditLog::sync`]). A crash may then lose the newest segment's header and
+    /// with it the records after it; the chain before it stays whole.
+    ///
+    /// # Errors
+    /// As [`AuditLog::open`].
+    pub fn open_relaxed(dir: &Path, key: &[u8; 32]) -> Result<AuditLog> {
+        Self::open_with(dir, key, SEGMENT_BYTES, false)
+    }
+
+    pub(crate) fn open_with(
+        dir: &Path,
+        key: &[u8; 32],
+        segment_bytes: u64,
+        durable: bool,
+    ) -> Result<AuditLog> {
         create_private_dir(dir)?;
         let key = AuditKey::new(key);
         let Some((segment, path)) = segments(dir)?.pop() else {
-            return Self::start(dir, key, 1, Header::GENESIS, segment_bytes, BTreeMap::new());
+            let (header, closed) = (Header::GENESIS, BTreeMap::new());
+            return Self::start(dir, key, 1, header, segment_bytes, closed, durable);
         };
         let summary = scan(&key, segment, &path, true)?;
         let mut file = OpenOptions::new()
@@ -82,12 +103,14 @@ impl AuditLog {
             // would read as damage in the middle of the trail.
             file.set_len(summary.len)
                 .map_err(Error::io("trim audit segment"))?;
-            file.sync_all().map_err(Error::io("trim audit segment"))?;
+            if durable {
+                file.sync_all().map_err(Error::io("trim audit segment"))?;
+            }
         }
         if summary.records > 0 {
             let closed = BTreeMap::from([(segment, summary)]);
             let next = next_segment(segment)?;
-            return Self::start(dir, key, next, summary.end, segment_bytes, closed);
+            return Self::start(dir, key, next, summary.end, segment_bytes, closed, durable);
         }
         file.seek(SeekFrom::End(0))
             .map_err(Error::io("seek audit segment"))?;
@@ -99,6 +122,7 @@ impl AuditLog {
             current: summary,
             segment_bytes,
             closed: BTreeMap::new(),
+            durable,
         })
     }
 
@@ -109,15 +133,17 @@ impl AuditLog {
         header: Header,
         segment_bytes: u64,
         closed: BTreeMap<u64, Summary>,
+        durable: bool,
     ) -> Result<AuditLog> {
         Ok(AuditLog {
             dir: dir.to_path_buf(),
             key,
-            file: create_segment(dir, segment, &header)?,
+            file: create_segment(dir, segment, &header, durable)?,
             segment,
             current: Summary::empty(header),
             segment_bytes,
             closed,
+            durable,
         })
     }
 
@@ -183,7 +209,7 @@ impl AuditLog {
         self.sync()?;
         let header = self.current.end;
         let next = next_segment(self.segment)?;
-        self.file = create_segment(&self.dir, next, &header)?;
+        self.file = create_segment(&self.dir, next, &header, self.durable)?;
         self.closed.insert(self.segment, self.current);
         self.segment = next;
         self.current = Summary::empty(header);
@@ -200,7 +226,7 @@ fn next_segment(segment: u64) -> Result<u64> {
 }
 
 /// Creates segment `number` with its header, durably (file and directory entry).
-fn create_segment(dir: &Path, number: u64, header: &Header) -> Result<File> {
+fn create_segment(dir: &Path, number: u64, header: &Header, durable: bool) -> Result<File> {
     let path = segment_path(dir, number);
     let mut file = OpenOptions::new()
         .create_new(true)
@@ -211,9 +237,11 @@ fn create_segment(dir: &Path, number: u64, header: &Header) -> Result<File> {
     set_private(&path)?;
     file.write_all(&header.encode())
         .map_err(Error::io("write audit segment header"))?;
-    file.sync_all()
-        .map_err(Error::io("sync audit segment header"))?;
-    sync_dir(dir)?;
+    if durable {
+        file.sync_all()
+            .map_err(Error::io("sync audit segment header"))?;
+        sync_dir(dir)?;
+    }
     Ok(file)
 }
 

@@ -162,7 +162,11 @@ impl AuditTrail {
         });
         let opening = Arc::clone(&source);
         let log = tokio::task::spawn_blocking(move || {
-            let mut log = AuditLog::open(&opening.dir, &opening.key)?;
+            let mut log = if wait_for_disk {
+                AuditLog::open(&opening.dir, &opening.key)?
+            } else {
+                AuditLog::open_relaxed(&opening.dir, &opening.key)?
+            };
             expire(&mut log, retention);
             Ok::<_, coffer_audit::Error>(log)
         })
