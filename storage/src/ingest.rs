@@ -25,10 +25,11 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use md5::{Digest as _, Md5};
 use tokio::task::JoinHandle;
 
+use crate::chunks::buffers::Buffer;
 use crate::chunks::chunk_id::ChunkId;
 use crate::chunks::seal;
 use crate::error::{Error, Result};
@@ -57,7 +58,8 @@ pub struct ObjectWriter {
     chunk_size: usize,
     /// Bodies up to this size go inline (0: never).
     inline_max: usize,
-    pending: BytesMut,
+    /// The chunk being filled (from the store's buffer pool).
+    pending: Option<Buffer>,
     len: u64,
     in_flight: VecDeque<JoinHandle<Result<ChunkRef>>>,
     chunks: Vec<ChunkRef>,
@@ -116,7 +118,7 @@ impl ObjectWriter {
             keys,
             encryption,
             chunk_size,
-            pending: BytesMut::new(),
+            pending: None,
             len: 0,
             in_flight: VecDeque::with_capacity(CHUNKS_IN_FLIGHT),
             chunks: Vec::new(),
@@ -136,20 +138,21 @@ impl ObjectWriter {
         }
         self.len += data.len() as u64;
         while !data.is_empty() {
-            if self.pending.is_empty() && data.len() >= self.chunk_size {
+            if self.pending.is_none() && data.len() >= self.chunk_size {
                 // A whole chunk in hand: no copy.
                 let chunk = data.split_to(self.chunk_size);
                 self.submit(chunk).await?;
                 continue;
             }
-            if self.pending.capacity() == 0 {
-                self.pending.reserve(self.chunk_size);
-            }
-            let take = (self.chunk_size - self.pending.len()).min(data.len());
-            self.pending.extend_from_slice(&data.split_to(take));
-            if self.pending.len() == self.chunk_size {
-                let chunk = std::mem::take(&mut self.pending).freeze();
-                self.submit(chunk).await?;
+            let pending = self
+                .pending
+                .get_or_insert_with(|| self.shared.buffers.take());
+            let take = (self.chunk_size - pending.len()).min(data.len());
+            pending.extend_from_slice(&data.split_to(take));
+            if pending.len() == self.chunk_size
+                && let Some(full) = self.pending.take()
+            {
+                self.submit(full.freeze()).await?;
             }
         }
         Ok(())
@@ -171,16 +174,13 @@ impl ObjectWriter {
     /// # Errors
     /// `Error::Io` if a chunk file cannot be written.
     pub async fn finish(mut self) -> Result<StagedBody> {
-        if self.in_flight.is_empty()
-            && self.chunks.is_empty()
-            && !self.pending.is_empty()
-            && self.pending.len() <= self.inline_max
-        {
-            return self.finish_inline().await;
-        }
-        if !self.pending.is_empty() {
-            let chunk = std::mem::take(&mut self.pending).freeze();
-            self.submit(chunk).await?;
+        let pending = self.pending.take().filter(|p| !p.is_empty());
+        if let Some(body) = pending {
+            if self.in_flight.is_empty() && self.chunks.is_empty() && body.len() <= self.inline_max
+            {
+                return self.finish_inline(body.freeze()).await;
+            }
+            self.submit(body.freeze()).await?;
         }
         while let Some(task) = self.in_flight.pop_front() {
             self.chunks.push(task.await.map_err(Error::join)??);
@@ -206,8 +206,7 @@ impl ObjectWriter {
     }
 
     /// The whole body is in `pending` and small: MD5, id and seal in one blocking task.
-    async fn finish_inline(mut self) -> Result<StagedBody> {
-        let body = std::mem::take(&mut self.pending).freeze();
+    async fn finish_inline(mut self, body: Bytes) -> Result<StagedBody> {
         let mut md5 = self.md5.take().await?;
         let keys = self.keys.clone();
         let (md5, inline) = tokio::task::spawn_blocking(move || {
@@ -265,7 +264,8 @@ fn store_chunk(
     if shared.chunks.exists(bucket, &id)? {
         shared.chunks.note_deduplicated();
     } else {
-        let sealed = seal::seal(keys, &id, chunk)?;
+        let mut sealed = shared.buffers.take();
+        seal::seal_into(keys, &id, chunk, &mut sealed)?;
         shared.chunks.put(bucket, &id, &sealed)?;
     }
     Ok(ChunkRef { id, len })

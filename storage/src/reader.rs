@@ -182,8 +182,9 @@ fn read_piece(
     piece: &Piece,
 ) -> Result<Bytes> {
     let id = piece.chunk.id;
-    let sealed = match shared.chunks.get(bucket, &id) {
-        Ok(sealed) => sealed,
+    let mut sealed = shared.buffers.take();
+    match shared.chunks.get_into(bucket, &id, &mut sealed) {
+        Ok(()) => {}
         // The object was deleted or replaced while we read it.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             tracing::debug!(chunk = ?id, "chunk gone while reading");
@@ -195,11 +196,14 @@ fn read_piece(
                 source,
             });
         }
-    };
+    }
     open_piece(keys, sealed, piece)
 }
 
-fn open_piece(keys: &BucketKeys, sealed: Vec<u8>, piece: &Piece) -> Result<Bytes> {
+fn open_piece<B>(keys: &BucketKeys, sealed: B, piece: &Piece) -> Result<Bytes>
+where
+    B: AsRef<[u8]> + AsMut<[u8]> + Send + 'static,
+{
     let plain = seal::open(keys, &piece.chunk.id, sealed)?;
     if plain.len() != piece.chunk.len as usize || piece.trim.end > plain.len() {
         return Err(Error::Corrupt {

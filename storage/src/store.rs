@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use tokio::sync::{mpsc, oneshot};
 use zeroize::Zeroizing;
 
+use crate::chunks::buffers::BufferPool;
 use crate::chunks::chunk_store::ChunkStore;
+use crate::chunks::seal::SEAL_OVERHEAD;
 use crate::durable::create_dir_private;
 use crate::error::{Error, Result};
 use crate::index::Index;
@@ -113,6 +115,8 @@ pub(crate) struct Shared {
     wake: mpsc::WeakSender<Request>,
     pub(crate) chunk_size: usize,
     pub(crate) inline_max: usize,
+    /// Chunk-sized buffers for uploads and downloads (see `chunks/buffers.rs`).
+    pub(crate) buffers: Arc<BufferPool>,
     pub(crate) runtime: tokio::runtime::Handle,
     /// Set at shutdown, so background passes (`tidy.rs`) stop and let the index close.
     pub(crate) stopping: AtomicBool,
@@ -336,6 +340,7 @@ impl Store {
             wake: tx.downgrade(),
             chunk_size,
             inline_max,
+            buffers: BufferPool::new(chunk_size + SEAL_OVERHEAD),
             runtime,
             stopping: AtomicBool::new(false),
         });

@@ -158,8 +158,26 @@ impl ChunkStore {
 
     /// Reads a sealed chunk.
     pub(crate) fn get(&self, bucket: &BucketId, id: &ChunkId) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.get_into(bucket, id, &mut out)?;
+        Ok(out)
+    }
+
+    /// Reads a sealed chunk into `out` (cleared first), so that a reused buffer holds it.
+    pub(crate) fn get_into(
+        &self,
+        bucket: &BucketId,
+        id: &ChunkId,
+        out: &mut Vec<u8>,
+    ) -> std::io::Result<()> {
+        use std::io::Read as _;
         self.faults.check(Site::Read)?;
-        fs::read(self.path(bucket, id))
+        out.clear();
+        let mut file = fs::File::open(self.path(bucket, id))?;
+        let len = file.metadata()?.len();
+        out.try_reserve_exact(usize::try_from(len).unwrap_or(usize::MAX))?;
+        file.read_to_end(out)?;
+        Ok(())
     }
 
     /// Removes a chunk file; a missing one is not an error.

@@ -1,7 +1,9 @@
 //! Sealed chunks: their keyed ids ([`chunk_id`]), their sealing ([`seal`]) and the
-//! content-addressed tree of chunk files ([`chunk_store`]), and the fault-injecting layer
-//! under it ([`faults`]).
+//! content-addressed tree of chunk files ([`chunk_store`]), the fault-injecting layer
+//! under it ([`faults`]), and the reused chunk-sized buffers they pass through
+//! ([`buffers`]).
 
+pub(crate) mod buffers;
 pub(crate) mod chunk_id;
 pub(crate) mod chunk_store;
 pub(crate) mod faults;

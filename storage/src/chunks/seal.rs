@@ -40,6 +40,22 @@ fn associated_data(id: &ChunkId) -> [u8; 33] {
 /// `Error::Corrupt` only for a plaintext beyond AES-GCM-SIV's 64 GiB limit.
 pub fn seal(keys: &BucketKeys, id: &ChunkId, plaintext: &[u8]) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD);
+    seal_into(keys, id, plaintext, &mut out)?;
+    Ok(out)
+}
+
+/// [`seal`] into `out` (cleared first), so that a reused buffer holds the sealed bytes.
+///
+/// # Errors
+/// As [`seal`].
+pub fn seal_into(
+    keys: &BucketKeys,
+    id: &ChunkId,
+    plaintext: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    out.clear();
+    out.reserve(plaintext.len() + SEAL_OVERHEAD);
     out.push(SEAL_VERSION);
     out.extend_from_slice(plaintext);
     let tag = keys
@@ -53,31 +69,36 @@ pub fn seal(keys: &BucketKeys, id: &ChunkId, plaintext: &[u8]) -> Result<Vec<u8>
             what: "oversized chunk",
         })?;
     out.extend_from_slice(&tag);
-    Ok(out)
+    Ok(())
 }
 
-/// Opens sealed bytes read from the file of chunk `id`, in place.
+/// Opens sealed bytes read from the file of chunk `id`, in place. The buffer (a `Vec`, or
+/// a pooled one) becomes the owner of the returned plaintext.
 ///
 /// # Errors
 /// `Error::Corrupt` if the bytes are not exactly what [`seal`] made for this id and key;
 /// altered bytes are never returned.
-pub fn open(keys: &BucketKeys, id: &ChunkId, mut sealed: Vec<u8>) -> Result<Bytes> {
+pub fn open<B>(keys: &BucketKeys, id: &ChunkId, mut sealed: B) -> Result<Bytes>
+where
+    B: AsRef<[u8]> + AsMut<[u8]> + Send + 'static,
+{
     let corrupt = || Error::Corrupt { what: "chunk" };
-    if sealed.len() < SEAL_OVERHEAD || sealed[0] != SEAL_VERSION {
+    let bytes = sealed.as_mut();
+    if bytes.len() < SEAL_OVERHEAD || bytes[0] != SEAL_VERSION {
         return Err(corrupt());
     }
-    let body_end = sealed.len() - TAG_LEN;
-    let tag = Tag::try_from(&sealed[body_end..]).map_err(|_| corrupt())?;
+    let body_end = bytes.len() - TAG_LEN;
+    let tag = Tag::try_from(&bytes[body_end..]).map_err(|_| corrupt())?;
     keys.seal
         .decrypt_inout_detached(
             &nonce_of(id),
             &associated_data(id),
-            sealed[1..body_end].as_mut().into(),
+            bytes[1..body_end].as_mut().into(),
             &tag,
         )
         .map_err(|_| corrupt())?;
     // Zero-copy: the plaintext is a view into the buffer it was decrypted in.
-    Ok(Bytes::from(sealed).slice(1..body_end))
+    Ok(Bytes::from_owner(sealed).slice(1..body_end))
 }
 
 #[cfg(test)]
