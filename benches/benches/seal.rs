@@ -1,5 +1,6 @@
 //! Hot paths of the upload and download pipelines on one 4 MiB chunk: keyed BLAKE3 (chunk
-//! id), AES-256-GCM-SIV seal and open. Budget (design.md): ~10 GB/s, ~4.5 GB/s, ~4.1 GB/s.
+//! id), AES-256-GCM-SIV seal and open, each beside the bare primitive on the same bytes
+//! (`primitive_*`), so a gap between them is ours and the rest is the machine's.
 
 // A bench is a tool run by hand: failing loudly on setup is right, and the criterion
 // macros generate undocumented items.
@@ -33,6 +34,19 @@ fn chunk_paths(c: &mut Criterion) {
             |sealed| open(black_box(&keys), black_box(&id), sealed),
             criterion::BatchSize::LargeInput,
         );
+    });
+    group.bench_function("primitive_blake3_keyed", |b| {
+        b.iter(|| blake3::keyed_hash(black_box(&[7; 32]), black_box(&plaintext)));
+    });
+    group.bench_function("primitive_aes256gcmsiv_in_place", |b| {
+        use aes_gcm_siv::aead::{AeadInOut as _, KeyInit as _};
+        let cipher = aes_gcm_siv::Aes256GcmSiv::new(&[7; 32].into());
+        let mut buffer = plaintext.clone();
+        b.iter(|| {
+            cipher
+                .encrypt_inout_detached(&[1; 12].into(), b"", buffer.as_mut_slice().into())
+                .expect("encrypt")
+        });
     });
     group.finish();
 }
