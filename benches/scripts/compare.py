@@ -57,6 +57,7 @@ CELLS = [
 ]
 LIST_KEYS = 10_000
 SERVERS = ["coffer durable", "coffer relaxed", "s3s-fs"]
+PARTS = ["startup", "memory", "throughput", "listing"]
 
 
 def free_port() -> int:
@@ -120,6 +121,9 @@ class Server:
             "COFFER_ROOT_SECRET_KEY": SECRET_KEY,
             "COFFER_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
         })
+        # Start on a quiet disk: the previous cell's dirty pages would otherwise be written
+        # back while this server creates its files, and the start would measure that.
+        os.sync()
         started = time.perf_counter()
         self.proc = subprocess.Popen(self.command(ephemeral), env=env,
                                      stdout=subprocess.DEVNULL,
@@ -190,7 +194,7 @@ def run(args):
         # Start-up and memory: fresh servers.
         # `coffer --ephemeral` (relaxed by nature) against s3s-fs on an empty directory.
         for kind in order:
-            if kind == "coffer durable":
+            if kind == "coffer durable" or not wanted(args, "startup"):
                 continue
             s = Server(kind, args, args.work)
             try:
@@ -199,7 +203,7 @@ def run(args):
                      took * 1e3)
             finally:
                 s.stop()
-        for kind in order:
+        for kind in order if wanted(args, "memory") else []:
             s = Server(kind, args, args.work)
             try:
                 s.start()
@@ -212,7 +216,7 @@ def run(args):
             finally:
                 s.stop()
         # Throughput cells.
-        for name, size, conc, count, quick in CELLS:
+        for name, size, conc, count, quick in CELLS if wanted(args, "throughput") else []:
             n = quick if args.quick else count
             for kind in order:
                 s = Server(kind, args, args.work)
@@ -233,7 +237,7 @@ def run(args):
                         note(metric, "ops/s", True, kind, value["ops_per_s"])
         # Listing.
         keys = 2000 if args.quick else LIST_KEYS
-        for kind in order:
+        for kind in order if wanted(args, "listing") else []:
             s = Server(kind, args, args.work)
             try:
                 s.start()
@@ -244,6 +248,10 @@ def run(args):
             note(f"ListObjectsV2 of {keys} keys", "ms", False, kind,
                  float("nan") if value is None else value["secs"] * 1e3)
     return results, units
+
+
+def wanted(args, part):
+    return not args.only or part in args.only
 
 
 def median(values):
@@ -284,6 +292,8 @@ def main():
     p.add_argument("--load", default="target/release/coffer-load")
     p.add_argument("--s3s-fs", default=shutil.which("s3s-fs") or "s3s-fs")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--only", action="append", choices=PARTS,
+                   help="run only this part (repeatable); default: all")
     p.add_argument("--quick", action="store_true", help="fewer objects per cell")
     p.add_argument("--rss-size", default="1g", help="object size of the RSS cell")
     p.add_argument("--work", default="target/compare",

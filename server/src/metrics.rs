@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use coffer_storage::ChunkStats;
+use coffer_storage::{ChunkStats, IndexStats};
 
 use crate::limits::METRICS_MAX_OPERATIONS;
 
@@ -170,7 +170,7 @@ impl Metrics {
 
     /// The metrics in Prometheus text format, with `ready` (1 or 0) as `coffer_ready` and
     /// the store's `chunks` once it is open.
-    pub(crate) fn render(&self, ready: bool, chunks: Option<ChunkStats>) -> String {
+    pub(crate) fn render(&self, ready: bool, store: Option<(ChunkStats, IndexStats)>) -> String {
         let mut out = String::with_capacity(4096);
         {
             let series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
@@ -196,8 +196,9 @@ impl Metrics {
         if let Some(audit) = self.audit.get() {
             render_audit(&mut out, audit);
         }
-        if let Some(chunks) = chunks {
+        if let Some((chunks, index)) = store {
             render_chunks(&mut out, chunks);
+            render_index(&mut out, index);
         }
         if let Some(scrub) = self.scrub.get() {
             render_scrub(&mut out, scrub);
@@ -368,6 +369,26 @@ fn render_chunks(out: &mut String, chunks: ChunkStats) {
     );
 }
 
+/// The index writer's group commit: the mean batch is requests / commits.
+fn render_index(out: &mut String, index: IndexStats) {
+    let counters = [
+        (
+            "coffer_index_commits_total",
+            "Index write transactions since start (each commits a batch of requests: group commit).",
+            index.commits,
+        ),
+        (
+            "coffer_index_commit_requests_total",
+            "Requests those transactions carried. Mean batch size: this / coffer_index_commits_total.",
+            index.requests,
+        ),
+    ];
+    for (name, help, value) in counters {
+        family(out, name, "counter", help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+}
+
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
@@ -441,7 +462,7 @@ mod tests {
         let m = Metrics::default();
         m.observe(seen("ListBuckets", 200, 20));
         m.watch_audit(std::sync::Arc::new(AuditGauge::default()));
-        let text = m.render(true, Some(ChunkStats::default()));
+        let text = m.render(true, Some((ChunkStats::default(), IndexStats::default())));
         assert!(text.contains("coffer_chunk_writes_total{result=\"deduplicated\"} 0\n"));
         for line in text.lines() {
             let sample = line

@@ -87,8 +87,10 @@ async fn answer(
         );
     }
     let ready = readiness.check().await.is_ok();
-    let chunks = readiness.store().map(coffer_storage::Store::chunk_stats);
-    let mut resp = plain(StatusCode::OK, metrics.render(ready, chunks), is_head);
+    let store = readiness
+        .store()
+        .map(|s| (s.chunk_stats(), s.index_stats()));
+    let mut resp = plain(StatusCode::OK, metrics.render(ready, store), is_head);
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static(TEXT_FORMAT),

@@ -95,8 +95,9 @@ pub use reader::ObjectReader;
 pub use rotation::{Rotation, rotate_master_key, rotate_sealed};
 pub use scrub::{ScrubProgress, ScrubReport};
 pub use store::{
-    DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_MAX, Durability, IndexLocation, MAX_BUCKET_SETTING_LEN,
-    MAX_CHUNK_SIZE, MAX_INLINE, MAX_KEY_LEN, MIN_CHUNK_SIZE, Store, StoreConfig,
+    DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_MAX, Durability, IndexLocation, IndexStats,
+    MAX_BUCKET_SETTING_LEN, MAX_CHUNK_SIZE, MAX_INLINE, MAX_KEY_LEN, MIN_CHUNK_SIZE, Store,
+    StoreConfig,
 };
 pub use version::{
     DefaultRetention, DeleteOutcome, LockMode, NULL_VERSION, ObjectLock, ObjectLockConfig,

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use tokio::sync::{mpsc, oneshot};
@@ -66,6 +66,31 @@ async fn tick(writer: mpsc::WeakSender<Request>) {
     }
 }
 
+/// A reading of the index writer's counters (see [`Store::index_stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IndexStats {
+    /// Write transactions run since the store opened (a failed batch retried one request
+    /// at a time counts once).
+    pub commits: u64,
+    /// Requests those transactions carried.
+    pub requests: u64,
+}
+
+/// The writer thread's tallies behind [`IndexStats`].
+#[derive(Debug, Default)]
+pub(crate) struct CommitCounts {
+    commits: AtomicU64,
+    requests: AtomicU64,
+}
+
+impl CommitCounts {
+    /// One transaction carrying `requests`.
+    pub(crate) fn note(&self, requests: usize) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.requests.fetch_add(requests as u64, Ordering::Relaxed);
+    }
+}
+
 /// Where the index lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IndexLocation {
@@ -95,6 +120,22 @@ pub struct StoreConfig {
     pub master_key: MasterKey,
 }
 
+impl StoreConfig {
+    fn check(&self) -> Result<()> {
+        if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&self.chunk_size) {
+            return Err(Error::BadConfig {
+                what: "chunk_size must be 64 KiB ..= 64 MiB",
+            });
+        }
+        if self.inline_max > MAX_INLINE {
+            return Err(Error::BadConfig {
+                what: "inline_max must be at most 64 KiB",
+            });
+        }
+        Ok(())
+    }
+}
+
 /// State shared by the store, its writer thread, object writers and readers.
 pub(crate) struct Shared {
     /// `None` once shut down.
@@ -115,6 +156,8 @@ pub(crate) struct Shared {
     wake: mpsc::WeakSender<Request>,
     pub(crate) chunk_size: usize,
     pub(crate) inline_max: usize,
+    /// How many requests each index commit carried (group commit), for metrics.
+    pub(crate) commits: CommitCounts,
     /// Chunk-sized buffers for uploads and downloads (see `chunks/buffers.rs`).
     pub(crate) buffers: Arc<BufferPool>,
     pub(crate) runtime: tokio::runtime::Handle,
@@ -270,16 +313,7 @@ impl Store {
     }
 
     async fn open_with(cfg: StoreConfig, sweep: bool) -> Result<Store> {
-        if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&cfg.chunk_size) {
-            return Err(Error::BadConfig {
-                what: "chunk_size must be 64 KiB ..= 64 MiB",
-            });
-        }
-        if cfg.inline_max > MAX_INLINE {
-            return Err(Error::BadConfig {
-                what: "inline_max must be at most 64 KiB",
-            });
-        }
+        cfg.check()?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|e| Error::Io {
             action: "find the tokio runtime",
             source: std::io::Error::other(e),
@@ -340,6 +374,7 @@ impl Store {
             wake: tx.downgrade(),
             chunk_size,
             inline_max,
+            commits: CommitCounts::default(),
             buffers: BufferPool::new(chunk_size + SEAL_OVERHEAD),
             runtime,
             stopping: AtomicBool::new(false),
@@ -431,6 +466,16 @@ impl Store {
     /// counted once by the tidying pass after open: reading it costs nothing.
     pub fn chunk_stats(&self) -> crate::ChunkStats {
         self.inner.shared.chunks.stats()
+    }
+
+    /// How the index writer's group commit batches requests: commits since open, and the
+    /// requests they carried (their ratio is the mean batch size).
+    pub fn index_stats(&self) -> IndexStats {
+        let c = &self.inner.shared.commits;
+        IndexStats {
+            commits: c.commits.load(Ordering::Relaxed),
+            requests: c.requests.load(Ordering::Relaxed),
+        }
     }
 
     /// Sends an operation to the writer thread and waits for its commit.

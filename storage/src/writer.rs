@@ -279,6 +279,7 @@ fn run(shared: &Shared, index: &Index, mut rx: mpsc::Receiver<Request>) {
 }
 
 fn execute(shared: &Shared, index: &Index, pending: &mut [Pending], force_durable: bool) {
+    shared.commits.note(pending.len());
     match run_batch(index, pending, force_durable) {
         Ok(effects) => after_commit(shared, &effects, pending),
         Err(e) if pending.len() == 1 => pending[0].outcome = Some(Err(e)),

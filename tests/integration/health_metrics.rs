@@ -205,6 +205,10 @@ async fn metrics_count_requests_bytes_and_latency_by_operation() {
         count("coffer_chunk_writes_total{result=\"deduplicated\"}"),
         1
     );
+    // Group commit: every commit carried at least one request (bucket, two objects).
+    let commits = count("coffer_index_commits_total");
+    let carried = count("coffer_index_commit_requests_total");
+    assert!(commits >= 1 && carried >= commits && carried >= 3, "{text}");
     // Probes and scrapes are not requests.
     probe(server.addr, "GET", "/health/ready").await;
     let again = scrape(&server).await;
