@@ -70,6 +70,28 @@ pub(crate) enum DurabilityArg {
     Relaxed,
 }
 
+/// `--print-env`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum PrintEnv {
+    /// `NAME=value` lines, each printed as soon as it is known (shells `export` them).
+    Lines,
+    /// One JSON object of the same names and values on one line, printed once the server
+    /// is ready (harnesses parse it instead of scraping lines).
+    Json,
+}
+
+/// `--exit-with-parent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ExitWithParent {
+    /// On with --ephemeral when stdin is a pipe or socket (started by a program), off
+    /// otherwise.
+    Auto,
+    /// Always watch stdin and the parent process.
+    On,
+    /// Never: run until SIGTERM or ctrl-c.
+    Off,
+}
+
 /// `--log-format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum LogFormat {
@@ -195,6 +217,41 @@ pub(crate) struct ServeArgs {
     /// their own buckets and reach others' only through bucket policies.
     #[arg(long, env = "COFFER_USERS", value_name = "N", default_value_t = 0)]
     pub(crate) users: usize,
+
+    /// Create this bucket at start if it is missing (owned by root), so tests find their
+    /// fixtures ready. Repeatable, or comma-separated in COFFER_BUCKETS. A bucket that
+    /// already exists is left as it is.
+    #[arg(
+        long = "bucket",
+        env = "COFFER_BUCKETS",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    pub(crate) buckets: Vec<String>,
+
+    /// How the endpoint, region and generated credentials are printed on stdout: `lines`
+    /// (NAME=value, for shells) or `json` (one object on one line once ready, for test
+    /// harnesses).
+    #[arg(
+        long,
+        env = "COFFER_PRINT_ENV",
+        value_name = "FORMAT",
+        value_enum,
+        default_value_t = PrintEnv::Lines
+    )]
+    pub(crate) print_env: PrintEnv,
+
+    /// Stop when whatever started the server goes away: its stdin (a pipe) reaches end of
+    /// file, or its parent process exits. So a test run that dies, or a wrapper (a
+    /// coproc, `cargo run`) that is killed, leaves no server behind.
+    #[arg(
+        long,
+        env = "COFFER_EXIT_WITH_PARENT",
+        value_name = "WHEN",
+        value_enum,
+        default_value_t = ExitWithParent::Auto
+    )]
+    pub(crate) exit_with_parent: ExitWithParent,
 
     /// Address to listen on [default: 127.0.0.1:9000; with --ephemeral 127.0.0.1:0].
     /// Plain HTTP is served only on loopback unless --insecure-http is given.
@@ -507,6 +564,12 @@ pub(crate) struct Config {
     pub(crate) limits: Limits,
     /// Plain users to create at start (ephemeral mode).
     pub(crate) users: usize,
+    /// Buckets to create at start if missing.
+    pub(crate) buckets: Vec<String>,
+    /// How the endpoint lines are printed.
+    pub(crate) print_env: PrintEnv,
+    /// Whether the server stops when its parent or its stdin goes away.
+    pub(crate) exit_with_parent: bool,
     /// Where metrics and probes are served, if anywhere.
     pub(crate) metrics_listen: Option<SocketAddr>,
 }
@@ -547,6 +610,11 @@ pub(crate) enum ConfigError {
         "--listen {0} is not a loopback address, and plain HTTP is served only on loopback: add --tls-cert and --tls-key, or pass --insecure-http"
     )]
     PlainHttpBeyondLoopback(SocketAddr),
+    /// A `--bucket` that S3 would not accept as a bucket name.
+    #[error(
+        "--bucket {0:?} is not a valid bucket name: 3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit"
+    )]
+    BucketName(String),
     /// `--users` above its limit.
     #[error("--users must be at most {MAX_STARTUP_USERS}")]
     TooManyUsers,
@@ -646,6 +714,14 @@ fn audit_retention(text: &str) -> Result<Duration, ConfigError> {
         .ok_or_else(|| refuse("it is longer than 1000 years"))
 }
 
+/// `--bucket` names, each a valid S3 bucket name (as s3s routes them).
+fn startup_buckets(names: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    match names.iter().find(|n| !s3s::path::check_bucket_name(n)) {
+        Some(bad) => Err(ConfigError::BucketName(bad.clone())),
+        None => Ok(names),
+    }
+}
+
 /// `--users`, within its limit.
 fn startup_users(users: usize) -> Result<usize, ConfigError> {
     if users > MAX_STARTUP_USERS {
@@ -717,6 +793,7 @@ impl ConfigError {
             ConfigError::ChunkSize => "chunk_size",
             ConfigError::Region => "region",
             ConfigError::Domain { .. } => "domains",
+            ConfigError::BucketName(_) => "buckets",
             ConfigError::MaxConnections => "max_connections",
             ConfigError::MaxConnectionsPerAddress => "max_connections_per_address",
             ConfigError::MaxUploads => "max_uploads",
@@ -829,6 +906,13 @@ impl Config {
             bucket_log_interval: Duration::from_secs(args.bucket_log_interval),
             multipart_max_age: Duration::from_secs(args.multipart_max_age),
             users: startup_users(args.users)?,
+            buckets: startup_buckets(args.buckets)?,
+            print_env: args.print_env,
+            exit_with_parent: match args.exit_with_parent {
+                ExitWithParent::On => true,
+                ExitWithParent::Off => false,
+                ExitWithParent::Auto => args.ephemeral && crate::stop::stdin_is_pipe(),
+            },
             metrics_listen: args.metrics_listen,
             limits: Limits {
                 form_cap: args.post_form_max_size,

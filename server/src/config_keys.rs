@@ -80,6 +80,20 @@ pub(crate) const KEYS: &[Key] = &[
     key("data", "dir", "data", Kind::Path, "\"/var/lib/coffer\""),
     key("data", "ephemeral", "ephemeral", Kind::Switch, ""),
     key("data", "users", "users", Kind::Count, ""),
+    key(
+        "data",
+        "buckets",
+        "buckets",
+        Kind::Names,
+        "[\"photos\", \"scans\"]",
+    ),
+    key(
+        "data",
+        "exit_with_parent",
+        "exit_with_parent",
+        Kind::Choice,
+        "",
+    ),
     key("data", "durability", "durability", Kind::Choice, ""),
     key("data", "chunk_size", "chunk_size", Kind::Count, ""),
     key(
@@ -110,6 +124,7 @@ pub(crate) const KEYS: &[Key] = &[
         Kind::Address,
         "\"127.0.0.1:9000\"",
     ),
+    key("listen", "print_env", "print_env", Kind::Choice, ""),
     key("listen", "insecure_http", "insecure_http", Kind::Switch, ""),
     key(
         "listen",

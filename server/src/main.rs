@@ -9,6 +9,7 @@
 
 mod activity;
 mod admin_socket;
+mod announce;
 mod audit_cmd;
 mod audit_trail;
 mod audit_view;
@@ -36,6 +37,7 @@ mod s3;
 mod scrub_cmd;
 mod scrub_task;
 mod seal_gate;
+mod stop;
 mod telemetry;
 mod tls;
 mod unlock_at_start;
@@ -43,8 +45,6 @@ mod unlock_input;
 mod unlock_socket;
 mod users_cmd;
 
-use std::fmt::Write as _;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -56,6 +56,8 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use zeroize::Zeroizing;
 
+use announce::Announcer;
+pub(crate) use announce::print_flushed;
 use config::{Command, Config, MASTER_KEY_VAR, Mode};
 use guard::health::Readiness;
 use metrics::Metrics;
@@ -64,6 +66,7 @@ use unlock_at_start::AtStart;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    stop::note_parent();
     // Before logging starts, and before anything is opened: a bad config file stops here.
     let config_file::Parsed { cli, origin } = match config_file::parse() {
         Ok(parsed) => parsed,
@@ -163,6 +166,8 @@ async fn serve_ephemeral(cfg: &Config, dir: &std::path::Path, ops: &Ops) -> anyh
 /// listener if `--metrics-listen` asked for one (stopped when this is dropped).
 struct Ops {
     metrics: Arc<Metrics>,
+    /// What goes to stdout, in the `--print-env` format.
+    announce: Arc<Announcer>,
     readiness: Arc<Readiness>,
     /// The online scrub, started once the store is open.
     scrub: Arc<scrub_task::Scrub>,
@@ -175,6 +180,7 @@ impl Ops {
     /// `COFFER_METRICS_URL=…` on stdout once it listens.
     async fn start(cfg: &Config, root: &std::path::Path) -> anyhow::Result<Ops> {
         let metrics = Arc::new(Metrics::default());
+        let announce = Arc::new(Announcer::new(cfg.print_env));
         let readiness = Readiness::new(root.to_path_buf());
         let scrub = scrub_task::Scrub::new(cfg.scrub_every, cfg.scrub_bytes_per_sec);
         // Also with scheduled passes off: `coffer scrub` runs them on demand.
@@ -182,6 +188,7 @@ impl Ops {
         let Some(addr) = cfg.metrics_listen else {
             return Ok(Ops {
                 metrics,
+                announce,
                 readiness,
                 scrub,
                 listener: None,
@@ -193,10 +200,10 @@ impl Ops {
         let local = tcp
             .local_addr()
             .context("could not read the metrics listener's address")?;
-        print_flushed(&format!(
-            "COFFER_METRICS_URL=http://{}/metrics\n",
-            client_addr(local)
-        ))?;
+        announce.vars(vec![announce::var(
+            "COFFER_METRICS_URL",
+            format!("http://{}/metrics", client_addr(local)),
+        )])?;
         tracing::info!(listen = %local, "serving metrics and health probes");
         if !local.ip().to_canonical().is_loopback() {
             tracing::warn!(
@@ -211,6 +218,7 @@ impl Ops {
         ));
         Ok(Ops {
             metrics,
+            announce,
             readiness,
             scrub,
             listener: Some(listener),
@@ -241,7 +249,8 @@ async fn serve_open(
     root: &std::path::Path,
     ops: &Ops,
 ) -> anyhow::Result<()> {
-    let (guard, generated, trail) = build_guard(cfg, store, root, &ops.metrics).await?;
+    let (guard, generated, trail) =
+        build_guard(cfg, store, root, &ops.metrics, &ops.announce).await?;
     // `coffer backup` reaches a running durable server here; removed when serving ends.
     let _admin = match cfg.mode {
         config::Mode::Durable { .. } => {
@@ -255,8 +264,9 @@ async fn serve_open(
         // and a client that read the endpoint line must find the server ready.
         ops.readiness.opened(store);
         ops.scrub.start(store);
-        announce(local, tls.is_some(), &cfg.region)?;
-        announce_root(cfg, generated.as_ref())?;
+        announce_endpoint(&ops.announce, local, tls.is_some(), &cfg.region)?;
+        announce_root(cfg, &ops.announce, generated.as_ref())?;
+        ops.announce.ready()?;
         tracing::info!(listen = %local, tls = tls.is_some(), "serving");
         let gate = Gate::open_with(guard, Arc::clone(&ops.readiness));
         serve_gate(cfg, tcp, tls, gate, ops).await;
@@ -275,7 +285,8 @@ async fn serve_open(
 async fn serve_sealed(cfg: &Config, data: &std::path::Path, ops: &Ops) -> anyhow::Result<()> {
     let socket = unlock_socket::bind(data).await?;
     let (tcp, tls, local) = listen(cfg).await?;
-    announce(local, tls.is_some(), &cfg.region)?;
+    announce_endpoint(&ops.announce, local, tls.is_some(), &cfg.region)?;
+    ops.announce.ready()?;
     tracing::warn!(
         listen = %local,
         socket = %socket.path().display(),
@@ -286,13 +297,15 @@ async fn serve_sealed(cfg: &Config, data: &std::path::Path, ops: &Ops) -> anyhow
     let unlocking = {
         let (cfg, gate, data) = (cfg.clone(), gate.clone(), data.to_path_buf());
         let (metrics, readiness) = (Arc::clone(&ops.metrics), Arc::clone(&ops.readiness));
+        let announcer = Arc::clone(&ops.announce);
         let scrub = Arc::clone(&ops.scrub);
         tokio::spawn(async move {
             // The gate opens before `coffer unlock` hears "ok", so a client that starts
             // as soon as the unlock returns is served, not told the server is sealed.
             let store = socket
                 .serve_until(|secret| async {
-                    let (store, guard, trail) = try_unlock(&cfg, &data, secret, &metrics).await?;
+                    let (store, guard, trail) =
+                        try_unlock(&cfg, &data, secret, &metrics, &announcer).await?;
                     gate.open_audited(guard, trail.as_ref().map(|r| &r.trail))
                         .await;
                     readiness.opened(&store);
@@ -335,6 +348,7 @@ async fn try_unlock(
     data: &std::path::Path,
     secret: coffer_storage::UnlockSecret,
     metrics: &Arc<Metrics>,
+    announcer: &Announcer,
 ) -> Result<(Store, guard::Guard, Option<Recording>), String> {
     let dir = data.to_path_buf();
     let key = tokio::task::spawn_blocking(move || coffer_storage::unlock(&dir, secret))
@@ -344,9 +358,9 @@ async fn try_unlock(
     let store = open_store(cfg, data, key, true)
         .await
         .map_err(|e| format!("could not open the data directory: {e:#}"))?;
-    match build_guard(cfg, &store, data, metrics).await {
+    match build_guard(cfg, &store, data, metrics, announcer).await {
         Ok((guard, generated, trail)) => {
-            if let Err(e) = announce_root(cfg, generated.as_ref()) {
+            if let Err(e) = announce_root(cfg, announcer, generated.as_ref()) {
                 if let Some(recording) = trail {
                     recording.close().await;
                 }
@@ -385,11 +399,13 @@ async fn build_guard(
     store: &Store,
     root: &std::path::Path,
     metrics: &Arc<Metrics>,
+    announcer: &Announcer,
 ) -> anyhow::Result<(guard::Guard, Option<GeneratedRoot>, Option<Recording>)> {
     let (auth, generated) = Auth::open(store, root_source()?)
         .await
         .context("could not load the credentials")?;
-    create_startup_users(&auth, cfg.users).await?;
+    create_startup_users(&auth, cfg.users, announcer).await?;
+    create_startup_buckets(store, &cfg.buckets).await?;
     let trail = if cfg.audit {
         // Relaxed (and ephemeral) servers do not wait for the trail's fsync either: its
         // segments are flushed with the chunk tree's file system once a second.
@@ -497,7 +513,7 @@ async fn serve_gate(
     ops: &Ops,
 ) {
     let stop = async {
-        shutdown_signal().await;
+        stop::requested(cfg.exit_with_parent).await;
         ops.readiness.stopping();
     };
     listener::serve(tcp, tls, gate, cfg.limits, cfg.shutdown_grace, stop).await;
@@ -532,22 +548,34 @@ async fn open_store(
     .await?)
 }
 
-/// Prints the endpoint and region on stdout, flushed, once the listener is bound.
-fn announce(local: SocketAddr, https: bool, region: &str) -> anyhow::Result<()> {
-    print_flushed(&format!(
-        "AWS_ENDPOINT_URL={}://{}\nAWS_REGION={region}\n",
-        if https { "https" } else { "http" },
-        client_addr(local)
-    ))
+/// Announces the endpoint and region once the listener is bound.
+fn announce_endpoint(
+    announcer: &Announcer,
+    local: SocketAddr,
+    https: bool,
+    region: &str,
+) -> anyhow::Result<()> {
+    let scheme = if https { "https" } else { "http" };
+    announcer.vars(vec![
+        announce::var(
+            "AWS_ENDPOINT_URL",
+            format!("{scheme}://{}", client_addr(local)),
+        ),
+        announce::var("AWS_REGION", region),
+    ])
 }
 
 /// Prints a generated root credential on stdout, this once (with a note on stderr in
 /// durable mode). A secret the operator supplied is never echoed.
-fn announce_root(cfg: &Config, generated: Option<&GeneratedRoot>) -> anyhow::Result<()> {
+fn announce_root(
+    cfg: &Config,
+    announcer: &Announcer,
+    generated: Option<&GeneratedRoot>,
+) -> anyhow::Result<()> {
     let Some(root) = generated else {
         return Ok(());
     };
-    print_root(root)?;
+    announcer.vars(root_vars(root))?;
     if matches!(cfg.mode, Mode::Durable { .. }) {
         eprintln!(
             "coffer: generated a root credential for this data directory (printed above on stdout). \
@@ -558,23 +586,30 @@ fn announce_root(cfg: &Config, generated: Option<&GeneratedRoot>) -> anyhow::Res
 }
 
 /// A root credential on stdout, flushed, as `AWS_ACCESS_KEY_ID=…` and
-/// `AWS_SECRET_ACCESS_KEY=…` lines (what `coffer serve` and `coffer users reset-root` print).
+/// `AWS_SECRET_ACCESS_KEY=…` lines (what `coffer users reset-root` prints).
 fn print_root(root: &GeneratedRoot) -> anyhow::Result<()> {
-    let mut lines = Zeroizing::new(String::from("AWS_ACCESS_KEY_ID="));
-    lines.push_str(&root.access_key);
-    lines.push_str("\nAWS_SECRET_ACCESS_KEY=");
-    lines.push_str(root.secret.expose());
-    lines.push('\n');
-    print_flushed(&lines)
+    Announcer::new(config::PrintEnv::Lines).vars(root_vars(root))
+}
+
+/// A root credential as the variables clients read.
+fn root_vars(root: &GeneratedRoot) -> Vec<(String, Zeroizing<String>)> {
+    vec![
+        announce::var("AWS_ACCESS_KEY_ID", root.access_key.as_str()),
+        announce::var("AWS_SECRET_ACCESS_KEY", root.secret.expose()),
+    ]
 }
 
 /// Creates `count` plain users (`--users`), one access key each, and prints their
 /// credentials on stdout beside root's, before the endpoint line test harnesses wait for.
-async fn create_startup_users(auth: &Auth, count: usize) -> anyhow::Result<()> {
+async fn create_startup_users(
+    auth: &Auth,
+    count: usize,
+    announcer: &Announcer,
+) -> anyhow::Result<()> {
     if count == 0 {
         return Ok(());
     }
-    let mut lines = Zeroizing::new(format!("COFFER_ACCOUNT_ID={}\n", auth.account()));
+    let mut vars = vec![announce::var("COFFER_ACCOUNT_ID", auth.account())];
     for i in 1..=count {
         let name = format!("user{i}");
         auth.create_user(&name)
@@ -584,22 +619,35 @@ async fn create_startup_users(auth: &Auth, count: usize) -> anyhow::Result<()> {
             .create_access_key(&name)
             .await
             .with_context(|| format!("could not create a key for {name}"))?;
-        // Writing to a String cannot fail.
-        let _ = write!(
-            lines,
-            "COFFER_USER_{i}_NAME={name}\nCOFFER_USER_{i}_ACCESS_KEY_ID={}\nCOFFER_USER_{i}_SECRET_ACCESS_KEY={}\n",
-            key.info.access_key,
-            key.secret.expose()
-        );
+        vars.push(announce::var(
+            format!("COFFER_USER_{i}_NAME"),
+            name.as_str(),
+        ));
+        vars.push(announce::var(
+            format!("COFFER_USER_{i}_ACCESS_KEY_ID"),
+            key.info.access_key.as_str(),
+        ));
+        vars.push(announce::var(
+            format!("COFFER_USER_{i}_SECRET_ACCESS_KEY"),
+            key.secret.expose(),
+        ));
     }
-    print_flushed(&lines)
+    announcer.vars(vars)
 }
 
-fn print_flushed(text: &str) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .context("could not write the endpoint lines to stdout")
+/// Creates the `--bucket` buckets that are missing, owned by root, before the server is
+/// announced: a test finds its fixtures there. An existing bucket (a durable restart) is
+/// left as it is, whoever owns it.
+async fn create_startup_buckets(store: &Store, names: &[String]) -> anyhow::Result<()> {
+    for name in names {
+        match store.create_bucket(name, coffer_auth::ROOT_PRINCIPAL).await {
+            Ok(_) | Err(coffer_storage::Error::BucketAlreadyExists { .. }) => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("could not create the bucket {name:?}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The address a local client should use: a wildcard bind is reached through loopback.
@@ -612,33 +660,4 @@ fn client_addr(local: SocketAddr) -> SocketAddr {
         });
     }
     addr
-}
-
-/// Completes on SIGTERM or ctrl-c (SIGINT).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!(%error, "cannot listen for ctrl-c");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sig) => {
-                sig.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
-    tracing::info!("shutting down");
 }

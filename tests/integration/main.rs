@@ -59,6 +59,7 @@ mod sdk_clients;
 mod sse_c;
 mod sse_kms;
 mod storage;
+mod test_kit;
 mod tls;
 mod unlock;
 mod users;

@@ -302,7 +302,7 @@ pub enum Expect {
     },
 }
 
-fn spawn_line_reader(stdout: std::process::ChildStdout) -> Receiver<String> {
+pub fn spawn_line_reader(stdout: std::process::ChildStdout) -> Receiver<String> {
     let (tx, rx) = channel();
     std::thread::spawn(move || {
         // Keeps draining stdout for the server's whole life, so it never blocks on a full pipe.
