@@ -35,6 +35,16 @@ pub enum RootSource {
     StoredOrGenerated,
 }
 
+/// How strong an operator's root secret must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretStrength {
+    /// [`MIN_SECRET_LEN`] characters or more: always, except below.
+    Strong,
+    /// Any printable secret (`test`, as other local S3s accept): for a test suite's fixed
+    /// fixtures, on a server the caller has made sure listens on loopback only.
+    LoopbackTests,
+}
+
 impl RootSource {
     /// Builds the source from the values of [`ROOT_ACCESS_KEY_VAR`] and [`ROOT_SECRET_KEY_VAR`]
     /// (`None` or empty means unset).
@@ -46,6 +56,19 @@ impl RootSource {
     pub fn from_env_values(
         access_key: Option<String>,
         secret: Option<String>,
+    ) -> Result<RootSource, Error> {
+        Self::from_env_values_with(access_key, secret, SecretStrength::Strong)
+    }
+
+    /// [`RootSource::from_env_values`], with the secret held to `strength`.
+    ///
+    /// # Errors
+    ///
+    /// As [`RootSource::from_env_values`].
+    pub fn from_env_values_with(
+        access_key: Option<String>,
+        secret: Option<String>,
+        strength: SecretStrength,
     ) -> Result<RootSource, Error> {
         let access_key = access_key.filter(|v| !v.is_empty());
         let secret = secret.filter(|v| !v.is_empty()).map(Secret::new);
@@ -61,7 +84,12 @@ impl RootSource {
             }),
             (Some(access_key), Some(secret)) => {
                 check_access_key(&access_key, ROOT_ACCESS_KEY_VAR)?;
-                check_secret(&secret, ROOT_SECRET_KEY_VAR)?;
+                match strength {
+                    SecretStrength::Strong => check_secret(&secret, ROOT_SECRET_KEY_VAR)?,
+                    SecretStrength::LoopbackTests => {
+                        check_test_secret(&secret, ROOT_SECRET_KEY_VAR)?;
+                    }
+                }
                 Ok(RootSource::Provided { access_key, secret })
             }
         }
@@ -157,6 +185,23 @@ pub fn check_secret(secret: &Secret, var: &'static str) -> Result<(), Error> {
     }
 }
 
+/// [`check_secret`] without the minimum length, for [`SecretStrength::LoopbackTests`]: still
+/// printable ASCII without spaces, which signing clients need.
+fn check_test_secret(secret: &Secret, var: &'static str) -> Result<(), Error> {
+    let text = secret.expose();
+    let ok =
+        (1..=MAX_SECRET_LEN).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::WeakSecret {
+            var,
+            min: 1,
+            max: MAX_SECRET_LEN,
+        })
+    }
+}
+
 /// `len` characters drawn uniformly from `alphabet` (at most 256 symbols).
 pub(crate) fn random_chars(alphabet: &[u8], len: usize) -> Result<String, Error> {
     debug_assert!(!alphabet.is_empty() && alphabet.len() <= 256);
@@ -213,6 +258,29 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains(ROOT_SECRET_KEY_VAR), "{text}");
         assert!(!text.contains("password"));
+    }
+
+    #[test]
+    fn test_strength_takes_short_secrets_but_not_unusable_ones() {
+        let weak = || (Some("test".to_owned()), Some("test".to_owned()));
+        let (ak, sk) = weak();
+        assert!(matches!(
+            RootSource::from_env_values(ak, sk),
+            Err(Error::WeakSecret { .. })
+        ));
+        let (ak, sk) = weak();
+        assert!(matches!(
+            RootSource::from_env_values_with(ak, sk, SecretStrength::LoopbackTests),
+            Ok(RootSource::Provided { .. })
+        ));
+        for unusable in ["has space", "tab\there", "ä"] {
+            let err = RootSource::from_env_values_with(
+                Some("test".to_owned()),
+                Some(unusable.to_owned()),
+                SecretStrength::LoopbackTests,
+            );
+            assert!(matches!(err, Err(Error::WeakSecret { .. })), "{unusable}");
+        }
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub use directory::Identity;
 pub use error::Error;
 pub use keys::{
     GeneratedRoot, MAX_SECRET_LEN, MIN_SECRET_LEN, ROOT_ACCESS_KEY_VAR, ROOT_SECRET_KEY_VAR,
-    RootSource, check_access_key, check_secret,
+    RootSource, SecretStrength, check_access_key, check_secret,
 };
 pub use records::KeyStatus;
 pub use s3_actions::{BYPASS_GOVERNANCE, refused_operation, s3_action, s3_action_for, s3_resource};

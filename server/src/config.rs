@@ -218,6 +218,12 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "COFFER_USERS", value_name = "N", default_value_t = 0)]
     pub(crate) users: usize,
 
+    /// Accept any printable COFFER_ROOT_SECRET_KEY, however short (`test`, as other local
+    /// S3s take), for a test suite's fixed fixtures. Only with a loopback --listen: a weak
+    /// secret must never guard a reachable server.
+    #[arg(long, env = "COFFER_TEST_CREDENTIALS")]
+    pub(crate) test_credentials: bool,
+
     /// Create this bucket at start if it is missing (owned by root), so tests find their
     /// fixtures ready. Repeatable, or comma-separated in COFFER_BUCKETS. A bucket that
     /// already exists is left as it is.
@@ -562,16 +568,54 @@ pub(crate) struct Config {
     pub(crate) multipart_max_age: Duration,
     /// What clients may make the server spend.
     pub(crate) limits: Limits,
+    /// What a test harness asked for.
+    pub(crate) harness: Harness,
+    /// Where metrics and probes are served, if anywhere.
+    pub(crate) metrics_listen: Option<SocketAddr>,
+}
+
+/// What a test suite starting the server asks of it: fixtures, the ready line, its tie to
+/// the harness, weak fixed credentials.
+#[derive(Debug, Clone)]
+pub(crate) struct Harness {
     /// Plain users to create at start (ephemeral mode).
     pub(crate) users: usize,
     /// Buckets to create at start if missing.
     pub(crate) buckets: Vec<String>,
+    /// Whether a short root secret is accepted (loopback only).
+    pub(crate) test_credentials: bool,
     /// How the endpoint lines are printed.
     pub(crate) print_env: PrintEnv,
     /// Whether the server stops when its parent or its stdin goes away.
     pub(crate) exit_with_parent: bool,
-    /// Where metrics and probes are served, if anywhere.
-    pub(crate) metrics_listen: Option<SocketAddr>,
+}
+
+impl Harness {
+    /// From the flags of `args` it reads (the caller has moved others out of `args`).
+    fn from_args(
+        users: usize,
+        buckets: &[String],
+        test_credentials: bool,
+        print_env: PrintEnv,
+        exit_with_parent: ExitWithParent,
+        ephemeral: bool,
+        loopback: bool,
+    ) -> Result<Harness, ConfigError> {
+        if test_credentials && !loopback {
+            return Err(ConfigError::TestCredentialsBeyondLoopback);
+        }
+        Ok(Harness {
+            users: startup_users(users)?,
+            buckets: startup_buckets(buckets.to_vec())?,
+            test_credentials,
+            print_env,
+            exit_with_parent: match exit_with_parent {
+                ExitWithParent::On => true,
+                ExitWithParent::Off => false,
+                ExitWithParent::Auto => ephemeral && crate::stop::stdin_is_pipe(),
+            },
+        })
+    }
 }
 
 /// A configuration that cannot be served. Each message names the setting and the fix.
@@ -610,6 +654,11 @@ pub(crate) enum ConfigError {
         "--listen {0} is not a loopback address, and plain HTTP is served only on loopback: add --tls-cert and --tls-key, or pass --insecure-http"
     )]
     PlainHttpBeyondLoopback(SocketAddr),
+    /// `--test-credentials` on a listener beyond loopback.
+    #[error(
+        "--test-credentials accepts weak secrets, so it needs a loopback --listen (127.0.0.1 or [::1])"
+    )]
+    TestCredentialsBeyondLoopback,
     /// A `--bucket` that S3 would not accept as a bucket name.
     #[error(
         "--bucket {0:?} is not a valid bucket name: 3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit"
@@ -794,6 +843,7 @@ impl ConfigError {
             ConfigError::Region => "region",
             ConfigError::Domain { .. } => "domains",
             ConfigError::BucketName(_) => "buckets",
+            ConfigError::TestCredentialsBeyondLoopback => "test_credentials",
             ConfigError::MaxConnections => "max_connections",
             ConfigError::MaxConnectionsPerAddress => "max_connections_per_address",
             ConfigError::MaxUploads => "max_uploads",
@@ -855,13 +905,22 @@ impl Config {
         let listen = args
             .listen
             .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, default_port)));
+        let loopback = listen.ip().to_canonical().is_loopback();
+        let harness = Harness::from_args(
+            args.users,
+            &args.buckets,
+            args.test_credentials,
+            args.print_env,
+            args.exit_with_parent,
+            args.ephemeral,
+            loopback,
+        )?;
         // P7: plain HTTP only on loopback, unless explicitly allowed.
         let tls = match (args.tls_cert, args.tls_key) {
             (Some(cert), Some(key)) => Some(crate::tls::TlsFiles { cert, key }),
             // check_relations refused one without the other.
             _ => None,
         };
-        let loopback = listen.ip().to_canonical().is_loopback();
         if !loopback && tls.is_none() && !args.insecure_http {
             return Err(ConfigError::PlainHttpBeyondLoopback(listen));
         }
@@ -905,14 +964,7 @@ impl Config {
             audit_retention: audit_retention(&args.audit_retention)?,
             bucket_log_interval: Duration::from_secs(args.bucket_log_interval),
             multipart_max_age: Duration::from_secs(args.multipart_max_age),
-            users: startup_users(args.users)?,
-            buckets: startup_buckets(args.buckets)?,
-            print_env: args.print_env,
-            exit_with_parent: match args.exit_with_parent {
-                ExitWithParent::On => true,
-                ExitWithParent::Off => false,
-                ExitWithParent::Auto => args.ephemeral && crate::stop::stdin_is_pipe(),
-            },
+            harness,
             metrics_listen: args.metrics_listen,
             limits: Limits {
                 form_cap: args.post_form_max_size,

@@ -89,6 +89,13 @@ pub(crate) const KEYS: &[Key] = &[
     ),
     key(
         "data",
+        "test_credentials",
+        "test_credentials",
+        Kind::Switch,
+        "",
+    ),
+    key(
+        "data",
         "exit_with_parent",
         "exit_with_parent",
         Kind::Choice,

@@ -119,7 +119,12 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         );
     }
     // Checked now, so a bad credential stops the start rather than a later unlock.
-    root_source()?;
+    root_source(&cfg)?;
+    if cfg.harness.test_credentials {
+        tracing::warn!(
+            "--test-credentials: the root secret may be weak; for a test suite on loopback, never for real data"
+        );
+    }
     match &cfg.mode {
         Mode::Ephemeral => {
             let dir = ephemeral::create_dir()
@@ -180,7 +185,7 @@ impl Ops {
     /// `COFFER_METRICS_URL=…` on stdout once it listens.
     async fn start(cfg: &Config, root: &std::path::Path) -> anyhow::Result<Ops> {
         let metrics = Arc::new(Metrics::default());
-        let announce = Arc::new(Announcer::new(cfg.print_env));
+        let announce = Arc::new(Announcer::new(cfg.harness.print_env));
         let readiness = Readiness::new(root.to_path_buf());
         let scrub = scrub_task::Scrub::new(cfg.scrub_every, cfg.scrub_bytes_per_sec);
         // Also with scheduled passes off: `coffer scrub` runs them on demand.
@@ -235,10 +240,16 @@ impl Drop for Ops {
 }
 
 /// The root credential's source, from the environment.
-fn root_source() -> anyhow::Result<RootSource> {
-    Ok(RootSource::from_env_values(
+fn root_source(cfg: &Config) -> anyhow::Result<RootSource> {
+    let strength = if cfg.harness.test_credentials {
+        coffer_auth::SecretStrength::LoopbackTests
+    } else {
+        coffer_auth::SecretStrength::Strong
+    };
+    Ok(RootSource::from_env_values_with(
         std::env::var(ROOT_ACCESS_KEY_VAR).ok(),
         std::env::var(ROOT_SECRET_KEY_VAR).ok(),
+        strength,
     )?)
 }
 
@@ -401,11 +412,11 @@ async fn build_guard(
     metrics: &Arc<Metrics>,
     announcer: &Announcer,
 ) -> anyhow::Result<(guard::Guard, Option<GeneratedRoot>, Option<Recording>)> {
-    let (auth, generated) = Auth::open(store, root_source()?)
+    let (auth, generated) = Auth::open(store, root_source(cfg)?)
         .await
         .context("could not load the credentials")?;
-    create_startup_users(&auth, cfg.users, announcer).await?;
-    create_startup_buckets(store, &cfg.buckets).await?;
+    create_startup_users(&auth, cfg.harness.users, announcer).await?;
+    create_startup_buckets(store, &cfg.harness.buckets).await?;
     let trail = if cfg.audit {
         // Relaxed (and ephemeral) servers do not wait for the trail's fsync either: its
         // segments are flushed with the chunk tree's file system once a second.
@@ -513,7 +524,7 @@ async fn serve_gate(
     ops: &Ops,
 ) {
     let stop = async {
-        stop::requested(cfg.exit_with_parent).await;
+        stop::requested(cfg.harness.exit_with_parent).await;
         ops.readiness.stopping();
     };
     listener::serve(tcp, tls, gate, cfg.limits, cfg.shutdown_grace, stop).await;

@@ -35,6 +35,7 @@ mod conditional_writes;
 mod config_file;
 mod copy;
 mod crash;
+mod examples;
 mod expect_continue;
 mod failed_auth;
 mod file_modes;

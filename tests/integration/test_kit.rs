@@ -213,3 +213,50 @@ fn a_bad_fixture_bucket_name_stops_the_start_with_a_clear_error() {
     assert!(!status.success());
     kill_if_running(&mut child);
 }
+
+#[tokio::test]
+async fn test_credentials_take_a_short_fixed_secret_on_loopback_only() {
+    let env = TestEnv::new();
+    let weak = [
+        ("COFFER_ROOT_ACCESS_KEY", "test"),
+        ("COFFER_ROOT_SECRET_KEY", "test"),
+    ];
+    // Without the flag, as before: refused, naming the variable, not echoing the value.
+    let (code, _, log) = env.run_for_code(&["serve", "--ephemeral"], &weak, b"");
+    assert_ne!(code, 0);
+    assert!(log.contains("COFFER_ROOT_SECRET_KEY"), "{log}");
+    // Beyond loopback: refused even with the flag.
+    let (code, _, log) = env.run_for_code(
+        &[
+            "serve",
+            "--ephemeral",
+            "--test-credentials",
+            "--listen",
+            "0.0.0.0:0",
+            "--insecure-http",
+        ],
+        &weak,
+        b"",
+    );
+    assert_ne!(code, 0);
+    assert!(log.contains("--test-credentials"), "{log}");
+
+    let server = env.start(
+        &["serve", "--ephemeral", "--test-credentials"],
+        &weak,
+        &Expect::Known {
+            access_key: "test".into(),
+            secret_key: "test".into(),
+        },
+    );
+    let s3 = server.client();
+    s3.create_bucket()
+        .bucket("fixtures")
+        .send()
+        .await
+        .expect("test/test signs");
+    // Still a real signature check: the wrong secret gets AWS's answer.
+    let forged = server.client_with_secret("tesT");
+    let err = forged.list_buckets().send().await.expect_err("forged");
+    assert_eq!(code_of(&err).as_deref(), Some("SignatureDoesNotMatch"));
+}
