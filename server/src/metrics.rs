@@ -189,10 +189,7 @@ impl Metrics {
                 self.bytes_out.load(Ordering::Relaxed),
             ),
         ];
-        for (name, help, value) in counters {
-            family(&mut out, name, "counter", help);
-            let _ = writeln!(out, "{name} {value}");
-        }
+        unlabelled(&mut out, "counter", &counters);
         if let Some(audit) = self.audit.get() {
             render_audit(&mut out, audit);
         }
@@ -351,10 +348,7 @@ fn render_chunks(out: &mut String, chunks: ChunkStats) {
             chunks.bytes,
         ),
     ];
-    for (name, help, value) in gauges {
-        family(out, name, "gauge", help);
-        let _ = writeln!(out, "{name} {value}");
-    }
+    unlabelled(out, "gauge", &gauges);
     family(
         out,
         "coffer_chunk_writes_total",
@@ -383,8 +377,13 @@ fn render_index(out: &mut String, index: IndexStats) {
             index.requests,
         ),
     ];
-    for (name, help, value) in counters {
-        family(out, name, "counter", help);
+    unlabelled(out, "counter", &counters);
+}
+
+/// Series without labels, one sample each: (name, help, value).
+fn unlabelled(out: &mut String, kind: &str, rows: &[(&str, &str, u64)]) {
+    for (name, help, value) in rows {
+        family(out, name, kind, help);
         let _ = writeln!(out, "{name} {value}");
     }
 }

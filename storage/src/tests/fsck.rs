@@ -46,18 +46,8 @@ async fn filled(root: &Path, key: &MasterKey) -> BucketInfo {
         .commit_object(&bucket, "secret", staged, ObjectMeta::default())
         .await
         .unwrap();
-    let upload = store
-        .create_upload(
-            &bucket,
-            "mp",
-            ObjectMeta::default(),
-            None,
-            None,
-            ObjectLock::default(),
-        )
-        .await
-        .unwrap();
-    let mut writer = store.object_writer(&bucket).await.unwrap();
+    let upload = new_upload(&store, &bucket, "mp").await;
+    let mut writer = store.part_writer_with(&bucket, None).await.unwrap();
     writer.write(Bytes::from(body(5, 400))).await.unwrap();
     let staged = writer.finish().await.unwrap();
     store

@@ -156,16 +156,7 @@ async fn inline_bodies_keep_customer_keys_and_versions() {
 
     // SSE-C: sealed under the derived keys, opened only with the customer's key.
     let customer = ExternalKey::Customer(CustomerKey::from_bytes(Zeroizing::new([5; 32])));
-    let mut writer = store
-        .object_writer_with(&bucket, Some(&customer))
-        .await
-        .unwrap();
-    writer.write(Bytes::from_static(b"secret")).await.unwrap();
-    let staged = writer.finish().await.unwrap();
-    let sse = store
-        .commit_object(&bucket, "sse", staged, ObjectMeta::default())
-        .await
-        .unwrap();
+    let sse = put_under(&store, &bucket, "sse", b"secret", Some(&customer)).await;
     assert_eq!(chunk_files(dir.path()), 0);
     let mut reader = store.read_object_with(&sse, 0..6, Some(&customer));
     assert_eq!(&reader.recv().await.unwrap().unwrap()[..], b"secret");
@@ -195,17 +186,7 @@ async fn multipart_parts_never_go_inline() {
     let key = MasterKey::generate().unwrap();
     let store = Store::open(inline_cfg(dir.path(), &key)).await.unwrap();
     let bucket = store.create_bucket("b", "owner").await.unwrap();
-    let upload = store
-        .create_upload(
-            &bucket,
-            "m",
-            ObjectMeta::default(),
-            None,
-            None,
-            ObjectLock::default(),
-        )
-        .await
-        .unwrap();
+    let upload = new_upload(&store, &bucket, "m").await;
 
     // A body staged for an object is refused as a part.
     let mut writer = store.object_writer(&bucket).await.unwrap();
@@ -218,25 +199,8 @@ async fn multipart_parts_never_go_inline() {
             .is_err()
     );
 
-    let mut writer = store.part_writer_with(&bucket, None).await.unwrap();
-    writer.write(Bytes::from_static(b"tiny")).await.unwrap();
-    let staged = writer.finish().await.unwrap();
-    let part = store
-        .commit_part(&bucket, "m", &upload.upload_id, 1, staged, vec![])
-        .await
-        .unwrap();
+    let info = one_part_upload(&store, &bucket, "m", &upload.upload_id, b"tiny", None).await;
     assert_eq!(chunk_files(dir.path()), 1, "a part is a chunk file");
-    let info = store
-        .complete_upload(
-            &bucket,
-            "m",
-            &upload.upload_id,
-            vec![(1, part.etag)],
-            vec![],
-            None,
-        )
-        .await
-        .unwrap();
     assert_eq!(read(&store, &info, 0..10).await, b"tiny");
     store.shutdown().await;
 }

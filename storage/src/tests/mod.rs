@@ -93,6 +93,61 @@ pub(crate) async fn put(
         .unwrap()
 }
 
+/// Writes `data` in one piece under `external` (SSE-C, SSE-KMS), if any, and commits it.
+pub(crate) async fn put_under(
+    store: &Store,
+    bucket: &BucketInfo,
+    name: &str,
+    data: &[u8],
+    external: Option<&ExternalKey>,
+) -> ObjectInfo {
+    let mut writer = store.object_writer_with(bucket, external).await.unwrap();
+    writer.write(Bytes::copy_from_slice(data)).await.unwrap();
+    let staged = writer.finish().await.unwrap();
+    store
+        .commit_object(bucket, name, staged, ObjectMeta::default())
+        .await
+        .unwrap()
+}
+
+/// Starts a multipart upload of `key` with no metadata, checksum or lock.
+pub(crate) async fn new_upload(store: &Store, bucket: &BucketInfo, key: &str) -> UploadInfo {
+    store
+        .create_upload(
+            bucket,
+            key,
+            ObjectMeta::default(),
+            None,
+            None,
+            ObjectLock::default(),
+        )
+        .await
+        .unwrap()
+}
+
+/// Writes `data` as the only part of `upload_id` (under `external`, if any) and completes
+/// the upload with it.
+pub(crate) async fn one_part_upload(
+    store: &Store,
+    bucket: &BucketInfo,
+    key: &str,
+    upload_id: &str,
+    data: &'static [u8],
+    external: Option<&ExternalKey>,
+) -> ObjectInfo {
+    let mut writer = store.part_writer_with(bucket, external).await.unwrap();
+    writer.write(Bytes::from_static(data)).await.unwrap();
+    let staged = writer.finish().await.unwrap();
+    let part = store
+        .commit_part(bucket, key, upload_id, 1, staged, vec![])
+        .await
+        .unwrap();
+    store
+        .complete_upload(bucket, key, upload_id, vec![(1, part.etag)], vec![], None)
+        .await
+        .unwrap()
+}
+
 pub(crate) async fn get(
     store: &Store,
     info: &ObjectInfo,

@@ -115,24 +115,7 @@ async fn multipart_upload_carries_grants_to_its_object() {
         .create_upload(&bucket, "big", meta, None, None, ObjectLock::default())
         .await
         .unwrap();
-    let mut writer = store.part_writer_with(&bucket, None).await.unwrap();
-    writer.write(Bytes::from_static(b"part")).await.unwrap();
-    let staged = writer.finish().await.unwrap();
-    let part = store
-        .commit_part(&bucket, "big", &upload.upload_id, 1, staged, vec![])
-        .await
-        .unwrap();
-    let info = store
-        .complete_upload(
-            &bucket,
-            "big",
-            &upload.upload_id,
-            vec![(1, part.etag)],
-            vec![],
-            None,
-        )
-        .await
-        .unwrap();
+    let info = one_part_upload(&store, &bucket, "big", &upload.upload_id, b"part", None).await;
     assert_eq!(info.meta.grants, grants);
 }
 

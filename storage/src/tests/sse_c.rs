@@ -12,22 +12,6 @@ fn key(byte: u8) -> ExternalKey {
     ExternalKey::Customer(CustomerKey::from_bytes(Zeroizing::new([byte; 32])))
 }
 
-async fn put_with(
-    store: &Store,
-    bucket: &BucketInfo,
-    name: &str,
-    data: &[u8],
-    customer: Option<&ExternalKey>,
-) -> ObjectInfo {
-    let mut writer = store.object_writer_with(bucket, customer).await.unwrap();
-    writer.write(Bytes::copy_from_slice(data)).await.unwrap();
-    let staged = writer.finish().await.unwrap();
-    store
-        .commit_object(bucket, name, staged, ObjectMeta::default())
-        .await
-        .unwrap()
-}
-
 async fn get_with(
     store: &Store,
     info: &ObjectInfo,
@@ -47,7 +31,7 @@ async fn customer_key_round_trip_and_checks() {
     let (dir, store) = ephemeral().await;
     let bucket = store.create_bucket("b", "o").await.unwrap();
     let data = body(1, 2 * CHUNK + 10);
-    let info = put_with(&store, &bucket, "k", &data, Some(&key(1))).await;
+    let info = put_under(&store, &bucket, "k", &data, Some(&key(1))).await;
     assert!(info.encryption.is_customer());
     let head = store.head_object(&bucket, "k").await.unwrap();
     assert_eq!(head.encryption, info.encryption);
@@ -80,15 +64,15 @@ async fn customer_key_round_trip_and_checks() {
 
     // No dedup across keys: the same body plain and under key 2 adds 3 files each.
     assert_eq!(chunk_files(dir.path()), 3);
-    let plain = put_with(&store, &bucket, "p", &data, None).await;
-    put_with(&store, &bucket, "q", &data, Some(&key(2))).await;
+    let plain = put_under(&store, &bucket, "p", &data, None).await;
+    put_under(&store, &bucket, "q", &data, Some(&key(2))).await;
     assert_eq!(chunk_files(dir.path()), 9);
     assert!(matches!(
         store.check_object_key(&plain, Some(&key(1))).await,
         Err(Error::CustomerKeyNotApplicable)
     ));
     // The same key dedups.
-    put_with(&store, &bucket, "k2", &data, Some(&key(1))).await;
+    put_under(&store, &bucket, "k2", &data, Some(&key(1))).await;
     assert_eq!(chunk_files(dir.path()), 9);
 
     // A plain copy cannot link or read it; a copy with the key re-keys it.
@@ -163,27 +147,15 @@ async fn multipart_parts_need_the_upload_key() {
             _ => assert!(matches!(err, Error::CustomerKeyMismatch), "{err:?}"),
         }
     }
-    let mut writer = store
-        .part_writer_with(&bucket, Some(&key(1)))
-        .await
-        .unwrap();
-    writer.write(Bytes::from_static(b"part one")).await.unwrap();
-    let staged = writer.finish().await.unwrap();
-    let part = store
-        .commit_part(&bucket, "big", &upload.upload_id, 1, staged, vec![])
-        .await
-        .unwrap();
-    let info = store
-        .complete_upload(
-            &bucket,
-            "big",
-            &upload.upload_id,
-            vec![(1, part.etag)],
-            vec![],
-            None,
-        )
-        .await
-        .unwrap();
+    let info = one_part_upload(
+        &store,
+        &bucket,
+        "big",
+        &upload.upload_id,
+        b"part one",
+        Some(&key(1)),
+    )
+    .await;
     assert!(info.encryption.is_customer());
     assert_eq!(
         get_with(&store, &info, 0..info.size, Some(&key(1)))
@@ -204,7 +176,7 @@ async fn data_dir_and_master_key_do_not_open_it() {
     let store = Store::open(open_cfg(dir.path(), &master)).await.unwrap();
     let bucket = store.create_bucket("b", "o").await.unwrap();
     let marker = b"sse-c-body-marker-6f0d ".repeat(100);
-    put_with(&store, &bucket, "k", &marker, Some(&key(9))).await;
+    put_under(&store, &bucket, "k", &marker, Some(&key(9))).await;
     store.shutdown().await;
 
     for file in files_under(dir.path()) {
@@ -258,7 +230,7 @@ async fn kms_keys_round_trip_and_never_share_chunks() {
     let (dir, store) = ephemeral().await;
     let bucket = store.create_bucket("b", "o").await.unwrap();
     let data = body(4, 2 * CHUNK + 10);
-    let info = put_with(&store, &bucket, "k", &data, Some(&kms(1, 1, 0))).await;
+    let info = put_under(&store, &bucket, "k", &data, Some(&kms(1, 1, 0))).await;
     assert_eq!(info.encryption.kms_key_id(), Some([1; 16]));
     let head = store.head_object(&bucket, "k").await.unwrap();
     assert_eq!(head.encryption, info.encryption);
@@ -300,12 +272,12 @@ async fn kms_keys_round_trip_and_never_share_chunks() {
 
     // The same bytes under the bucket's keys, another KMS key and another context: no
     // chunk shared (3 chunks each).
-    put_with(&store, &bucket, "plain", &data, None).await;
-    put_with(&store, &bucket, "k2", &data, Some(&kms(2, 2, 0))).await;
-    put_with(&store, &bucket, "k3", &data, Some(&kms(1, 1, 5))).await;
+    put_under(&store, &bucket, "plain", &data, None).await;
+    put_under(&store, &bucket, "k2", &data, Some(&kms(2, 2, 0))).await;
+    put_under(&store, &bucket, "k3", &data, Some(&kms(1, 1, 5))).await;
     assert_eq!(chunk_files(dir.path()), 12);
     // The same key and context dedup as usual.
-    put_with(&store, &bucket, "k4", &data, Some(&kms(1, 1, 0))).await;
+    put_under(&store, &bucket, "k4", &data, Some(&kms(1, 1, 0))).await;
     assert_eq!(chunk_files(dir.path()), 12);
 
     // Copy re-keys between SSE-KMS, SSE-C and the bucket's keys.
