@@ -38,6 +38,9 @@ ENTRYPOINT ["coffer"]
 # /etc/coffer/coffer.toml) and replace this command with
 # `serve --config /etc/coffer/coffer.toml`; the file then sets data.dir = "/data" and
 # listen.address = "0.0.0.0:9000" itself (README "Configuration").
+# Test mode (a throwaway S3 for a CI job, README "Container"): replace the command with
+# `serve --ephemeral --listen 0.0.0.0:9000 --insecure-http --bucket NAME` and pass fixed
+# credentials in COFFER_ROOT_*; wait for the `serving` log line or /health/ready.
 # Credentials: pass COFFER_ROOT_ACCESS_KEY / COFFER_ROOT_SECRET_KEY or read the generated
 # ones from the first start's output. Keys: mount a key file as a secret (not in /data) and
 # set COFFER_MASTER_KEY_FILE to it; without one the data directory must be set up with

@@ -260,3 +260,38 @@ async fn test_credentials_take_a_short_fixed_secret_on_loopback_only() {
     let err = forged.list_buckets().send().await.expect_err("forged");
     assert_eq!(code_of(&err).as_deref(), Some("SignatureDoesNotMatch"));
 }
+
+#[tokio::test]
+async fn the_container_test_mode_command_serves_fixtures_and_says_when_it_is_ready() {
+    // The README's container test mode, flag for flag, with port 0 for 9000: what a
+    // container's wait strategy watches (the `serving` log line, /health/ready) and what
+    // its tests then use.
+    let env = TestEnv::new();
+    let (access, secret) = ("ci-access-key", "ci-secret-key-0123456789");
+    let server = env.start(
+        &[
+            "serve",
+            "--ephemeral",
+            "--listen",
+            "0.0.0.0:0",
+            "--insecure-http",
+            "--bucket",
+            "fixtures",
+        ],
+        &[
+            ("COFFER_ROOT_ACCESS_KEY", access),
+            ("COFFER_ROOT_SECRET_KEY", secret),
+        ],
+        &Expect::Known {
+            access_key: access.into(),
+            secret_key: secret.into(),
+        },
+    );
+    let log = std::fs::read_to_string(&server.log).expect("log");
+    assert!(log.contains(" serving "), "{log}");
+    let ready = crate::common::raw::request(server.addr, "GET", "/health/ready", &[], b"").await;
+    assert_eq!(ready.status, 200);
+    let s3 = server.client();
+    put(&s3, "fixtures", "k", b"body").await;
+    assert_eq!(get(&s3, "fixtures", "k").await, b"body");
+}
