@@ -25,6 +25,7 @@ pub fn s3_action(op: &str) -> String {
         "GetBucketTagging" => "GetBucketTagging",
         "PutBucketTagging" | "DeleteBucketTagging" => "PutBucketTagging",
         "GetBucketCors" => "GetBucketCORS",
+        "GetBucketAccelerateConfiguration" => "GetAccelerateConfiguration",
         "PutBucketCors" | "DeleteBucketCors" => "PutBucketCORS",
         "GetBucketLifecycleConfiguration" => "GetLifecycleConfiguration",
         "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => "PutLifecycleConfiguration",
@@ -130,6 +131,11 @@ mod tests {
             ("HeadBucket", "s3:ListBucket"),
             ("ListBuckets", "s3:ListAllMyBuckets"),
             ("DeleteObjects", "s3:DeleteObject"),
+            (
+                "GetBucketAccelerateConfiguration",
+                "s3:GetAccelerateConfiguration",
+            ),
+            ("GetBucketRequestPayment", "s3:GetBucketRequestPayment"),
             ("GetBucketPolicy", "s3:GetBucketPolicy"),
             ("DeletePublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
         ] {

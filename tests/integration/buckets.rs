@@ -387,3 +387,46 @@ async fn bucket_default_encryption_is_sse_s3_and_refusals_change_nothing() {
         .await;
     assert_s3_err(missing, 404, Some("NoSuchBucket"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acceleration_and_request_payment_answer_as_a_plain_aws_bucket() {
+    // Sync and backup tools ask both before they start; a plain AWS bucket has no
+    // acceleration (an empty configuration) and is paid for by its owner.
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let s3 = server.client();
+    create_bucket(&s3, "plain").await;
+    let accel = s3
+        .get_bucket_accelerate_configuration()
+        .bucket("plain")
+        .send()
+        .await
+        .expect("accelerate configuration");
+    assert!(accel.status().is_none());
+    let payment = s3
+        .get_bucket_request_payment()
+        .bucket("plain")
+        .send()
+        .await
+        .expect("request payment");
+    assert_eq!(
+        payment.payer(),
+        Some(&aws_sdk_s3::types::Payer::BucketOwner)
+    );
+    assert_s3_err(
+        s3.get_bucket_accelerate_configuration()
+            .bucket("missing")
+            .send()
+            .await,
+        404,
+        Some("NoSuchBucket"),
+    );
+    assert_s3_err(
+        s3.get_bucket_request_payment()
+            .bucket("missing")
+            .send()
+            .await,
+        404,
+        Some("NoSuchBucket"),
+    );
+}

@@ -1,12 +1,15 @@
-//! Bucket operations: create, list, head, delete, location.
+//! Bucket operations: create, list, head, delete, location, and the answers a plain AWS
+//! bucket gives about features Coffer has no use for (acceleration, requester pays).
 
 use super::Coffer;
 use super::bucket_access::{caller, owner, resolve_bucket};
 use super::error_map::storage_error;
 use s3s::dto::{
     Bucket, CreateBucketInput, CreateBucketOutput, DeleteBucketInput, DeleteBucketOutput,
-    GetBucketLocationInput, GetBucketLocationOutput, HeadBucketInput, HeadBucketOutput,
-    ListBucketsInput, ListBucketsOutput, Timestamp,
+    GetBucketAccelerateConfigurationInput, GetBucketAccelerateConfigurationOutput,
+    GetBucketLocationInput, GetBucketLocationOutput, GetBucketRequestPaymentInput,
+    GetBucketRequestPaymentOutput, HeadBucketInput, HeadBucketOutput, ListBucketsInput,
+    ListBucketsOutput, Payer, Timestamp,
 };
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -114,6 +117,29 @@ pub(crate) async fn delete_bucket(
         .await
         .map_err(storage_error)?;
     Ok(S3Response::new(DeleteBucketOutput {}))
+}
+
+/// Transfer acceleration is never on: AWS answers a bucket that never had it with an empty
+/// configuration (no `Status`), which tools read as "not enabled".
+pub(crate) async fn get_bucket_accelerate_configuration(
+    coffer: &Coffer,
+    req: S3Request<GetBucketAccelerateConfigurationInput>,
+) -> S3Result<S3Response<GetBucketAccelerateConfigurationOutput>> {
+    resolve_bucket(coffer, &req.input.bucket).await?;
+    Ok(S3Response::new(
+        GetBucketAccelerateConfigurationOutput::default(),
+    ))
+}
+
+/// There is no requester-pays: the bucket owner pays, AWS's default for every bucket.
+pub(crate) async fn get_bucket_request_payment(
+    coffer: &Coffer,
+    req: S3Request<GetBucketRequestPaymentInput>,
+) -> S3Result<S3Response<GetBucketRequestPaymentOutput>> {
+    resolve_bucket(coffer, &req.input.bucket).await?;
+    Ok(S3Response::new(GetBucketRequestPaymentOutput {
+        payer: Some(Payer::from_static(Payer::BUCKET_OWNER)),
+    }))
 }
 
 pub(crate) async fn get_bucket_location(
