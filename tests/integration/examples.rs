@@ -1,7 +1,8 @@
 //! The test-suite examples in `examples/` run as their users would run them, against the
-//! real binary: a pytest suite and a node:test suite, each starting its own throwaway
-//! Coffer from the JSON ready line. Guards against an example that drifted from the flags
-//! it documents, and a harness that leaves a server or a temporary directory behind.
+//! real binary: a pytest suite, a node:test suite and a Go test, each starting its own
+//! throwaway Coffer from the JSON ready line. Guards against an example that drifted from
+//! the flags it documents, and a harness that leaves a server or a temporary directory
+//! behind.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,7 +39,11 @@ fn assert_ran(env: &TestEnv, what: &str, out: &std::process::Output) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    // The server stopped with the suite and removed its directory.
+    assert_no_server_dir_left(env, what);
+}
+
+/// The server stopped and removed its directory.
+fn assert_no_server_dir_left(env: &TestEnv, what: &str) {
     let left: Vec<_> = std::fs::read_dir(env.tmp())
         .expect("tmp")
         .filter_map(Result::ok)
@@ -105,4 +110,112 @@ fn the_node_test_example_passes() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// Where Debian's Go library packages put their sources (a GOPATH tree).
+const DEBIAN_GOCODE: &str = "/usr/share/gocode";
+
+/// `examples/go`: no Go module proxy is reachable here, so the test builds the example the
+/// way Debian builds Go packages, in GOPATH mode against Debian's aws-sdk-go-v2
+/// (golang-github-aws-aws-sdk-go-v2-dev), and checks that its go.mod pins exactly the SDK
+/// versions compiled, so what a user fetches is what passed here.
+#[test]
+fn the_go_example_passes() {
+    let env = TestEnv::new();
+    if Command::new("go").arg("version").output().is_err() {
+        eprintln!(
+            "SKIPPED: the_go_example_passes: `go` is not installed, so examples/go was NOT \
+             run (scripts/test installs golang-go and golang-github-aws-aws-sdk-go-v2-dev)"
+        );
+        return;
+    }
+    let example = repo().join("examples/go");
+    let sdk = Path::new(DEBIAN_GOCODE).join("src/github.com/aws/aws-sdk-go-v2");
+    assert!(
+        sdk.join("service/s3").is_dir(),
+        "go is installed but aws-sdk-go-v2 is not in {}: apt-get install \
+         golang-github-aws-aws-sdk-go-v2-dev (scripts/test does)",
+        sdk.display()
+    );
+
+    // go.mod pins each SDK module at the version compiled below.
+    let go_mod = std::fs::read_to_string(example.join("go.mod")).expect("go.mod");
+    let mut pinned = Vec::new();
+    for line in go_mod.lines() {
+        let mut words = line.split_whitespace();
+        let (Some(module), Some(version)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let Some(sub) = module.strip_prefix("github.com/aws/aws-sdk-go-v2") else {
+            continue;
+        };
+        // The root module's version lives in its `aws` package.
+        let dir = match sub.trim_start_matches('/') {
+            "" => "aws",
+            sub => sub,
+        };
+        let metadata = std::fs::read_to_string(sdk.join(dir).join("go_module_metadata.go"))
+            .unwrap_or_else(|e| panic!("{module} is not in Debian's SDK: {e}"));
+        let compiled = metadata
+            .split("goModuleVersion = \"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no goModuleVersion for {module}"));
+        assert_eq!(
+            version.trim_start_matches('v'),
+            compiled,
+            "examples/go/go.mod pins {module} {version}, but this test compiles {compiled}"
+        );
+        pinned.push(module);
+    }
+    for direct in ["", "/config", "/credentials", "/service/s3"] {
+        let module = format!("github.com/aws/aws-sdk-go-v2{direct}");
+        assert!(pinned.contains(&module.as_str()), "go.mod lacks {module}");
+    }
+
+    let gofmt = Command::new("gofmt")
+        .arg("-l")
+        .arg(&example)
+        .output()
+        .expect("run gofmt");
+    assert!(
+        gofmt.status.success() && gofmt.stdout.is_empty(),
+        "gofmt -l examples/go: {}{}",
+        String::from_utf8_lossy(&gofmt.stdout),
+        String::from_utf8_lossy(&gofmt.stderr)
+    );
+
+    // As a project of its own: a copy, built with nothing fetched. The build cache is kept
+    // in the cargo target directory, so the SDK compiles once per checkout, not per run.
+    let project = env.scratch().join("go-project");
+    std::fs::create_dir_all(&project).expect("project dir");
+    for file in ["go.mod", "coffer_test.go"] {
+        std::fs::copy(example.join(file), project.join(file)).expect("copy example");
+    }
+    let target = Path::new(env!("CARGO_BIN_EXE_coffer"))
+        .parent()
+        .and_then(Path::parent)
+        .expect("cargo target directory");
+    let gopath = std::env::join_paths([env.home().join("go"), PathBuf::from(DEBIAN_GOCODE)])
+        .expect("GOPATH");
+    let out = example_command(&env, "go")
+        .args(["test", "-count=1", "-v", "./..."])
+        .current_dir(&project)
+        .env("GO111MODULE", "off")
+        .env("GOPATH", gopath)
+        .env("GOCACHE", target.join("go-build-cache"))
+        .env("GOPROXY", "off")
+        .env("GOFLAGS", "")
+        .output()
+        .expect("run go test");
+    assert_ran(&env, "go test", &out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for test in [
+        "TestFixtureBucketRoundTripsABody",
+        "TestWrongSecretIsRefusedAsAWSRefusesIt",
+        "TestPresignedGetWorksUntilItExpires",
+    ] {
+        assert!(stdout.contains(&format!("--- PASS: {test} ")), "{stdout}");
+    }
+    assert_eq!(stdout.matches("--- PASS: ").count(), 3, "{stdout}");
 }
