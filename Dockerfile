@@ -1,4 +1,7 @@
 # Coffer: build with the pinned toolchain, run as a non-root user on a slim base.
+# Stages: `runtime` (the image without a command), `test` (a throwaway S3 for CI jobs:
+# `docker build --target test -t coffer:test .`) and `production`, the last, which a plain
+# `docker build` gives.
 
 FROM rust:1.95-bookworm AS builder
 WORKDIR /src
@@ -8,7 +11,7 @@ RUN cargo build --release --locked -p coffer-server \
 
 # No packages added: Coffer opens no outbound connection (no CA bundle needed), rustls with
 # ring needs no OpenSSL, and the binary needs only the base's glibc.
-FROM debian:bookworm-slim
+FROM debian:bookworm-slim AS runtime
 RUN groupadd --system --gid 10001 coffer \
  && useradd --system --uid 10001 --gid 10001 --home-dir /data --shell /usr/sbin/nologin coffer \
  && mkdir -p /data && chown 10001:10001 /data && chmod 0700 /data
@@ -26,6 +29,23 @@ ENV COFFER_HEALTH_ADDR=127.0.0.1:9000
 HEALTHCHECK --interval=15s --timeout=6s --start-period=20s --retries=3 \
   CMD ["coffer", "health"]
 ENTRYPOINT ["coffer"]
+
+# Test mode (README "Container"), for a CI job's service container, which cannot replace
+# the command: nothing kept (temporary files under /tmp, removed when it stops), fixture
+# buckets from COFFER_BUCKETS=a,b, and fixed credentials from COFFER_ROOT_ACCESS_KEY and
+# COFFER_ROOT_SECRET_KEY (the secret 16 characters or more: --test-credentials needs a
+# loopback listener); without them it generates credentials and prints them on stdout.
+# It runs until the container is stopped: a container's stdin and parent say nothing about
+# the job, so --exit-with-parent is off. Plain HTTP on 0.0.0.0 (--insecure-http) with CI
+# credentials: for throwaway jobs only. Ready once the health check above passes (a job can
+# poll sooner with --health-interval) or the `serving` log line appears.
+# examples/github-actions/s3-tests.yml uses it; tests/integration/examples.rs runs this
+# command with that workflow's service environment and steps.
+FROM runtime AS test
+CMD ["serve", "--ephemeral", "--listen", "0.0.0.0:9000", "--insecure-http", "--exit-with-parent", "off"]
+
+# Production, the default stage.
+FROM runtime AS production
 # P7: plain HTTP is served only on loopback unless --insecure-http is given. Inside a
 # container the listener must bind 0.0.0.0, so this default opts in explicitly. In
 # production, mount a certificate and override the command with --tls-cert/--tls-key
@@ -38,9 +58,6 @@ ENTRYPOINT ["coffer"]
 # /etc/coffer/coffer.toml) and replace this command with
 # `serve --config /etc/coffer/coffer.toml`; the file then sets data.dir = "/data" and
 # listen.address = "0.0.0.0:9000" itself (README "Configuration").
-# Test mode (a throwaway S3 for a CI job, README "Container"): replace the command with
-# `serve --ephemeral --listen 0.0.0.0:9000 --insecure-http --bucket NAME` and pass fixed
-# credentials in COFFER_ROOT_*; wait for the `serving` log line or /health/ready.
 # Credentials: pass COFFER_ROOT_ACCESS_KEY / COFFER_ROOT_SECRET_KEY or read the generated
 # ones from the first start's output. Keys: mount a key file as a secret (not in /data) and
 # set COFFER_MASTER_KEY_FILE to it; without one the data directory must be set up with

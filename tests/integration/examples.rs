@@ -1,11 +1,12 @@
 //! The test-suite examples in `examples/` run as their users would run them, against the
 //! real binary: a pytest suite, a node:test suite and a Go test, each starting its own
-//! throwaway Coffer from the JSON ready line. Guards against an example that drifted from
-//! the flags it documents, and a harness that leaves a server or a temporary directory
+//! throwaway Coffer from the JSON ready line, and a GitHub Actions workflow whose steps run
+//! against the Dockerfile's `test` stage command. Guards against an example that drifted
+//! from the flags it documents, and a harness that leaves a server or a temporary directory
 //! behind.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use crate::common::*;
 
@@ -32,7 +33,7 @@ fn example_command(env: &TestEnv, program: &str) -> Command {
     cmd
 }
 
-fn assert_ran(env: &TestEnv, what: &str, out: &std::process::Output) {
+fn assert_ran(env: &TestEnv, what: &str, out: &Output) {
     assert!(
         out.status.success(),
         "{what} failed:\n{}\n{}",
@@ -218,4 +219,328 @@ fn the_go_example_passes() {
         assert!(stdout.contains(&format!("--- PASS: {test} ")), "{stdout}");
     }
     assert_eq!(stdout.matches("--- PASS: ").count(), 3, "{stdout}");
+}
+
+/// One stage of a Dockerfile: its `FROM` line and its instructions, continuation lines
+/// joined and comments dropped.
+struct Stage {
+    from: String,
+    name: Option<String>,
+    instructions: Vec<(String, String)>,
+}
+
+impl Stage {
+    fn last(&self, instruction: &str) -> Option<&str> {
+        self.instructions
+            .iter()
+            .rev()
+            .find(|(i, _)| i == instruction)
+            .map(|(_, rest)| rest.as_str())
+    }
+
+    /// The exec-form `CMD` of this stage (none inherited).
+    fn cmd(&self) -> Vec<String> {
+        let cmd = self.last("CMD").expect("stage has a CMD");
+        serde_json::from_str(cmd).unwrap_or_else(|e| panic!("CMD {cmd} is not exec form: {e}"))
+    }
+}
+
+fn dockerfile_stages(text: &str) -> Vec<Stage> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(head) = line.strip_suffix('\\') {
+            current.push_str(head);
+            current.push(' ');
+        } else {
+            current.push_str(line);
+            lines.push(std::mem::take(&mut current));
+        }
+    }
+    let mut stages: Vec<Stage> = Vec::new();
+    for line in lines {
+        let (instruction, rest) = line.split_once(' ').unwrap_or((&line, ""));
+        let instruction = instruction.to_ascii_uppercase();
+        let rest = rest.trim().to_owned();
+        if instruction == "FROM" {
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            let name = match words.as_slice() {
+                [_, as_, name] if as_.eq_ignore_ascii_case("as") => Some((*name).to_owned()),
+                [_] => None,
+                _ => panic!("FROM {rest}: not `image [AS name]`"),
+            };
+            stages.push(Stage {
+                from: words[0].to_owned(),
+                name,
+                instructions: Vec::new(),
+            });
+        } else {
+            stages
+                .last_mut()
+                .expect("an instruction before FROM")
+                .instructions
+                .push((instruction, rest));
+        }
+    }
+    stages
+}
+
+/// A YAML file as JSON, through PyYAML (which the aws CLI brings along); None without it.
+fn yaml_as_json(path: &Path) -> Option<serde_json::Value> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)",
+        ])
+        .arg(path)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("No module named 'yaml'"),
+            "{} does not parse: {stderr}",
+            path.display()
+        );
+        return None;
+    }
+    Some(serde_json::from_slice(&out.stdout).expect("PyYAML wrote JSON"))
+}
+
+fn string_map(value: &serde_json::Value, what: &str) -> Vec<(String, String)> {
+    value
+        .as_object()
+        .unwrap_or_else(|| panic!("{what} is not a map"))
+        .iter()
+        .map(|(k, v)| {
+            let v = v
+                .as_str()
+                .unwrap_or_else(|| panic!("{what}.{k} is not a string"));
+            assert!(
+                !v.contains("${{"),
+                "{what}.{k} uses an expression this test cannot evaluate: {v}"
+            );
+            (k.clone(), v.to_owned())
+        })
+        .collect()
+}
+
+/// The Dockerfile keeps production as its default (last) stage, and its `test` stage runs
+/// the test mode. `examples/github-actions/s3-tests.yml` then runs here as on GitHub: the
+/// test stage's command (with 127.0.0.1:0 for 0.0.0.0:9000) and the service's `env`, the
+/// service's health command, then every `run:` step with bash and the job's `env`, its
+/// endpoint's port swapped for the server's. Last, SIGTERM (`docker stop`) must stop it
+/// cleanly and leave nothing behind.
+#[test]
+fn the_github_actions_workflow_passes_against_the_dockerfile_test_stage() {
+    let env = TestEnv::new();
+    let stages =
+        dockerfile_stages(&std::fs::read_to_string(repo().join("Dockerfile")).expect("Dockerfile"));
+    let stage = |name: &str| {
+        stages
+            .iter()
+            .find(|s| s.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("no stage {name}"))
+    };
+    // A plain `docker build` gives the last stage: production, unchanged.
+    let production = stages.last().expect("stages");
+    assert_eq!(production.name.as_deref(), Some("production"));
+    assert_eq!(
+        production.cmd(),
+        [
+            "serve",
+            "--data",
+            "/data",
+            "--listen",
+            "0.0.0.0:9000",
+            "--insecure-http"
+        ]
+    );
+    let runtime = stage("runtime");
+    assert_eq!(runtime.last("ENTRYPOINT"), Some(r#"["coffer"]"#));
+    assert_eq!(
+        runtime.last("ENV"),
+        Some("COFFER_HEALTH_ADDR=127.0.0.1:9000")
+    );
+    assert!(
+        runtime
+            .last("HEALTHCHECK")
+            .is_some_and(|h| h.ends_with(r#"CMD ["coffer", "health"]"#)),
+        "{:?}",
+        runtime.last("HEALTHCHECK")
+    );
+    let test = stage("test");
+    for s in [test, production] {
+        assert_eq!(s.from, "runtime", "stage {:?}", s.name);
+        assert!(
+            s.last("ENTRYPOINT").is_none() && s.last("HEALTHCHECK").is_none(),
+            "{:?} inherits the runtime's",
+            s.name
+        );
+    }
+    // What replacing 0.0.0.0:9000 below hides: P7 refuses plain HTTP on 0.0.0.0 without
+    // --insecure-http, --test-credentials refuses it outright, and in a container stdin
+    // and the parent say nothing, so exit-with-parent must be off.
+    let test_cmd = test.cmd();
+    for flag in ["--ephemeral", "--insecure-http"] {
+        assert!(test_cmd.iter().any(|a| a == flag), "{flag}: {test_cmd:?}");
+    }
+    assert!(
+        test_cmd
+            .windows(2)
+            .any(|w| w == ["--exit-with-parent", "off"]),
+        "{test_cmd:?}"
+    );
+    assert!(
+        !test_cmd.iter().any(|a| a == "--test-credentials"),
+        "{test_cmd:?}"
+    );
+    assert_eq!(
+        test_cmd.iter().filter(|a| *a == "0.0.0.0:9000").count(),
+        1,
+        "{test_cmd:?}"
+    );
+
+    let Some(workflow) = yaml_as_json(&repo().join("examples/github-actions/s3-tests.yml")) else {
+        eprintln!("SKIPPED: python3 with PyYAML is missing (scripts/test installs awscli)");
+        return;
+    };
+    if Command::new("aws").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: the aws CLI is missing (scripts/test installs it)");
+        return;
+    }
+    let jobs = workflow["jobs"].as_object().expect("jobs");
+    assert_eq!(jobs.len(), 1, "one job");
+    let job = jobs.values().next().expect("a job");
+    let services = job["services"].as_object().expect("services");
+    assert_eq!(services.len(), 1, "one service");
+    let service = services.values().next().expect("a service");
+    // The image is the user's own build of the test stage, named by a variable.
+    assert_eq!(service["image"], "${{ vars.COFFER_TEST_IMAGE }}");
+    assert_eq!(service["ports"], serde_json::json!(["9000:9000"]));
+    let options = service["options"].as_str().expect("options");
+    assert!(
+        options.contains(r#"--health-cmd "coffer health""#),
+        "{options}"
+    );
+    let service_env = string_map(&service["env"], "services.env");
+    let var = |vars: &[(String, String)], name: &str| {
+        vars.iter()
+            .find(|(k, _)| k == name)
+            .map_or_else(|| panic!("{name} is not set"), |(_, v)| v.clone())
+    };
+
+    // The container's command, on a free loopback port instead of 0.0.0.0:9000.
+    let args: Vec<&str> = test_cmd
+        .iter()
+        .map(|a| {
+            if a == "0.0.0.0:9000" {
+                "127.0.0.1:0"
+            } else {
+                a.as_str()
+            }
+        })
+        .collect();
+    let envs: Vec<(&str, &str)> = service_env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut server = env.start(
+        &args,
+        &envs,
+        &Expect::Known {
+            access_key: var(&service_env, "COFFER_ROOT_ACCESS_KEY"),
+            secret_key: var(&service_env, "COFFER_ROOT_SECRET_KEY"),
+        },
+    );
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_coffer"))
+        .parent()
+        .expect("bin dir");
+    let path = std::env::join_paths(std::iter::once(bin_dir.to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .expect("PATH");
+    let workspace = env.scratch().join("workspace");
+    let step_tmp = env.scratch().join("step-tmp");
+    for dir in [&workspace, &step_tmp, &env.home()] {
+        std::fs::create_dir_all(dir).expect("dir");
+    }
+    let bash = |script: &str, vars: &[(String, String)]| -> Output {
+        let mut cmd = Command::new("bash");
+        cmd.args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script]);
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy().into_owned();
+            if k.starts_with("COFFER_") || k.starts_with("AWS_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("PATH", &path)
+            .env("HOME", env.home())
+            .env("TMPDIR", &step_tmp)
+            .envs(vars.iter().map(|(k, v)| (k, v)))
+            .current_dir(&workspace)
+            .output()
+            .expect("run bash")
+    };
+
+    // The health check the job waits on, as the image runs it (its address, our port).
+    let health_cmd = options
+        .split(r#"--health-cmd ""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("health command");
+    let health = bash(
+        health_cmd,
+        &[("COFFER_HEALTH_ADDR".into(), server.addr.to_string())],
+    );
+    assert!(
+        health.status.success(),
+        "{health_cmd}: {}",
+        String::from_utf8_lossy(&health.stderr)
+    );
+
+    // The job's env, its endpoint moved from the published port to the server's.
+    let mut job_env = string_map(&job["env"], "jobs.env");
+    let endpoint = var(&job_env, "AWS_ENDPOINT_URL");
+    assert_eq!(
+        endpoint.replace(":9000", &format!(":{}", server.addr.port())),
+        server.endpoint,
+        "the job's endpoint is the service's published port, as the server prints it"
+    );
+    for (k, v) in &mut job_env {
+        if k == "AWS_ENDPOINT_URL" {
+            v.clone_from(&server.endpoint);
+        }
+    }
+    assert_eq!(var(&job_env, "AWS_REGION"), server.region);
+
+    let mut ran = 0;
+    for step in job["steps"].as_array().expect("steps") {
+        let Some(script) = step["run"].as_str() else {
+            continue;
+        };
+        assert!(
+            !script.contains("${{"),
+            "a step uses an expression this test cannot evaluate: {script}"
+        );
+        let name = step["name"].as_str().unwrap_or(script);
+        let out = bash(script, &job_env);
+        assert!(
+            out.status.success(),
+            "step {name:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ran += 1;
+    }
+    assert!(ran >= 3, "{ran} run steps");
+
+    // `docker stop`: SIGTERM, a clean exit, and no temporary directory left.
+    let status = server.stop();
+    assert!(status.success(), "{status}");
+    assert_no_server_dir_left(&env, "the test stage");
 }
