@@ -31,7 +31,8 @@ HEALTHCHECK --interval=15s --timeout=6s --start-period=20s --retries=3 \
 ENTRYPOINT ["coffer"]
 
 # Test mode (README "Container"), for a CI job's service container, which cannot replace
-# the command: nothing kept (temporary files under /tmp, removed when it stops), fixture
+# the command: no files at all (--in-memory: data, index and keys in memory, sealed as on
+# disk, at most --max-memory, default 1GiB, set by COFFER_MAX_MEMORY), fixture
 # buckets from COFFER_BUCKETS=a,b, and fixed credentials from COFFER_ROOT_ACCESS_KEY and
 # COFFER_ROOT_SECRET_KEY (the secret 16 characters or more: --test-credentials needs a
 # loopback listener); without them it generates credentials and prints them on stdout.
@@ -42,7 +43,7 @@ ENTRYPOINT ["coffer"]
 # examples/github-actions/s3-tests.yml uses it; tests/integration/examples.rs runs this
 # command with that workflow's service environment and steps.
 FROM runtime AS test
-CMD ["serve", "--ephemeral", "--listen", "0.0.0.0:9000", "--insecure-http", "--exit-with-parent", "off"]
+CMD ["serve", "--in-memory", "--listen", "0.0.0.0:9000", "--insecure-http", "--exit-with-parent", "off"]
 
 # Production, the default stage.
 FROM runtime AS production

@@ -15,8 +15,8 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use coffer_storage::{
-    BucketInfo, DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_MAX, Durability, IndexLocation, ListParams,
-    MasterKey, ObjectMeta, Store, StoreConfig, VersionListParams, Versioning,
+    BucketInfo, DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_MAX, Durability, ListParams, MasterKey,
+    ObjectMeta, Placement, Store, StoreConfig, VersionListParams, Versioning,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -58,11 +58,10 @@ fn versions(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = rt.block_on(async {
         let store = Store::open(StoreConfig {
-            root: dir.path().to_path_buf(),
+            placement: Placement::directory(dir.path().to_path_buf()),
             chunk_size: DEFAULT_CHUNK_SIZE,
             inline_max: DEFAULT_INLINE_MAX,
             durability: Durability::Relaxed,
-            index: IndexLocation::File,
             master_key: MasterKey::generate().unwrap(),
         })
         .await

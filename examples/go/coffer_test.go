@@ -1,6 +1,6 @@
 // A Coffer for a Go test suite, with aws-sdk-go-v2.
 //
-// TestMain starts `coffer serve --ephemeral` (the binary named by $COFFER_BIN, or `coffer` on
+// TestMain starts `coffer serve --in-memory` (the binary named by $COFFER_BIN, or `coffer` on
 // PATH) before the tests, reads the one JSON line `--print-env json` prints once it is ready,
 // and closes the server's stdin after them: the server stops at end of file, and also if this
 // process dies first. Run: go mod tidy && go test ./...
@@ -42,7 +42,7 @@ func runWithCoffer(m *testing.M) int {
 	if bin == "" {
 		bin = "coffer"
 	}
-	coffer := exec.Command(bin, "serve", "--ephemeral", "--listen", "127.0.0.1:0",
+	coffer := exec.Command(bin, "serve", "--in-memory", "--listen", "127.0.0.1:0",
 		"--bucket", bucket, "--print-env", "json")
 	coffer.Stderr = os.Stderr
 	// A pipe on stdin: closing it (or this process dying) stops the server.

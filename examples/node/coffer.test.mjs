@@ -1,6 +1,6 @@
 // A Coffer for a node:test suite, with the AWS JS SDK v3 (npm install @aws-sdk/client-s3).
 //
-// Starts `coffer serve --ephemeral` (the binary named by $COFFER_BIN, or `coffer` on PATH)
+// Starts `coffer serve --in-memory` (the binary named by $COFFER_BIN, or `coffer` on PATH)
 // before the tests, reads the one JSON line `--print-env json` prints once it is ready, and
 // closes the server's stdin after them: the server stops at end of file, and also if this
 // process dies first. Run: node --test examples/node/
@@ -18,7 +18,7 @@ let s3;
 before(async () => {
   coffer = spawn(
     process.env.COFFER_BIN ?? "coffer",
-    ["serve", "--ephemeral", "--bucket", "fixtures", "--print-env", "json"],
+    ["serve", "--in-memory", "--bucket", "fixtures", "--print-env", "json"],
     { stdio: ["pipe", "pipe", "inherit"] },
   );
   const line = await new Promise((resolve, reject) => {

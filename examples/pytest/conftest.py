@@ -1,6 +1,6 @@
 """A session-scoped Coffer for a pytest suite: one throwaway server per test run.
 
-Copy this file next to your tests. It starts `coffer serve --ephemeral` (the binary named by
+Copy this file next to your tests. It starts `coffer serve --in-memory` (the binary named by
 $COFFER_BIN, or `coffer` on PATH), reads the one JSON line `--print-env json` prints once the
 server is ready, and yields a boto3 client signed with the generated root credentials.
 The server's stdin is a pipe this process holds, so it stops when the run ends, even if
@@ -19,7 +19,7 @@ from botocore.config import Config
 @pytest.fixture(scope="session")
 def coffer_env():
     server = subprocess.Popen(
-        [os.environ.get("COFFER_BIN", "coffer"), "serve", "--ephemeral",
+        [os.environ.get("COFFER_BIN", "coffer"), "serve", "--in-memory",
          "--bucket", "fixtures", "--print-env", "json"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
     )

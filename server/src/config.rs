@@ -31,9 +31,9 @@ const DEFAULT_EPHEMERAL_PORT: u16 = 0;
 
 use crate::limits::{
     DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_POST_FORM_MAX, Limits, MAX_CHUNK_SIZE,
-    MAX_POST_FORM_MAX, MAX_PRESIGNED_EXPIRES_SECS, MAX_STARTUP_USERS, MIN_CHUNK_SIZE,
-    MIN_POST_FORM_MAX,
+    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_MEMORY, DEFAULT_POST_FORM_MAX, Limits,
+    MAX_CHUNK_SIZE, MAX_POST_FORM_MAX, MAX_PRESIGNED_EXPIRES_SECS, MAX_STARTUP_USERS,
+    MIN_CHUNK_SIZE, MIN_MAX_MEMORY, MIN_POST_FORM_MAX,
 };
 
 /// Coffer: a self-hosted S3-compatible object server, private by default.
@@ -209,6 +209,19 @@ pub(crate) struct ServeArgs {
     /// port unless --listen is given.
     #[arg(long, env = "COFFER_EPHEMERAL")]
     pub(crate) ephemeral: bool,
+
+    /// Throwaway server with no files at all: index, sealed chunks and keys in memory
+    /// (sealed as on disk), for CI runners without a writable or fast disk. Otherwise as
+    /// --ephemeral, except that there is no audit trail (it is made of files), so bucket
+    /// logging is off too. Bounded by --max-memory.
+    #[arg(long, env = "COFFER_IN_MEMORY")]
+    pub(crate) in_memory: bool,
+
+    /// With --in-memory: the most memory the stored data may take (sealed chunks plus the
+    /// index), e.g. 512MiB or 2GiB. Past it, writes get 503 SlowDown and nothing is stored;
+    /// reads and deletes go on, and deleting frees room.
+    #[arg(long, env = "COFFER_MAX_MEMORY", value_name = "SIZE", default_value = DEFAULT_MAX_MEMORY)]
+    pub(crate) max_memory: String,
 
     /// With --ephemeral: also create N plain users (user1…userN), each with one access key,
     /// printed on stdout as COFFER_USER_<i>_NAME, COFFER_USER_<i>_ACCESS_KEY_ID and
@@ -515,6 +528,70 @@ pub(crate) enum Mode {
     },
     /// A temporary directory removed on exit, relaxed durability, a fresh master key.
     Ephemeral,
+    /// No files: everything in memory, at most `max_bytes` of it; a fresh master key.
+    InMemory {
+        /// `--max-memory`.
+        max_bytes: u64,
+    },
+}
+
+impl Mode {
+    /// The mode `args` ask for. `master_key_env_set`: whether `COFFER_MASTER_KEY` is set.
+    fn from_args(args: &ServeArgs, master_key_env_set: bool) -> Result<Mode, ConfigError> {
+        Ok(match (&args.data, args.ephemeral, args.in_memory) {
+            (Some(data), false, false) => {
+                let master_key = if master_key_env_set {
+                    MasterKeySource::Env
+                } else if let Some(path) = &args.master_key_file {
+                    MasterKeySource::File(path.clone())
+                } else if let Some(path) = &args.passphrase_file {
+                    MasterKeySource::PassphraseFile(path.clone())
+                } else if args.master_key_in_data_dir {
+                    MasterKeySource::DataDir(data.join("master.key"))
+                } else {
+                    MasterKeySource::None
+                };
+                Mode::Durable {
+                    data: data.clone(),
+                    master_key,
+                }
+            }
+            (None, true, false) => Mode::Ephemeral,
+            (None, false, true) => Mode::InMemory {
+                max_bytes: max_memory(&args.max_memory)?,
+            },
+            (None, false, false) => return Err(ConfigError::NoMode),
+            _ => return Err(ConfigError::DataAndEphemeral),
+        })
+    }
+
+    /// A server whose data goes away when it stops (`--ephemeral`, `--in-memory`).
+    pub(crate) fn is_throwaway(&self) -> bool {
+        !matches!(self, Mode::Durable { .. })
+    }
+}
+
+/// `--max-memory`: bytes, or a number with a binary unit.
+fn max_memory(text: &str) -> Result<u64, ConfigError> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let shift = match unit.trim() {
+        "" | "B" => 0,
+        "KiB" | "K" => 10,
+        "MiB" | "M" => 20,
+        "GiB" | "G" => 30,
+        "TiB" | "T" => 40,
+        _ => return Err(ConfigError::MaxMemory),
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .filter(|&bytes| bytes >= MIN_MAX_MEMORY)
+        .ok_or(ConfigError::MaxMemory)
 }
 
 /// Which unlocker opens a durable store at start, in order of precedence.
@@ -598,7 +675,7 @@ impl Harness {
         test_credentials: bool,
         print_env: PrintEnv,
         exit_with_parent: ExitWithParent,
-        ephemeral: bool,
+        throwaway: bool,
         loopback: bool,
     ) -> Result<Harness, ConfigError> {
         if test_credentials && !loopback {
@@ -612,7 +689,7 @@ impl Harness {
             exit_with_parent: match exit_with_parent {
                 ExitWithParent::On => true,
                 ExitWithParent::Off => false,
-                ExitWithParent::Auto => ephemeral && crate::stop::stdin_is_pipe(),
+                ExitWithParent::Auto => throwaway && crate::stop::stdin_is_pipe(),
             },
         })
     }
@@ -626,16 +703,21 @@ pub(crate) enum ConfigError {
         "no data directory: pass --data DIR (or COFFER_DATA) to keep data, or --ephemeral for a throwaway server"
     )]
     NoMode,
-    /// Both a data directory and `--ephemeral`.
+    /// More than one of a data directory, `--ephemeral` and `--in-memory`.
     #[error(
-        "--data (or data.dir) and --ephemeral exclude each other: keep one, or override the file's with the flag you mean"
+        "--data (or data.dir), --ephemeral and --in-memory exclude each other: keep one, or override the file's with the flag you mean"
     )]
     DataAndEphemeral,
-    /// `--users` without `--ephemeral`.
+    /// `--users` without `--ephemeral` or `--in-memory`.
     #[error(
-        "--users needs --ephemeral: on a durable server, create users with the IAM API (aws iam create-user)"
+        "--users needs --ephemeral or --in-memory: on a durable server, create users with the IAM API (aws iam create-user)"
     )]
     UsersNeedEphemeral,
+    /// `--max-memory` is not a size in range.
+    #[error(
+        "--max-memory must be a size from 16MiB up, such as 512MiB or 2GiB (a number of bytes, or with KiB, MiB, GiB or TiB)"
+    )]
+    MaxMemory,
     /// Only one of `--tls-cert` and `--tls-key`.
     #[error(
         "--tls-cert and --tls-key go together: give both (tls.cert and tls.key in the config file), or neither"
@@ -817,7 +899,7 @@ fn check_bounds(args: &ServeArgs) -> Result<(), ConfigError> {
 /// Settings that need or exclude one another. Not clap's `requires`/`conflicts_with`: those
 /// see only flags and variables, and one half of a pair may come from the config file.
 fn check_relations(args: &ServeArgs) -> Result<(), ConfigError> {
-    if args.users > 0 && !args.ephemeral {
+    if args.users > 0 && !args.ephemeral && !args.in_memory {
         return Err(ConfigError::UsersNeedEphemeral);
     }
     if args.tls_cert.is_some() != args.tls_key.is_some() {
@@ -839,6 +921,7 @@ impl ConfigError {
         Some(match self {
             ConfigError::PlainHttpBeyondLoopback(_) => "listen",
             ConfigError::TooManyUsers | ConfigError::UsersNeedEphemeral => "users",
+            ConfigError::MaxMemory => "max_memory",
             ConfigError::ChunkSize => "chunk_size",
             ConfigError::Region => "region",
             ConfigError::Domain { .. } => "domains",
@@ -873,31 +956,12 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         check_bounds(&args)?;
         check_relations(&args)?;
-        let mode = match (args.data, args.ephemeral) {
-            (Some(data), false) => {
-                let master_key = if master_key_env_set {
-                    MasterKeySource::Env
-                } else if let Some(path) = args.master_key_file {
-                    MasterKeySource::File(path)
-                } else if let Some(path) = args.passphrase_file {
-                    MasterKeySource::PassphraseFile(path)
-                } else if args.master_key_in_data_dir {
-                    MasterKeySource::DataDir(data.join("master.key"))
-                } else {
-                    MasterKeySource::None
-                };
-                Mode::Durable { data, master_key }
-            }
-            (None, true) => Mode::Ephemeral,
-            (Some(_), true) => return Err(ConfigError::DataAndEphemeral),
-            (None, false) => return Err(ConfigError::NoMode),
-        };
-
+        let mode = Mode::from_args(&args, master_key_env_set)?;
         let durability = match (&mode, args.durability) {
             (Mode::Durable { .. }, DurabilityArg::Durable) => Durability::Immediate,
             _ => Durability::Relaxed,
         };
-        let default_port = if mode == Mode::Ephemeral {
+        let default_port = if mode.is_throwaway() {
             DEFAULT_EPHEMERAL_PORT
         } else {
             DEFAULT_PORT
@@ -912,7 +976,7 @@ impl Config {
             args.test_credentials,
             args.print_env,
             args.exit_with_parent,
-            args.ephemeral,
+            mode.is_throwaway(),
             loopback,
         )?;
         // P7: plain HTTP only on loopback, unless explicitly allowed.
@@ -947,6 +1011,8 @@ impl Config {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        // The trail is a directory of segment files: an in-memory server has none.
+        let audit = !args.no_audit && !matches!(mode, Mode::InMemory { .. });
         Ok(Config {
             mode,
             listen,
@@ -960,7 +1026,7 @@ impl Config {
             scrub_every: (args.scrub_every > 0).then(|| Duration::from_secs(args.scrub_every)),
             scrub_bytes_per_sec: args.scrub_rate.saturating_mul(1024 * 1024),
             max_uploads: args.max_uploads,
-            audit: !args.no_audit,
+            audit,
             audit_retention: audit_retention(&args.audit_retention)?,
             bucket_log_interval: Duration::from_secs(args.bucket_log_interval),
             multipart_max_age: Duration::from_secs(args.multipart_max_age),

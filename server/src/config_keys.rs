@@ -79,6 +79,8 @@ const fn key(
 pub(crate) const KEYS: &[Key] = &[
     key("data", "dir", "data", Kind::Path, "\"/var/lib/coffer\""),
     key("data", "ephemeral", "ephemeral", Kind::Switch, ""),
+    key("data", "in_memory", "in_memory", Kind::Switch, ""),
+    key("data", "max_memory", "max_memory", Kind::Text, ""),
     key("data", "users", "users", Kind::Count, ""),
     key(
         "data",

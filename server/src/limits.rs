@@ -70,6 +70,14 @@ pub(crate) const KMS_SWEEP_INTERVAL: Duration = Duration::from_hours(1);
 /// up to 8 KiB; its base64 is a third longer.
 pub(crate) const SSE_KMS_CONTEXT_MAX: usize = 11 << 10;
 
+// ---- In-memory mode ----
+
+/// `--max-memory` by default: what an in-memory server may hold (sealed chunks plus its
+/// index). A test suite's fixtures fit; a CI runner (7 GiB and more) keeps its headroom.
+pub(crate) const DEFAULT_MAX_MEMORY: &str = "1GiB";
+/// The smallest `--max-memory`: a few chunks and an index.
+pub(crate) const MIN_MAX_MEMORY: u64 = 16 << 20;
+
 // ---- Presigned URLs ----
 
 /// Longest validity AWS allows for a presigned URL: 7 days.

@@ -51,7 +51,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use coffer_auth::{Auth, GeneratedRoot, ROOT_ACCESS_KEY_VAR, ROOT_SECRET_KEY_VAR, RootSource};
-use coffer_storage::{Durability, IndexLocation, MasterKey, Store, StoreConfig};
+use coffer_storage::{Durability, IndexLocation, MasterKey, Placement, Store, StoreConfig};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use zeroize::Zeroizing;
@@ -129,22 +129,35 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         Mode::Ephemeral => {
             let dir = ephemeral::create_dir()
                 .context("could not create a temporary directory for --ephemeral")?;
-            let ops = Ops::start(&cfg, dir.path()).await;
+            let ops = Ops::start(&cfg, Some(dir.path())).await;
+            let placement = Placement::Directory {
+                root: dir.path().to_path_buf(),
+                index: IndexLocation::Memory,
+            };
             let result = match ops {
-                Ok(ops) => serve_ephemeral(&cfg, dir.path(), &ops).await,
+                Ok(ops) => serve_throwaway(&cfg, placement, &ops).await,
                 Err(error) => Err(error),
             };
             ephemeral::remove_dir(dir);
             result?;
         }
+        Mode::InMemory { max_bytes } => {
+            let ops = Ops::start(&cfg, None).await?;
+            let placement = Placement::Memory {
+                max_bytes: *max_bytes,
+            };
+            serve_throwaway(&cfg, placement, &ops).await?;
+        }
         Mode::Durable { data, master_key } => {
-            let ops = Ops::start(&cfg, data).await?;
+            let ops = Ops::start(&cfg, Some(data)).await?;
             match unlock_at_start::resolve(data, master_key).await? {
                 AtStart::Unlocked(key) => {
-                    let store = open_store(&cfg, data, key, true).await.with_context(|| {
-                        format!("could not open the data directory {}", data.display())
-                    })?;
-                    let result = serve_open(&cfg, &store, data, &ops).await;
+                    let store = open_store(&cfg, Placement::directory(data), key)
+                        .await
+                        .with_context(|| {
+                            format!("could not open the data directory {}", data.display())
+                        })?;
+                    let result = serve_open(&cfg, &store, Some(data), &ops).await;
                     store.shutdown().await;
                     result?;
                 }
@@ -156,13 +169,17 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `serve` in ephemeral mode: a fresh store in `dir`.
-async fn serve_ephemeral(cfg: &Config, dir: &std::path::Path, ops: &Ops) -> anyhow::Result<()> {
+/// `serve` in ephemeral or in-memory mode: a fresh store with a fresh master key.
+async fn serve_throwaway(cfg: &Config, placement: Placement, ops: &Ops) -> anyhow::Result<()> {
     let master_key = MasterKey::generate().context("could not generate a master key")?;
-    let store = open_store(cfg, dir, master_key, false)
+    let root = match &placement {
+        Placement::Directory { root, .. } => Some(root.clone()),
+        Placement::Memory { .. } => None,
+    };
+    let store = open_store(cfg, placement, master_key)
         .await
-        .context("could not open the ephemeral store")?;
-    let result = serve_open(cfg, &store, dir, ops).await;
+        .context("could not open the throwaway store")?;
+    let result = serve_open(cfg, &store, root.as_deref(), ops).await;
     store.shutdown().await;
     result
 }
@@ -180,13 +197,13 @@ struct Ops {
 }
 
 impl Ops {
-    /// Readiness of the data in `root`, and the metrics listener, started before the store
-    /// opens so that a sealed or slow start is visible (live, not ready). Prints
-    /// `COFFER_METRICS_URL=…` on stdout once it listens.
-    async fn start(cfg: &Config, root: &std::path::Path) -> anyhow::Result<Ops> {
+    /// Readiness of the data in `root` (none in memory), and the metrics listener, started
+    /// before the store opens so that a sealed or slow start is visible (live, not ready).
+    /// Prints `COFFER_METRICS_URL=…` on stdout once it listens.
+    async fn start(cfg: &Config, root: Option<&std::path::Path>) -> anyhow::Result<Ops> {
         let metrics = Arc::new(Metrics::default());
         let announce = Arc::new(Announcer::new(cfg.harness.print_env));
-        let readiness = Readiness::new(root.to_path_buf());
+        let readiness = Readiness::new(root.map(std::path::Path::to_path_buf));
         let scrub = scrub_task::Scrub::new(cfg.scrub_every, cfg.scrub_bytes_per_sec);
         // Also with scheduled passes off: `coffer scrub` runs them on demand.
         metrics.watch_scrub(Arc::clone(&scrub.progress));
@@ -253,21 +270,21 @@ fn root_source(cfg: &Config) -> anyhow::Result<RootSource> {
     )?)
 }
 
-/// Serves an open store (kept under `root`) until a shutdown signal.
+/// Serves an open store (kept under `root`, or in memory) until a shutdown signal.
 async fn serve_open(
     cfg: &Config,
     store: &Store,
-    root: &std::path::Path,
+    root: Option<&std::path::Path>,
     ops: &Ops,
 ) -> anyhow::Result<()> {
     let (guard, generated, trail) =
         build_guard(cfg, store, root, &ops.metrics, &ops.announce).await?;
     // `coffer backup` reaches a running durable server here; removed when serving ends.
-    let _admin = match cfg.mode {
-        config::Mode::Durable { .. } => {
+    let _admin = match (&cfg.mode, root) {
+        (Mode::Durable { .. }, Some(root)) => {
             Some(admin_socket::start(root, store.clone(), Arc::clone(&ops.scrub)).await?)
         }
-        config::Mode::Ephemeral => None,
+        _ => None,
     };
     let served = async {
         let (tcp, tls, local) = listen(cfg).await?;
@@ -366,10 +383,10 @@ async fn try_unlock(
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    let store = open_store(cfg, data, key, true)
+    let store = open_store(cfg, Placement::directory(data), key)
         .await
         .map_err(|e| format!("could not open the data directory: {e:#}"))?;
-    match build_guard(cfg, &store, data, metrics, announcer).await {
+    match build_guard(cfg, &store, Some(data), metrics, announcer).await {
         Ok((guard, generated, trail)) => {
             if let Err(e) = announce_root(cfg, announcer, generated.as_ref()) {
                 if let Some(recording) = trail {
@@ -402,13 +419,13 @@ impl Recording {
     }
 }
 
-/// Opens the credentials and the audit trail (`<root>/audit`), starts delivering bucket
-/// logs from it, and builds the request guard around the S3 service, counting requests
-/// in `metrics`.
+/// Opens the credentials and the audit trail (`<root>/audit`; none in memory), starts
+/// delivering bucket logs from it, and builds the request guard around the S3 service,
+/// counting requests in `metrics`.
 async fn build_guard(
     cfg: &Config,
     store: &Store,
-    root: &std::path::Path,
+    root: Option<&std::path::Path>,
     metrics: &Arc<Metrics>,
     announcer: &Announcer,
 ) -> anyhow::Result<(guard::Guard, Option<GeneratedRoot>, Option<Recording>)> {
@@ -417,7 +434,7 @@ async fn build_guard(
         .context("could not load the credentials")?;
     create_startup_users(&auth, cfg.harness.users, announcer).await?;
     create_startup_buckets(store, &cfg.harness.buckets).await?;
-    let trail = if cfg.audit {
+    let trail = if let (true, Some(root)) = (cfg.audit, root) {
         // Relaxed (and ephemeral) servers do not wait for the trail's fsync either: its
         // segments are flushed with the chunk tree's file system once a second.
         let durable = cfg.durability == Durability::Immediate;
@@ -430,6 +447,9 @@ async fn build_guard(
         .await
         .context("could not open the audit trail")?;
         Some(trail)
+    } else if root.is_none() {
+        tracing::info!("in memory: no audit trail, and no bucket logging");
+        None
     } else {
         tracing::warn!("the audit trail is off (--no-audit): requests are not recorded");
         None
@@ -530,30 +550,23 @@ async fn serve_gate(
     listener::serve(tcp, tls, gate, cfg.limits, cfg.shutdown_grace, stop).await;
 }
 
-/// Opens the store under `root` with `master_key`: durable (fsynced, index file) or
-/// ephemeral (relaxed, index in memory).
+/// Opens the store at `placement` with `master_key`: a durable one with the configured
+/// durability, a throwaway one relaxed.
 async fn open_store(
     cfg: &Config,
-    root: &std::path::Path,
+    placement: Placement,
     master_key: MasterKey,
-    durable: bool,
 ) -> anyhow::Result<Store> {
-    let (durability, index) = if durable {
-        if cfg.durability == Durability::Relaxed {
-            tracing::warn!(
-                "--durability relaxed: writes are acknowledged before they are on disk; a power cut or kernel crash loses the last ones"
-            );
-        }
-        (cfg.durability, IndexLocation::File)
-    } else {
-        (Durability::Relaxed, IndexLocation::Memory)
-    };
+    if cfg.durability == Durability::Relaxed && !cfg.mode.is_throwaway() {
+        tracing::warn!(
+            "--durability relaxed: writes are acknowledged before they are on disk; a power cut or kernel crash loses the last ones"
+        );
+    }
     Ok(Store::open(StoreConfig {
-        root: root.to_path_buf(),
+        placement,
         chunk_size: cfg.chunk_size,
         inline_max: coffer_storage::DEFAULT_INLINE_MAX,
-        durability,
-        index,
+        durability: cfg.durability,
         master_key,
     })
     .await?)

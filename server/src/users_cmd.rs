@@ -16,8 +16,8 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use coffer_auth::{Auth, KeyStatus, ROOT_ACCESS_KEY_VAR, ROOT_SECRET_KEY_VAR, RootSource};
 use coffer_storage::{
-    DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_MAX, DirState, Durability, IndexLocation, Store,
-    StoreConfig, UnlockSecret,
+    DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_MAX, DirState, Durability, Placement, Store, StoreConfig,
+    UnlockSecret,
 };
 
 use crate::iam::iso8601;
@@ -160,12 +160,11 @@ pub(crate) async fn open_dir(dir: &DirArgs, instead: &str, sweep: Sweep) -> anyh
         .context("the unlock task failed")?
         .with_context(|| format!("could not unlock the data directory {}", data.display()))?;
     let cfg = StoreConfig {
-        root: data.clone(),
+        placement: Placement::directory(data.clone()),
         // Only the size of new chunks; these commands write none.
         chunk_size: DEFAULT_CHUNK_SIZE,
         inline_max: DEFAULT_INLINE_MAX,
         durability: Durability::Immediate,
-        index: IndexLocation::File,
         master_key,
     };
     match sweep {

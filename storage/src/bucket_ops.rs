@@ -32,6 +32,7 @@ impl Store {
         owner: &str,
         object_lock: bool,
     ) -> Result<BucketInfo> {
+        self.inner.shared.chunks.check_room(0)?;
         let id = random_bytes::<16>()?;
         let (wrapped_key, _keys) = self.inner.shared.keyring.new_bucket_key(&id)?;
         let record = BucketRecord {

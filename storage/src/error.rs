@@ -106,6 +106,13 @@ pub enum Error {
     /// range.
     #[error("invalid part order")]
     InvalidPartOrder,
+    /// An in-memory store holds as many bytes as its budget allows: nothing was stored, and
+    /// the same write succeeds once objects are deleted.
+    #[error("the in-memory store is full ({max_bytes} bytes): nothing was stored")]
+    MemoryFull {
+        /// The budget (`coffer serve --max-memory`).
+        max_bytes: u64,
+    },
     /// A part other than the last is smaller than the 5 MiB minimum.
     #[error("part too small")]
     EntityTooSmall,
@@ -224,9 +231,13 @@ impl Error {
     }
 
     /// Whether the failure was a full disk or an exhausted quota, in a chunk write or an
-    /// index commit: nothing was stored, and the same write can succeed once space is freed.
+    /// index commit, or a full in-memory store: nothing was stored, and the same write can
+    /// succeed once space is freed.
     #[must_use]
     pub fn is_out_of_space(&self) -> bool {
+        if let Error::MemoryFull { .. } = self {
+            return true;
+        }
         let (Error::Io { source: io, .. }
         | Error::Index {
             source: redb::Error::Io(io),

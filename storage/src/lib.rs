@@ -13,11 +13,10 @@
 //! # async fn demo() -> Result<(), coffer_storage::Error> {
 //! use coffer_storage::*;
 //! let store = Store::open(StoreConfig {
-//!     root: "/tmp/coffer-data".into(),
+//!     placement: Placement::directory("/tmp/coffer-data"),
 //!     chunk_size: DEFAULT_CHUNK_SIZE,
 //!     inline_max: DEFAULT_INLINE_MAX,
 //!     durability: Durability::Immediate,
-//!     index: IndexLocation::File,
 //!     master_key: MasterKey::generate()?,
 //! })
 //! .await?;
@@ -96,8 +95,8 @@ pub use rotation::{Rotation, rotate_master_key, rotate_sealed};
 pub use scrub::{ScrubProgress, ScrubReport};
 pub use store::{
     DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_MAX, Durability, IndexLocation, IndexStats,
-    MAX_BUCKET_SETTING_LEN, MAX_CHUNK_SIZE, MAX_INLINE, MAX_KEY_LEN, MIN_CHUNK_SIZE, Store,
-    StoreConfig,
+    MAX_BUCKET_SETTING_LEN, MAX_CHUNK_SIZE, MAX_INLINE, MAX_KEY_LEN, MIN_CHUNK_SIZE, Placement,
+    Store, StoreConfig,
 };
 pub use version::{
     DefaultRetention, DeleteOutcome, LockMode, NULL_VERSION, ObjectLock, ObjectLockConfig,

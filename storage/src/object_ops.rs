@@ -82,7 +82,7 @@ impl Store {
     /// Starts an upload into `bucket`.
     ///
     /// # Errors
-    /// `Error::NoSuchBucket`.
+    /// `Error::NoSuchBucket`; `Error::MemoryFull` when an in-memory store has no room.
     pub async fn object_writer(&self, bucket: &BucketInfo) -> Result<ObjectWriter> {
         self.object_writer_with(bucket, None).await
     }
@@ -122,6 +122,9 @@ impl Store {
         inline: bool,
     ) -> Result<ObjectWriter> {
         let shared = &self.inner.shared;
+        // In memory, a full store refuses the write before any body is read; its chunks
+        // are checked again one by one.
+        shared.chunks.check_room(0)?;
         let (keys, encryption) = shared.bucket_keys(&bucket.id).await?.for_write(external);
         Ok(ObjectWriter::new(
             shared.clone(),

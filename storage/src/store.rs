@@ -1,7 +1,7 @@
 //! Opening a data directory, and the [`Store`] every other crate talks to.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -10,10 +10,11 @@ use zeroize::Zeroizing;
 
 use crate::chunks::buffers::BufferPool;
 use crate::chunks::chunk_store::ChunkStore;
+use crate::chunks::memory::MemoryBudget;
 use crate::chunks::seal::SEAL_OVERHEAD;
 use crate::durable::create_dir_private;
 use crate::error::{Error, Result};
-use crate::index::Index;
+use crate::index::{Index, IndexAt};
 use crate::inflight::{InFlight, Release};
 use crate::keys::key_shares::KeyShares;
 use crate::keys::keyring::{BucketKeys, Keyring, MasterKey};
@@ -48,6 +49,47 @@ pub enum Durability {
     /// `syncfs` of the chunk tree and one durable index commit flush what was written
     /// since. A crash loses at most that second of acknowledged writes, never older ones.
     Relaxed,
+}
+
+/// Opens (creating, 0700) a data directory's index, chunk tree and key shares.
+fn open_directory(
+    root: &Path,
+    location: IndexLocation,
+    sync: bool,
+    keyring: &Keyring,
+) -> Result<(Index, ChunkStore, (KeyShares, KeyShares))> {
+    if !root.exists() {
+        std::fs::create_dir_all(root).map_err(Error::io("create data directory"))?;
+        std::fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .map_err(Error::io("chmod data directory"))?;
+    }
+    let at = match location {
+        IndexLocation::File => IndexAt::File(root),
+        IndexLocation::Memory => IndexAt::Memory,
+    };
+    let index = Index::open(at, sync, keyring)?;
+    let chunk_dir = root.join("chunks");
+    create_dir_private(&chunk_dir, sync)?;
+    let chunks = ChunkStore::new(chunk_dir, sync)?;
+    let key_shares = KeyShares::open(root, sync)?;
+    let kms_shares = KeyShares::open_in(root, crate::kms_shares::DIR, sync)?;
+    Ok((index, chunks, (key_shares, kms_shares)))
+}
+
+/// Opens a store with no files: an index, chunks and key shares in memory, bounded together
+/// by `max_bytes`.
+fn open_memory(
+    max_bytes: u64,
+    keyring: &Keyring,
+) -> Result<(Index, ChunkStore, (KeyShares, KeyShares))> {
+    let index = Index::open(IndexAt::Memory, false, keyring)?;
+    let budget = MemoryBudget::new(max_bytes, index.memory_bytes().unwrap_or_default());
+    let chunks = ChunkStore::in_memory(budget);
+    Ok((
+        index,
+        chunks,
+        (KeyShares::in_memory(), KeyShares::in_memory()),
+    ))
 }
 
 /// Relaxed durability's clock: a tick to the writer every flush interval, so writes
@@ -100,11 +142,42 @@ pub enum IndexLocation {
     Memory,
 }
 
+/// Where a store keeps its data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// A data directory, created 0700 if missing: chunks under `<root>/chunks`, key shares
+    /// beside them, and the index where `index` says.
+    Directory {
+        /// The data directory.
+        root: PathBuf,
+        /// Where the index lives.
+        index: IndexLocation,
+    },
+    /// Nothing on disk: the index, the sealed chunks and the key shares are kept in
+    /// memory and gone at exit. Writes that would take sealed chunks plus the index past
+    /// `max_bytes` are refused with [`Error::MemoryFull`].
+    Memory {
+        /// The budget, in bytes.
+        max_bytes: u64,
+    },
+}
+
+impl Placement {
+    /// A data directory with its index in a file (a durable server's).
+    #[must_use]
+    pub fn directory(root: impl Into<PathBuf>) -> Placement {
+        Placement::Directory {
+            root: root.into(),
+            index: IndexLocation::File,
+        }
+    }
+}
+
 /// How to open a store.
 #[derive(Debug)]
 pub struct StoreConfig {
-    /// Data directory; created 0700 if missing. Chunks live under `<root>/chunks`.
-    pub root: PathBuf,
+    /// Where the data lives.
+    pub placement: Placement,
     /// Chunk size in bytes, [`MIN_CHUNK_SIZE`]..=[`MAX_CHUNK_SIZE`]; usually
     /// [`DEFAULT_CHUNK_SIZE`].
     pub chunk_size: usize,
@@ -112,10 +185,8 @@ pub struct StoreConfig {
     /// of a chunk file; 0 keeps every body in chunk files. At most [`MAX_INLINE`]; usually
     /// [`DEFAULT_INLINE_MAX`].
     pub inline_max: usize,
-    /// Whether writes are fsynced.
+    /// Whether writes are fsynced (ignored in memory).
     pub durability: Durability,
-    /// Where the index lives.
-    pub index: IndexLocation,
     /// The master key; it never leaves the store.
     pub master_key: MasterKey,
 }
@@ -150,8 +221,8 @@ pub(crate) struct Shared {
     pub(crate) inflight: InFlight,
     /// Removals held back while a backup copies a snapshot (see `backup/pin.rs`).
     pub(crate) pins: crate::backup::Pins,
-    /// The data directory, for `backup`.
-    pub(crate) root: PathBuf,
+    /// The data directory, for `backup`; `None` in memory.
+    pub(crate) root: Option<PathBuf>,
     releases: Mutex<Vec<Release>>,
     wake: mpsc::WeakSender<Request>,
     pub(crate) chunk_size: usize,
@@ -319,42 +390,37 @@ impl Store {
             source: std::io::Error::other(e),
         })?;
         let StoreConfig {
-            root,
+            placement,
             chunk_size,
             inline_max,
             durability,
-            index: location,
             master_key,
         } = cfg;
+        let durability = match placement {
+            Placement::Memory { .. } => Durability::Relaxed,
+            Placement::Directory { .. } => durability,
+        };
         let sync = durability == Durability::Immediate;
-        let data_root = root.clone();
+        let location = placement.clone();
         let (index, chunks, keyring, key_shares) = tokio::task::spawn_blocking(move || {
             let keyring = Keyring::new(&master_key);
             drop(master_key);
-            if !root.exists() {
-                std::fs::create_dir_all(&root).map_err(Error::io("create data directory"))?;
-                std::fs::set_permissions(
-                    &root,
-                    std::os::unix::fs::PermissionsExt::from_mode(0o700),
-                )
-                .map_err(Error::io("chmod data directory"))?;
-            }
-            let index = Index::open(&root, location, sync, &keyring)?;
-            let chunk_dir = root.join("chunks");
-            create_dir_private(&chunk_dir, sync)?;
-            let chunks = ChunkStore::new(chunk_dir, sync)?;
-            let live: std::collections::HashSet<BucketId> = index
-                .snapshot()?
-                .buckets()?
-                .into_iter()
-                .map(|(_, b)| b.id)
-                .collect();
-            let key_shares = KeyShares::open(&root, sync)?;
+            let (index, chunks, shares) = match &placement {
+                Placement::Directory { root, index } => {
+                    open_directory(root, *index, sync, &keyring)?
+                }
+                Placement::Memory { max_bytes } => open_memory(*max_bytes, &keyring)?,
+            };
             if sweep {
-                key_shares.sweep(|b| live.contains(b))?;
+                let live: std::collections::HashSet<BucketId> = index
+                    .snapshot()?
+                    .buckets()?
+                    .into_iter()
+                    .map(|(_, b)| b.id)
+                    .collect();
+                shares.0.sweep(|b| live.contains(b))?;
             }
-            let kms_shares = KeyShares::open_in(&root, crate::kms_shares::DIR, sync)?;
-            Ok::<_, Error>((Arc::new(index), chunks, keyring, (key_shares, kms_shares)))
+            Ok::<_, Error>((Arc::new(index), chunks, keyring, shares))
         })
         .await
         .map_err(Error::join)??;
@@ -369,7 +435,10 @@ impl Store {
             key_cache: Mutex::new(HashMap::new()),
             inflight: InFlight::default(),
             pins: crate::backup::Pins::default(),
-            root: data_root,
+            root: match &location {
+                Placement::Directory { root, .. } => Some(root.clone()),
+                Placement::Memory { .. } => None,
+            },
             releases: Mutex::new(Vec::new()),
             wake: tx.downgrade(),
             chunk_size,
@@ -395,7 +464,12 @@ impl Store {
                 Err(e) => tracing::warn!(error = %e, "could not tidy the chunk tree after open"),
             })
         });
-        tracing::debug!(chunk_size, ?durability, ?location, "storage opened");
+        tracing::debug!(
+            chunk_size,
+            ?durability,
+            memory = matches!(location, Placement::Memory { .. }),
+            "storage opened"
+        );
         Ok(Store {
             inner: Arc::new(Inner {
                 shared,

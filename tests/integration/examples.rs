@@ -43,17 +43,9 @@ fn assert_ran(env: &TestEnv, what: &str, out: &Output) {
     assert_no_server_dir_left(env, what);
 }
 
-/// The server stopped and removed its directory.
+/// The server (`--in-memory`) wrote nothing to its temporary directory, and stopped.
 fn assert_no_server_dir_left(env: &TestEnv, what: &str) {
-    let left: Vec<_> = std::fs::read_dir(env.tmp())
-        .expect("tmp")
-        .filter_map(Result::ok)
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("coffer-ephemeral-")
-        })
-        .collect();
+    let left = files_under(&env.tmp());
     assert!(left.is_empty(), "{what} left {left:?}");
 }
 
@@ -386,7 +378,7 @@ fn the_github_actions_workflow_passes_against_the_dockerfile_test_stage() {
     // --insecure-http, --test-credentials refuses it outright, and in a container stdin
     // and the parent say nothing, so exit-with-parent must be off.
     let test_cmd = test.cmd();
-    for flag in ["--ephemeral", "--insecure-http"] {
+    for flag in ["--in-memory", "--insecure-http"] {
         assert!(test_cmd.iter().any(|a| a == flag), "{flag}: {test_cmd:?}");
     }
     assert!(

@@ -45,6 +45,7 @@ mod fsck;
 mod full_disk;
 mod health_metrics;
 mod iam;
+mod in_memory;
 mod integrity;
 mod kms;
 mod limits;

@@ -271,7 +271,7 @@ async fn the_container_test_mode_command_serves_fixtures_and_says_when_it_is_rea
     let server = env.start(
         &[
             "serve",
-            "--ephemeral",
+            "--in-memory",
             "--listen",
             "0.0.0.0:0",
             "--insecure-http",

@@ -12,8 +12,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use clap::Parser;
 use coffer_storage::{
-    DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_MAX, Durability, IndexLocation, MasterKey, ObjectMeta,
-    Store, StoreConfig, UnlockSecret,
+    DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_MAX, Durability, MasterKey, ObjectMeta, Placement, Store,
+    StoreConfig, UnlockSecret,
 };
 
 #[derive(Parser)]
@@ -42,11 +42,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let unlocker = MasterKey::from_base64(&std::env::var("COFFER_MASTER_KEY")?)?;
     let key = coffer_storage::unlock(&args.data, UnlockSecret::Key(unlocker))?;
     let store = Store::open(StoreConfig {
-        root: args.data.clone(),
+        placement: Placement::directory(args.data.clone()),
         chunk_size: DEFAULT_CHUNK_SIZE,
         inline_max: DEFAULT_INLINE_MAX,
         durability: Durability::Relaxed,
-        index: IndexLocation::File,
         master_key: key,
     })
     .await?;

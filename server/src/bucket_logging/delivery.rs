@@ -414,7 +414,7 @@ mod tests {
     use coffer_auth::RootSource;
     use coffer_storage::{
         DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_MAX, Durability, IndexLocation, ListParams, MasterKey,
-        StoreConfig,
+        Placement, StoreConfig,
     };
 
     use super::*;
@@ -471,11 +471,13 @@ mod tests {
     async fn a_pass_delivers_each_outcome_of_a_logged_bucket_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(StoreConfig {
-            root: dir.path().to_path_buf(),
+            placement: Placement::Directory {
+                root: dir.path().to_path_buf(),
+                index: IndexLocation::Memory,
+            },
             chunk_size: DEFAULT_CHUNK_SIZE,
             inline_max: DEFAULT_INLINE_MAX,
             durability: Durability::Relaxed,
-            index: IndexLocation::Memory,
             master_key: MasterKey::generate().unwrap(),
         })
         .await

@@ -79,8 +79,8 @@ pub(crate) enum NotReady {
 /// What readiness depends on. Shared by the seal gate and the metrics listener.
 #[derive(Debug)]
 pub(crate) struct Readiness {
-    /// Where the writability check writes: the data directory.
-    dir: PathBuf,
+    /// Where the writability check writes: the data directory (none in memory).
+    dir: Option<PathBuf>,
     store: OnceLock<coffer_storage::Store>,
     stopping: AtomicBool,
     /// When the disk was last checked, and the answer.
@@ -89,7 +89,7 @@ pub(crate) struct Readiness {
 
 impl Readiness {
     /// Readiness of a server whose data lives in `dir`; sealed until [`Readiness::opened`].
-    pub(crate) fn new(dir: PathBuf) -> Arc<Readiness> {
+    pub(crate) fn new(dir: Option<PathBuf>) -> Arc<Readiness> {
         Arc::new(Readiness {
             dir,
             store: OnceLock::new(),
@@ -140,7 +140,10 @@ impl Readiness {
         {
             return ok;
         }
-        let dir = self.dir.clone();
+        let Some(dir) = self.dir.clone() else {
+            // In memory: a full budget refuses writes but reads go on, as a full disk's do.
+            return true;
+        };
         let ok = tokio::task::spawn_blocking(move || {
             // An unnamed file (O_TMPFILE where there is one): nothing is left behind.
             tempfile::tempfile_in(&dir).and_then(|mut f| std::io::Write::write_all(&mut f, b"."))
@@ -223,14 +226,16 @@ mod tests {
     #[tokio::test]
     async fn ready_needs_an_open_store_and_no_shutdown() {
         let dir = tempfile::tempdir().unwrap();
-        let readiness = Readiness::new(dir.path().to_path_buf());
+        let readiness = Readiness::new(Some(dir.path().to_path_buf()));
         assert_eq!(readiness.check().await, Err(NotReady::Sealed));
         let store = coffer_storage::Store::open(coffer_storage::StoreConfig {
-            root: dir.path().join("data"),
+            placement: coffer_storage::Placement::Directory {
+                root: dir.path().join("data"),
+                index: coffer_storage::IndexLocation::Memory,
+            },
             chunk_size: coffer_storage::DEFAULT_CHUNK_SIZE,
             inline_max: coffer_storage::DEFAULT_INLINE_MAX,
             durability: coffer_storage::Durability::Relaxed,
-            index: coffer_storage::IndexLocation::Memory,
             master_key: coffer_storage::MasterKey::generate().unwrap(),
         })
         .await
@@ -247,9 +252,9 @@ mod tests {
     async fn an_unwritable_directory_is_not_ready() {
         let dir = tempfile::tempdir().unwrap();
         let gone = dir.path().join("missing");
-        let readiness = Readiness::new(gone);
+        let readiness = Readiness::new(Some(gone));
         assert!(!readiness.disk_writable().await);
-        let readiness = Readiness::new(dir.path().to_path_buf());
+        let readiness = Readiness::new(Some(dir.path().to_path_buf()));
         assert!(readiness.disk_writable().await);
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),

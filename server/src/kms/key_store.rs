@@ -359,7 +359,7 @@ pub(crate) fn time_from_ms(ms: u64) -> SystemTime {
 #[cfg(test)]
 mod tests {
     use coffer_storage::{
-        DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_MAX, Durability, IndexLocation, MasterKey, StoreConfig,
+        DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_MAX, Durability, MasterKey, Placement, StoreConfig,
     };
 
     use super::*;
@@ -370,11 +370,10 @@ mod tests {
 
     async fn open_store(root: &std::path::Path, master: &str) -> Store {
         Store::open(StoreConfig {
-            root: root.to_path_buf(),
+            placement: Placement::directory(root.to_path_buf()),
             chunk_size: DEFAULT_CHUNK_SIZE,
             inline_max: DEFAULT_INLINE_MAX,
             durability: Durability::Relaxed,
-            index: IndexLocation::File,
             master_key: MasterKey::from_base64(master).unwrap(),
         })
         .await

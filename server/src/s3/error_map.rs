@@ -87,16 +87,11 @@ pub(crate) fn storage_error(err: coffer_storage::Error) -> S3Error {
             "The encryption parameters are not applicable to this object."
         ),
         E::CustomerKeyMismatch => s3_error!(AccessDenied, "Access Denied"),
-        // A full disk: nothing was stored (a failed write leaves no partial object), reads go
-        // on, and the same write succeeds once space is freed — so 503 SlowDown, which SDKs
-        // retry with back-off, rather than a 500.
-        e @ (E::Io { .. } | E::Index { .. }) if e.is_out_of_space() => {
-            tracing::error!(error = %e, "a write was refused: the data disk is full");
-            s3_error!(
-                SlowDown,
-                "The server is out of disk space: nothing was stored. Please retry later."
-            )
-        }
+        // A full disk, or an in-memory server at its budget: nothing was stored (a failed
+        // write leaves no partial object), reads go on, and the same write succeeds once
+        // space is freed — so 503 SlowDown, which SDKs retry with back-off, not a 500.
+        e @ E::MemoryFull { .. } => no_room(&e),
+        e @ (E::Io { .. } | E::Index { .. }) if e.is_out_of_space() => no_room(&e),
         // Coffer's own failures: logged with their cause, reported as InternalError. Key
         // management (unlockers, `coffer init`, `coffer keys`) never runs for a request; if
         // one of its errors ever surfaced here, it would be ours to fix too.
@@ -122,6 +117,22 @@ pub(crate) fn storage_error(err: coffer_storage::Error) -> S3Error {
         | E::AlreadyInitialized
         | E::LegacyDirectory) => internal(e),
     }
+}
+
+/// `503 SlowDown` for a write refused for want of room, saying which room.
+fn no_room(e: &coffer_storage::Error) -> S3Error {
+    if let coffer_storage::Error::MemoryFull { .. } = e {
+        tracing::warn!("a write was refused: the in-memory store is at its --max-memory budget");
+        return s3_error!(
+            SlowDown,
+            "The server's memory budget (--max-memory) is used up: nothing was stored. Delete objects or retry later."
+        );
+    }
+    tracing::error!(error = %e, "a write was refused: the data disk is full");
+    s3_error!(
+        SlowDown,
+        "The server is out of disk space: nothing was stored. Please retry later."
+    )
 }
 
 /// An unexpected failure: logged with its cause, reported as `InternalError`.
@@ -211,6 +222,9 @@ mod tests {
             source: std::io::ErrorKind::PermissionDenied.into(),
         });
         assert_eq!(*e.code(), S3ErrorCode::InternalError);
+        let e = storage_error(E::MemoryFull { max_bytes: 1 << 30 });
+        assert_eq!(*e.code(), S3ErrorCode::SlowDown);
+        assert!(e.message().is_some_and(|m| m.contains("--max-memory")));
     }
 
     #[test]

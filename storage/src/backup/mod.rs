@@ -152,11 +152,12 @@ impl Store {
 }
 
 fn run(shared: &Arc<Shared>, to: &Path, also: &[String]) -> Result<BackupReport> {
-    let root = shared.root.clone();
-    // The index of an ephemeral store lives in memory and has no key file.
-    let index_key = key_file::load(&root, &shared.keyring)?.ok_or(Error::BackupTarget {
+    let only_durable = || Error::BackupTarget {
         what: "only a durable data directory can be backed up",
-    })?;
+    };
+    let root = shared.root.clone().ok_or_else(only_durable)?;
+    // The index of an ephemeral store lives in memory and has no key file.
+    let index_key = key_file::load(&root, &shared.keyring)?.ok_or_else(only_durable)?;
     prepare_target(&root, to)?;
 
     let pin = Pin::hold(shared);
@@ -297,20 +298,11 @@ fn copy_chunks(
     report: &mut BackupReport,
 ) -> Result<()> {
     for (bucket, id) in refs {
-        let len = match fs::metadata(source.path(bucket, id)) {
-            Ok(meta) => meta.len(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                report.chunks_missing += 1;
-                continue;
-            }
-            Err(source) => {
-                return Err(Error::Io {
-                    action: "stat chunk file",
-                    source,
-                });
-            }
+        let Some(len) = source.len_of(bucket, id)? else {
+            report.chunks_missing += 1;
+            continue;
         };
-        if fs::symlink_metadata(target.path(bucket, id)).is_ok_and(|m| m.len() == len) {
+        if target.len_of(bucket, id).is_ok_and(|l| l == Some(len)) {
             report.chunks_present += 1;
             continue;
         }

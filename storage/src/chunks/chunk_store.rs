@@ -1,9 +1,13 @@
-//! The content-addressed tree of sealed chunk files.
+//! Where sealed chunks are kept: the content-addressed tree of chunk files, or memory.
 //!
-//! Layout: `<root>/chunks/<bucket id hex>/<first id byte hex>/<id hex>`. A chunk is written
-//! through `durable::replace_file` from a randomly named temporary file in its final
+//! Layout on disk: `<root>/chunks/<bucket id hex>/<first id byte hex>/<id hex>`. A chunk is
+//! written through `durable::replace_file` from a randomly named temporary file in its final
 //! directory (files 0600, directories 0700). Nothing here knows object keys or bucket
 //! names: paths hold only random bucket ids and keyed hashes.
+//!
+//! In memory (`coffer serve --in-memory`, see [`super::memory`]) the same sealed bytes are
+//! kept under the same (bucket id, chunk id) keys: everything above this module runs the
+//! same code either way.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::chunks::chunk_id::ChunkId;
 use crate::chunks::faults::{Faults, Site};
+use crate::chunks::memory::{MemoryBudget, MemoryChunks};
 use crate::durable::{create_dir_private, fsync_dir, replace_file_checked};
 use crate::error::{Error, Result};
 use crate::records::BucketId;
@@ -49,15 +54,28 @@ fn take_away(counter: &AtomicU64, n: u64) {
     });
 }
 
-/// The chunk tree of one data directory.
+/// The chunk files of one data directory.
 #[derive(Debug)]
-pub(crate) struct ChunkStore {
+struct Tree {
     dir: PathBuf,
     sync: bool,
-    tally: Tally,
     /// Random per open, in every temp file's name: temp files without it are leftovers of
     /// an earlier run and safe to remove while this one writes.
     run: String,
+}
+
+/// Where the chunks are.
+#[derive(Debug)]
+enum Backend {
+    Files(Tree),
+    Memory(MemoryChunks),
+}
+
+/// The sealed chunks of one store.
+#[derive(Debug)]
+pub(crate) struct ChunkStore {
+    backend: Backend,
+    tally: Tally,
     /// Failures injected by tests (`faults.rs`); unarmed otherwise.
     pub(crate) faults: Faults,
 }
@@ -68,19 +86,50 @@ impl ChunkStore {
     /// # Errors
     /// `Error::Io` if the system's random source fails.
     pub(crate) fn new(dir: PathBuf, sync: bool) -> Result<ChunkStore> {
-        Ok(ChunkStore {
-            dir,
-            sync,
+        let run = hex::encode(crate::keys::keyring::random_bytes::<4>()?);
+        Ok(ChunkStore::with(Backend::Files(Tree { dir, sync, run })))
+    }
+
+    /// Chunks in memory, refused past `budget` (see [`MemoryBudget`]).
+    pub(crate) fn in_memory(budget: MemoryBudget) -> ChunkStore {
+        ChunkStore::with(Backend::Memory(MemoryChunks::new(budget)))
+    }
+
+    fn with(backend: Backend) -> ChunkStore {
+        ChunkStore {
+            backend,
             tally: Tally::default(),
-            run: hex::encode(crate::keys::keyring::random_bytes::<4>()?),
             faults: Faults::default(),
-        })
+        }
+    }
+
+    /// The file tree, for what only files have (paths, temp files).
+    fn tree(&self) -> Option<&Tree> {
+        match &self.backend {
+            Backend::Files(tree) => Some(tree),
+            Backend::Memory(_) => None,
+        }
     }
 
     /// Makes every chunk written so far durable, with one `syncfs` (relaxed durability
-    /// flushes this way before it makes an index commit durable).
+    /// flushes this way before it makes an index commit durable). Nothing to do in memory.
     pub(crate) fn sync_all(&self) -> Result<()> {
-        crate::durable::sync_file_system(&self.dir)
+        match self.tree() {
+            Some(tree) => crate::durable::sync_file_system(&tree.dir),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses a write of `more` bytes that would take an in-memory store past its budget
+    /// (`Error::MemoryFull`); a store on disk always has room here (a full disk fails the
+    /// write itself).
+    pub(crate) fn check_room(&self, more: u64) -> Result<()> {
+        match &self.backend {
+            Backend::Memory(memory) => {
+                memory.check_room(self.tally.bytes.load(Ordering::Relaxed), more)
+            }
+            Backend::Files(_) => Ok(()),
+        }
     }
 
     /// The counters. Two writers storing the same new chunk at once may count it twice
@@ -100,25 +149,23 @@ impl ChunkStore {
         self.tally.deduplicated.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn bucket_dir(&self, bucket: &BucketId) -> PathBuf {
-        self.dir.join(hex::encode(bucket))
-    }
-
-    fn fan_dir(&self, bucket: &BucketId, id: &ChunkId) -> PathBuf {
-        self.bucket_dir(bucket).join(hex::encode(&id.0[..1]))
-    }
-
+    /// A chunk file's path; `None` in memory. For tests that damage files on purpose.
+    #[cfg(test)]
     pub(crate) fn path(&self, bucket: &BucketId, id: &ChunkId) -> PathBuf {
-        self.fan_dir(bucket, id).join(id.to_hex())
+        self.tree().expect("a chunk tree on disk").path(bucket, id)
     }
 
-    /// Whether the chunk's file exists. When it does and writes are durable, its directory
+    /// Whether the chunk exists. When its file does and writes are durable, its directory
     /// is fsynced, since the writer that renamed it there may not have done so yet.
     pub(crate) fn exists(&self, bucket: &BucketId, id: &ChunkId) -> Result<bool> {
-        match fs::symlink_metadata(self.path(bucket, id)) {
+        let tree = match &self.backend {
+            Backend::Files(tree) => tree,
+            Backend::Memory(memory) => return Ok(memory.contains(bucket, id)),
+        };
+        match fs::symlink_metadata(tree.path(bucket, id)) {
             Ok(_) => {
-                if self.sync {
-                    fsync_dir(&self.fan_dir(bucket, id))?;
+                if tree.sync {
+                    fsync_dir(&tree.fan_dir(bucket, id))?;
                 }
                 Ok(true)
             }
@@ -130,24 +177,37 @@ impl ChunkStore {
         }
     }
 
-    /// Writes a sealed chunk durably (`durable::replace_file`), making its directories
-    /// the first time one is needed.
-    pub(crate) fn put(&self, bucket: &BucketId, id: &ChunkId, sealed: &[u8]) -> Result<()> {
-        let fan = self.fan_dir(bucket, id);
-        // Concurrent writers of one chunk id each get their own temp file.
-        let suffix = hex::encode(crate::keys::keyring::random_bytes::<8>()?);
-        let temp_path = fan.join(format!("{TEMP_PREFIX}{}-{suffix}", self.run));
-        let path = self.path(bucket, id);
-        let check = |step| self.faults.check(Site::Write(step));
-        match replace_file_checked(&temp_path, &path, sealed, self.sync, check) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                create_dir_private(&self.bucket_dir(bucket), self.sync)?;
-                create_dir_private(&fan, self.sync)?;
-                replace_file_checked(&temp_path, &path, sealed, self.sync, check)
-            }
-            other => other,
+    /// A chunk's sealed size; `None` if it is missing.
+    pub(crate) fn len_of(&self, bucket: &BucketId, id: &ChunkId) -> Result<Option<u64>> {
+        let tree = match &self.backend {
+            Backend::Files(tree) => tree,
+            Backend::Memory(memory) => return Ok(memory.len_of(bucket, id)),
+        };
+        match fs::symlink_metadata(tree.path(bucket, id)) {
+            Ok(meta) => Ok(Some(meta.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(Error::Io {
+                action: "stat chunk file",
+                source,
+            }),
         }
-        .map_err(Error::io("write chunk file"))?;
+    }
+
+    /// Stores a sealed chunk: durably (`durable::replace_file`, making its directories the
+    /// first time one is needed), or in memory within the budget.
+    pub(crate) fn put(&self, bucket: &BucketId, id: &ChunkId, sealed: &[u8]) -> Result<()> {
+        let check = |step| self.faults.check(Site::Write(step));
+        match &self.backend {
+            Backend::Files(tree) => tree.put(bucket, id, sealed, check)?,
+            Backend::Memory(memory) => {
+                check(crate::durable::Step::Write).map_err(Error::io("write chunk"))?;
+                let used = self.tally.bytes.load(Ordering::Relaxed);
+                if !memory.insert(bucket, id, sealed, used)? {
+                    // Another writer stored the same chunk first: nothing more to count.
+                    return Ok(());
+                }
+            }
+        }
         self.tally.files.fetch_add(1, Ordering::Relaxed);
         self.tally
             .bytes
@@ -173,16 +233,30 @@ impl ChunkStore {
         use std::io::Read as _;
         self.faults.check(Site::Read)?;
         out.clear();
-        let mut file = fs::File::open(self.path(bucket, id))?;
+        let tree = match &self.backend {
+            Backend::Files(tree) => tree,
+            Backend::Memory(memory) => return memory.get_into(bucket, id, out),
+        };
+        let mut file = fs::File::open(tree.path(bucket, id))?;
         let len = file.metadata()?.len();
         out.try_reserve_exact(usize::try_from(len).unwrap_or(usize::MAX))?;
         file.read_to_end(out)?;
         Ok(())
     }
 
-    /// Removes a chunk file; a missing one is not an error.
+    /// Removes a chunk; a missing one is not an error.
     pub(crate) fn remove(&self, bucket: &BucketId, id: &ChunkId) -> Result<()> {
-        let path = self.path(bucket, id);
+        let tree = match &self.backend {
+            Backend::Files(tree) => tree,
+            Backend::Memory(memory) => {
+                if let Some(len) = memory.remove(bucket, id) {
+                    take_away(&self.tally.files, 1);
+                    take_away(&self.tally.bytes, len);
+                }
+                return Ok(());
+            }
+        };
+        let path = tree.path(bucket, id);
         // Its size, for the tally; the stat costs little beside the unlink.
         let len = fs::symlink_metadata(&path).map_or(0, |m| m.len());
         match fs::remove_file(path) {
@@ -201,11 +275,20 @@ impl ChunkStore {
 
     /// Removes a bucket's whole chunk directory; a missing one is not an error.
     pub(crate) fn remove_bucket(&self, bucket: &BucketId) -> Result<()> {
+        let tree = match &self.backend {
+            Backend::Files(tree) => tree,
+            Backend::Memory(memory) => {
+                let (files, bytes) = memory.remove_bucket(bucket);
+                take_away(&self.tally.files, files);
+                take_away(&self.tally.bytes, bytes);
+                return Ok(());
+            }
+        };
         // A bucket is deleted empty, so what is left to count is small.
-        let (files, bytes) = count_files(&self.bucket_dir(bucket));
+        let (files, bytes) = count_files(&tree.bucket_dir(bucket));
         take_away(&self.tally.files, files);
         take_away(&self.tally.bytes, bytes);
-        match fs::remove_dir_all(self.bucket_dir(bucket)) {
+        match fs::remove_dir_all(tree.bucket_dir(bucket)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
                 action: "remove bucket chunk directory",
                 source: e,
@@ -234,19 +317,32 @@ pub(crate) enum TreeEntry<'a> {
 }
 
 impl ChunkStore {
-    /// The bucket ids that have a directory in the tree.
+    /// The bucket ids that have a directory in the tree (or chunks in memory).
     pub(crate) fn bucket_dirs(&self) -> Result<Vec<BucketId>> {
-        Ok(read_dir(&self.dir)?
+        let tree = match &self.backend {
+            Backend::Files(tree) => tree,
+            Backend::Memory(memory) => return Ok(memory.buckets()),
+        };
+        Ok(read_dir(&tree.dir)?
             .iter()
             .filter_map(|entry| parse_hex::<16>(&entry.file_name()))
             .collect())
     }
 
     /// Calls `f` with every file of the tree and every bucket directory named oddly, reading
-    /// one directory at a time. Changes nothing itself.
+    /// one directory at a time (in memory: with every chunk). Changes nothing itself.
     pub(crate) fn each_file(&self, mut f: impl FnMut(TreeEntry<'_>) -> Result<()>) -> Result<()> {
-        let ours = format!("{TEMP_PREFIX}{}-", self.run);
-        for bucket_entry in read_dir(&self.dir)? {
+        let tree = match &self.backend {
+            Backend::Files(tree) => tree,
+            Backend::Memory(memory) => {
+                for (bucket, id, len) in memory.list() {
+                    f(TreeEntry::Chunk { bucket, id, len })?;
+                }
+                return Ok(());
+            }
+        };
+        let ours = format!("{TEMP_PREFIX}{}-", tree.run);
+        for bucket_entry in read_dir(&tree.dir)? {
             let Some(bucket) = parse_hex::<16>(&bucket_entry.file_name()) else {
                 f(TreeEntry::Foreign)?;
                 continue;
@@ -295,6 +391,43 @@ impl ChunkStore {
             }),
             _ => Ok(()),
         }
+    }
+}
+
+impl Tree {
+    fn bucket_dir(&self, bucket: &BucketId) -> PathBuf {
+        self.dir.join(hex::encode(bucket))
+    }
+
+    fn fan_dir(&self, bucket: &BucketId, id: &ChunkId) -> PathBuf {
+        self.bucket_dir(bucket).join(hex::encode(&id.0[..1]))
+    }
+
+    fn path(&self, bucket: &BucketId, id: &ChunkId) -> PathBuf {
+        self.fan_dir(bucket, id).join(id.to_hex())
+    }
+
+    fn put(
+        &self,
+        bucket: &BucketId,
+        id: &ChunkId,
+        sealed: &[u8],
+        check: impl Fn(crate::durable::Step) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let fan = self.fan_dir(bucket, id);
+        // Concurrent writers of one chunk id each get their own temp file.
+        let suffix = hex::encode(crate::keys::keyring::random_bytes::<8>()?);
+        let temp_path = fan.join(format!("{TEMP_PREFIX}{}-{suffix}", self.run));
+        let path = self.path(bucket, id);
+        match replace_file_checked(&temp_path, &path, sealed, self.sync, &check) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                create_dir_private(&self.bucket_dir(bucket), self.sync)?;
+                create_dir_private(&fan, self.sync)?;
+                replace_file_checked(&temp_path, &path, sealed, self.sync, &check)
+            }
+            other => other,
+        }
+        .map_err(Error::io("write chunk file"))
     }
 }
 
@@ -349,8 +482,8 @@ mod tests {
         assert_eq!(store.get(&bucket, &id).unwrap(), b"sealed");
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&store.path(&bucket, &id)), 0o600);
-        assert_eq!(mode(&store.fan_dir(&bucket, &id)), 0o700);
-        assert_eq!(mode(&store.bucket_dir(&bucket)), 0o700);
+        assert_eq!(mode(&store.tree().unwrap().fan_dir(&bucket, &id)), 0o700);
+        assert_eq!(mode(&store.tree().unwrap().bucket_dir(&bucket)), 0o700);
         assert_eq!(
             store.stats(),
             ChunkStats {
@@ -382,12 +515,20 @@ mod tests {
         // one of this run's (a write in progress).
         fs::rename(
             store.path(&bucket, &b),
-            store.fan_dir(&bucket, &a).join(b.to_hex()),
+            store.tree().unwrap().fan_dir(&bucket, &a).join(b.to_hex()),
         )
         .unwrap();
-        fs::write(store.fan_dir(&bucket, &a).join(".tmp-0badf00d-1234"), b"x").unwrap();
-        let mine = format!(".tmp-{}-5678", store.run);
-        fs::write(store.fan_dir(&bucket, &a).join(&mine), b"x").unwrap();
+        fs::write(
+            store
+                .tree()
+                .unwrap()
+                .fan_dir(&bucket, &a)
+                .join(".tmp-0badf00d-1234"),
+            b"x",
+        )
+        .unwrap();
+        let mine = format!(".tmp-{}-5678", store.tree().unwrap().run);
+        fs::write(store.tree().unwrap().fan_dir(&bucket, &a).join(&mine), b"x").unwrap();
         let mut seen = Vec::new();
         store
             .each_file(|entry| {
@@ -402,5 +543,53 @@ mod tests {
         seen.sort();
         assert_eq!(seen, ["chunk 3 1", "foreign", "temp false", "temp true"]);
         assert_eq!(store.bucket_dirs().unwrap(), [bucket]);
+    }
+
+    #[test]
+    fn in_memory_within_a_budget_that_counts_the_index() {
+        use std::sync::Arc;
+        let index = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let store = ChunkStore::in_memory(MemoryBudget::new(100, Arc::clone(&index)));
+        let bucket = [7u8; 16];
+        let (a, b, c) = (ChunkId([1; 32]), ChunkId([2; 32]), ChunkId([3; 32]));
+        store.put(&bucket, &a, &[1; 60]).unwrap();
+        // The same chunk again is already there: no room needed, nothing counted twice.
+        store.put(&bucket, &a, &[1; 60]).unwrap();
+        assert_eq!((store.stats().files, store.stats().bytes), (1, 60));
+        assert!(store.exists(&bucket, &a).unwrap());
+        assert_eq!(store.len_of(&bucket, &a).unwrap(), Some(60));
+        assert_eq!(store.get(&bucket, &a).unwrap(), vec![1; 60]);
+        assert!(matches!(
+            store.put(&bucket, &b, &[2; 41]),
+            Err(Error::MemoryFull { max_bytes: 100 })
+        ));
+        store.put(&bucket, &b, &[2; 40]).unwrap();
+        assert!(matches!(store.check_room(1), Err(Error::MemoryFull { .. })));
+        store.remove(&bucket, &a).unwrap();
+        store.check_room(1).unwrap();
+        // The index's bytes count against the same budget.
+        index.store(50, std::sync::atomic::Ordering::Relaxed);
+        assert!(matches!(
+            store.put(&bucket, &c, &[3; 20]),
+            Err(Error::MemoryFull { .. })
+        ));
+        store.put(&bucket, &c, &[3; 10]).unwrap();
+        let mut seen = Vec::new();
+        store
+            .each_file(|entry| {
+                if let TreeEntry::Chunk { id, len, .. } = entry {
+                    seen.push((id.0[0], len));
+                }
+                Ok(())
+            })
+            .unwrap();
+        seen.sort_unstable();
+        assert_eq!(seen, [(2, 40), (3, 10)]);
+        assert_eq!(store.bucket_dirs().unwrap(), [bucket]);
+        assert!(store.get(&bucket, &a).is_err());
+        store.remove_bucket(&bucket).unwrap();
+        assert_eq!((store.stats().files, store.stats().bytes), (0, 0));
+        assert!(store.bucket_dirs().unwrap().is_empty());
+        store.sync_all().unwrap();
     }
 }

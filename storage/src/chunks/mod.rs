@@ -1,5 +1,6 @@
 //! Sealed chunks: their keyed ids ([`chunk_id`]), their sealing ([`seal`]) and the
-//! content-addressed tree of chunk files ([`chunk_store`]), the fault-injecting layer
+//! content-addressed tree of chunk files or their place in memory ([`chunk_store`],
+//! [`memory`]), the fault-injecting layer
 //! under it ([`faults`]), and the reused chunk-sized buffers they pass through
 //! ([`buffers`]).
 
@@ -7,4 +8,5 @@ pub(crate) mod buffers;
 pub(crate) mod chunk_id;
 pub(crate) mod chunk_store;
 pub(crate) mod faults;
+pub(crate) mod memory;
 pub(crate) mod seal;

@@ -24,6 +24,7 @@ mod crash_tests;
 #[cfg(feature = "fuzzing")]
 pub(crate) mod fuzzing;
 mod list;
+mod memory_backend;
 pub(crate) mod sealed_backend;
 pub(crate) mod sealed_file;
 mod settings;
@@ -34,6 +35,8 @@ mod versions;
 mod walk;
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use redb::{ReadableDatabase, TableDefinition, TableError};
 
@@ -48,7 +51,6 @@ use crate::chunks::chunk_id::ChunkId;
 use crate::error::{Error, Result};
 use crate::keys::keyring::Keyring;
 use crate::records::BucketId;
-use crate::store::IndexLocation;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
@@ -68,12 +70,23 @@ const FILE_CACHE_BYTES: usize = 64 << 20;
 /// An index in memory is its own cache: redb's would only copy its pages.
 const MEMORY_CACHE_BYTES: usize = 4 << 20;
 
+/// Where an index is opened.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum IndexAt<'a> {
+    /// `<root>/index.redb`, sealed.
+    File(&'a Path),
+    /// In memory: gone at exit.
+    Memory,
+}
+
 /// The open index.
 pub(crate) struct Index {
     db: redb::Database,
     durable: bool,
     /// A file, not memory: relaxed flushes then reach the disk.
     on_disk: bool,
+    /// How many bytes an index in memory holds now (for the store's memory budget).
+    memory_bytes: Option<Arc<AtomicU64>>,
 }
 
 impl Index {
@@ -84,23 +97,22 @@ impl Index {
     /// A file index is sealed: its key is checked against `<data>/keys` first, and the
     /// index opened read-only, so a wrong master key is refused before redb writes
     /// anything (opening for writing updates its header).
-    pub(crate) fn open(
-        root: &Path,
-        location: IndexLocation,
-        durable: bool,
-        keyring: &Keyring,
-    ) -> Result<Index> {
+    pub(crate) fn open(at: IndexAt<'_>, durable: bool, keyring: &Keyring) -> Result<Index> {
         let mut builder = redb::Database::builder();
-        builder.set_cache_size(match location {
-            IndexLocation::File => FILE_CACHE_BYTES,
-            IndexLocation::Memory => MEMORY_CACHE_BYTES,
+        builder.set_cache_size(match at {
+            IndexAt::File(_) => FILE_CACHE_BYTES,
+            IndexAt::Memory => MEMORY_CACHE_BYTES,
         });
-        let db = match location {
+        let (db, memory_bytes) = match at {
             // Sealed: only ciphertext reaches the file (P3); see `sealed_backend.rs`.
-            IndexLocation::File => sealed_file::open(&builder, root, keyring, durable)?,
-            IndexLocation::Memory => builder
-                .create_with_backend(redb::backends::InMemoryBackend::new())
-                .map_err(Error::index("open index"))?,
+            IndexAt::File(root) => (sealed_file::open(&builder, root, keyring, durable)?, None),
+            IndexAt::Memory => {
+                let (backend, len) = memory_backend::CountedMemory::new();
+                let db = builder
+                    .create_with_backend(backend)
+                    .map_err(Error::index("open index"))?;
+                (db, Some(len))
+            }
         };
         if !verify_key(&db, keyring)? {
             init(&db, keyring)?;
@@ -109,8 +121,14 @@ impl Index {
         Ok(Index {
             db,
             durable,
-            on_disk: location == IndexLocation::File,
+            on_disk: matches!(at, IndexAt::File(_)),
+            memory_bytes,
         })
+    }
+
+    /// The counter of an index in memory's size; `None` for a file.
+    pub(crate) fn memory_bytes(&self) -> Option<Arc<AtomicU64>> {
+        self.memory_bytes.clone()
     }
 
     /// Whether every commit is durable (`Durability::Immediate`).

@@ -11,6 +11,7 @@ mod faults;
 mod fsck;
 mod inline;
 mod listing;
+mod memory;
 mod object_acl;
 mod objects;
 mod races;
@@ -48,12 +49,14 @@ pub(crate) fn config(
     index: IndexLocation,
 ) -> StoreConfig {
     StoreConfig {
-        root: root.to_path_buf(),
+        placement: Placement::Directory {
+            root: root.to_path_buf(),
+            index,
+        },
         chunk_size: CHUNK,
         // These tests look at chunk files; `tests/inline.rs` turns inlining on.
         inline_max: 0,
         durability,
-        index,
         master_key: MasterKey::from_base64(&key.to_base64()).unwrap(),
     }
 }

@@ -184,9 +184,16 @@ impl TestEnv {
         self.start_ephemeral_with(&[])
     }
 
-    /// [`TestEnv::start_ephemeral`] with more `serve` flags.
+    /// [`TestEnv::start_ephemeral`] with more `serve` flags. With
+    /// `COFFER_TEST_STORAGE=in-memory` in the test run's environment, the server runs
+    /// `--in-memory` instead: `scripts/test` runs a subset of the suite so, to prove both
+    /// modes pass the same round trips.
     pub fn start_ephemeral_with(&self, flags: &[&str]) -> Server {
-        let mut args = vec!["serve", "--ephemeral", "--listen", "127.0.0.1:0"];
+        let mode = match std::env::var("COFFER_TEST_STORAGE").as_deref() {
+            Ok("in-memory") => "--in-memory",
+            _ => "--ephemeral",
+        };
+        let mut args = vec!["serve", mode, "--listen", "127.0.0.1:0"];
         args.extend_from_slice(flags);
         self.start(&args, &[], &Expect::PrintedCredentials)
     }
