@@ -6,6 +6,9 @@
 //! starts. The JSON object is printed once, when the server is ready, so a harness reads one
 //! line and parses it; a value learned later (the credentials a sealed server generates when
 //! it is unlocked) comes as a further object.
+//!
+//! A server run in process ([`crate::in_process`]) announces into a channel instead, with
+//! the JSON format's timing: one batch when ready, then one per later announcement.
 
 use std::io::Write as _;
 use std::sync::{Mutex, PoisonError};
@@ -15,25 +18,46 @@ use zeroize::Zeroizing;
 
 use crate::config::PrintEnv;
 
-/// Variables for stdout, in the `--print-env` format.
+/// Announced variables: names and values (which may be secrets).
+pub(crate) type Vars = Vec<(String, Zeroizing<String>)>;
+
+/// Where announcements go.
+#[derive(Debug)]
+enum Out {
+    /// stdout, in the `--print-env` format.
+    Stdout(PrintEnv),
+    /// A channel, to the program the server runs in.
+    Channel(tokio::sync::mpsc::UnboundedSender<Vars>),
+}
+
+/// Variables for stdout, in the `--print-env` format (or for a channel).
 #[derive(Debug)]
 pub(crate) struct Announcer {
-    format: PrintEnv,
+    out: Out,
     state: Mutex<State>,
 }
 
 #[derive(Debug, Default)]
 struct State {
     /// JSON: variables not printed yet (values may be secrets).
-    held: Vec<(String, Zeroizing<String>)>,
+    held: Vars,
     /// JSON: the first object is out, so later variables go at once.
     ready: bool,
 }
 
 impl Announcer {
     pub(crate) fn new(format: PrintEnv) -> Announcer {
+        Announcer::with(Out::Stdout(format))
+    }
+
+    /// Announces into `tx` instead of stdout.
+    pub(crate) fn to_channel(tx: tokio::sync::mpsc::UnboundedSender<Vars>) -> Announcer {
+        Announcer::with(Out::Channel(tx))
+    }
+
+    fn with(out: Out) -> Announcer {
         Announcer {
-            format,
+            out,
             state: Mutex::new(State::default()),
         }
     }
@@ -42,41 +66,50 @@ impl Announcer {
     ///
     /// # Errors
     /// stdout cannot be written.
-    pub(crate) fn vars(&self, vars: Vec<(String, Zeroizing<String>)>) -> anyhow::Result<()> {
-        match self.format {
-            PrintEnv::Lines => {
-                let mut text = Zeroizing::new(String::new());
-                for (name, value) in &vars {
-                    text.push_str(name);
-                    text.push('=');
-                    text.push_str(value);
-                    text.push('\n');
-                }
-                print_flushed(&text)
+    pub(crate) fn vars(&self, vars: Vars) -> anyhow::Result<()> {
+        if let Out::Stdout(PrintEnv::Lines) = self.out {
+            let mut text = Zeroizing::new(String::new());
+            for (name, value) in &vars {
+                text.push_str(name);
+                text.push('=');
+                text.push_str(value);
+                text.push('\n');
             }
-            PrintEnv::Json => {
-                let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-                state.held.extend(vars);
-                if state.ready {
-                    print_object(&mut state.held)
-                } else {
-                    Ok(())
-                }
-            }
+            return print_flushed(&text);
+        }
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.held.extend(vars);
+        if state.ready {
+            self.emit(&mut state.held)
+        } else {
+            Ok(())
         }
     }
 
-    /// The server is ready: JSON prints what it holds as one object.
+    /// The server is ready: JSON prints what it holds as one object (a channel gets it as
+    /// one batch).
     ///
     /// # Errors
     /// stdout cannot be written.
     pub(crate) fn ready(&self) -> anyhow::Result<()> {
-        if self.format == PrintEnv::Lines {
+        if let Out::Stdout(PrintEnv::Lines) = self.out {
             return Ok(());
         }
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.ready = true;
-        print_object(&mut state.held)
+        self.emit(&mut state.held)
+    }
+
+    fn emit(&self, held: &mut Vars) -> anyhow::Result<()> {
+        match &self.out {
+            Out::Channel(tx) if !held.is_empty() => {
+                // A harness that stopped listening has nothing to be told.
+                let _ = tx.send(std::mem::take(held));
+                Ok(())
+            }
+            Out::Channel(_) => Ok(()),
+            Out::Stdout(_) => print_object(held),
+        }
     }
 }
 
@@ -88,7 +121,7 @@ pub(crate) fn var(
     (name.into(), Zeroizing::new(value.into()))
 }
 
-fn print_object(held: &mut Vec<(String, Zeroizing<String>)>) -> anyhow::Result<()> {
+fn print_object(held: &mut Vars) -> anyhow::Result<()> {
     if held.is_empty() {
         return Ok(());
     }

@@ -665,6 +665,9 @@ pub(crate) struct Harness {
     pub(crate) print_env: PrintEnv,
     /// Whether the server stops when its parent or its stdin goes away.
     pub(crate) exit_with_parent: bool,
+    /// A fixed root credential given in process ([`crate::in_process`]); the binary reads
+    /// `COFFER_ROOT_*` from its environment instead.
+    pub(crate) root_credential: Option<(String, coffer_auth::Secret)>,
 }
 
 impl Harness {
@@ -691,6 +694,7 @@ impl Harness {
                 ExitWithParent::Off => false,
                 ExitWithParent::Auto => throwaway && crate::stop::stdin_is_pipe(),
             },
+            root_credential: None,
         })
     }
 }

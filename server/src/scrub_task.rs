@@ -54,6 +54,13 @@ impl Scrub {
         let _ = self.task.get_or_init(|| tokio::spawn(run(pass, every)));
     }
 
+    /// Ends the scheduled passes (serving stopped).
+    pub(crate) fn stop(&self) {
+        if let Some(task) = self.task.get() {
+            task.abort();
+        }
+    }
+
     /// One pass now, at `bytes_per_sec` (0: unpaced), after any pass already running.
     pub(crate) async fn run_now(
         &self,

@@ -36,8 +36,16 @@ pub(crate) fn stdin_is_pipe() -> bool {
         .is_ok_and(|m| m.file_type().is_fifo() || m.file_type().is_socket())
 }
 
+/// What ends serving: [`on_signal`] for the binary, a harness's own future in process.
+pub(crate) type Stop = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Stops on a signal, or (with `tied`) when whatever started the server goes away.
+pub(crate) fn on_signal(tied: bool) -> Stop {
+    Box::pin(requested(tied))
+}
+
 /// Completes when the server should stop: a signal, or (with `tied`) its parent's end.
-pub(crate) async fn requested(tied: bool) {
+async fn requested(tied: bool) {
     if tied {
         tokio::select! {
             () = signal() => {}

@@ -298,9 +298,9 @@ impl KmsKeys {
 }
 
 /// Sweeps once now — awaited before the server serves, so no request ever finds a key past
-/// its deletion date — then every [`KMS_SWEEP_INTERVAL`] in a task of its own, for as long
-/// as the server runs.
-pub(crate) async fn start_sweeping(keys: KmsKeys) {
+/// its deletion date — then every [`KMS_SWEEP_INTERVAL`] in a task of its own, which the
+/// caller ends when serving ends.
+pub(crate) async fn start_sweeping(keys: KmsKeys) -> tokio::task::JoinHandle<()> {
     sweep_and_log(&keys).await;
     tokio::spawn(async move {
         let first = tokio::time::Instant::now() + KMS_SWEEP_INTERVAL;
@@ -309,7 +309,7 @@ pub(crate) async fn start_sweeping(keys: KmsKeys) {
             tick.tick().await;
             sweep_and_log(&keys).await;
         }
-    });
+    })
 }
 
 async fn sweep_and_log(keys: &KmsKeys) {
