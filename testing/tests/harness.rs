@@ -2,6 +2,9 @@
 //! ready client, fixtures and users, and many servers in one process without leaking
 //! threads, sockets or ports.
 
+// Test code fails loudly on purpose: expect/panic are how a test reports.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::large_futures)]
+
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::error::ProvideErrorMetadata as _;
@@ -195,7 +198,7 @@ async fn fifty_servers_start_and_stop_without_leaking_threads_tasks_sockets_or_p
 }
 
 fn count(dir: &str) -> usize {
-    std::fs::read_dir(dir).map(Iterator::count).unwrap_or(0)
+    std::fs::read_dir(dir).map_or(0, Iterator::count)
 }
 
 /// The status of a plain HTTP GET of `uri` (a presigned URL on 127.0.0.1).
