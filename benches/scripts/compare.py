@@ -23,6 +23,9 @@ ListObjectsV2 of 10,000 keys; start to first answered request (`coffer serve
 --ephemeral` against s3s-fs on an empty directory); server RSS idle, and peak over a
 1 GiB PUT then GET. Prints the median of the rounds for each server, and the ratios
 Coffer / s3s-fs (above 1: Coffer is better, for times and memory too).
+
+`--only throwaway` measures the test-suite modes instead: start to first request and RSS
+idle of `coffer serve --in-memory` and `--ephemeral` against s3s-fs.
 """
 
 import argparse
@@ -57,7 +60,9 @@ CELLS = [
 ]
 LIST_KEYS = 10_000
 SERVERS = ["coffer durable", "coffer relaxed", "s3s-fs"]
-PARTS = ["startup", "memory", "throughput", "listing"]
+PARTS = ["startup", "memory", "throughput", "listing", "throwaway"]
+# The modes of the `throwaway` part, by their column name.
+THROWAWAY = ["coffer --in-memory", "coffer --ephemeral", "s3s-fs"]
 
 
 def free_port() -> int:
@@ -98,22 +103,22 @@ class Server:
         self.port = free_port()
         self.proc = None
 
-    def command(self, ephemeral: bool = False):
+    def command(self, mode: str = "data"):
         listen = f"127.0.0.1:{self.port}"
         if self.kind == "s3s-fs":
             root = os.path.join(self.dir, "root")
             os.makedirs(root, exist_ok=True)
             return [self.args.s3s_fs, "--host", "127.0.0.1", "--port", str(self.port),
                     "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, root]
-        if ephemeral:
-            return [self.args.coffer, "serve", "--ephemeral", "--listen", listen]
+        if mode != "data":
+            return [self.args.coffer, "serve", f"--{mode}", "--listen", listen]
         cmd = [self.args.coffer, "serve", "--data", os.path.join(self.dir, "data"),
                "--listen", listen]
         if self.kind == "coffer relaxed":
             cmd += ["--durability", "relaxed"]
         return cmd
 
-    def start(self, ephemeral: bool = False) -> float:
+    def start(self, mode: str = "data") -> float:
         env = dict(os.environ)
         env.pop("RUST_LOG", None)
         env.update({
@@ -125,7 +130,7 @@ class Server:
         # back while this server creates its files, and the start would measure that.
         os.sync()
         started = time.perf_counter()
-        self.proc = subprocess.Popen(self.command(ephemeral), env=env,
+        self.proc = subprocess.Popen(self.command(mode), env=env,
                                      stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(self.dir, "log"), "w"))
         while not list_buckets(self.port):
@@ -198,7 +203,7 @@ def run(args):
                 continue
             s = Server(kind, args, args.work)
             try:
-                took = s.start(ephemeral=kind != "s3s-fs")
+                took = s.start("data" if kind == "s3s-fs" else "ephemeral")
                 note("start to first request (coffer: --ephemeral)", "ms", False, kind,
                      took * 1e3)
             finally:
@@ -248,6 +253,32 @@ def run(args):
             note(f"ListObjectsV2 of {keys} keys", "ms", False, kind,
                  float("nan") if value is None else value["secs"] * 1e3)
     return results, units
+
+
+def run_throwaway(args):
+    """Start to first request and RSS idle of the test-suite modes, against s3s-fs."""
+    os.makedirs(args.work, exist_ok=True)
+    results = {}
+    for rnd in range(args.rounds):
+        order = THROWAWAY[rnd % 3:] + THROWAWAY[:rnd % 3]
+        print(f"round {rnd + 1}/{args.rounds}: order {', '.join(order)}", file=sys.stderr)
+        for column in order:
+            kind = "s3s-fs" if column == "s3s-fs" else "coffer relaxed"
+            mode = "data" if column == "s3s-fs" else column.split("--")[1]
+            s = Server(kind, args, args.work)
+            try:
+                took = s.start(mode)
+                time.sleep(1)
+                rss = proc_kib(s.proc.pid, "VmRSS") / 1024
+            finally:
+                s.stop()
+            results.setdefault("start to first request (ms)", {}).setdefault(column, []).append(took * 1e3)
+            results.setdefault("RSS idle (MiB)", {}).setdefault(column, []).append(rss)
+    lines = [f"| measurement (median of {args.rounds}) | " + " | ".join(THROWAWAY) + " |",
+             "|---|" + "---:|" * len(THROWAWAY)]
+    for metric, by in results.items():
+        lines.append(f"| {metric} | " + " | ".join(f"{median(by[c]):.1f}" for c in THROWAWAY) + " |")
+    return "\n".join(lines)
 
 
 def wanted(args, part):
@@ -303,6 +334,9 @@ def main():
     for path in (args.coffer, args.load, args.s3s_fs):
         if not shutil.which(path) and not os.path.exists(path):
             sys.exit(f"not found: {path} (see the usage at the top of this script)")
+    if args.only == ["throwaway"]:
+        print(run_throwaway(args))
+        return
     results, units = run(args)
     print(table(results, units, args.rounds))
     if args.json:

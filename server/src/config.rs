@@ -248,6 +248,11 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) buckets: Vec<String>,
 
+    /// With --bucket: create the fixture buckets with versioning enabled (as
+    /// PutBucketVersioning Enabled would), for tests of versions and delete markers.
+    #[arg(long, env = "COFFER_VERSIONING")]
+    pub(crate) versioning: bool,
+
     /// How the endpoint, region and generated credentials are printed on stdout: `lines`
     /// (NAME=value, for shells) or `json` (one object on one line once ready, for test
     /// harnesses).
@@ -659,6 +664,8 @@ pub(crate) struct Harness {
     pub(crate) users: usize,
     /// Buckets to create at start if missing.
     pub(crate) buckets: Vec<String>,
+    /// Whether those buckets are created versioned.
+    pub(crate) versioning: bool,
     /// Whether a short root secret is accepted (loopback only).
     pub(crate) test_credentials: bool,
     /// How the endpoint lines are printed.
@@ -671,25 +678,22 @@ pub(crate) struct Harness {
 }
 
 impl Harness {
-    /// From the flags of `args` it reads (the caller has moved others out of `args`).
+    /// From the harness flags of `args`.
     fn from_args(
-        users: usize,
-        buckets: &[String],
-        test_credentials: bool,
-        print_env: PrintEnv,
-        exit_with_parent: ExitWithParent,
+        args: &ServeArgs,
         throwaway: bool,
         loopback: bool,
     ) -> Result<Harness, ConfigError> {
-        if test_credentials && !loopback {
+        if args.test_credentials && !loopback {
             return Err(ConfigError::TestCredentialsBeyondLoopback);
         }
         Ok(Harness {
-            users: startup_users(users)?,
-            buckets: startup_buckets(buckets.to_vec())?,
-            test_credentials,
-            print_env,
-            exit_with_parent: match exit_with_parent {
+            users: startup_users(args.users)?,
+            buckets: startup_buckets(args.buckets.clone())?,
+            versioning: args.versioning,
+            test_credentials: args.test_credentials,
+            print_env: args.print_env,
+            exit_with_parent: match args.exit_with_parent {
                 ExitWithParent::On => true,
                 ExitWithParent::Off => false,
                 ExitWithParent::Auto => throwaway && crate::stop::stdin_is_pipe(),
@@ -974,15 +978,7 @@ impl Config {
             .listen
             .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, default_port)));
         let loopback = listen.ip().to_canonical().is_loopback();
-        let harness = Harness::from_args(
-            args.users,
-            &args.buckets,
-            args.test_credentials,
-            args.print_env,
-            args.exit_with_parent,
-            mode.is_throwaway(),
-            loopback,
-        )?;
+        let harness = Harness::from_args(&args, mode.is_throwaway(), loopback)?;
         // P7: plain HTTP only on loopback, unless explicitly allowed.
         let tls = match (args.tls_cert, args.tls_key) {
             (Some(cert), Some(key)) => Some(crate::tls::TlsFiles { cert, key }),

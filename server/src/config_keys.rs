@@ -89,6 +89,7 @@ pub(crate) const KEYS: &[Key] = &[
         Kind::Names,
         "[\"photos\", \"scans\"]",
     ),
+    key("data", "versioning", "versioning", Kind::Switch, ""),
     key(
         "data",
         "test_credentials",

@@ -424,7 +424,7 @@ async fn build_guard(
         .await
         .context("could not load the credentials")?;
     create_startup_users(&auth, cfg.harness.users, announcer).await?;
-    create_startup_buckets(store, &cfg.harness.buckets).await?;
+    create_startup_buckets(store, &cfg.harness.buckets, cfg.harness.versioning).await?;
     let trail = if let (true, Some(root)) = (cfg.audit, root) {
         // Relaxed (and ephemeral) servers do not wait for the trail's fsync either: its
         // segments are flushed with the chunk tree's file system once a second.
@@ -652,11 +652,20 @@ async fn create_startup_users(
 }
 
 /// Creates the `--bucket` buckets that are missing, owned by root, before the server is
-/// announced: a test finds its fixtures there. An existing bucket (a durable restart) is
-/// left as it is, whoever owns it.
-async fn create_startup_buckets(store: &Store, names: &[String]) -> anyhow::Result<()> {
+/// announced: a test finds its fixtures there. With `versioning` (`--versioning`), each one
+/// created now has versioning enabled, as PutBucketVersioning would. An existing bucket (a
+/// durable restart) is left as it is, whoever owns it.
+async fn create_startup_buckets(
+    store: &Store,
+    names: &[String],
+    versioning: bool,
+) -> anyhow::Result<()> {
     for name in names {
         match store.create_bucket(name, coffer_auth::ROOT_PRINCIPAL).await {
+            Ok(_) if versioning => store
+                .set_versioning(name, coffer_storage::Versioning::Enabled)
+                .await
+                .with_context(|| format!("could not enable versioning in {name:?}"))?,
             Ok(_) | Err(coffer_storage::Error::BucketAlreadyExists { .. }) => {}
             Err(e) => {
                 return Err(e).with_context(|| format!("could not create the bucket {name:?}"));

@@ -52,6 +52,7 @@ pub enum Error {
 #[must_use]
 pub struct Builder {
     buckets: Vec<String>,
+    versioning: bool,
     users: usize,
     max_memory: Option<String>,
     on_disk: bool,
@@ -63,6 +64,12 @@ impl Builder {
     /// Creates this bucket before the server is ready (repeatable).
     pub fn bucket(mut self, name: impl Into<String>) -> Builder {
         self.buckets.push(name.into());
+        self
+    }
+
+    /// Creates the [`Builder::bucket`] buckets with versioning enabled (`--versioning`).
+    pub fn versioning(mut self) -> Builder {
+        self.versioning = true;
         self
     }
 
@@ -118,6 +125,9 @@ impl Builder {
         let mut flags: Vec<String> = vec![mode.into(), "--listen".into(), "127.0.0.1:0".into()];
         for bucket in self.buckets {
             flags.extend(["--bucket".into(), bucket]);
+        }
+        if self.versioning {
+            flags.push("--versioning".into());
         }
         if self.users > 0 {
             flags.extend(["--users".into(), self.users.to_string()]);

@@ -15,6 +15,7 @@ use coffer_testing::{Error, TestServer};
 async fn a_started_server_serves_its_fixtures_and_checks_signatures() {
     let server = TestServer::builder()
         .bucket("fixtures")
+        .versioning()
         .users(1)
         .start()
         .await
@@ -135,7 +136,11 @@ async fn fifty_servers_start_and_stop_without_leaking_threads_tasks_sockets_or_p
         .expect("start");
     warm.stop().await.expect("stop");
     let (threads, fds) = (count("/proc/self/task"), count("/proc/self/fd"));
-    let tasks = || tokio::runtime::Handle::current().metrics().num_alive_tasks();
+    let tasks = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
     let tasks_before = tasks();
     let mut starts = Vec::new();
     let mut ports = Vec::new();
@@ -185,7 +190,11 @@ async fn fifty_servers_start_and_stop_without_leaking_threads_tasks_sockets_or_p
     assert!(now <= threads + 4, "threads: {threads} then {now}");
     let now = count("/proc/self/fd");
     assert!(now <= fds + 4, "fds: {fds} then {now}");
-    assert!(tasks() <= tasks_before, "tasks: {tasks_before} then {}", tasks());
+    assert!(
+        tasks() <= tasks_before,
+        "tasks: {tasks_before} then {}",
+        tasks()
+    );
     for port in ports {
         assert!(free(port), "port {port} still held");
     }
