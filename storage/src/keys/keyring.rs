@@ -1,7 +1,8 @@
 //! The key hierarchy: the master key, the keys it wraps, and the subkeys derived from them.
 //!
-//! - The [`MasterKey`] only wraps other keys. Two keys are derived from it with
-//!   `blake3::derive_key`: the wrapping key and the sealed-records key.
+//! - The [`MasterKey`] only wraps other keys. Three keys are derived from it with
+//!   `blake3::derive_key`: the wrapping key, the sealed-records key and the token key (which
+//!   seals what clients hand back, such as listings' continuation tokens).
 //! - A bucket key is 32 random bytes, stored wrapped (AES-256-GCM-SIV, random nonce, purpose
 //!   label and bucket id as associated data). Its subkeys — the chunk-id key and the chunk
 //!   seal key — are derived with fixed context strings.
@@ -26,6 +27,7 @@ use crate::error::{Error, Result};
 
 const CONTEXT_WRAP: &str = "coffer 2026-11 key wrap";
 const CONTEXT_RECORDS: &str = "coffer 2026-11 sealed records";
+const CONTEXT_TOKENS: &str = "coffer 2026-12 client tokens";
 const CONTEXT_CHUNK_ID: &str = "coffer 2026-11 chunk id";
 const CONTEXT_CHUNK_SEAL: &str = "coffer 2026-11 chunk seal";
 const CONTEXT_BUCKET_SHARE: &str = "coffer 2026-11 bucket key with share";
@@ -36,6 +38,7 @@ const LABEL_BUCKET_KEY: &[u8] = b"coffer bucket key\0";
 const LABEL_KEY_CHECK: &[u8] = b"coffer key check\0";
 const LABEL_RECORD: &[u8] = b"coffer sealed record\0";
 const LABEL_INDEX_KEY: &[u8] = b"coffer index key\0";
+const LABEL_TOKEN: &[u8] = b"coffer client token\0";
 
 /// The value the key-check record wraps.
 const KEY_CHECK_VALUE: &[u8; 32] = b"coffer 2026-11 master key check!";
@@ -160,10 +163,13 @@ impl fmt::Debug for MasterKey {
 }
 
 /// Keys derived from the master key: one wraps bucket keys and the key check, one seals
-/// the key-value records other crates keep here.
+/// the key-value records other crates keep here, one seals tokens handed to clients (a
+/// key of its own: what clients send back is never opened with a key that opens stored
+/// records).
 pub(crate) struct Keyring {
     wrap: Aes256GcmSiv,
     records: Aes256GcmSiv,
+    tokens: Aes256GcmSiv,
 }
 
 impl Keyring {
@@ -176,6 +182,10 @@ impl Keyring {
             ))),
             records: cipher_from(&Zeroizing::new(blake3::derive_key(
                 CONTEXT_RECORDS,
+                &*master.0,
+            ))),
+            tokens: cipher_from(&Zeroizing::new(blake3::derive_key(
+                CONTEXT_TOKENS,
                 &*master.0,
             ))),
         }
@@ -227,6 +237,17 @@ impl Keyring {
         unwrap(&self.records, LABEL_RECORD, name.as_bytes(), sealed).map_err(|_| Error::Corrupt {
             what: "sealed record",
         })
+    }
+
+    /// Seals a token for a client; `scope` is associated data.
+    pub(crate) fn seal_token(&self, scope: &[u8], value: &[u8]) -> Result<Vec<u8>> {
+        wrap(&self.tokens, LABEL_TOKEN, scope, value)
+    }
+
+    /// Opens a token sealed under `scope`; `None` for anything else (altered, forged, from
+    /// another scope or another master key).
+    pub(crate) fn open_token(&self, scope: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        unwrap(&self.tokens, LABEL_TOKEN, scope, sealed).ok()
     }
 }
 
@@ -494,5 +515,34 @@ mod tests {
             b"secret value"
         );
         assert!(ring.open_record("b", &sealed).is_err());
+    }
+
+    #[test]
+    fn token_hides_its_value_and_opens_only_in_its_scope() {
+        let ring = Keyring::new(&MasterKey::generate().unwrap());
+        let sealed = ring.seal_token(b"scope", b"photos-2026").unwrap();
+        assert!(!sealed.windows(6).any(|w| w == b"photos"), "value in clear");
+        assert_eq!(
+            ring.open_token(b"scope", &sealed).unwrap().as_slice(),
+            b"photos-2026"
+        );
+        assert!(ring.open_token(b"other", &sealed).is_none());
+        // A flipped bit anywhere (version, nonce, ciphertext, tag) opens to nothing.
+        for i in 0..sealed.len() {
+            let mut bad = sealed.clone();
+            bad[i] ^= 1;
+            assert!(ring.open_token(b"scope", &bad).is_none(), "bit flip at {i}");
+        }
+        assert!(
+            ring.open_token(b"scope", &sealed[..sealed.len() - 1])
+                .is_none()
+        );
+        assert!(ring.open_token(b"scope", b"").is_none());
+        // Neither another master key nor the records key opens it.
+        let other = Keyring::new(&MasterKey::generate().unwrap());
+        assert!(other.open_token(b"scope", &sealed).is_none());
+        assert!(ring.open_record("scope", &sealed).is_err());
+        let record = ring.seal_record("scope", b"photos-2026").unwrap();
+        assert!(ring.open_token(b"scope", &record).is_none());
     }
 }
