@@ -1,5 +1,8 @@
 //! Bucket operations with AWS semantics and error codes: create, list, head, location,
-//! delete, and the naming/ownership/emptiness errors.
+//! delete, and the naming/ownership/emptiness errors. ListBuckets paging is in
+//! `list_paging`.
+
+mod list_paging;
 
 use crate::common::{TestEnv, assert_s3_err, bucket_names, create_bucket, put, status_of};
 

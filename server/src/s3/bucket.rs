@@ -1,8 +1,10 @@
-//! Bucket operations: create, list, head, delete, location, and the answers a plain AWS
-//! bucket gives about features Coffer has no use for (acceleration, requester pays).
+//! Bucket operations: create, list (with AWS's paging), head, delete, location, and the
+//! answers a plain AWS bucket gives about features Coffer has no use for (acceleration,
+//! requester pays).
 
 use super::Coffer;
 use super::bucket_access::{caller, owner, resolve_bucket};
+use super::continuation::{self, Listing};
 use super::error_map::storage_error;
 use s3s::dto::{
     Bucket, CreateBucketInput, CreateBucketOutput, DeleteBucketInput, DeleteBucketOutput,
@@ -16,25 +18,69 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 /// The region whose buckets report an empty `LocationConstraint`, as AWS does.
 const DEFAULT_REGION: &str = "us-east-1";
 
+/// The most buckets one ListBuckets page holds (`max-buckets` is 1..=10000), and the page
+/// size of a request that pages without `max-buckets`, as AWS documents.
+const MAX_BUCKETS: i32 = 10_000;
+
+/// ListBuckets: the caller's buckets in name (byte) order. A request with none of
+/// `max-buckets`, `continuation-token`, `prefix` and `bucket-region` gets every bucket, as
+/// AWS answers accounts within its default quota; one with any of them gets pages of
+/// `max-buckets` (10,000 without it) and a sealed `ContinuationToken` while more remain.
 pub(crate) async fn list_buckets(
     coffer: &Coffer,
     req: S3Request<ListBucketsInput>,
 ) -> S3Result<S3Response<ListBucketsOutput>> {
     let principal = caller(coffer, &req)?;
     let input = req.input;
-    if input.continuation_token.is_some() || input.max_buckets.is_some() {
-        // Paging of ListBuckets is rarely used; answer honestly rather than
-        // return an unpaged list that claims to be a page.
+    let paged = input.max_buckets.is_some()
+        || input.continuation_token.is_some()
+        || input.prefix.is_some()
+        || input.bucket_region.is_some();
+    let page_size = match input.max_buckets {
+        Some(n) if (1..=MAX_BUCKETS).contains(&n) => usize::try_from(n).unwrap_or(1),
+        Some(_) => {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Argument max-buckets must be an integer between 1 and 10000."
+            ));
+        }
+        None if paged => usize::try_from(MAX_BUCKETS).unwrap_or(1),
+        None => usize::MAX,
+    };
+    if let Some(region) = input.bucket_region.as_deref()
+        && !region.eq_ignore_ascii_case(&coffer.region)
+    {
+        // Every bucket is in this server's region. AWS refuses rather than answer an empty
+        // list when the region is not the endpoint's (the region is not echoed: it is the
+        // client's text).
         return Err(s3_error!(
-            NotImplemented,
-            "ListBuckets paging is not supported yet."
+            InvalidArgument,
+            "Requests with bucket-region specified must be made to the corresponding regional endpoint"
         ));
     }
+    let listing = Listing::Buckets { owner: &principal };
+    let after = input
+        .continuation_token
+        .as_deref()
+        .map(|token| continuation::decode(&coffer.store, &listing, token))
+        .transpose()?;
+    let prefix = input.prefix.as_deref().unwrap_or_default();
+    // Sorted by name already (storage lists in byte order).
     let all = coffer.store.list_buckets().await.map_err(storage_error)?;
-    let prefix = input.prefix.unwrap_or_default();
-    let buckets = all
+    let mut owned = all.into_iter().filter(|b| {
+        b.owner == principal
+            && b.name.starts_with(prefix)
+            && after.as_deref().is_none_or(|after| b.name.as_str() > after)
+    });
+    let page: Vec<_> = owned.by_ref().take(page_size).collect();
+    let next = match page.last() {
+        Some(last) if owned.next().is_some() => {
+            Some(continuation::encode(&coffer.store, &listing, &last.name)?)
+        }
+        _ => None,
+    };
+    let buckets = page
         .into_iter()
-        .filter(|b| b.owner == principal && b.name.starts_with(&prefix))
         .map(|b| Bucket {
             name: Some(b.name),
             creation_date: Some(Timestamp::from(b.created)),
@@ -44,8 +90,9 @@ pub(crate) async fn list_buckets(
     Ok(S3Response::new(ListBucketsOutput {
         buckets: Some(buckets),
         owner: Some(owner(coffer, &principal)),
-        prefix: (!prefix.is_empty()).then_some(prefix),
-        ..Default::default()
+        // AWS echoes the prefix when the request sent one.
+        prefix: input.prefix,
+        continuation_token: next,
     }))
 }
 

@@ -11,6 +11,7 @@ mod bucket;
 mod bucket_access;
 mod checksum;
 mod conditional;
+mod continuation;
 mod copy;
 mod delete;
 mod encryption;
