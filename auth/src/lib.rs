@@ -51,7 +51,10 @@ pub use keys::{
     RootSource, SecretStrength, check_access_key, check_secret,
 };
 pub use records::KeyStatus;
-pub use s3_actions::{BYPASS_GOVERNANCE, refused_operation, s3_action, s3_action_for, s3_resource};
+pub use s3_actions::{
+    BYPASS_GOVERNANCE, OWNERSHIP_REFUSED, WEBSITE_REFUSED, refused_operation, s3_action,
+    s3_action_for, s3_resource,
+};
 pub use secret::{Secret, constant_time_eq};
 pub use users::{AccessKeyInfo, NewAccessKey, UserInfo};
 

@@ -33,9 +33,9 @@ pub fn s3_action(op: &str) -> String {
         "PutBucketEncryption" | "DeleteBucketEncryption" => "PutEncryptionConfiguration",
         "PutObjectLockConfiguration" => "PutBucketObjectLockConfiguration",
         "GetObjectLockConfiguration" => "GetBucketObjectLockConfiguration",
-        "GetBucketOwnershipControls"
-        | "PutBucketOwnershipControls"
-        | "DeleteBucketOwnershipControls" => "PutBucketOwnershipControls",
+        // GetBucketOwnershipControls is its own action; removing the controls needs the
+        // right to set them, as AWS documents for DeleteBucketOwnershipControls.
+        "DeleteBucketOwnershipControls" => "PutBucketOwnershipControls",
         // Most operations are their own action (GetObject, PutObject, DeleteObject,
         // GetBucketAcl, PutBucketPolicy, GetObjectTagging…).
         other => other,
@@ -69,15 +69,27 @@ pub fn s3_action_for(op: &str, names_version: bool) -> String {
 /// retention (`x-amz-bypass-governance-retention: true`).
 pub const BYPASS_GOVERNANCE: &str = "BypassGovernanceRetention";
 
-/// P2: operations refused outright, whatever their input, because they exist to open
-/// buckets up (website hosting, turning off `BucketOwnerEnforced`). PutBucketPolicy,
-/// PutPublicAccessBlock and the ACL puts have private forms, so they are judged on their
-/// input instead ([`crate::policy`], [`crate::acl`]).
+/// Message for refusing website hosting (PutBucketWebsite): a website endpoint serves
+/// anonymous reads, which Coffer never does (P2).
+pub const WEBSITE_REFUSED: &str = "public access is disabled in Coffer: it never serves \
+     anonymous reads, so it does not host static websites";
+
+/// Message for refusing to leave `BucketOwnerEnforced` (PutBucketOwnershipControls with
+/// another setting, DeleteBucketOwnershipControls): the bucket owner owns every object in
+/// Coffer, and no setting hands objects or ACL control to their writers.
+pub const OWNERSHIP_REFUSED: &str = "Coffer buckets keep BucketOwnerEnforced object \
+     ownership: the bucket owner owns every object";
+
+/// P2: operations refused outright, whatever their input, with the message to send:
+/// website hosting, and removing the ownership controls (on AWS that turns
+/// `BucketOwnerEnforced` off). PutBucketOwnershipControls, PutBucketPolicy,
+/// PutPublicAccessBlock and the ACL puts have forms that change nothing for the worse, so
+/// they are judged on their input instead ([`crate::policy`], [`crate::acl`], the
+/// server's ownership handler).
 pub fn refused_operation(op: &str) -> Option<&'static str> {
     match op {
-        "PutBucketWebsite" | "DeleteBucketOwnershipControls" | "PutBucketOwnershipControls" => {
-            Some(crate::acl::PUBLIC_REFUSED)
-        }
+        "PutBucketWebsite" => Some(WEBSITE_REFUSED),
+        "DeleteBucketOwnershipControls" => Some(OWNERSHIP_REFUSED),
         _ => None,
     }
 }
@@ -136,6 +148,21 @@ mod tests {
                 "s3:GetAccelerateConfiguration",
             ),
             ("GetBucketRequestPayment", "s3:GetBucketRequestPayment"),
+            // AWS's own action for reading them, not the one for setting them.
+            (
+                "GetBucketOwnershipControls",
+                "s3:GetBucketOwnershipControls",
+            ),
+            (
+                "PutBucketOwnershipControls",
+                "s3:PutBucketOwnershipControls",
+            ),
+            (
+                "DeleteBucketOwnershipControls",
+                "s3:PutBucketOwnershipControls",
+            ),
+            ("GetBucketWebsite", "s3:GetBucketWebsite"),
+            ("DeleteBucketWebsite", "s3:DeleteBucketWebsite"),
             ("GetBucketPolicy", "s3:GetBucketPolicy"),
             ("DeletePublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
         ] {
@@ -148,8 +175,22 @@ mod tests {
 
     #[test]
     fn p2_public_opening_operations_are_refused() {
-        assert!(refused_operation("PutBucketWebsite").is_some());
-        assert!(refused_operation("PutPublicAccessBlock").is_none());
-        assert!(refused_operation("GetObject").is_none());
+        assert_eq!(refused_operation("PutBucketWebsite"), Some(WEBSITE_REFUSED));
+        assert!(WEBSITE_REFUSED.starts_with(crate::acl::PUBLIC_REFUSED));
+        assert_eq!(
+            refused_operation("DeleteBucketOwnershipControls"),
+            Some(OWNERSHIP_REFUSED)
+        );
+        // Judged on its input: BucketOwnerEnforced is what every bucket has.
+        assert!(refused_operation("PutBucketOwnershipControls").is_none());
+        for op in [
+            "GetBucketOwnershipControls",
+            "GetBucketWebsite",
+            "DeleteBucketWebsite",
+            "PutPublicAccessBlock",
+            "GetObject",
+        ] {
+            assert!(refused_operation(op).is_none(), "{op}");
+        }
     }
 }

@@ -1,10 +1,17 @@
 //! Bucket operations with AWS semantics and error codes: create, list, head, location,
-//! delete, and the naming/ownership/emptiness errors. ListBuckets paging is in
+//! delete, the naming/ownership/emptiness errors, and the small answers tools ask for
+//! (ownership controls, website, acceleration, request payment). ListBuckets paging is in
 //! `list_paging`.
 
 mod list_paging;
 
-use crate::common::{TestEnv, assert_s3_err, bucket_names, create_bucket, put, status_of};
+use aws_sdk_s3::error::ProvideErrorMetadata as _;
+
+use crate::clients::require;
+use crate::common::iam_cli::{aws_ok, user_with_key};
+use crate::common::{
+    TestEnv, assert_s3_err, bucket_names, code_of, create_bucket, put, s3_config, status_of,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bucket_lifecycle_create_list_head_location_delete() {
@@ -431,5 +438,225 @@ async fn acceleration_and_request_payment_answer_as_a_plain_aws_bucket() {
             .await,
         404,
         Some("NoSuchBucket"),
+    );
+}
+
+/// Issue 16: every bucket is `BucketOwnerEnforced` and says so; setting it again is a no-op,
+/// any other setting (on the bucket or at CreateBucket) and removing the controls are refused,
+/// and what AWS does not know is `MalformedXML`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ownership_controls_are_bucket_owner_enforced() {
+    use aws_sdk_s3::types::{ObjectOwnership, OwnershipControls, OwnershipControlsRule};
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let s3 = server.client();
+    create_bucket(&s3, "owned").await;
+    let rule = |o: ObjectOwnership| {
+        OwnershipControlsRule::builder()
+            .object_ownership(o)
+            .build()
+            .unwrap()
+    };
+    let controls = |rules: Vec<OwnershipControlsRule>| {
+        OwnershipControls::builder()
+            .set_rules(Some(rules))
+            .build()
+            .unwrap()
+    };
+    let get = || async {
+        let out = s3
+            .get_bucket_ownership_controls()
+            .bucket("owned")
+            .send()
+            .await
+            .expect("GetBucketOwnershipControls");
+        let rules = out.ownership_controls().unwrap().rules().to_vec();
+        assert_eq!(rules, [rule(ObjectOwnership::BucketOwnerEnforced)]);
+    };
+    get().await;
+    let put = |rules: Vec<OwnershipControlsRule>| {
+        s3.put_bucket_ownership_controls()
+            .bucket("owned")
+            .ownership_controls(controls(rules))
+            .send()
+    };
+    put(vec![rule(ObjectOwnership::BucketOwnerEnforced)])
+        .await
+        .expect("BucketOwnerEnforced again");
+    for loosened in [
+        ObjectOwnership::ObjectWriter,
+        ObjectOwnership::BucketOwnerPreferred,
+    ] {
+        let err = put(vec![rule(loosened)]).await.unwrap_err();
+        assert_eq!(status_of(&err), 403);
+        let message = err.as_service_error().and_then(|e| e.message());
+        assert!(
+            message.is_some_and(|m| m.contains("BucketOwnerEnforced")),
+            "{message:?}"
+        );
+    }
+    for malformed in [
+        vec![rule(ObjectOwnership::from("Nonsense"))],
+        vec![
+            rule(ObjectOwnership::BucketOwnerEnforced),
+            rule(ObjectOwnership::BucketOwnerEnforced),
+        ],
+        vec![],
+    ] {
+        assert_s3_err(put(malformed).await, 400, Some("MalformedXML"));
+    }
+    assert_s3_err(
+        s3.delete_bucket_ownership_controls()
+            .bucket("owned")
+            .send()
+            .await,
+        403,
+        Some("AccessDenied"),
+    );
+    get().await;
+
+    // CreateBucket's header: the enforced setting is fine, another refused before creating.
+    s3.create_bucket()
+        .bucket("enforced")
+        .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+        .send()
+        .await
+        .expect("create with BucketOwnerEnforced");
+    assert_s3_err(
+        s3.create_bucket()
+            .bucket("writer-owned")
+            .object_ownership(ObjectOwnership::ObjectWriter)
+            .send()
+            .await,
+        403,
+        Some("AccessDenied"),
+    );
+    assert_eq!(bucket_names(&s3).await, ["enforced", "owned"]);
+
+    assert_s3_err(
+        s3.get_bucket_ownership_controls()
+            .bucket("missing")
+            .send()
+            .await,
+        404,
+        Some("NoSuchBucket"),
+    );
+    assert_s3_err(
+        s3.put_bucket_ownership_controls()
+            .bucket("missing")
+            .ownership_controls(controls(vec![rule(ObjectOwnership::BucketOwnerEnforced)]))
+            .send()
+            .await,
+        404,
+        Some("NoSuchBucket"),
+    );
+}
+
+/// Issue 16: website hosting would mean anonymous reads, so PutBucketWebsite is refused and
+/// says why; the reads answer as AWS does for a bucket without a website.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn website_hosting_is_refused_and_reads_answer_as_a_bucket_without_one() {
+    use aws_sdk_s3::types::{IndexDocument, WebsiteConfiguration};
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let s3 = server.client();
+    create_bucket(&s3, "site").await;
+    let website = WebsiteConfiguration::builder()
+        .index_document(
+            IndexDocument::builder()
+                .suffix("index.html")
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let err = s3
+        .put_bucket_website()
+        .bucket("site")
+        .website_configuration(website)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status_of(&err), 403);
+    assert_eq!(code_of(&err).as_deref(), Some("AccessDenied"));
+    let message = err.as_service_error().and_then(|e| e.message());
+    assert!(
+        message.is_some_and(|m| m.contains("anonymous reads") && m.contains("websites")),
+        "{message:?}"
+    );
+    assert_s3_err(
+        s3.get_bucket_website().bucket("site").send().await,
+        404,
+        Some("NoSuchWebsiteConfiguration"),
+    );
+    s3.delete_bucket_website()
+        .bucket("site")
+        .send()
+        .await
+        .expect("DeleteBucketWebsite with none to delete");
+    assert_s3_err(
+        s3.get_bucket_website().bucket("missing").send().await,
+        404,
+        Some("NoSuchBucket"),
+    );
+    assert_s3_err(
+        s3.delete_bucket_website().bucket("missing").send().await,
+        404,
+        Some("NoSuchBucket"),
+    );
+}
+
+/// Issue 16: GetBucketOwnershipControls needs `s3:GetBucketOwnershipControls`, AWS's action
+/// for it (it used to be checked as `s3:PutBucketOwnershipControls`): a bucket policy that
+/// grants another user that action alone lets it read the controls, not set them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_ownership_controls_needs_the_get_action() {
+    use aws_sdk_s3::types::{ObjectOwnership, OwnershipControls, OwnershipControlsRule};
+    if !require("the aws CLI", "aws", &["--version"]) {
+        return;
+    }
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let s3 = server.client();
+    create_bucket(&s3, "shared").await;
+    let (ak, sk) = user_with_key(&env, &server, "reader");
+    let me = aws_ok(
+        &env,
+        &server,
+        Some((&ak, &sk)),
+        &["sts", "get-caller-identity"],
+    );
+    let arn = me["Arn"].as_str().expect("Arn");
+    s3.put_bucket_policy()
+        .bucket("shared")
+        .policy(format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{arn}"}},"Action":"s3:GetBucketOwnershipControls","Resource":"arn:aws:s3:::shared"}}]}}"#
+        ))
+        .send()
+        .await
+        .expect("bucket policy");
+    let reader = aws_sdk_s3::Client::from_conf(
+        s3_config(&server.endpoint, &ak, &sk, None)
+            .region(aws_sdk_s3::config::Region::new(server.region.clone()))
+            .build(),
+    );
+    reader
+        .get_bucket_ownership_controls()
+        .bucket("shared")
+        .send()
+        .await
+        .expect("allowed by s3:GetBucketOwnershipControls");
+    let rule = OwnershipControlsRule::builder()
+        .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+        .build()
+        .unwrap();
+    assert_s3_err(
+        reader
+            .put_bucket_ownership_controls()
+            .bucket("shared")
+            .ownership_controls(OwnershipControls::builder().rules(rule).build().unwrap())
+            .send()
+            .await,
+        403,
+        Some("AccessDenied"),
     );
 }

@@ -102,6 +102,7 @@ pub(crate) async fn create_bucket(
 ) -> S3Result<S3Response<CreateBucketOutput>> {
     let principal = caller(coffer, &req)?;
     let input = req.input;
+    super::ownership::check_create_header(input.object_ownership.as_ref())?;
     let object_lock = input.object_lock_enabled_for_bucket == Some(true);
     if let Some(constraint) = input
         .create_bucket_configuration

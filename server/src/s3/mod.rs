@@ -23,12 +23,14 @@ mod multipart;
 mod object_get;
 mod object_headers;
 mod object_put;
+mod ownership;
 mod public_access;
 mod sealing;
 mod sse_c;
 mod sse_kms;
 mod unsupported;
 mod versioning;
+mod website;
 
 pub(crate) use multipart::sweep_expired_uploads;
 
@@ -181,6 +183,34 @@ impl S3 for Coffer {
         req: S3Request<GetBucketRequestPaymentInput>,
     ) -> S3Result<S3Response<GetBucketRequestPaymentOutput>> {
         bucket::get_bucket_request_payment(self, req).await
+    }
+
+    async fn get_bucket_ownership_controls(
+        &self,
+        req: S3Request<s3s::dto::GetBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<s3s::dto::GetBucketOwnershipControlsOutput>> {
+        ownership::get_bucket_ownership_controls(self, req).await
+    }
+
+    async fn put_bucket_ownership_controls(
+        &self,
+        req: S3Request<s3s::dto::PutBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<s3s::dto::PutBucketOwnershipControlsOutput>> {
+        ownership::put_bucket_ownership_controls(self, req).await
+    }
+
+    async fn get_bucket_website(
+        &self,
+        req: S3Request<s3s::dto::GetBucketWebsiteInput>,
+    ) -> S3Result<S3Response<s3s::dto::GetBucketWebsiteOutput>> {
+        website::get_bucket_website(self, req).await
+    }
+
+    async fn delete_bucket_website(
+        &self,
+        req: S3Request<s3s::dto::DeleteBucketWebsiteInput>,
+    ) -> S3Result<S3Response<s3s::dto::DeleteBucketWebsiteOutput>> {
+        website::delete_bucket_website(self, req).await
     }
 
     async fn put_object(
