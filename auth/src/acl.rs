@@ -185,12 +185,19 @@ impl UserGrant {
 impl UserGrant {
     /// Whether this grant, on an object, allows IAM `action` on that object, as AWS maps
     /// object ACL permissions: `READ` reads it (`s3:GetObject`, which HeadObject and a copy
-    /// source also need, and `s3:GetObjectVersion`), `READ_ACP` and `WRITE_ACP` read and
-    /// replace its ACL (of any version),
+    /// source also need, and `s3:GetObjectVersion`) and its attributes (AWS's
+    /// GetObjectAttributes asks for READ access to the object), `READ_ACP` and `WRITE_ACP`
+    /// read and replace its ACL (of any version),
     /// `FULL_CONTROL` all of these. (`WRITE` is never kept on an object.)
     pub fn covers_object(&self, action: &str) -> bool {
         match self.permission {
-            AclPermission::Read => matches!(action, "s3:GetObject" | "s3:GetObjectVersion"),
+            AclPermission::Read => matches!(
+                action,
+                "s3:GetObject"
+                    | "s3:GetObjectVersion"
+                    | "s3:GetObjectAttributes"
+                    | "s3:GetObjectVersionAttributes"
+            ),
             AclPermission::ReadAcp => {
                 matches!(action, "s3:GetObjectAcl" | "s3:GetObjectVersionAcl")
             }
@@ -210,6 +217,8 @@ pub fn object_acl_applies(action: &str) -> bool {
         action,
         "s3:GetObject"
             | "s3:GetObjectVersion"
+            | "s3:GetObjectAttributes"
+            | "s3:GetObjectVersionAttributes"
             | "s3:GetObjectAcl"
             | "s3:GetObjectVersionAcl"
             | "s3:PutObjectAcl"

@@ -53,7 +53,7 @@ pub use keys::{
 pub use records::KeyStatus;
 pub use s3_actions::{
     BYPASS_GOVERNANCE, OWNERSHIP_REFUSED, WEBSITE_REFUSED, refused_operation, s3_action,
-    s3_action_for, s3_resource,
+    s3_action_for, s3_actions_for, s3_resource,
 };
 pub use secret::{Secret, constant_time_eq};
 pub use users::{AccessKeyInfo, NewAccessKey, UserInfo};

@@ -65,6 +65,23 @@ pub fn s3_action_for(op: &str, names_version: bool) -> String {
     }
 }
 
+/// Every IAM action S3 operation `op` needs, all of which must be allowed: its own
+/// ([`s3_action_for`]) and, for GetObjectAttributes, `s3:GetObjectAttributes` too
+/// (`s3:GetObjectVersionAttributes` with a version id), since AWS's GetObjectAttributes
+/// reference asks for `s3:GetObject` and `s3:GetObjectAttributes` (`s3:GetObjectVersion`
+/// and `s3:GetObjectVersionAttributes`) together.
+pub fn s3_actions_for(op: &str, names_version: bool) -> Vec<String> {
+    let mut actions = vec![s3_action_for(op, names_version)];
+    if op == "GetObjectAttributes" {
+        actions.push(if names_version {
+            "s3:GetObjectVersionAttributes".to_owned()
+        } else {
+            "s3:GetObjectAttributes".to_owned()
+        });
+    }
+    actions
+}
+
 /// The action a request needs besides its own when it asks to bypass GOVERNANCE
 /// retention (`x-amz-bypass-governance-retention: true`).
 pub const BYPASS_GOVERNANCE: &str = "BypassGovernanceRetention";
@@ -127,6 +144,20 @@ mod tests {
             s3_action("PutObjectLockConfiguration"),
             "s3:PutBucketObjectLockConfiguration"
         );
+    }
+
+    #[test]
+    fn object_attributes_need_the_read_and_the_attributes_action() {
+        assert_eq!(
+            s3_actions_for("GetObjectAttributes", false),
+            ["s3:GetObject", "s3:GetObjectAttributes"]
+        );
+        assert_eq!(
+            s3_actions_for("GetObjectAttributes", true),
+            ["s3:GetObjectVersion", "s3:GetObjectVersionAttributes"]
+        );
+        assert_eq!(s3_actions_for("HeadObject", true), ["s3:GetObjectVersion"]);
+        assert_eq!(s3_actions_for("PutObject", false), ["s3:PutObject"]);
     }
 
     #[test]

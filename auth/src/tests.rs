@@ -628,16 +628,25 @@ fn object_acl_grants_let_another_user_reach_that_object_only() {
         }]
     };
     let cases: [(AclPermission, &[&str]); 4] = [
-        (AclPermission::Read, &["s3:GetObject"]),
+        (
+            AclPermission::Read,
+            &["s3:GetObject", "s3:GetObjectAttributes"],
+        ),
         (AclPermission::ReadAcp, &["s3:GetObjectAcl"]),
         (AclPermission::WriteAcp, &["s3:PutObjectAcl"]),
         (
             AclPermission::FullControl,
-            &["s3:GetObject", "s3:GetObjectAcl", "s3:PutObjectAcl"],
+            &[
+                "s3:GetObject",
+                "s3:GetObjectAttributes",
+                "s3:GetObjectAcl",
+                "s3:PutObjectAcl",
+            ],
         ),
     ];
     let every = [
         "s3:GetObject",
+        "s3:GetObjectAttributes",
         "s3:GetObjectAcl",
         "s3:PutObjectAcl",
         "s3:PutObject",

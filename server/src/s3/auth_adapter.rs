@@ -10,7 +10,7 @@ use coffer_auth::acl::{AclPermission, AclTarget, UserGrant, decode_grants, objec
 use coffer_auth::policy::{ConditionContext, Policy, PolicyKind};
 use coffer_auth::{
     AccessRequest, Auth, BYPASS_GOVERNANCE, BucketFacts, Decision, DenyReason, Identity,
-    RequestFacts, s3_action_for, s3_resource,
+    RequestFacts, s3_actions_for, s3_resource,
 };
 use coffer_storage::{BucketInfo, BucketSetting, Store};
 use http::Method;
@@ -112,9 +112,30 @@ impl Strict {
             Some(name) if op != "CreateBucket" => self.bucket_and_policy(name).await?,
             _ => None,
         };
-        let action = s3_action_for(op, target.context.get("s3:VersionId").is_some());
+        // Every action the operation needs must be allowed (GetObjectAttributes needs two).
+        for action in s3_actions_for(op, target.context.get("s3:VersionId").is_some()) {
+            self.decide_action(who, &action, &target, stored.as_ref())
+                .await?;
+        }
+        // A bucket that does not exist is the operation's to report (NoSuchBucket).
+        if let (Some(expected), Some(bucket)) = (target.expected_owner, stored.as_ref())
+            && expected != bucket.info.owner
+        {
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        }
+        Ok(())
+    }
+
+    /// [`Strict::decide`] for one IAM action of the operation.
+    async fn decide_action(
+        &self,
+        who: &Identity,
+        action: &str,
+        target: &Target<'_>,
+        stored: Option<&StoredBucket>,
+    ) -> S3Result<()> {
         let resource = s3_resource(target.bucket, target.key);
-        let bucket = stored.as_ref().map(|b| BucketFacts {
+        let bucket = stored.map(|b| BucketFacts {
             owner: &b.info.owner,
             policy: b.policy.as_ref(),
             acl: &b.acl,
@@ -122,7 +143,7 @@ impl Strict {
         });
         let mut request = AccessRequest {
             identity: who,
-            action: &action,
+            action,
             resource: &resource,
             bucket,
             facts: &target.facts,
@@ -133,8 +154,8 @@ impl Strict {
         // grants only then, once the bucket's rules alone have said no.
         let object_acl;
         if let (Decision::Deny(DenyReason::NotOwner), Some(stored), Some(key), Some(facts)) =
-            (decision, stored.as_ref(), target.key, bucket)
-            && object_acl_applies(&action)
+            (decision, stored, target.key, bucket)
+            && object_acl_applies(action)
         {
             // The grants of the version the request names, not the key's latest: an ACL
             // belongs to one version (AWS), and older versions may hold anything.
@@ -152,12 +173,6 @@ impl Strict {
         }
         if let Decision::Deny(reason) = decision {
             return Err(s3_error!(AccessDenied, "{}", reason.message()));
-        }
-        // A bucket that does not exist is the operation's to report (NoSuchBucket).
-        if let (Some(expected), Some(bucket)) = (target.expected_owner, stored.as_ref())
-            && expected != bucket.info.owner
-        {
-            return Err(s3_error!(AccessDenied, "Access Denied"));
         }
         Ok(())
     }
@@ -352,7 +367,13 @@ impl Strict {
         // Asking to bypass GOVERNANCE retention needs the right to (else the request is
         // refused, rather than silently run without the bypass).
         if matches!(op, "DeleteObject" | "PutObjectRetention") && asks_bypass(cx.headers()) {
-            self.decide(&who, BYPASS_GOVERNANCE, target).await?;
+            self.decide(&who, BYPASS_GOVERNANCE, target.clone()).await?;
+        }
+        // Tagging an object as it is written needs the right to tag it too (AWS: PutObject
+        // with x-amz-tagging needs s3:PutObjectTagging).
+        let tagging_write = matches!(op, "PutObject" | "CopyObject" | "CreateMultipartUpload");
+        if tagging_write && cx.headers().contains_key("x-amz-tagging") {
+            self.decide(&who, "PutObjectTagging", target).await?;
         }
         Ok(())
     }
