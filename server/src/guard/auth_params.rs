@@ -238,19 +238,26 @@ fn check_query_names(query: &[(String, String)]) -> Result<(), Refusal> {
 }
 
 /// `Authorization`, `Content-Type` and every `x-amz-*` header at most once: s3s reads them
-/// with `get_unique`, which sees nothing at all when a header is repeated.
+/// with `get_unique`, which sees nothing at all when a header is repeated. The exception is
+/// [`LIST_HEADERS`], which s3s reads line by line.
 fn check_header_repeats(headers: &HeaderMap) -> Result<(), Refusal> {
     if headers.get_all(AUTHORIZATION).iter().nth(1).is_some() {
         return Err(Refusal::REPEATED_AUTH);
     }
     for name in headers.keys() {
         let amz = name.as_str().starts_with("x-amz-") || name == CONTENT_TYPE;
-        if amz && headers.get_all(name).iter().nth(1).is_some() {
+        let list = LIST_HEADERS.contains(&name.as_str());
+        if amz && !list && headers.get_all(name).iter().nth(1).is_some() {
             return Err(Refusal::REPEATED_AMZ_HEADER);
         }
     }
     Ok(())
 }
+
+/// List-valued `x-amz-*` headers, which may come as several lines: s3s reads every line
+/// of them (`parse_list_header`), so a repeat hides nothing from it, and aws-sdk-s3 sends
+/// one line per name (GetObjectAttributes' `x-amz-object-attributes: ETag` twice over).
+const LIST_HEADERS: &[&str] = &["x-amz-object-attributes"];
 
 /// Whether s3s will take the form-upload path (POST with a `multipart/form-data` type).
 fn is_form(method: &Method, headers: &HeaderMap) -> bool {
