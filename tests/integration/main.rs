@@ -52,6 +52,7 @@ mod limits;
 mod list;
 mod logs;
 mod multipart;
+mod object_attributes;
 mod object_lock;
 mod objects;
 mod presigned;

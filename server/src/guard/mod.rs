@@ -290,7 +290,7 @@ impl Guard {
 
     async fn call_s3s(&self, req: Request<s3s::Body>, is_head: bool) -> Response<s3s::Body> {
         match self.svc.call(req).await {
-            Ok(resp) => resp,
+            Ok(resp) => crate::s3::attributes::unquote_etag(resp),
             Err(error) => {
                 // s3s could not build any response; answer 500 rather than drop the connection.
                 tracing::error!(?error, "s3s failed to produce a response");

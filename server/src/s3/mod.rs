@@ -5,6 +5,7 @@
 //! not listed fall through to s3s's default, `501 NotImplemented`.
 
 pub(crate) mod acl;
+pub(crate) mod attributes;
 pub(crate) mod auth_adapter;
 mod body;
 mod bucket;
@@ -232,6 +233,13 @@ impl S3 for Coffer {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         object_get::head_object(self, req).await
+    }
+
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<s3s::dto::GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<s3s::dto::GetObjectAttributesOutput>> {
+        attributes::get_object_attributes(self, req).await
     }
 
     async fn copy_object(
