@@ -52,6 +52,9 @@ pub struct ObjectMeta {
     /// ACL grants to principals other than the bucket owner (empty: private). Overwriting
     /// an object replaces them with the new object's, as AWS resets an object's ACL.
     pub grants: Vec<ObjectGrant>,
+    /// The object's tag set (key, value), in the order given; sealed in the index like the
+    /// rest of the metadata. The server checks AWS's limits.
+    pub tags: Vec<(String, String)>,
 }
 
 /// A permission an object ACL grants. Stored as its variant index: never reorder, only

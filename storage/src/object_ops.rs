@@ -371,6 +371,23 @@ impl Store {
             .await
     }
 
+    /// Replaces the tag set of a version (PutObjectTagging; an empty set for
+    /// DeleteObjectTagging), atomically and durably; nothing else about it changes, and a
+    /// locked version may be tagged.
+    ///
+    /// # Errors
+    /// As [`Store::set_object_grants`].
+    pub async fn set_object_tags(
+        &self,
+        bucket: &BucketInfo,
+        key: &str,
+        version: Option<VersionRef>,
+        tags: Vec<(String, String)>,
+    ) -> Result<ObjectInfo> {
+        self.update_version(bucket, key, version, VersionChange::Tags(tags))
+            .await
+    }
+
     /// Sets (or, with `None`, removes) a version's retention. It may always be extended;
     /// an unexpired retention is shortened, weakened or removed only if it is GOVERNANCE
     /// and `bypass_governance` is set.

@@ -10,6 +10,7 @@
 //! | 2 | object and upload records: [`ObjectMeta`] gained `grants` (object ACLs) |
 //! | 3 | object records: version stamp and Object Lock; version records; upload records: Object Lock; object and upload records: encryption (SSE-C), added in place before any release |
 //! | 4 | object and version records: `inline` (small bodies sealed into the record); version 3 is still read |
+//! | 5 | object, version and upload records: [`ObjectMeta`] gained `tags`; versions 3 and 4 (upload records: 3) are still read |
 //!
 //! Nothing was released before version 3, so versions 1 and 2 are not read.
 
@@ -117,34 +118,83 @@ pub(crate) struct ObjectRecord {
 }
 
 impl Record for ObjectRecord {
-    // 4: inline bodies.
-    const VERSION: u8 = 4;
+    // 4: inline bodies; 5: tags.
+    const VERSION: u8 = 5;
 
     fn decode_old(version: u8, body: &[u8]) -> Option<(Self, &[u8])> {
         let (old, rest) = match version {
-            3 => postcard::take_from_bytes::<ObjectRecordV3>(body).ok()?,
+            3 => {
+                let (v3, rest) = postcard::take_from_bytes::<ObjectRecordV3>(body).ok()?;
+                (ObjectRecordV4::from(v3), rest)
+            }
+            4 => postcard::take_from_bytes::<ObjectRecordV4>(body).ok()?,
             _ => return None,
         };
         Some((old.into(), rest))
     }
 }
 
-/// An [`ObjectRecord`] as version 3 wrote it: no inline body.
-#[derive(Deserialize)]
+/// [`ObjectMeta`] as versions 3 and 4 wrote it: no tags.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ObjectMetaV4 {
+    content_type: Option<String>,
+    content_encoding: Option<String>,
+    content_disposition: Option<String>,
+    content_language: Option<String>,
+    cache_control: Option<String>,
+    expires: Option<String>,
+    user: Vec<(String, String)>,
+    checksums: Vec<crate::checksum::Checksum>,
+    grants: Vec<crate::object::ObjectGrant>,
+}
+
+impl From<ObjectMetaV4> for ObjectMeta {
+    fn from(old: ObjectMetaV4) -> ObjectMeta {
+        ObjectMeta {
+            content_type: old.content_type,
+            content_encoding: old.content_encoding,
+            content_disposition: old.content_disposition,
+            content_language: old.content_language,
+            cache_control: old.cache_control,
+            expires: old.expires,
+            user: old.user,
+            checksums: old.checksums,
+            grants: old.grants,
+            tags: Vec::new(),
+        }
+    }
+}
+
+/// An [`ObjectRecord`] as version 4 wrote it: metadata without tags.
+#[derive(Serialize, Deserialize)]
+struct ObjectRecordV4 {
+    size: u64,
+    etag: String,
+    modified_ms: u64,
+    version: VersionStamp,
+    meta: ObjectMetaV4,
+    chunks: Vec<ChunkRef>,
+    lock: ObjectLock,
+    encryption: Encryption,
+    inline: Option<InlineBody>,
+}
+
+/// An [`ObjectRecord`] as version 3 wrote it: no inline body either.
+#[derive(Serialize, Deserialize)]
 struct ObjectRecordV3 {
     size: u64,
     etag: String,
     modified_ms: u64,
     version: VersionStamp,
-    meta: ObjectMeta,
+    meta: ObjectMetaV4,
     chunks: Vec<ChunkRef>,
     lock: ObjectLock,
     encryption: Encryption,
 }
 
-impl From<ObjectRecordV3> for ObjectRecord {
-    fn from(old: ObjectRecordV3) -> ObjectRecord {
-        ObjectRecord {
+impl From<ObjectRecordV3> for ObjectRecordV4 {
+    fn from(old: ObjectRecordV3) -> ObjectRecordV4 {
+        ObjectRecordV4 {
             size: old.size,
             etag: old.etag,
             modified_ms: old.modified_ms,
@@ -154,6 +204,22 @@ impl From<ObjectRecordV3> for ObjectRecord {
             lock: old.lock,
             encryption: old.encryption,
             inline: None,
+        }
+    }
+}
+
+impl From<ObjectRecordV4> for ObjectRecord {
+    fn from(old: ObjectRecordV4) -> ObjectRecord {
+        ObjectRecord {
+            size: old.size,
+            etag: old.etag,
+            modified_ms: old.modified_ms,
+            version: old.version,
+            meta: old.meta.into(),
+            chunks: old.chunks,
+            lock: old.lock,
+            encryption: old.encryption,
+            inline: old.inline,
         }
     }
 }
@@ -171,8 +237,8 @@ impl Record for ObjectHead {
     const VERSION: u8 = ObjectRecord::VERSION;
 
     fn decode_old(version: u8, body: &[u8]) -> Option<(Self, &[u8])> {
-        // The leading fields did not change in version 4.
-        (version == 3).then(|| postcard::take_from_bytes(body).ok())?
+        // The leading fields did not change in versions 4 and 5.
+        matches!(version, 3 | 4).then(|| postcard::take_from_bytes(body).ok())?
     }
 }
 
@@ -206,22 +272,36 @@ impl Record for VersionRecord {
 
     fn decode_old(version: u8, body: &[u8]) -> Option<(Self, &[u8])> {
         let (old, rest) = match version {
-            3 => postcard::take_from_bytes::<VersionRecordV3>(body).ok()?,
+            3 => match postcard::take_from_bytes::<VersionRecordV3>(body).ok()? {
+                (VersionRecordV3::Object(o), rest) => (VersionRecordV4::Object(o.into()), rest),
+                (VersionRecordV3::DeleteMarker(m), rest) => {
+                    (VersionRecordV4::DeleteMarker(m), rest)
+                }
+            },
+            4 => postcard::take_from_bytes::<VersionRecordV4>(body).ok()?,
             _ => return None,
         };
         Some((
             match old {
-                VersionRecordV3::Object(o) => VersionRecord::Object(o.into()),
-                VersionRecordV3::DeleteMarker(m) => VersionRecord::DeleteMarker(m),
+                VersionRecordV4::Object(o) => VersionRecord::Object(o.into()),
+                VersionRecordV4::DeleteMarker(m) => VersionRecord::DeleteMarker(m),
             },
             rest,
         ))
     }
 }
 
+/// A [`VersionRecord`] as version 4 wrote it.
+#[allow(clippy::large_enum_variant)] // as `VersionRecord`
+#[derive(Serialize, Deserialize)]
+enum VersionRecordV4 {
+    Object(ObjectRecordV4),
+    DeleteMarker(MarkerRecord),
+}
+
 /// A [`VersionRecord`] as version 3 wrote it.
 #[allow(clippy::large_enum_variant)] // as `VersionRecord`
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 enum VersionRecordV3 {
     Object(ObjectRecordV3),
     DeleteMarker(MarkerRecord),
@@ -238,7 +318,7 @@ impl Record for VersionHead {
     const VERSION: u8 = ObjectRecord::VERSION;
 
     fn decode_old(version: u8, body: &[u8]) -> Option<(Self, &[u8])> {
-        (version == 3).then(|| postcard::take_from_bytes(body).ok())?
+        matches!(version, 3 | 4).then(|| postcard::take_from_bytes(body).ok())?
     }
 }
 
@@ -277,6 +357,18 @@ pub(crate) fn decode_prefix<'a, T: Record>(
 
 #[cfg(test)]
 mod tests {
+
+    /// Old record structs, encoded without their version byte.
+    mod erased {
+        pub(super) trait Encode {
+            fn bytes(&self) -> Vec<u8>;
+        }
+        impl<T: serde::Serialize> Encode for T {
+            fn bytes(&self) -> Vec<u8> {
+                postcard::to_allocvec(self).unwrap()
+            }
+        }
+    }
     use super::*;
     use crate::version::{LockMode, Retention};
     use proptest::prelude::*;
@@ -346,24 +438,68 @@ mod tests {
 
     proptest! {
         #[test]
-        fn version_3_records_still_read(record in arb_record()) {
-            // Version 3 is version 4 without the trailing `inline` (`None`: one zero byte).
-            let record = ObjectRecord { inline: None, ..record };
-            let mut bytes = encode(&record);
-            prop_assert_eq!(bytes.pop(), Some(0));
-            bytes[0] = 3;
-            prop_assert_eq!(decode::<ObjectRecord>(&bytes, "object").unwrap(), record.clone());
-            let (head, _) = decode_prefix::<ObjectHead>(&bytes, "object").unwrap();
-            prop_assert_eq!(head.version, record.version);
-            let mut bytes = encode(&VersionRecord::Object(record.clone()));
-            prop_assert_eq!(bytes.pop(), Some(0));
-            bytes[0] = 3;
+        fn versions_3_and_4_still_read(record in arb_record(), tagged in any::<bool>()) {
+            let mut record = record;
+            let old_meta = ObjectMetaV4 {
+                content_type: record.meta.content_type.clone(),
+                content_encoding: None,
+                content_disposition: None,
+                content_language: None,
+                cache_control: None,
+                expires: None,
+                user: record.meta.user.clone(),
+                checksums: vec![],
+                grants: vec![],
+            };
+            let v4 = ObjectRecordV4 {
+                size: record.size,
+                etag: record.etag.clone(),
+                modified_ms: record.modified_ms,
+                version: record.version,
+                meta: old_meta.clone(),
+                chunks: record.chunks.clone(),
+                lock: record.lock,
+                encryption: record.encryption,
+                inline: record.inline.clone(),
+            };
+            let with_version = |version: u8, old: &dyn erased::Encode| {
+                let mut bytes = vec![version];
+                bytes.extend(old.bytes());
+                bytes
+            };
+            // A version 5 record with tags never equals an old one's decoding.
+            if tagged {
+                record.meta.tags = vec![("k".into(), "v".into())];
+                prop_assert_ne!(decode::<ObjectRecord>(&with_version(4, &v4), "object").unwrap(), record.clone());
+                record.meta.tags.clear();
+            }
+            prop_assert_eq!(decode::<ObjectRecord>(&with_version(4, &v4), "object").unwrap(), record.clone());
+            let v4_version = VersionRecordV4::Object(v4);
             prop_assert_eq!(
-                decode::<VersionRecord>(&bytes, "version").unwrap(),
+                decode::<VersionRecord>(&with_version(4, &v4_version), "version").unwrap(),
+                VersionRecord::Object(record.clone())
+            );
+            let (head, _) = decode_prefix::<VersionHead>(&with_version(4, &v4_version), "version").unwrap();
+            prop_assert!(matches!(head, VersionHead::Object(_)));
+            let record = ObjectRecord { inline: None, ..record };
+            let v3 = ObjectRecordV3 {
+                size: record.size,
+                etag: record.etag.clone(),
+                modified_ms: record.modified_ms,
+                version: record.version,
+                meta: old_meta,
+                chunks: record.chunks.clone(),
+                lock: record.lock,
+                encryption: record.encryption,
+            };
+            let (head, _) = decode_prefix::<ObjectHead>(&with_version(3, &v3), "object").unwrap();
+            prop_assert_eq!(head.version, record.version);
+            prop_assert_eq!(decode::<ObjectRecord>(&with_version(3, &v3), "object").unwrap(), record.clone());
+            let v3_version = VersionRecordV3::Object(v3);
+            prop_assert_eq!(
+                decode::<VersionRecord>(&with_version(3, &v3_version), "version").unwrap(),
                 VersionRecord::Object(record)
             );
-            let (head, _) = decode_prefix::<VersionHead>(&bytes, "version").unwrap();
-            prop_assert!(matches!(head, VersionHead::Object(_)));
         }
 
         #[test]
@@ -387,7 +523,7 @@ mod tests {
             let truncated = &bytes[..bytes.len().saturating_sub(cut)];
             prop_assert!(decode::<ObjectRecord>(truncated, "object").is_err());
             let mut other_version = bytes.clone();
-            for v in [0, 1, 2, 3, 5] {
+            for v in [0, 1, 2, 6] {
                 other_version[0] = v;
                 prop_assert!(decode::<ObjectRecord>(&other_version, "object").is_err());
             }
@@ -439,7 +575,7 @@ mod tests {
             inline: None,
         };
         let bytes = encode(&record);
-        assert_eq!(bytes[0], 4);
+        assert_eq!(bytes[0], 5);
         // Permissions and modes are variant indexes, not names.
         for name in [&b"Full"[..], b"FULL", b"GOVERN", b"Govern", b"ON"] {
             assert!(!bytes.windows(name.len()).any(|w| w == name), "{name:?}");

@@ -124,6 +124,7 @@ pub(crate) enum Op {
 /// What [`Op::UpdateVersion`] changes.
 pub(crate) enum VersionChange {
     Grants(Vec<ObjectGrant>),
+    Tags(Vec<(String, String)>),
     Retention {
         retention: Option<Retention>,
         bypass_governance: bool,
@@ -397,6 +398,13 @@ fn apply(batch: &mut Batch, op: &Op) -> Result<Reply> {
                 VersionChange::Grants(grants) => {
                     batch.update_version(bucket, key, *version, &mut |record| {
                         record.meta.grants.clone_from(grants);
+                        Ok(())
+                    })
+                }
+                // Tags may change under a retention or legal hold: they are not the data.
+                VersionChange::Tags(tags) => {
+                    batch.update_version(bucket, key, *version, &mut |record| {
+                        record.meta.tags.clone_from(tags);
                         Ok(())
                     })
                 }

@@ -62,6 +62,7 @@ mod sdk_clients;
 mod sse_c;
 mod sse_kms;
 mod storage;
+mod tagging;
 mod test_kit;
 mod tls;
 mod unlock;

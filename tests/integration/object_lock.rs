@@ -19,7 +19,7 @@ use aws_sdk_s3::types::{
 };
 
 use crate::clients::require;
-use crate::common::iam_cli::{aws_ok, put_user_policy, user_with_key};
+use crate::common::iam_cli::{put_user_policy, user_arn, user_with_key};
 use crate::common::versions::{delete_to_marker, get_version, put_version};
 use crate::common::{
     Server, TestEnv, assert_s3_err, create_bucket, md5_base64, raw, s3_config, sign,
@@ -91,13 +91,6 @@ fn client_for(server: &Server, key: &(String, String)) -> Client {
             .region(aws_sdk_s3::config::Region::new(server.region.clone()))
             .build(),
     )
-}
-
-/// The ARN of IAM user `name`, in the account STS names to root.
-fn user_arn(env: &TestEnv, server: &Server, name: &str) -> String {
-    let who = aws_ok(env, server, None, &["sts", "get-caller-identity"]);
-    let account = who["Account"].as_str().expect("Account");
-    format!("arn:aws:iam::{account}:user/{name}")
 }
 
 /// DeleteObjects of one version: the error code for it (`None`: deleted).

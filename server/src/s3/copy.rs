@@ -10,14 +10,15 @@ use super::error_map::storage_error;
 use super::object_headers::{RequestHeaders, meta_from_request};
 use super::sealing::{self, Caller, KmsUse, echo_into, write_headers_of};
 use super::sse_c;
-use super::unsupported::{self, Asks};
+use super::tagging;
+use super::unsupported;
 use super::versioning::{lock_of, read_error};
 use crate::limits::MAX_COPY_SOURCE;
 use coffer_auth::acl::AclPermission;
 use coffer_storage::{BucketInfo, ObjectInfo, VersionRef, WriteOptions};
 use s3s::dto::{
     CopyObjectInput, CopyObjectOutput, CopyObjectResult, ETag, MetadataDirective, ObjectCannedACL,
-    Timestamp,
+    TaggingDirective, Timestamp,
 };
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -31,10 +32,6 @@ pub(crate) async fn copy_object(
     let input = req.input;
     let (src_bucket, src_key, src_version) = unsupported::copy_source(&input.copy_source)?;
     let src_customer = sse_c::parse(&sse_c::copy_source_headers_of!(input), caller.client())?;
-    unsupported::refuse(&Asks {
-        tagging: input.tagging.is_some() || input.tagging_directive.is_some(),
-        ..Default::default()
-    })?;
 
     let lock = lock_of(
         input.object_lock_mode.as_ref(),
@@ -119,6 +116,7 @@ pub(crate) async fn copy_object(
             cache_control: input.cache_control,
             expires: input.expires,
             metadata: input.metadata,
+            tagging: None,
         })?;
         // The bytes are the source's, so its verified checksums still hold.
         coffer_storage::ObjectMeta {
@@ -128,7 +126,21 @@ pub(crate) async fn copy_object(
     } else {
         src.meta.clone()
     };
-    let meta = coffer_storage::ObjectMeta { grants, ..meta };
+    // Tags follow their own directive: the source's (COPY, the default) or the request's.
+    let tags = match input
+        .tagging_directive
+        .as_ref()
+        .map(TaggingDirective::as_str)
+    {
+        None | Some(TaggingDirective::COPY) => src.meta.tags.clone(),
+        Some(TaggingDirective::REPLACE) => tagging::from_header(input.tagging.as_deref())?,
+        Some(_) => return Err(s3_error!(InvalidArgument, "Unknown tagging directive.")),
+    };
+    let meta = coffer_storage::ObjectMeta {
+        grants,
+        tags,
+        ..meta
+    };
 
     let info = coffer
         .store

@@ -21,7 +21,7 @@ use super::object_headers::{
 };
 use super::sealing::{self, Caller, KmsUse, echo_into, write_headers_of};
 use super::sse_c;
-use super::unsupported::{self, Asks};
+use super::unsupported;
 use super::versioning::{lock_of, write_precondition};
 use coffer_auth::acl::AclPermission;
 use coffer_storage::{
@@ -76,10 +76,6 @@ pub(crate) async fn create_multipart_upload(
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let caller = Caller::of(coffer, &req);
     let input = req.input;
-    unsupported::refuse(&Asks {
-        tagging: input.tagging.is_some(),
-        ..Default::default()
-    })?;
     let lock = lock_of(
         input.object_lock_mode.as_ref(),
         input.object_lock_retain_until_date.as_ref(),
@@ -103,6 +99,7 @@ pub(crate) async fn create_multipart_upload(
         cache_control: input.cache_control,
         expires: input.expires,
         metadata: input.metadata,
+        tagging: input.tagging,
     })?;
     // Kept with the upload; the completed object gets them.
     let grants = new_object_grants(

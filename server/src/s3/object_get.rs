@@ -202,11 +202,13 @@ pub(crate) async fn get_object(
     let body = coffer
         .store
         .read_object_with(&resolved.obj, bytes, sealing.key.as_ref());
+    // As AWS: the tag count on GET only (HEAD has no such header).
+    let tag_count = super::tagging::count(&resolved.obj.meta.tags);
     Ok(S3Response::new(describe!(
         GetObjectOutput,
         resolved,
         sealing.echo,
-        { body: Some(StreamingBlob::wrap(body)), }
+        { body: Some(StreamingBlob::wrap(body)), tag_count, }
     )))
 }
 

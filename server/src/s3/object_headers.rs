@@ -22,6 +22,8 @@ pub(crate) struct RequestHeaders {
     pub cache_control: Option<String>,
     pub expires: Option<Timestamp>,
     pub metadata: Option<Metadata>,
+    /// `x-amz-tagging`.
+    pub tagging: Option<String>,
 }
 
 /// Builds the record to store, refusing metadata above the AWS limit.
@@ -55,6 +57,7 @@ pub(crate) fn meta_from_request(h: RequestHeaders) -> S3Result<ObjectMeta> {
         checksums: Vec::new(),
         // Set by the handler from the request's ACL (s3/acl.rs).
         grants: Vec::new(),
+        tags: super::tagging::from_header(h.tagging.as_deref())?,
     })
 }
 

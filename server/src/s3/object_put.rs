@@ -23,7 +23,6 @@ pub(crate) async fn put_object(
     let uri = req.uri;
     let input = req.input;
     unsupported::refuse(&Asks {
-        tagging: input.tagging.is_some(),
         append: input.write_offset_bytes.is_some(),
     })?;
     let condition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
@@ -68,6 +67,7 @@ pub(crate) async fn put_object(
         cache_control: input.cache_control,
         expires: input.expires,
         metadata: input.metadata,
+        tagging: input.tagging,
     })?;
     let algorithm = algorithm_of(input.checksum_algorithm.as_ref())?;
     let expect = expectations_of!(input, algorithm, trailers, &uri);

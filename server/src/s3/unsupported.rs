@@ -11,15 +11,12 @@ use s3s::{S3Result, s3_error};
 /// What a request asks for, reduced to the questions we refuse on.
 #[derive(Default)]
 pub(crate) struct Asks {
-    pub tagging: bool,
     pub append: bool,
 }
 
 /// `NotImplemented` for the first feature asked for that is not built.
 pub(crate) fn refuse(asks: &Asks) -> S3Result<()> {
-    let missing = if asks.tagging {
-        "Object tagging is not supported yet."
-    } else if asks.append {
+    let missing = if asks.append {
         "Appending writes are not supported."
     } else {
         return Ok(());
@@ -58,18 +55,7 @@ mod tests {
 
     #[test]
     fn each_missing_feature_is_not_implemented() {
-        for asks in [
-            Asks {
-                tagging: true,
-                ..Default::default()
-            },
-            Asks {
-                append: true,
-                ..Default::default()
-            },
-        ] {
-            let e = refuse(&asks).unwrap_err();
-            assert_eq!(*e.code(), s3s::S3ErrorCode::NotImplemented);
-        }
+        let e = refuse(&Asks { append: true }).unwrap_err();
+        assert_eq!(*e.code(), s3s::S3ErrorCode::NotImplemented);
     }
 }

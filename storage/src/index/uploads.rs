@@ -55,8 +55,42 @@ pub(crate) struct UploadRecord {
 }
 
 impl records::Record for UploadRecord {
-    // 2: `meta` carries the object's ACL grants until completion; 3: Object Lock.
-    const VERSION: u8 = 3;
+    // 2: `meta` carries the object's ACL grants until completion; 3: Object Lock; 4: tags
+    // in `meta`.
+    const VERSION: u8 = 4;
+
+    fn decode_old(version: u8, body: &[u8]) -> Option<(Self, &[u8])> {
+        let (old, rest) = match version {
+            3 => postcard::take_from_bytes::<UploadRecordV3>(body).ok()?,
+            _ => return None,
+        };
+        Some((
+            UploadRecord {
+                key: old.key,
+                created_ms: old.created_ms,
+                meta: old.meta.into(),
+                checksum_algorithm: old.checksum_algorithm,
+                checksum_type: old.checksum_type,
+                completed: old.completed,
+                lock: old.lock,
+                encryption: old.encryption,
+            },
+            rest,
+        ))
+    }
+}
+
+/// An [`UploadRecord`] as version 3 wrote it: metadata without tags.
+#[derive(Serialize, Deserialize)]
+struct UploadRecordV3 {
+    key: String,
+    created_ms: u64,
+    meta: records::ObjectMetaV4,
+    checksum_algorithm: Option<ChecksumAlgorithm>,
+    checksum_type: Option<ChecksumType>,
+    completed: Option<Completed>,
+    lock: ObjectLock,
+    encryption: Encryption,
 }
 
 /// What a completed upload became.
@@ -591,12 +625,31 @@ mod tests {
             encryption: Encryption::Customer { key_mac: [3; 32] },
         };
         let bytes = records::encode(&record);
-        assert_eq!(bytes[0], 3);
+        assert_eq!(bytes[0], 4);
         assert_eq!(
             records::decode::<UploadRecord>(&bytes, "upload record").unwrap(),
             record
         );
-        for v in [1, 2, 4] {
+        // Version 3 had no tags in `meta`; it still reads, with none.
+        let mut v3 = vec![3];
+        v3.extend(
+            postcard::to_allocvec(&UploadRecordV3 {
+                key: record.key.clone(),
+                created_ms: record.created_ms,
+                meta: records::ObjectMetaV4::default(),
+                checksum_algorithm: None,
+                checksum_type: None,
+                completed: None,
+                lock: record.lock,
+                encryption: record.encryption,
+            })
+            .unwrap(),
+        );
+        assert_eq!(
+            records::decode::<UploadRecord>(&v3, "upload record").unwrap(),
+            record
+        );
+        for v in [1, 2, 5] {
             let mut other = bytes.clone();
             other[0] = v;
             assert!(records::decode::<UploadRecord>(&other, "upload record").is_err());

@@ -460,6 +460,7 @@ async fn metadata_round_trips() {
             grantee: "AIDAEXAMPLE".into(),
             permission: ObjectPermission::ReadAcp,
         }],
+        tags: vec![("study".into(), "x-ray".into())],
     };
     let mut writer = store.object_writer(&bucket).await.unwrap();
     writer.write(Bytes::from_static(b"hi")).await.unwrap();

@@ -56,6 +56,13 @@ pub fn aws_err(
     );
 }
 
+/// The ARN of IAM user `name`, in the account STS names to root.
+pub fn user_arn(env: &TestEnv, server: &Server, name: &str) -> String {
+    let who = aws_ok(env, server, None, &["sts", "get-caller-identity"]);
+    let account = who["Account"].as_str().expect("Account");
+    format!("arn:aws:iam::{account}:user/{name}")
+}
+
 /// A new user `name` with one access key: (access key id, secret).
 pub fn user_with_key(env: &TestEnv, server: &Server, name: &str) -> (String, String) {
     aws_ok(
