@@ -1,7 +1,7 @@
 # Coffer: build with the pinned toolchain, run as a non-root user on a slim base.
-# Stages: `runtime` (the image without a command), `test` (a throwaway S3 for CI jobs:
-# `docker build --target test -t coffer:test .`) and `production`, the last, which a plain
-# `docker build` gives.
+# Stages: `runtime` (the image without a command), `test` (a throwaway S3 for CI jobs, a
+# static binary and nothing else: `docker build --target test -t coffer:test .`) and
+# `production`, the last, which a plain `docker build` gives.
 
 FROM rust:1.95-bookworm AS builder
 WORKDIR /src
@@ -30,6 +30,21 @@ HEALTHCHECK --interval=15s --timeout=6s --start-period=20s --retries=3 \
   CMD ["coffer", "health"]
 ENTRYPOINT ["coffer"]
 
+# The test image's binary: linked statically (musl), so its stage needs no base image at
+# all. musl's allocator is slower than glibc's under many threads: fine for a test suite's
+# S3, and why production keeps the glibc build above. The target follows the build
+# machine (x86_64 or aarch64).
+FROM rust:1.95-bookworm AS static-builder
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends musl-tools \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN target="$(uname -m)-unknown-linux-musl" \
+ && rustup target add "$target" \
+ && cargo build --release --locked -p coffer-server --target "$target" \
+ && install -D -m 0755 "target/$target/release/coffer" /out/coffer
+
 # Test mode (README "Container"), for a CI job's service container, which cannot replace
 # the command: no files at all (--in-memory: data, index and keys in memory, sealed as on
 # disk, at most --max-memory, default 1GiB, set by COFFER_MAX_MEMORY), fixture
@@ -38,11 +53,22 @@ ENTRYPOINT ["coffer"]
 # loopback listener); without them it generates credentials and prints them on stdout.
 # It runs until the container is stopped: a container's stdin and parent say nothing about
 # the job, so --exit-with-parent is off. Plain HTTP on 0.0.0.0 (--insecure-http) with CI
-# credentials: for throwaway jobs only. Ready once the health check above passes (a job can
+# credentials: for throwaway jobs only. Ready once the health check passes (a job can
 # poll sooner with --health-interval) or the `serving` log line appears.
+# The image is the binary alone: no shell, no /tmp (so --ephemeral would need a writable
+# TMPDIR mounted; --in-memory needs none), no /etc/passwd (the user is numeric).
 # examples/github-actions/s3-tests.yml uses it; tests/integration/examples.rs runs this
 # command with that workflow's service environment and steps.
-FROM runtime AS test
+FROM scratch AS test
+COPY --from=static-builder /out/coffer /usr/local/bin/coffer
+ENV PATH=/usr/local/bin
+USER 10001:10001
+EXPOSE 9000
+# As the runtime's health check: the binary probes its own readiness.
+ENV COFFER_HEALTH_ADDR=127.0.0.1:9000
+HEALTHCHECK --interval=15s --timeout=6s --start-period=20s --retries=3 \
+  CMD ["coffer", "health"]
+ENTRYPOINT ["coffer"]
 CMD ["serve", "--in-memory", "--listen", "0.0.0.0:9000", "--insecure-http", "--exit-with-parent", "off"]
 
 # Production, the default stage.

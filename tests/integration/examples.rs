@@ -365,15 +365,32 @@ fn the_github_actions_workflow_passes_against_the_dockerfile_test_stage() {
         "{:?}",
         runtime.last("HEALTHCHECK")
     );
+    assert_eq!(production.from, "runtime");
+    assert!(
+        production.last("ENTRYPOINT").is_none() && production.last("HEALTHCHECK").is_none(),
+        "production inherits the runtime's"
+    );
+    // The test image is the static binary alone, with the runtime's entry point, probe
+    // address and health check, as the same numeric user.
     let test = stage("test");
-    for s in [test, production] {
-        assert_eq!(s.from, "runtime", "stage {:?}", s.name);
-        assert!(
-            s.last("ENTRYPOINT").is_none() && s.last("HEALTHCHECK").is_none(),
-            "{:?} inherits the runtime's",
-            s.name
+    assert_eq!(test.from, "scratch");
+    for instruction in ["ENTRYPOINT", "ENV", "HEALTHCHECK", "USER"] {
+        assert_eq!(
+            test.last(instruction),
+            runtime.last(instruction),
+            "{instruction}"
         );
     }
+    assert_eq!(
+        test.last("COPY"),
+        Some("--from=static-builder /out/coffer /usr/local/bin/coffer")
+    );
+    let static_build = stage("static-builder").last("RUN").expect("RUN");
+    assert!(
+        static_build.contains("-unknown-linux-musl")
+            && static_build.contains("--target \"$target\""),
+        "{static_build}"
+    );
     // What replacing 0.0.0.0:9000 below hides: P7 refuses plain HTTP on 0.0.0.0 without
     // --insecure-http, --test-credentials refuses it outright, and in a container stdin
     // and the parent say nothing, so exit-with-parent must be off.
