@@ -48,6 +48,7 @@ mod iam;
 mod in_memory;
 mod integrity;
 mod kms;
+mod lifecycle;
 mod limits;
 mod list;
 mod logs;

@@ -18,6 +18,7 @@ mod delete;
 mod encryption;
 mod error_map;
 pub(crate) mod host;
+mod lifecycle;
 mod list;
 mod logging;
 mod multipart;
@@ -528,6 +529,27 @@ impl S3 for Coffer {
         req: S3Request<s3s::dto::DeleteBucketTaggingInput>,
     ) -> S3Result<S3Response<s3s::dto::DeleteBucketTaggingOutput>> {
         tagging::delete_bucket_tagging(self, req).await
+    }
+
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<s3s::dto::PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<s3s::dto::PutBucketLifecycleConfigurationOutput>> {
+        lifecycle::put_bucket_lifecycle_configuration(self, req).await
+    }
+
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<s3s::dto::GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<s3s::dto::GetBucketLifecycleConfigurationOutput>> {
+        lifecycle::get_bucket_lifecycle_configuration(self, req).await
+    }
+
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<s3s::dto::DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<s3s::dto::DeleteBucketLifecycleOutput>> {
+        lifecycle::delete_bucket_lifecycle(self, req).await
     }
 
     async fn get_bucket_logging(
