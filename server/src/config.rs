@@ -30,10 +30,11 @@ const DEFAULT_PORT: u16 = 9000;
 const DEFAULT_EPHEMERAL_PORT: u16 = 0;
 
 use crate::limits::{
-    DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_MEMORY, DEFAULT_POST_FORM_MAX, Limits,
-    MAX_CHUNK_SIZE, MAX_POST_FORM_MAX, MAX_PRESIGNED_EXPIRES_SECS, MAX_STARTUP_USERS,
-    MIN_CHUNK_SIZE, MIN_MAX_MEMORY, MIN_POST_FORM_MAX,
+    DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LIFECYCLE_INTERVAL_SECS,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_MEMORY,
+    DEFAULT_POST_FORM_MAX, Limits, MAX_CHUNK_SIZE, MAX_LIFECYCLE_INTERVAL_SECS, MAX_POST_FORM_MAX,
+    MAX_PRESIGNED_EXPIRES_SECS, MAX_STARTUP_USERS, MIN_CHUNK_SIZE, MIN_MAX_MEMORY,
+    MIN_POST_FORM_MAX,
 };
 
 /// Coffer: a self-hosted S3-compatible object server, private by default.
@@ -477,6 +478,17 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) multipart_max_age: u64,
 
+    /// How often, in seconds, a background sweep applies buckets' lifecycle rules
+    /// (expirations and aborted uploads), 1 to 86400. Rules count days to midnight UTC, so
+    /// an action is taken within this long after it becomes due [default: 3600].
+    #[arg(
+        long,
+        env = "COFFER_LIFECYCLE_INTERVAL",
+        value_name = "SECS",
+        default_value_t = DEFAULT_LIFECYCLE_INTERVAL_SECS
+    )]
+    pub(crate) lifecycle_interval: u64,
+
     /// Largest browser form upload (POST Object), in bytes, form fields included. The whole
     /// form is held in memory before its signature can be checked, so keep it small
     /// [default: 64 MiB; at most 5 GiB].
@@ -648,6 +660,8 @@ pub(crate) struct Config {
     pub(crate) bucket_log_interval: Duration,
     /// Age at which unfinished multipart uploads are aborted.
     pub(crate) multipart_max_age: Duration,
+    /// How often lifecycle rules are applied.
+    pub(crate) lifecycle_interval: Duration,
     /// What clients may make the server spend.
     pub(crate) limits: Limits,
     /// What a test harness asked for.
@@ -791,6 +805,9 @@ pub(crate) enum ConfigError {
     /// Multipart expiry of zero.
     #[error("--multipart-max-age must be at least 1 second")]
     MultipartMaxAge,
+    /// Lifecycle interval out of range.
+    #[error("--lifecycle-interval must be between 1 and 86400 seconds")]
+    LifecycleInterval,
     /// Form upload cap out of range.
     #[error("--post-form-max-size must be between 1024 bytes and 5 GiB")]
     PostFormMaxSize,
@@ -892,6 +909,9 @@ fn check_bounds(args: &ServeArgs) -> Result<(), ConfigError> {
     if args.multipart_max_age == 0 {
         return Err(ConfigError::MultipartMaxAge);
     }
+    if !(1..=MAX_LIFECYCLE_INTERVAL_SECS).contains(&args.lifecycle_interval) {
+        return Err(ConfigError::LifecycleInterval);
+    }
     if !(MIN_POST_FORM_MAX..=MAX_POST_FORM_MAX).contains(&args.post_form_max_size) {
         return Err(ConfigError::PostFormMaxSize);
     }
@@ -940,6 +960,7 @@ impl ConfigError {
             ConfigError::MaxUploads => "max_uploads",
             ConfigError::ShutdownGrace => "shutdown_grace",
             ConfigError::MultipartMaxAge => "multipart_max_age",
+            ConfigError::LifecycleInterval => "lifecycle_interval",
             ConfigError::PostFormMaxSize => "post_form_max_size",
             ConfigError::PresignedMaxExpiry => "presigned_max_expiry",
             ConfigError::AuditRetention { .. } => "audit_retention",
@@ -1030,6 +1051,7 @@ impl Config {
             audit_retention: audit_retention(&args.audit_retention)?,
             bucket_log_interval: Duration::from_secs(args.bucket_log_interval),
             multipart_max_age: Duration::from_secs(args.multipart_max_age),
+            lifecycle_interval: Duration::from_secs(args.lifecycle_interval),
             harness,
             metrics_listen: args.metrics_listen,
             limits: Limits {

@@ -209,6 +209,13 @@ pub(crate) const KEYS: &[Key] = &[
         Kind::Count,
         "",
     ),
+    key(
+        "limits",
+        "lifecycle_interval",
+        "lifecycle_interval",
+        Kind::Count,
+        "",
+    ),
     key("audit", "disabled", "no_audit", Kind::Switch, ""),
     key("audit", "retention", "audit_retention", Kind::Text, ""),
     key(

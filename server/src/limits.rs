@@ -83,6 +83,13 @@ pub(crate) const MIN_MAX_MEMORY: u64 = 16 << 20;
 /// Longest validity AWS allows for a presigned URL: 7 days.
 pub(crate) const MAX_PRESIGNED_EXPIRES_SECS: u64 = 604_800;
 
+// ---- Lifecycle ----
+
+/// How often lifecycle rules are applied by default, in seconds (hourly).
+pub(crate) const DEFAULT_LIFECYCLE_INTERVAL_SECS: u64 = 3600;
+/// The longest `--lifecycle-interval`: a day, the unit rules count in.
+pub(crate) const MAX_LIFECYCLE_INTERVAL_SECS: u64 = 86_400;
+
 // ---- Browser form uploads ----
 
 /// Default cap on a browser form upload (the whole form is held in memory by s3s).

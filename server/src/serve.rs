@@ -476,6 +476,10 @@ async fn build_guard(
         store.clone(),
         cfg.multipart_max_age,
     )));
+    background.keep(&tokio::spawn(s3::sweep_lifecycle(
+        store.clone(),
+        cfg.lifecycle_interval,
+    )));
     let guard = guard::Guard::new(svc, cfg.limits, &cfg.region)
         .with_iam(iam)
         .with_metrics(Arc::clone(metrics));

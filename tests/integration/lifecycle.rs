@@ -350,3 +350,259 @@ async fn aws_refusals_answer_aws_codes_and_keep_the_stored_rules() {
         .await;
     assert_s3_err(raw, 400, Some("MalformedXML"));
 }
+
+/// A wrapper that runs coffer `days` days in the future (libfaketime; the monotonic clock
+/// is left alone so timers behave).
+fn future_coffer(env: &TestEnv, days: u32) -> std::path::PathBuf {
+    let script = env.scratch().join(format!("coffer-plus-{days}d"));
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nFAKETIME_DONT_FAKE_MONOTONIC=1 exec faketime -f '+{days}d' '{}' \"$@\"\n",
+            env!("CARGO_BIN_EXE_coffer")
+        ),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&script, perms).unwrap();
+    script
+}
+
+/// Every (key, is delete marker) of `bucket`, newest version of each key first.
+async fn versions_of(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<(String, bool)> {
+    let out = s3
+        .list_object_versions()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("list versions");
+    let mut all: Vec<(String, bool, String)> = out
+        .versions()
+        .iter()
+        .map(|v| {
+            let modified = v
+                .last_modified()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            (v.key().unwrap_or_default().to_owned(), false, modified)
+        })
+        .chain(out.delete_markers().iter().map(|m| {
+            let modified = m
+                .last_modified()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            (m.key().unwrap_or_default().to_owned(), true, modified)
+        }))
+        .collect();
+    all.sort();
+    all.into_iter().map(|(k, m, _)| (k, m)).collect()
+}
+
+async fn upload_keys(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
+    let out = s3
+        .list_multipart_uploads()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("list uploads");
+    out.uploads()
+        .iter()
+        .map(|u| u.key().unwrap_or_default().to_owned())
+        .collect()
+}
+
+async fn put_tagged(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, tagging: &str) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .tagging(tagging)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"tagged"))
+        .send()
+        .await
+        .expect("put tagged");
+}
+
+fn sweep_rules_aging() -> Vec<LifecycleRule> {
+    let abort = AbortIncompleteMultipartUpload::builder()
+        .days_after_initiation(1)
+        .build();
+    vec![
+        base("tmp")
+            .expiration(days(2))
+            .abort_incomplete_multipart_upload(abort)
+            .build()
+            .expect("rule"),
+        base("tag")
+            .filter(
+                LifecycleRuleFilter::builder()
+                    .tag(tag("expire", "yes"))
+                    .build(),
+            )
+            .expiration(days(2))
+            .build()
+            .expect("rule"),
+        base("big")
+            .filter(
+                LifecycleRuleFilter::builder()
+                    .and(
+                        LifecycleRuleAndOperator::builder()
+                            .prefix("big/")
+                            .object_size_greater_than(1000)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .expiration(days(2))
+            .build()
+            .expect("rule"),
+        // Not due within three days.
+        base("later")
+            .filter(prefix_filter("keep/"))
+            .expiration(days(30))
+            .build()
+            .expect("rule"),
+    ]
+}
+
+fn sweep_rules_history() -> Vec<LifecycleRule> {
+    let noncurrent = |newer: Option<i32>| {
+        NoncurrentVersionExpiration::builder()
+            .noncurrent_days(1)
+            .set_newer_noncurrent_versions(newer)
+            .build()
+    };
+    vec![
+        LifecycleRule::builder()
+            .id("keep-one")
+            .status(ExpirationStatus::Enabled)
+            .filter(prefix_filter(""))
+            .noncurrent_version_expiration(noncurrent(Some(1)))
+            .build()
+            .expect("rule"),
+        LifecycleRule::builder()
+            .id("gone")
+            .status(ExpirationStatus::Enabled)
+            .filter(prefix_filter("gone"))
+            .noncurrent_version_expiration(noncurrent(None))
+            .expiration(
+                LifecycleExpiration::builder()
+                    .expired_object_delete_marker(true)
+                    .build(),
+            )
+            .build()
+            .expect("rule"),
+    ]
+}
+
+async fn poll<F: std::future::Future<Output = bool>>(mut f: impl FnMut() -> F) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_expires_what_rules_name_and_spares_locked_versions() {
+    if !crate::clients::require("libfaketime", "faketime", &["--version"]) {
+        return;
+    }
+    let env = TestEnv::new();
+    let mut server = env.start_durable();
+    let s3 = server.client();
+    create_bucket(&s3, "aging").await;
+    for key in ["tmp/scan", "keep/scan", "big/small"] {
+        put(&s3, "aging", key, b"small").await;
+    }
+    put(&s3, "aging", "big/large", &[7u8; 2048]).await;
+    put_tagged(&s3, "aging", "study/a", "expire=yes").await;
+    put_tagged(&s3, "aging", "study/b", "expire=no").await;
+    for key in ["tmp/upload", "keep/upload"] {
+        s3.create_multipart_upload()
+            .bucket("aging")
+            .key(key)
+            .send()
+            .await
+            .expect("create upload");
+    }
+    put_rules(&s3, "aging", sweep_rules_aging())
+        .await
+        .expect("put");
+
+    // Object Lock turns versioning on.
+    s3.create_bucket()
+        .bucket("history")
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .expect("lock bucket");
+    for body in ["1", "2", "3", "4"] {
+        put(&s3, "history", "doc", body.as_bytes()).await;
+    }
+    s3.put_object()
+        .bucket("history")
+        .key("held")
+        .object_lock_legal_hold_status(aws_sdk_s3::types::ObjectLockLegalHoldStatus::On)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"held"))
+        .send()
+        .await
+        .expect("held");
+    for body in ["2", "3"] {
+        put(&s3, "history", "held", body.as_bytes()).await;
+    }
+    put(&s3, "history", "gone", b"soon").await;
+    s3.delete_object()
+        .bucket("history")
+        .key("gone")
+        .send()
+        .await
+        .expect("delete");
+    put_rules(&s3, "history", sweep_rules_history())
+        .await
+        .expect("put");
+    server.stop();
+
+    // Three days later, with a sweep every second.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3 * 86_400);
+    let known = Expect::Known {
+        access_key: ROOT_ACCESS_KEY.to_owned(),
+        secret_key: ROOT_SECRET_KEY.to_owned(),
+    };
+    let data = env.data();
+    let data = data.to_str().unwrap();
+    let args = [
+        "serve",
+        "--data",
+        data,
+        "--listen",
+        "127.0.0.1:0",
+        "--lifecycle-interval",
+        "1",
+    ];
+    let mut server = env.start_program(&future_coffer(&env, 3), &args, &[], &known);
+    let s3 = server.client_at(later);
+    let aging_done = poll(|| async {
+        list_all_keys(&s3, "aging").await == ["big/small", "keep/scan", "study/b"]
+            && upload_keys(&s3, "aging").await == ["keep/upload"]
+    })
+    .await;
+    assert!(
+        aging_done,
+        "{:?} {:?}",
+        list_all_keys(&s3, "aging").await,
+        upload_keys(&s3, "aging").await
+    );
+    let expected: Vec<(String, bool)> = [("doc", 2), ("held", 3)]
+        .iter()
+        .flat_map(|(k, n)| std::iter::repeat_n(((*k).to_owned(), false), *n))
+        .collect();
+    let history_done = poll(|| async { versions_of(&s3, "history").await == expected }).await;
+    assert!(history_done, "{:?}", versions_of(&s3, "history").await);
+    // The version under legal hold is the one kept beyond the newest noncurrent.
+    assert_eq!(get(&s3, "history", "held").await, b"3");
+    server.stop();
+}

@@ -35,6 +35,7 @@ mod unsupported;
 mod versioning;
 mod website;
 
+pub(crate) use lifecycle::sweep_lifecycle;
 pub(crate) use multipart::sweep_expired_uploads;
 
 use crate::limits::XML_MAX_BODY;

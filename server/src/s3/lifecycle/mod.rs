@@ -4,6 +4,7 @@
 //! the bucket setting `Lifecycle`, never as XML.
 
 mod rules;
+mod sweep;
 
 use s3s::dto::{
     DeleteBucketLifecycleInput, DeleteBucketLifecycleOutput, GetBucketLifecycleConfigurationInput,
@@ -16,6 +17,7 @@ use super::Coffer;
 use super::error_map::storage_error;
 use coffer_storage::BucketSetting;
 pub(crate) use rules::Lifecycle;
+pub(crate) use sweep::sweep_lifecycle;
 
 pub(crate) async fn put_bucket_lifecycle_configuration(
     coffer: &Coffer,

@@ -201,7 +201,7 @@ impl Filter {
     }
 
     /// Whether the filter names tags (some actions refuse tag filters).
-    fn has_tags(&self) -> bool {
+    pub(crate) fn has_tags(&self) -> bool {
         match self {
             Self::Tag(..) => true,
             Self::And { tags, .. } => !tags.is_empty(),
@@ -223,8 +223,6 @@ impl Filter {
     }
 
     /// Whether an object with `key`, `size` bytes and `tags` is one this filter selects.
-    /// (Unused until the sweep applies rules.)
-    #[allow(dead_code)]
     pub(crate) fn matches(&self, key: &str, size: u64, tags: &[(String, String)]) -> bool {
         let has = |k: &str, v: &str| tags.iter().any(|(tk, tv)| tk == k && tv == v);
         match self {
