@@ -3,9 +3,10 @@
 //! (`COFFER_TEST_STORAGE=in-memory`); these tests check what only this mode promises.
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use aws_sdk_s3::types::BucketVersioningStatus;
 
 use crate::common::markers::marker;
+use crate::common::versions::set_versioning;
 use crate::common::*;
 
 /// Files a running server holds open, other than its log: none may be a data file.
@@ -124,16 +125,7 @@ async fn round_trips_with_no_file_written_or_left() {
     assert_eq!(get("parts", None).await.len(), (5 << 20) + 1000);
 
     // Versions are kept in memory too.
-    s3.put_bucket_versioning()
-        .bucket("fixtures")
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("versioning");
+    set_versioning(&s3, "fixtures", BucketVersioningStatus::Enabled).await;
     for body in ["one", "two"] {
         s3.put_object()
             .bucket("fixtures")

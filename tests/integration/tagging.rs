@@ -4,12 +4,12 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Tag, Tagging,
-    TaggingDirective, VersioningConfiguration,
+    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Tag, Tagging, TaggingDirective,
 };
 
 use crate::common::iam_cli::{aws_ok, user_arn, user_with_key};
 use crate::common::markers::{assert_no_marker_anywhere, marker};
+use crate::common::versions::set_versioning;
 use crate::common::*;
 
 fn tagging(pairs: &[(&str, &str)]) -> Tagging {
@@ -155,16 +155,7 @@ async fn tags_ride_with_writes_versions_copies_and_multipart_uploads() {
     );
 
     // Per version: retagging one version leaves the other alone; delete empties a set.
-    s3.put_bucket_versioning()
-        .bucket("tags")
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("versioning");
+    set_versioning(&s3, "tags", BucketVersioningStatus::Enabled).await;
     let first = s3
         .put_object()
         .bucket("tags")
