@@ -351,24 +351,6 @@ async fn aws_refusals_answer_aws_codes_and_keep_the_stored_rules() {
     assert_s3_err(raw, 400, Some("MalformedXML"));
 }
 
-/// A wrapper that runs coffer `days` days in the future (libfaketime; the monotonic clock
-/// is left alone so timers behave).
-fn future_coffer(env: &TestEnv, days: u32) -> std::path::PathBuf {
-    let script = env.scratch().join(format!("coffer-plus-{days}d"));
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nFAKETIME_DONT_FAKE_MONOTONIC=1 exec faketime -f '+{days}d' '{}' \"$@\"\n",
-            env!("CARGO_BIN_EXE_coffer")
-        ),
-    )
-    .unwrap();
-    let mut perms = std::fs::metadata(&script).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-    std::fs::set_permissions(&script, perms).unwrap();
-    script
-}
-
 /// Every (key, is delete marker) of `bucket`, newest version of each key first.
 async fn versions_of(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<(String, bool)> {
     let out = s3

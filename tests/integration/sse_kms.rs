@@ -24,7 +24,7 @@ use crate::common::iam_cli::{aws_as, aws_ok, put_user_policy, user_with_key};
 use crate::common::markers::{assert_no_marker_anywhere, marker};
 use crate::common::{
     Expect, ROOT_ACCESS_KEY, ROOT_SECRET_KEY, Server, TestEnv, assert_s3_err, create_bucket,
-    md5_base64, put, s3_client,
+    future_coffer, md5_base64, put, s3_client,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -599,24 +599,6 @@ async fn kms_permissions_decide_who_may_use_a_key() {
     );
     put_kms(&nurse, "ward", "new", b"sealed by the nurse", Some(&arn)).await;
     assert_eq!(get(&nurse, "ward", "new").await, b"sealed by the nurse");
-}
-
-/// A wrapper that runs coffer `days` days in the future (libfaketime; the monotonic clock
-/// is left alone so timers behave).
-fn future_coffer(env: &TestEnv, days: u32) -> std::path::PathBuf {
-    let script = env.scratch().join(format!("coffer-plus-{days}d"));
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nFAKETIME_DONT_FAKE_MONOTONIC=1 exec faketime -f '+{days}d' '{}' \"$@\"\n",
-            env!("CARGO_BIN_EXE_coffer")
-        ),
-    )
-    .unwrap();
-    let mut perms = std::fs::metadata(&script).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-    std::fs::set_permissions(&script, perms).unwrap();
-    script
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -890,3 +890,21 @@ pub fn fsck(env: &TestEnv, flags: &[&str]) -> (i32, String) {
     assert!(code != 2, "fsck could not run: {log}");
     (code, stdout)
 }
+
+/// A wrapper that runs coffer `days` days in the future (libfaketime; the monotonic clock
+/// is left alone so timers behave).
+pub fn future_coffer(env: &TestEnv, days: u32) -> std::path::PathBuf {
+    let script = env.scratch().join(format!("coffer-plus-{days}d"));
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nFAKETIME_DONT_FAKE_MONOTONIC=1 exec faketime -f '+{days}d' '{}' \"$@\"\n",
+            env!("CARGO_BIN_EXE_coffer")
+        ),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&script, perms).unwrap();
+    script
+}
