@@ -396,3 +396,28 @@ async fn p3_tags_are_sealed_at_rest() {
         "after tagging",
     );
 }
+
+/// boto3 through the bucket API of issue 16 and its neighbours: tagging, object
+/// attributes, lifecycle, ownership controls, ListBuckets paging and the plain bucket
+/// settings, each answer and error code as AWS gives it (the script says where Coffer
+/// refuses by design what AWS accepts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_covers_the_bucket_api() {
+    use crate::clients::{require, run_ok, tool};
+    if !require("python3 with boto3", "python3", &["-c", "import boto3"]) {
+        return;
+    }
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/integration/py/boto3_bucket_api.py");
+    let mut cmd = tool(&env, &server, "python3");
+    cmd.arg(&script);
+    let out = run_ok(cmd);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("boto3 bucket api ok"),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
