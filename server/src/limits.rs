@@ -37,6 +37,10 @@ pub(crate) const USER_METADATA_MAX: usize = 2 * 1024;
 pub(crate) const MAX_KEYS: i32 = 1000;
 /// Clock skew tolerated on signed requests (P1: 15 minutes).
 pub(crate) const MAX_SKEW_SECS: u32 = 900;
+/// Rules in one bucket CORS configuration (AWS's limit).
+pub(crate) const CORS_MAX_RULES: usize = 100;
+/// Size of one bucket CORS configuration, counted as the text of its rules (AWS: 64 KB).
+pub(crate) const CORS_MAX_CONFIG: usize = 64 << 10;
 /// Keys in one DeleteObjects request (AWS's limit).
 pub(crate) const MAX_DELETE_KEYS: usize = 1000;
 

@@ -481,6 +481,7 @@ async fn build_guard(
         cfg.lifecycle_interval,
     )));
     let guard = guard::Guard::new(svc, cfg.limits, &cfg.region)
+        .with_cors(s3::cors::BucketCors::new(store.clone(), &cfg.domains))
         .with_iam(iam)
         .with_metrics(Arc::clone(metrics));
     let Some(trail) = trail else {

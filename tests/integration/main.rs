@@ -34,6 +34,7 @@ mod clients;
 mod conditional_writes;
 mod config_file;
 mod copy;
+mod cors;
 mod crash;
 mod examples;
 mod expect_continue;

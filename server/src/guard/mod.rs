@@ -14,6 +14,8 @@
 //! - [`unread_body`]: an HTTP/1 answer that leaves the body unread (a refusal sent before
 //!   `Expect: 100-continue` lets the client send it) says the connection closes;
 //! - [`refusal`]: the S3 errors all of the above answer with;
+//! - [`preflight`]: CORS preflights (`OPTIONS`), answered from the bucket's rules before
+//!   any signature check, and the CORS headers of signed answers;
 //! - [`audit_record`]: the audit record of every request, served or refused, durable before
 //!   a change is acknowledged;
 //! - [`health`]: the unsigned liveness and readiness probes, answered before all of the
@@ -34,6 +36,7 @@ mod form_intake;
 #[cfg(test)]
 mod fuzz_tests;
 pub(crate) mod health;
+mod preflight;
 mod refusal;
 pub(crate) mod request_log;
 mod throttle;
@@ -60,6 +63,7 @@ use crate::client::Client;
 use crate::iam::{self, Iam};
 use crate::limits::{Limits, THROTTLE_FAILURE_DELAY};
 use crate::metrics::{Metrics, Observation, Operation};
+use crate::s3::cors::BucketCors;
 
 #[cfg(test)]
 pub(crate) use self::auth_params::Scope;
@@ -87,6 +91,8 @@ pub(crate) struct Guard {
     audit: Option<AuditTrail>,
     /// Where every request is counted.
     metrics: Option<Arc<Metrics>>,
+    /// Buckets' CORS rules, for preflights and for the answers to browsers.
+    cors: Option<BucketCors>,
 }
 
 impl Guard {
@@ -103,6 +109,15 @@ impl Guard {
             iam: None,
             audit: None,
             metrics: None,
+            cors: None,
+        }
+    }
+
+    /// The guard also answering browsers with buckets' CORS rules from `cors`.
+    pub(crate) fn with_cors(self, cors: BucketCors) -> Guard {
+        Guard {
+            cors: Some(cors),
+            ..self
         }
     }
 
@@ -220,7 +235,13 @@ impl Guard {
     }
 
     /// Screens the request, hands it to s3s, and slows repeated signature failures.
-    async fn serve(&self, req: Request<RequestBody>) -> Response<s3s::Body> {
+    async fn serve(&self, mut req: Request<RequestBody>) -> Response<s3s::Body> {
+        if req.method() == Method::OPTIONS {
+            return match &self.cors {
+                Some(cors) => preflight::answer(cors, &req).await,
+                None => refused(&Refusal::CORS_FORBIDDEN, false),
+            };
+        }
         let is_head = req.method() == Method::HEAD;
         let auth = match auth_params::screen(
             req.method(),
@@ -257,6 +278,7 @@ impl Guard {
             Ok(plan) => plan,
             Err(refusal) => return refused(&refusal, is_head),
         };
+        let marked = self.cors.as_ref().and_then(|_| preflight::mark(&mut req));
         let resp = match plan {
             BodyPlan::Form => match self
                 .forms
@@ -271,6 +293,10 @@ impl Guard {
                 self.call_s3s(req, is_head).await
             }
             BodyPlan::AsIs => self.call_s3s(req.map(s3s::Body::http_body), is_head).await,
+        };
+        let resp = match (marked, &self.cors) {
+            (Some(marked), Some(cors)) => marked.apply(cors, resp).await,
+            _ => resp,
         };
         self.after_signature_check(resp, is_head).await
     }

@@ -225,6 +225,23 @@ impl Refusal {
         "a browser form upload is signed by its policy: send no Authorization header or query signature with it",
     );
     pub(crate) const PUBLIC: Refusal = Refusal::denied(crate::s3::acl::PUBLIC_REFUSED);
+
+    // ---- CORS preflights ----
+    /// Every preflight the rules do not allow, whatever the reason (no such bucket, no
+    /// rules, no rule matching): one answer, so a preflight tells nothing about buckets.
+    pub(crate) const CORS_FORBIDDEN: Refusal = Refusal::new(
+        StatusCode::FORBIDDEN,
+        "AccessForbidden",
+        "CORSResponse: this CORS request is not allowed: no CORS rule of the resource allows its Origin, Access-Control-Request-Method and Access-Control-Request-Headers.",
+    );
+    pub(crate) const CORS_NO_ORIGIN: Refusal = Refusal::bad(
+        "BadRequest",
+        "Insufficient information: a CORS preflight needs an Origin header.",
+    );
+    pub(crate) const CORS_NO_METHOD: Refusal = Refusal::bad(
+        "BadRequest",
+        "Insufficient information: a CORS preflight needs an Access-Control-Request-Method header.",
+    );
     pub(crate) const BAD_FORM: Refusal = Refusal::bad(
         "MalformedPOSTRequest",
         "The body of your POST request is not well-formed multipart/form-data.",

@@ -347,6 +347,9 @@ impl Strict {
         // Their keys are in their bodies: decided in the `post_object` and `delete_objects`
         // hooks below, once parsed.
         if matches!(op, "PostObject" | "DeleteObjects") {
+            // Signed by a known user: a browser may read the answer (CORS), whichever keys
+            // the hooks then refuse.
+            super::cors::note_allowed(cx.extensions_mut(), bucket.as_deref());
             return Ok(());
         }
         // Not valid UTF-8 cannot name any owner: it is held to an owner no bucket has.
@@ -375,6 +378,8 @@ impl Strict {
         if tagging_write && cx.headers().contains_key("x-amz-tagging") {
             self.decide(&who, "PutObjectTagging", target).await?;
         }
+        // Allowed: the answer may carry the bucket's CORS headers (guard/mod.rs).
+        super::cors::note_allowed(cx.extensions_mut(), bucket.as_deref());
         Ok(())
     }
 }

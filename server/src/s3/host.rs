@@ -105,6 +105,12 @@ impl DomainHost {
         DomainHost { domains }
     }
 
+    /// The bucket `host` names, or `None` for path-style: for requests s3s does not route
+    /// (CORS preflights).
+    pub(crate) fn bucket_of_host(&self, host: &str) -> Option<String> {
+        self.bucket_of(host).map(|(_, bucket)| bucket)
+    }
+
     /// The configured domain and bucket `host` names, or `None` for path-style.
     fn bucket_of(&self, host: &str) -> Option<(&str, String)> {
         let name = strip_port(host)?;
