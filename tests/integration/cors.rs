@@ -506,3 +506,26 @@ fn percent_decode(text: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflights_find_virtual_hosted_buckets() {
+    let env = TestEnv::new();
+    let server = env.start_ephemeral_with(&["--domain", "files.clinic.example"]);
+    let s3 = server.client();
+    create_bucket(&s3, "app-uploads").await;
+    put_rules(&s3, "app-uploads", vec![rule(&[APP], &["GET"], &[])]).await;
+    let host = format!("app-uploads.files.clinic.example:{}", server.addr.port());
+    let ask = |host: String| async move {
+        let headers = [
+            ("Host", host.as_str()),
+            ("Origin", APP),
+            ("Access-Control-Request-Method", "GET"),
+        ];
+        raw::request(server.addr, "OPTIONS", "/scan.jpg", &headers, b"").await
+    };
+    let ok = ask(host).await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(ok.header("access-control-allow-origin"), Some(APP));
+    let other = ask(format!("other.files.clinic.example:{}", server.addr.port())).await;
+    assert_eq!(other.status, 403);
+}
