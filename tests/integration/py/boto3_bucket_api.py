@@ -4,7 +4,8 @@ environment).
 
 Covers object tagging (with a write, afterwards, on copies and multipart uploads, AWS's
 limits), bucket tagging, GetObjectAttributes (single-part and multipart, parts paged),
-lifecycle configuration (rules round-tripped, AWS's validation codes), ownership controls,
+lifecycle configuration (rules round-tripped, AWS's validation codes), CORS configuration
+and what a browser's preflight gets from it, ownership controls,
 ListBuckets paging, and the bucket settings Coffer answers as a plain AWS bucket or refuses
 (accelerate, request payment, website).
 
@@ -19,6 +20,8 @@ import datetime
 import hashlib
 import sys
 import traceback
+import urllib.error
+import urllib.request
 
 from botocore.exceptions import ClientError
 from coffer_client import client
@@ -361,6 +364,57 @@ def lifecycle(s3):
     )
 
 
+def cors(s3):
+    expect_error("NoSuchCORSConfiguration", 404, s3.get_bucket_cors, Bucket=BUCKET)
+    rules = [
+        {
+            "ID": "web-app",
+            "AllowedOrigins": ["https://app.clinic.example"],
+            "AllowedMethods": ["PUT", "GET"],
+            "AllowedHeaders": ["content-type", "x-amz-*"],
+            "ExposeHeaders": ["ETag"],
+            "MaxAgeSeconds": 600,
+        },
+        {"AllowedOrigins": ["https://*.clinic.example"], "AllowedMethods": ["HEAD"]},
+    ]
+    s3.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": rules})
+    assert s3.get_bucket_cors(Bucket=BUCKET)["CORSRules"] == rules
+    for bad in (
+        {"AllowedOrigins": ["*"], "AllowedMethods": ["PATCH"]},
+        {"AllowedOrigins": ["https://*.clinic.*"], "AllowedMethods": ["GET"]},
+        {"AllowedOrigins": ["*"], "AllowedMethods": ["GET"], "ExposeHeaders": ["*"]},
+    ):
+        expect_error(
+            "InvalidRequest", 400, s3.put_bucket_cors, Bucket=BUCKET,
+            CORSConfiguration={"CORSRules": [bad]},
+        )
+    assert s3.get_bucket_cors(Bucket=BUCKET)["CORSRules"] == rules
+
+    # What a browser on the app's origin is told before a PUT, and one on another origin.
+    def preflight(origin):
+        request = urllib.request.Request(
+            f"{s3.meta.endpoint_url}/{BUCKET}/upload.jpg", method="OPTIONS",
+            headers={"Origin": origin, "Access-Control-Request-Method": "PUT"},
+        )
+        try:
+            with urllib.request.urlopen(request) as resp:
+                return resp.status, resp.headers
+        except urllib.error.HTTPError as err:
+            return err.code, err.headers
+
+    got, headers = preflight("https://app.clinic.example")
+    assert got == 200, (got, headers)
+    assert headers.get("Access-Control-Allow-Origin") == "https://app.clinic.example", headers
+    assert headers.get("Access-Control-Allow-Methods") == "PUT, GET", headers
+    got, headers = preflight("https://evil.example")
+    assert got == 403 and headers.get("Access-Control-Allow-Origin") is None, (got, headers)
+
+    deleted = s3.delete_bucket_cors(Bucket=BUCKET)
+    assert status(deleted) == 204, status(deleted)
+    expect_error("NoSuchCORSConfiguration", 404, s3.get_bucket_cors, Bucket=BUCKET)
+    assert preflight("https://app.clinic.example")[0] == 403
+
+
 def ownership_controls(s3):
     enforced = [{"ObjectOwnership": "BucketOwnerEnforced"}]
 
@@ -450,6 +504,7 @@ SECTIONS = [
     ("bucket tagging", bucket_tagging),
     ("get_object_attributes", object_attributes),
     ("lifecycle configuration", lifecycle),
+    ("CORS configuration", cors),
     ("ownership controls", ownership_controls),
     ("list_buckets paging", list_buckets_paging),
     ("accelerate, request payment, website", plain_bucket_settings),
