@@ -217,12 +217,10 @@ pub(crate) async fn delete_object_tagging(
         .set_object_tags(&bucket, &input.key, version, Vec::new())
         .await
         .map_err(|e| read_error(e, version.is_some()))?;
-    let mut response = S3Response::new(DeleteObjectTaggingOutput {
+    // 204, as AWS: s3s answers with the status of its model (a handler's is ignored).
+    Ok(S3Response::new(DeleteObjectTaggingOutput {
         version_id: info.version_id,
-    });
-    // AWS answers 204.
-    response.status = Some(http::StatusCode::NO_CONTENT);
-    Ok(response)
+    }))
 }
 
 pub(crate) async fn put_bucket_tagging(
@@ -238,10 +236,9 @@ pub(crate) async fn put_bucket_tagging(
         .set_bucket_setting(&input.bucket, BucketSetting::Tagging, Some(stored))
         .await
         .map_err(storage_error)?;
-    let mut response = S3Response::new(PutBucketTaggingOutput::default());
-    // AWS answers 204.
-    response.status = Some(http::StatusCode::NO_CONTENT);
-    Ok(response)
+    // AWS answers 204; s3s 0.14.1 answers with its model's 200 (a handler's status is
+    // ignored). SDKs take either as success.
+    Ok(S3Response::new(PutBucketTaggingOutput::default()))
 }
 
 pub(crate) async fn get_bucket_tagging(
@@ -272,9 +269,8 @@ pub(crate) async fn delete_bucket_tagging(
         .set_bucket_setting(&req.input.bucket, BucketSetting::Tagging, None)
         .await
         .map_err(storage_error)?;
-    let mut response = S3Response::new(DeleteBucketTaggingOutput::default());
-    response.status = Some(http::StatusCode::NO_CONTENT);
-    Ok(response)
+    // 204, as AWS (s3s's model).
+    Ok(S3Response::new(DeleteBucketTaggingOutput::default()))
 }
 
 #[cfg(test)]

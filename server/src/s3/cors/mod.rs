@@ -75,10 +75,8 @@ pub(crate) async fn delete_bucket_cors(
         .set_bucket_setting(&req.input.bucket, BucketSetting::Cors, None)
         .await
         .map_err(storage_error)?;
-    let mut response = S3Response::new(DeleteBucketCorsOutput::default());
-    // AWS answers 204.
-    response.status = Some(http::StatusCode::NO_CONTENT);
-    Ok(response)
+    // 204, as AWS: s3s answers DeleteBucketCors with the status of its model.
+    Ok(S3Response::new(DeleteBucketCorsOutput::default()))
 }
 
 /// The bucket a request was allowed on, named by the access check: set on a request that
