@@ -1,14 +1,17 @@
 //! Bucket lifecycle configuration (issue 16, item 2): Put/Get/DeleteBucketLifecycleConfiguration
 //! round-trip every filter and action form, refuse what AWS refuses with AWS's codes (and leave
 //! the stored rules alone), answer transitions NotImplemented, and a bucket without rules 404.
+//! Objects a rule expires report when, as `x-amz-expiration`, on every read and write.
 
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::primitives::DateTime;
 use aws_sdk_s3::types::{
-    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
-    LifecycleExpiration, LifecycleRule, LifecycleRuleAndOperator, LifecycleRuleFilter,
-    NoncurrentVersionExpiration, Tag, Transition, TransitionStorageClass,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, CompletedMultipartUpload,
+    CompletedPart, ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleAndOperator,
+    LifecycleRuleFilter, NoncurrentVersionExpiration, Tag, Transition, TransitionStorageClass,
 };
 
+use crate::common::versions::{put_version, versioned_bucket};
 use crate::common::*;
 
 fn tag(key: &str, value: &str) -> Tag {
@@ -587,4 +590,229 @@ async fn the_sweep_expires_what_rules_name_and_spares_locked_versions() {
     // The version under legal hold is the one kept beyond the newest noncurrent.
     assert_eq!(get(&s3, "history", "held").await, b"3");
     server.stop();
+}
+
+/// The `(expiry date, rule id)` of an `x-amz-expiration` value, as AWS writes it:
+/// `expiry-date="Fri, 23 Dec 2012 00:00:00 GMT", rule-id="picture-deletion-rule"`.
+fn parse_expiration(header: &str) -> (DateTime, String) {
+    let rest = header
+        .strip_prefix("expiry-date=\"")
+        .unwrap_or_else(|| panic!("no expiry-date in {header:?}"));
+    let (date, id) = rest
+        .split_once("\", rule-id=\"")
+        .unwrap_or_else(|| panic!("no rule-id in {header:?}"));
+    let id = id
+        .strip_suffix('"')
+        .unwrap_or_else(|| panic!("rule-id not quoted in {header:?}"));
+    let date = DateTime::from_str(date, aws_sdk_s3::primitives::DateTimeFormat::HttpDate)
+        .unwrap_or_else(|e| panic!("expiry-date of {header:?}: {e}"));
+    (date, id.to_owned())
+}
+
+/// Asserts `header` names `rule` and the first midnight UTC at or after `written` plus
+/// `days` (`written` is to the second, as HTTP dates are, so one midnight later is allowed
+/// when it was exactly midnight).
+fn assert_expires(header: Option<&str>, written: DateTime, days: i64, rule: &str) {
+    let header = header.unwrap_or_else(|| panic!("no x-amz-expiration, {rule:?} expected"));
+    let (date, id) = parse_expiration(header);
+    assert_eq!(id, rule, "{header}");
+    let at = date.secs();
+    let earliest = written.secs() + days * 86_400;
+    assert_eq!(at % 86_400, 0, "not midnight UTC: {header}");
+    assert!(
+        (earliest..=earliest + 86_400).contains(&at),
+        "{header} for an object written at {written}"
+    );
+}
+
+async fn head(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> HeadObjectOutput {
+    s3.head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("head")
+}
+
+/// Written at, and the `x-amz-expiration` of HEAD and GET, which must agree.
+async fn read_expiration(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> (DateTime, Option<String>) {
+    let head = head(s3, bucket, key).await;
+    let get = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(head.expiration(), get.expiration(), "HEAD and GET of {key}");
+    let written = *head.last_modified().expect("last modified");
+    (written, head.expiration().map(str::to_owned))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_report_their_expiration_as_aws_does() {
+    let env = TestEnv::new();
+    let server = env.start_ephemeral();
+    let s3 = server.client();
+    versioned_bucket(&s3, "expiring").await;
+    put_rules(
+        &s3,
+        "expiring",
+        vec![
+            base("tmp-rule").expiration(days(3)).build().expect("rule"),
+            base("tag-rule")
+                .filter(
+                    LifecycleRuleFilter::builder()
+                        .tag(tag("expire", "yes"))
+                        .build(),
+                )
+                .expiration(days(5))
+                .build()
+                .expect("rule"),
+            // Neither counts for current versions.
+            base("disabled")
+                .status(ExpirationStatus::Disabled)
+                .filter(prefix_filter(""))
+                .expiration(days(1))
+                .build()
+                .expect("rule"),
+            LifecycleRule::builder()
+                .id("noncurrent")
+                .status(ExpirationStatus::Enabled)
+                .filter(prefix_filter(""))
+                .noncurrent_version_expiration(
+                    NoncurrentVersionExpiration::builder()
+                        .noncurrent_days(1)
+                        .build(),
+                )
+                .build()
+                .expect("rule"),
+        ],
+    )
+    .await
+    .expect("put rules");
+
+    // PutObject, then HEAD and GET, say the same.
+    let first = s3
+        .put_object()
+        .bucket("expiring")
+        .key("tmp/scan")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"one"))
+        .send()
+        .await
+        .expect("put");
+    let (written, read) = read_expiration(&s3, "expiring", "tmp/scan").await;
+    assert_expires(first.expiration(), written, 3, "tmp-rule");
+    assert_eq!(read.as_deref(), first.expiration());
+
+    // Outside every enabled rule's filter: no header.
+    let other = s3
+        .put_object()
+        .bucket("expiring")
+        .key("keep/scan")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"kept"))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(other.expiration(), None);
+    assert_eq!(read_expiration(&s3, "expiring", "keep/scan").await.1, None);
+
+    // A tag filter applies to tagged objects only.
+    put_tagged(&s3, "expiring", "study/a", "expire=yes").await;
+    put_tagged(&s3, "expiring", "study/b", "expire=no").await;
+    let (written, tagged) = read_expiration(&s3, "expiring", "study/a").await;
+    assert_expires(tagged.as_deref(), written, 5, "tag-rule");
+    assert_eq!(read_expiration(&s3, "expiring", "study/b").await.1, None);
+
+    // CopyObject and CompleteMultipartUpload report the new object's.
+    let copied = s3
+        .copy_object()
+        .bucket("expiring")
+        .key("tmp/copy")
+        .copy_source("expiring/keep/scan")
+        .send()
+        .await
+        .expect("copy");
+    let (written, read) = read_expiration(&s3, "expiring", "tmp/copy").await;
+    assert_expires(copied.expiration(), written, 3, "tmp-rule");
+    assert_eq!(read.as_deref(), copied.expiration());
+    let upload = s3
+        .create_multipart_upload()
+        .bucket("expiring")
+        .key("tmp/upload")
+        .send()
+        .await
+        .expect("create upload");
+    let id = upload.upload_id().expect("upload id");
+    let part = s3
+        .upload_part()
+        .bucket("expiring")
+        .key("tmp/upload")
+        .upload_id(id)
+        .part_number(1)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"part"))
+        .send()
+        .await
+        .expect("upload part");
+    let done = s3
+        .complete_multipart_upload()
+        .bucket("expiring")
+        .key("tmp/upload")
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().expect("etag"))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+    let (written, read) = read_expiration(&s3, "expiring", "tmp/upload").await;
+    assert_expires(done.expiration(), written, 3, "tmp-rule");
+    assert_eq!(read.as_deref(), done.expiration());
+
+    // A noncurrent version, read by its id, gets none; the current one, by id too, does.
+    let old = first.version_id().expect("version id");
+    let newer = put_version(&s3, "expiring", "tmp/scan", b"two").await;
+    let by_id = |version: &str| {
+        s3.head_object()
+            .bucket("expiring")
+            .key("tmp/scan")
+            .version_id(version)
+            .send()
+    };
+    assert_eq!(by_id(old).await.expect("head old").expiration(), None);
+    let current = by_id(&newer).await.expect("head current");
+    assert_expires(
+        current.expiration(),
+        *current.last_modified().expect("last modified"),
+        3,
+        "tmp-rule",
+    );
+    let old_get = s3
+        .get_object()
+        .bucket("expiring")
+        .key("tmp/scan")
+        .version_id(old)
+        .send()
+        .await
+        .expect("get old");
+    assert_eq!(old_get.expiration(), None);
+
+    // Without rules, nothing.
+    s3.delete_bucket_lifecycle()
+        .bucket("expiring")
+        .send()
+        .await
+        .expect("delete rules");
+    assert_eq!(read_expiration(&s3, "expiring", "tmp/scan").await.1, None);
 }

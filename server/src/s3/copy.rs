@@ -7,6 +7,7 @@ use super::acl::new_object_grants;
 use super::bucket_access::resolve_bucket;
 use super::conditional::{Conditions, check_copy_source};
 use super::error_map::storage_error;
+use super::lifecycle;
 use super::object_headers::{RequestHeaders, meta_from_request};
 use super::sealing::{self, Caller, KmsUse, echo_into, write_headers_of};
 use super::sse_c;
@@ -73,7 +74,9 @@ pub(crate) async fn copy_object(
     let src_md5 = src_customer.as_ref().map(|c| c.key_md5.clone());
     let source =
         sealing::for_stored(coffer, src.encryption, src_customer, &caller, KmsUse::Open).await?;
-    let default = sealing::bucket_default(coffer, &dest_bucket).await?;
+    // The destination's settings, in one read: its default encryption and the lifecycle
+    // rules for `x-amz-expiration`.
+    let (_, default, rules) = sealing::bucket_for_write(coffer, &dest_bucket.name).await?;
     let sealing = sealing::for_write(coffer, &default, &write_headers_of!(input), &caller).await?;
     // Copying an old version over its key restores it (a new version); only copying the
     // current object onto itself with nothing changed is refused. Asking for encryption
@@ -158,12 +161,14 @@ pub(crate) async fn copy_object(
         )
         .await
         .map_err(storage_error)?;
+    let expiration = lifecycle::expiration_of(rules.as_ref(), &info);
     let mut out = CopyObjectOutput {
         copy_object_result: Some(CopyObjectResult {
             e_tag: Some(ETag::Strong(info.etag)),
             last_modified: Some(Timestamp::from(info.last_modified)),
             ..Default::default()
         }),
+        expiration,
         version_id: info.version_id,
         copy_source_version_id: src.version_id,
         ..Default::default()

@@ -15,6 +15,7 @@ use super::checksum;
 use super::conditional::Conditions;
 use super::copy::{CopyEnds, resolve_copy};
 use super::error_map::storage_error;
+use super::lifecycle;
 use super::list::{enc, url_encoding};
 use super::object_headers::{
     ChecksumFields, RequestHeaders, checksum_fields, checksum_fields_of, meta_from_request,
@@ -81,7 +82,7 @@ pub(crate) async fn create_multipart_upload(
         input.object_lock_retain_until_date.as_ref(),
         input.object_lock_legal_hold_status.as_ref(),
     )?;
-    let (bucket, default) = sealing::bucket_for_write(coffer, &input.bucket).await?;
+    let (bucket, default, _) = sealing::bucket_for_write(coffer, &input.bucket).await?;
     let sealing = sealing::for_write(coffer, &default, &write_headers_of!(input), &caller).await?;
     let algorithm = checksum::algorithm_of(input.checksum_algorithm.as_ref())?;
     let checksum_type = checksum::resolve_type(
@@ -459,7 +460,7 @@ pub(crate) async fn complete_multipart_upload(
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
     let mut input = req.input;
     let condition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    let bucket = resolve_bucket(coffer, &input.bucket).await?;
+    let (bucket, rules) = lifecycle::bucket_with_lifecycle(coffer, &input.bucket).await?;
     let wanted = wanted_parts(&mut input)?;
     let store = &coffer.store;
 
@@ -513,6 +514,7 @@ pub(crate) async fn complete_multipart_upload(
         .checksums
         .first()
         .map(|c| checksum::s3_type(checksum::type_of(&c.value)));
+    let expiration = lifecycle::expiration_of(rules.as_ref(), &info);
     let mut out = CompleteMultipartUploadOutput {
         bucket: Some(input.bucket),
         key: Some(input.key),
@@ -523,6 +525,7 @@ pub(crate) async fn complete_multipart_upload(
         checksum_sha1: sums.sha1,
         checksum_sha256: sums.sha256,
         checksum_type,
+        expiration,
         version_id: info.version_id,
         ..Default::default()
     };

@@ -1,10 +1,10 @@
 //! GetObject and HeadObject: conditionals, ranges, and the stored headers.
 
 use super::Coffer;
-use super::bucket_access::resolve_bucket;
 use super::checksum::{s3_type, type_of};
 use super::conditional::{Conditions, check_read};
 use super::error_map::storage_error;
+use super::lifecycle;
 use super::object_headers::{checksum_fields, expires, user_metadata};
 use super::sealing::{self, Caller, Echo, KmsUse, echo_into};
 use super::sse_c::{self, SseC};
@@ -27,6 +27,8 @@ struct Resolved {
     parts_count: Option<i32>,
     /// The request's SSE-C key, checked against the object.
     customer: Option<SseC>,
+    /// `x-amz-expiration`, from the bucket's lifecycle rules.
+    expiration: Option<String>,
 }
 
 struct ReadRequest<'a> {
@@ -44,7 +46,7 @@ struct ReadRequest<'a> {
 async fn resolve(coffer: &Coffer, r: ReadRequest<'_>) -> S3Result<Resolved> {
     let customer = sse_c::parse(&r.sse_c, r.client)?;
     let version = version_ref(r.version_id)?;
-    let bucket = resolve_bucket(coffer, r.bucket).await?;
+    let (bucket, rules) = lifecycle::bucket_with_lifecycle(coffer, r.bucket).await?;
     let obj = coffer
         .store
         .head_version(&bucket, r.key, version)
@@ -91,12 +93,14 @@ async fn resolve(coffer: &Coffer, r: ReadRequest<'_>) -> S3Result<Resolved> {
         .checksum_mode
         .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
         && range.is_none();
+    let expiration = lifecycle::expiration_of(rules.as_ref(), &obj);
     Ok(Resolved {
         obj,
         range,
         with_checksums,
         parts_count,
         customer,
+        expiration,
     })
 }
 
@@ -121,7 +125,8 @@ fn length_i64(n: u64) -> S3Result<i64> {
 /// s3s types have the same field names but no common trait).
 macro_rules! describe {
     ($ty:ident, $resolved:expr, $echo:expr, { $($extra:tt)* }) => {{
-        let Resolved { obj, range, with_checksums, parts_count, customer: _ } = $resolved;
+        let Resolved { obj, range, with_checksums, parts_count, customer: _, expiration } =
+            $resolved;
         let bytes = range.clone().unwrap_or(0..obj.size);
         let sums = if with_checksums { checksum_fields(&obj.meta) } else { Default::default() };
         let lock = lock_headers(&obj);
@@ -153,6 +158,7 @@ macro_rules! describe {
                 None
             },
             parts_count,
+            expiration,
             $($extra)*
             ..Default::default()
         };

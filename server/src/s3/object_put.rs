@@ -5,6 +5,7 @@ use super::acl::new_object_grants;
 use super::body::{Destination, expectations_of, ingest};
 use super::checksum::algorithm_of;
 use super::error_map::storage_error;
+use super::lifecycle;
 use super::object_headers::{RequestHeaders, checksum_fields, meta_from_request};
 use super::sealing::{self, Caller, echo_into, write_headers_of};
 use super::unsupported::{self, Asks};
@@ -41,7 +42,7 @@ pub(crate) async fn put_object(
             || input.checksum_sha1.is_some()
             || input.checksum_sha256.is_some(),
     )?;
-    let (bucket, default) = sealing::bucket_for_write(coffer, &input.bucket).await?;
+    let (bucket, default, rules) = sealing::bucket_for_write(coffer, &input.bucket).await?;
     let sealing = sealing::for_write(coffer, &default, &write_headers_of!(input), &caller).await?;
     // A new object's ACL is the request's (none: private), whatever the old one had.
     let grants = new_object_grants(
@@ -100,6 +101,7 @@ pub(crate) async fn put_object(
 
     let sums = checksum_fields(&info.meta);
     let mut out = PutObjectOutput {
+        expiration: lifecycle::expiration_of(rules.as_ref(), &info),
         e_tag: Some(ETag::Strong(info.etag)),
         checksum_crc32: sums.crc32,
         checksum_crc32c: sums.crc32c,

@@ -19,6 +19,7 @@ use s3s::{S3Request, S3Result, s3_error};
 use super::Coffer;
 use super::encryption::DefaultEncryption;
 use super::error_map::storage_error;
+use super::lifecycle::{self, Lifecycle};
 use super::sse_c::{self, SseC};
 use super::sse_kms;
 use crate::client::Client;
@@ -126,32 +127,26 @@ pub(crate) struct Sealing {
     pub(crate) echo: Echo,
 }
 
-/// The default encryption of `bucket` (for a copy, whose destination is resolved with its
-/// source).
+/// The bucket a write names, with its default encryption and its lifecycle rules (for the
+/// response's `x-amz-expiration`), read together.
 ///
 /// # Errors
-/// `NoSuchBucket`; `InternalError` for a stored default that does not decode.
-pub(crate) async fn bucket_default(
-    coffer: &Coffer,
-    bucket: &BucketInfo,
-) -> S3Result<DefaultEncryption> {
-    Ok(bucket_for_write(coffer, &bucket.name).await?.1)
-}
-
-/// The bucket a write names, with its default encryption, read together.
-///
-/// # Errors
-/// `NoSuchBucket`; `InternalError` for a stored default that does not decode.
+/// `NoSuchBucket`; `InternalError` for a stored default that does not decode (lifecycle
+/// rules that do not decode are logged and read as none).
 pub(crate) async fn bucket_for_write(
     coffer: &Coffer,
     name: &str,
-) -> S3Result<(BucketInfo, DefaultEncryption)> {
-    let (bucket, stored) = coffer
+) -> S3Result<(BucketInfo, DefaultEncryption, Option<Lifecycle>)> {
+    let (bucket, [encryption, rules]) = coffer
         .store
-        .bucket_with_setting(name, BucketSetting::Encryption)
+        .bucket_with_settings(name, [BucketSetting::Encryption, BucketSetting::Lifecycle])
         .await
         .map_err(storage_error)?;
-    Ok((bucket, DefaultEncryption::from_stored(stored.as_deref())?))
+    Ok((
+        bucket,
+        DefaultEncryption::from_stored(encryption.as_deref())?,
+        lifecycle::decode_stored(rules.as_deref()),
+    ))
 }
 
 /// The keys a new object (or upload) goes under: as its headers ask, else as its bucket's

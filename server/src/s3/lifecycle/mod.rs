@@ -1,8 +1,10 @@
 //! Bucket lifecycle configuration: Put/Get/DeleteBucketLifecycleConfiguration.
 //!
 //! The rules are checked once, on the way in (`rules.rs`), and stored typed (postcard) as
-//! the bucket setting `Lifecycle`, never as XML.
+//! the bucket setting `Lifecycle`, never as XML. They act through the background sweep
+//! (`sweep.rs`) and show in object responses as `x-amz-expiration` (`expiry.rs`).
 
+mod expiry;
 mod rules;
 mod sweep;
 
@@ -16,6 +18,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use super::Coffer;
 use super::error_map::storage_error;
 use coffer_storage::BucketSetting;
+pub(crate) use expiry::{bucket_with_lifecycle, decode_stored, expiration_of};
 pub(crate) use rules::Lifecycle;
 pub(crate) use sweep::sweep_lifecycle;
 

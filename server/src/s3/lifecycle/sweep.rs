@@ -18,10 +18,9 @@ use coffer_storage::{
     VersionRef, VersionSummary,
 };
 
+use super::expiry::due;
 use super::rules::{Expiration, Lifecycle, Rule};
 
-/// Seconds in a day.
-const DAY_SECS: u64 = 86_400;
 /// Entries read per index page.
 const PAGE: usize = 1000;
 
@@ -42,12 +41,6 @@ pub(crate) async fn sweep_lifecycle(store: Store, every: Duration) {
 
 fn secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-/// When an action `days` after `start` is due: the first midnight UTC at or after it.
-fn due(start: SystemTime, days: u32) -> u64 {
-    let at = secs(start).saturating_add(u64::from(days) * DAY_SECS);
-    at.div_ceil(DAY_SECS) * DAY_SECS
 }
 
 /// Applies every bucket's enabled rules once; returns how many actions were taken.
@@ -256,19 +249,5 @@ impl Sweep<'_> {
             params.upload_id_marker = page.next_upload_id_marker;
         }
         Ok(done)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn days_round_up_to_the_next_midnight_utc() {
-        let at = |s: u64| UNIX_EPOCH + Duration::from_secs(s);
-        // 1970-01-01T10:00Z + 1 day → 1970-01-03T00:00Z.
-        assert_eq!(due(at(36_000), 1), 2 * DAY_SECS);
-        // Exactly midnight stays.
-        assert_eq!(due(at(DAY_SECS), 1), 2 * DAY_SECS);
     }
 }
