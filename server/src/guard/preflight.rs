@@ -21,7 +21,7 @@ const OPERATION: &str = "PreflightCors";
 /// Answers the preflight `req` from the addressed bucket's rules.
 pub(super) async fn answer<B>(cors: &BucketCors, req: &Request<B>) -> Response<s3s::Body> {
     crate::audit_trail::note(req.extensions(), |n| {
-        n.operation = Some(OPERATION.to_owned())
+        n.operation = Some(OPERATION.to_owned());
     });
     let headers = req.headers();
     let Some(origin) = headers.get(ORIGIN) else {
