@@ -30,11 +30,11 @@ const DEFAULT_PORT: u16 = 9000;
 const DEFAULT_EPHEMERAL_PORT: u16 = 0;
 
 use crate::limits::{
-    DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LIFECYCLE_INTERVAL_SECS,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_MEMORY,
-    DEFAULT_POST_FORM_MAX, Limits, MAX_CHUNK_SIZE, MAX_LIFECYCLE_INTERVAL_SECS, MAX_POST_FORM_MAX,
-    MAX_PRESIGNED_EXPIRES_SECS, MAX_STARTUP_USERS, MIN_CHUNK_SIZE, MIN_MAX_MEMORY,
-    MIN_POST_FORM_MAX,
+    DEFAULT_CACHE_SIZE, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_LIFECYCLE_INTERVAL_SECS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+    DEFAULT_MAX_MEMORY, DEFAULT_POST_FORM_MAX, Limits, MAX_CHUNK_SIZE, MAX_LIFECYCLE_INTERVAL_SECS,
+    MAX_POST_FORM_MAX, MAX_PRESIGNED_EXPIRES_SECS, MAX_STARTUP_USERS, MIN_CHUNK_SIZE,
+    MIN_MAX_MEMORY, MIN_POST_FORM_MAX,
 };
 
 /// Coffer: a self-hosted S3-compatible object server, private by default.
@@ -478,6 +478,34 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) multipart_max_age: u64,
 
+    /// Keep sealed chunks in a remote S3-compatible bucket (AWS S3, Ceph RGW, Garage,
+    /// another Coffer) instead of DATA/chunks: s3://BUCKET or s3://BUCKET/PREFIX. Only
+    /// sealed bytes under random and keyed names go there; the index and keys stay in the
+    /// data directory. Chosen at a data directory's first start and remembered in
+    /// DATA/chunk-store.toml. Credentials come from COFFER_CHUNK_STORE_ACCESS_KEY and
+    /// COFFER_CHUNK_STORE_SECRET_KEY.
+    #[arg(long, env = "COFFER_CHUNK_STORE", value_name = "S3_URL")]
+    pub(crate) chunk_store: Option<String>,
+
+    /// The remote chunk store's endpoint, http(s)://HOST[:PORT] (required with
+    /// --chunk-store on first start; remembered after).
+    #[arg(long, env = "COFFER_CHUNK_STORE_ENDPOINT", value_name = "URL")]
+    pub(crate) chunk_store_endpoint: Option<String>,
+
+    /// The region requests to the remote chunk store are signed for.
+    #[arg(
+        long,
+        env = "COFFER_CHUNK_STORE_REGION",
+        value_name = "REGION",
+        default_value = "us-east-1"
+    )]
+    pub(crate) chunk_store_region: String,
+
+    /// With a remote chunk store: the memory kept for recently written and read sealed
+    /// chunks, e.g. 256MiB or 2GiB (0: none); hot reads are served from it.
+    #[arg(long, env = "COFFER_CACHE_SIZE", value_name = "SIZE", default_value = DEFAULT_CACHE_SIZE)]
+    pub(crate) cache_size: String,
+
     /// How often, in seconds, a background sweep applies buckets' lifecycle rules
     /// (expirations and aborted uploads), 1 to 86400. Rules count days to midnight UTC, so
     /// an action is taken within this long after it becomes due [default: 3600].
@@ -590,6 +618,11 @@ impl Mode {
 
 /// `--max-memory`: bytes, or a number with a binary unit.
 fn max_memory(text: &str) -> Result<u64, ConfigError> {
+    byte_size(text, MIN_MAX_MEMORY).ok_or(ConfigError::MaxMemory)
+}
+
+/// Bytes, or a number with a binary unit (`512MiB`, `2G`), at least `min`.
+fn byte_size(text: &str, min: u64) -> Option<u64> {
     let text = text.trim();
     let digits = text
         .find(|c: char| !c.is_ascii_digit())
@@ -601,14 +634,13 @@ fn max_memory(text: &str) -> Result<u64, ConfigError> {
         "MiB" | "M" => 20,
         "GiB" | "G" => 30,
         "TiB" | "T" => 40,
-        _ => return Err(ConfigError::MaxMemory),
+        _ => return None,
     };
     number
         .parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(1 << shift))
-        .filter(|&bytes| bytes >= MIN_MAX_MEMORY)
-        .ok_or(ConfigError::MaxMemory)
+        .filter(|&bytes| bytes >= min)
 }
 
 /// Which unlocker opens a durable store at start, in order of precedence.
@@ -662,6 +694,8 @@ pub(crate) struct Config {
     pub(crate) multipart_max_age: Duration,
     /// How often lifecycle rules are applied.
     pub(crate) lifecycle_interval: Duration,
+    /// Where chunks go, if not to the data directory (`--chunk-store`).
+    pub(crate) chunk_store: crate::remote_store::Wanted,
     /// What clients may make the server spend.
     pub(crate) limits: Limits,
     /// What a test harness asked for.
@@ -740,6 +774,17 @@ pub(crate) enum ConfigError {
         "--max-memory must be a size from 16MiB up, such as 512MiB or 2GiB (a number of bytes, or with KiB, MiB, GiB or TiB)"
     )]
     MaxMemory,
+    /// `--cache-size` is not a size.
+    #[error("--cache-size must be a size such as 256MiB or 2GiB (0: no cache)")]
+    CacheSize,
+    /// `--chunk-store` is not an s3:// location.
+    #[error("--chunk-store must be s3://BUCKET or s3://BUCKET/PREFIX")]
+    ChunkStore,
+    /// `--chunk-store` with `--in-memory`.
+    #[error(
+        "--chunk-store needs a data directory (--data or --ephemeral) for the index it keeps beside the remote chunks, not --in-memory"
+    )]
+    ChunkStoreInMemory,
     /// Only one of `--tls-cert` and `--tls-key`.
     #[error(
         "--tls-cert and --tls-key go together: give both (tls.cert and tls.key in the config file), or neither"
@@ -909,6 +954,12 @@ fn check_bounds(args: &ServeArgs) -> Result<(), ConfigError> {
     if args.multipart_max_age == 0 {
         return Err(ConfigError::MultipartMaxAge);
     }
+    if args.in_memory && args.chunk_store.is_some() {
+        return Err(ConfigError::ChunkStoreInMemory);
+    }
+    if let Some(location) = &args.chunk_store {
+        coffer_remote::Location::parse(location).map_err(|_| ConfigError::ChunkStore)?;
+    }
     if !(1..=MAX_LIFECYCLE_INTERVAL_SECS).contains(&args.lifecycle_interval) {
         return Err(ConfigError::LifecycleInterval);
     }
@@ -950,6 +1001,8 @@ impl ConfigError {
             ConfigError::PlainHttpBeyondLoopback(_) => "listen",
             ConfigError::TooManyUsers | ConfigError::UsersNeedEphemeral => "users",
             ConfigError::MaxMemory => "max_memory",
+            ConfigError::CacheSize => "cache_size",
+            ConfigError::ChunkStore | ConfigError::ChunkStoreInMemory => "chunk_store",
             ConfigError::ChunkSize => "chunk_size",
             ConfigError::Region => "region",
             ConfigError::Domain { .. } => "domains",
@@ -1052,6 +1105,12 @@ impl Config {
             bucket_log_interval: Duration::from_secs(args.bucket_log_interval),
             multipart_max_age: Duration::from_secs(args.multipart_max_age),
             lifecycle_interval: Duration::from_secs(args.lifecycle_interval),
+            chunk_store: crate::remote_store::Wanted {
+                location: args.chunk_store.clone(),
+                endpoint: args.chunk_store_endpoint.clone(),
+                region: args.chunk_store_region.clone(),
+                cache_bytes: byte_size(&args.cache_size, 0).ok_or(ConfigError::CacheSize)?,
+            },
             harness,
             metrics_listen: args.metrics_listen,
             limits: Limits {

@@ -107,6 +107,28 @@ pub(crate) const KEYS: &[Key] = &[
     key("data", "durability", "durability", Kind::Choice, ""),
     key("data", "chunk_size", "chunk_size", Kind::Count, ""),
     key(
+        "chunk_store",
+        "location",
+        "chunk_store",
+        Kind::Text,
+        "\"s3://clinic-chunks/coffer\"",
+    ),
+    key(
+        "chunk_store",
+        "endpoint",
+        "chunk_store_endpoint",
+        Kind::Text,
+        "\"https://s3.eu-central-1.amazonaws.com\"",
+    ),
+    key(
+        "chunk_store",
+        "region",
+        "chunk_store_region",
+        Kind::Text,
+        "",
+    ),
+    key("chunk_store", "cache_size", "cache_size", Kind::Text, ""),
+    key(
         "keys",
         "master_key_file",
         "master_key_file",

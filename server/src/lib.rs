@@ -35,6 +35,7 @@ mod listener;
 mod metrics;
 mod metrics_listener;
 mod per_address;
+mod remote_store;
 mod s3;
 mod scrub_cmd;
 mod scrub_task;

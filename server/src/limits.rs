@@ -81,6 +81,8 @@ pub(crate) const SSE_KMS_CONTEXT_MAX: usize = 11 << 10;
 pub(crate) const DEFAULT_MAX_MEMORY: &str = "1GiB";
 /// The smallest `--max-memory`: a few chunks and an index.
 pub(crate) const MIN_MAX_MEMORY: u64 = 16 << 20;
+/// Default memory for recently used sealed chunks of a remote chunk store (`--cache-size`).
+pub(crate) const DEFAULT_CACHE_SIZE: &str = "256MiB";
 
 // ---- Presigned URLs ----
 

@@ -20,7 +20,7 @@ use crate::stop::Stop;
 use crate::unlock_at_start::{self, AtStart};
 use crate::{
     admin_socket, audit_cmd, audit_trail, bucket_logging, ephemeral, iam, kms, listener,
-    metrics_listener, s3, scrub_task, tls, unlock_socket,
+    metrics_listener, remote_store, s3, scrub_task, tls, unlock_socket,
 };
 
 /// `coffer serve`: serves until `stop` completes, announcing the endpoint and credentials
@@ -92,7 +92,7 @@ async fn serve_throwaway(
 ) -> anyhow::Result<()> {
     let master_key = MasterKey::generate().context("could not generate a master key")?;
     let root = match &placement {
-        Placement::Directory { root, .. } => Some(root.clone()),
+        Placement::Directory { root, .. } | Placement::Remote { root, .. } => Some(root.clone()),
         Placement::Memory { .. } => None,
     };
     let store = open_store(cfg, placement, master_key)
@@ -559,6 +559,17 @@ async fn open_store(
             "--durability relaxed: writes are acknowledged before they are on disk; a power cut or kernel crash loses the last ones"
         );
     }
+    // A data directory's chunks may be in a remote store (`remote_store.rs`); reading its
+    // record and setting the client up touch the disk, off the async threads.
+    let placement = match placement {
+        Placement::Directory { root, index } => {
+            let wanted = cfg.chunk_store.clone();
+            tokio::task::spawn_blocking(move || remote_store::placement(&wanted, &root, index))
+                .await
+                .context("choosing the chunk store")??
+        }
+        other => other,
+    };
     Ok(Store::open(StoreConfig {
         placement,
         chunk_size: cfg.chunk_size,

@@ -16,8 +16,8 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use coffer_auth::{Auth, KeyStatus, ROOT_ACCESS_KEY_VAR, ROOT_SECRET_KEY_VAR, RootSource};
 use coffer_storage::{
-    DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_MAX, DirState, Durability, Placement, Store, StoreConfig,
-    UnlockSecret,
+    DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_MAX, DirState, Durability, IndexLocation, Store,
+    StoreConfig, UnlockSecret,
 };
 
 use crate::iam::iso8601;
@@ -159,8 +159,20 @@ pub(crate) async fn open_dir(dir: &DirArgs, instead: &str, sweep: Sweep) -> anyh
         .await
         .context("the unlock task failed")?
         .with_context(|| format!("could not unlock the data directory {}", data.display()))?;
+    // Chunks kept remotely stay there: the directory's record says where (and the
+    // credentials come from the environment, as for `serve`).
+    let dir = data.clone();
+    let placement = tokio::task::spawn_blocking(move || {
+        crate::remote_store::placement(
+            &crate::remote_store::Wanted::default(),
+            &dir,
+            IndexLocation::File,
+        )
+    })
+    .await
+    .context("choosing the chunk store")??;
     let cfg = StoreConfig {
-        placement: Placement::directory(data.clone()),
+        placement,
         // Only the size of new chunks; these commands write none.
         chunk_size: DEFAULT_CHUNK_SIZE,
         inline_max: DEFAULT_INLINE_MAX,

@@ -113,6 +113,16 @@ pub enum Error {
         /// The budget (`coffer serve --max-memory`).
         max_bytes: u64,
     },
+    /// The remote chunk store (`coffer serve --chunk-store`) refused a call or did not answer
+    /// in time: the request's change, if any, was not made, and the same request succeeds
+    /// once the remote is back.
+    #[error("the remote chunk store failed to {action}: {source}")]
+    Remote {
+        /// What was being done.
+        action: &'static str,
+        /// Why it failed.
+        source: std::io::Error,
+    },
     /// A part other than the last is smaller than the 5 MiB minimum.
     #[error("part too small")]
     EntityTooSmall,
@@ -255,6 +265,11 @@ impl Error {
     /// `Io` with `action` as context; for `map_err`.
     pub(crate) fn io(action: &'static str) -> impl FnOnce(std::io::Error) -> Error {
         move |source| Error::Io { action, source }
+    }
+
+    /// `Remote` with `action` as context; for `map_err` on a remote chunk store's calls.
+    pub(crate) fn remote(action: &'static str) -> impl FnOnce(std::io::Error) -> Error {
+        move |source| Error::Remote { action, source }
     }
 
     /// `Index` with `action` as context; for `map_err` on any redb error type.

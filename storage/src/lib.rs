@@ -68,9 +68,22 @@ mod writer;
 mod tests;
 
 pub use backup::BackupReport;
+
+/// Writes a small file of the data directory (configuration beside the store) the way the
+/// store writes its own: to a 0600 temporary file, fsynced, renamed over `path`, and the
+/// directory fsynced. On failure `path` is untouched.
+///
+/// # Errors
+/// What the file system answered.
+pub fn write_private_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(".tmp");
+    durable::replace_file(std::path::Path::new(&temp), path, bytes, true)
+}
 pub use bucket_settings::BucketSetting;
 pub use checksum::{Checksum, ChecksumAlgorithm, ChecksumType, UnknownName};
 pub use chunks::chunk_store::ChunkStats;
+pub use chunks::remote::{RemoteChunkStore, RemoteChunks};
 pub use commit_gate::{CommitGate, GateFuture};
 pub use error::{Error, Result};
 pub use fsck::{Finding, FsckCounts, FsckMode, FsckReport, RecordKind, Repairs};

@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 use crate::chunks::buffers::BufferPool;
 use crate::chunks::chunk_store::ChunkStore;
 use crate::chunks::memory::MemoryBudget;
+use crate::chunks::remote::RemoteChunkStore;
 use crate::chunks::seal::SEAL_OVERHEAD;
 use crate::durable::create_dir_private;
 use crate::error::{Error, Result};
@@ -74,6 +75,26 @@ fn open_directory(
     let key_shares = KeyShares::open(root, sync)?;
     let kms_shares = KeyShares::open_in(root, crate::kms_shares::DIR, sync)?;
     Ok((index, chunks, (key_shares, kms_shares)))
+}
+
+/// Opens the index, chunk store and key shares of `placement`.
+fn open_placement(
+    placement: &Placement,
+    sync: bool,
+    keyring: &Keyring,
+) -> Result<(Index, ChunkStore, (KeyShares, KeyShares))> {
+    match placement {
+        Placement::Directory { root, index } => open_directory(root, *index, sync, keyring),
+        Placement::Memory { max_bytes } => open_memory(*max_bytes, keyring),
+        Placement::Remote {
+            root,
+            index,
+            chunks,
+        } => {
+            let (index, _, shares) = open_directory(root, *index, sync, keyring)?;
+            Ok((index, ChunkStore::remote(chunks), shares))
+        }
+    }
 }
 
 /// Opens a store with no files: an index, chunks and key shares in memory, bounded together
@@ -159,6 +180,16 @@ pub enum Placement {
     Memory {
         /// The budget, in bytes.
         max_bytes: u64,
+    },
+    /// A data directory for the index and key shares, as [`Placement::Directory`], with the
+    /// sealed chunks in a remote object store instead of `<root>/chunks`.
+    Remote {
+        /// The data directory.
+        root: PathBuf,
+        /// Where the index lives.
+        index: IndexLocation,
+        /// Where the chunks go.
+        chunks: RemoteChunkStore,
     },
 }
 
@@ -398,19 +429,14 @@ impl Store {
         } = cfg;
         let durability = match placement {
             Placement::Memory { .. } => Durability::Relaxed,
-            Placement::Directory { .. } => durability,
+            Placement::Directory { .. } | Placement::Remote { .. } => durability,
         };
         let sync = durability == Durability::Immediate;
         let location = placement.clone();
         let (index, chunks, keyring, key_shares) = tokio::task::spawn_blocking(move || {
             let keyring = Keyring::new(&master_key);
             drop(master_key);
-            let (index, chunks, shares) = match &placement {
-                Placement::Directory { root, index } => {
-                    open_directory(root, *index, sync, &keyring)?
-                }
-                Placement::Memory { max_bytes } => open_memory(*max_bytes, &keyring)?,
-            };
+            let (index, chunks, shares) = open_placement(&placement, sync, &keyring)?;
             if sweep {
                 let live: std::collections::HashSet<BucketId> = index
                     .snapshot()?
@@ -436,7 +462,9 @@ impl Store {
             inflight: InFlight::default(),
             pins: crate::backup::Pins::default(),
             root: match &location {
-                Placement::Directory { root, .. } => Some(root.clone()),
+                Placement::Directory { root, .. } | Placement::Remote { root, .. } => {
+                    Some(root.clone())
+                }
                 Placement::Memory { .. } => None,
             },
             releases: Mutex::new(Vec::new()),

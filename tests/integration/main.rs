@@ -60,6 +60,7 @@ mod objects;
 mod presigned;
 mod public_access;
 mod region;
+mod remote_chunks;
 mod sdk_clients;
 mod sse_c;
 mod sse_kms;

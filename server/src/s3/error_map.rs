@@ -91,6 +91,15 @@ pub(crate) fn storage_error(err: coffer_storage::Error) -> S3Error {
         // write leaves no partial object), reads go on, and the same write succeeds once
         // space is freed — so 503 SlowDown, which SDKs retry with back-off, not a 500.
         e @ E::MemoryFull { .. } => no_room(&e),
+        // The remote chunk store is down or slow: nothing was changed, and the same request
+        // succeeds once it is back, so 503, which SDKs retry.
+        e @ E::Remote { .. } => {
+            tracing::error!(error = %e, "a request failed on the remote chunk store");
+            s3_error!(
+                ServiceUnavailable,
+                "The server's chunk store is unavailable: nothing was changed. Please retry later."
+            )
+        }
         e @ (E::Io { .. } | E::Index { .. }) if e.is_out_of_space() => no_room(&e),
         // Coffer's own failures: logged with their cause, reported as InternalError. Key
         // management (unlockers, `coffer init`, `coffer keys`) never runs for a request; if

@@ -6,8 +6,9 @@
 //! names: paths hold only random bucket ids and keyed hashes.
 //!
 //! In memory (`coffer serve --in-memory`, see [`super::memory`]) the same sealed bytes are
-//! kept under the same (bucket id, chunk id) keys: everything above this module runs the
-//! same code either way.
+//! kept under the same (bucket id, chunk id) keys, and in a remote object store (see
+//! [`super::remote`]) under names made of the same two: everything above this module runs
+//! the same code each way.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::chunks::chunk_id::ChunkId;
 use crate::chunks::faults::{Faults, Site};
 use crate::chunks::memory::{MemoryBudget, MemoryChunks};
+use crate::chunks::remote::{self, ChunkCache, RemoteChunkStore, RemoteChunks};
 use crate::durable::{create_dir_private, fsync_dir, replace_file_checked};
 use crate::error::{Error, Result};
 use crate::records::BucketId;
@@ -69,6 +71,14 @@ struct Tree {
 enum Backend {
     Files(Tree),
     Memory(MemoryChunks),
+    Remote(Remote),
+}
+
+/// A remote object store, and the recently used chunks kept from it.
+#[derive(Debug)]
+struct Remote {
+    store: std::sync::Arc<dyn RemoteChunks>,
+    cache: ChunkCache,
 }
 
 /// The sealed chunks of one store.
@@ -95,6 +105,14 @@ impl ChunkStore {
         ChunkStore::with(Backend::Memory(MemoryChunks::new(budget)))
     }
 
+    /// Chunks in a remote object store, with a cache of recent ones in memory.
+    pub(crate) fn remote(config: &RemoteChunkStore) -> ChunkStore {
+        ChunkStore::with(Backend::Remote(Remote {
+            store: std::sync::Arc::clone(&config.remote),
+            cache: ChunkCache::new(config.cache_bytes),
+        }))
+    }
+
     fn with(backend: Backend) -> ChunkStore {
         ChunkStore {
             backend,
@@ -107,12 +125,13 @@ impl ChunkStore {
     fn tree(&self) -> Option<&Tree> {
         match &self.backend {
             Backend::Files(tree) => Some(tree),
-            Backend::Memory(_) => None,
+            Backend::Memory(_) | Backend::Remote(_) => None,
         }
     }
 
     /// Makes every chunk written so far durable, with one `syncfs` (relaxed durability
-    /// flushes this way before it makes an index commit durable). Nothing to do in memory.
+    /// flushes this way before it makes an index commit durable). Nothing to do in memory,
+    /// nor for a remote (a chunk it acknowledged is durable there).
     pub(crate) fn sync_all(&self) -> Result<()> {
         match self.tree() {
             Some(tree) => crate::durable::sync_file_system(&tree.dir),
@@ -128,7 +147,7 @@ impl ChunkStore {
             Backend::Memory(memory) => {
                 memory.check_room(self.tally.bytes.load(Ordering::Relaxed), more)
             }
-            Backend::Files(_) => Ok(()),
+            Backend::Files(_) | Backend::Remote(_) => Ok(()),
         }
     }
 
@@ -161,6 +180,13 @@ impl ChunkStore {
         let tree = match &self.backend {
             Backend::Files(tree) => tree,
             Backend::Memory(memory) => return Ok(memory.contains(bucket, id)),
+            Backend::Remote(remote) => {
+                if remote.cache.contains(bucket, id) {
+                    return Ok(true);
+                }
+                let size = remote.store.size(&remote::name_of(bucket, id));
+                return Ok(size.map_err(Error::remote("look a chunk up"))?.is_some());
+            }
         };
         match fs::symlink_metadata(tree.path(bucket, id)) {
             Ok(_) => {
@@ -182,6 +208,12 @@ impl ChunkStore {
         let tree = match &self.backend {
             Backend::Files(tree) => tree,
             Backend::Memory(memory) => return Ok(memory.len_of(bucket, id)),
+            Backend::Remote(remote) => {
+                return remote
+                    .store
+                    .size(&remote::name_of(bucket, id))
+                    .map_err(Error::remote("look a chunk up"));
+            }
         };
         match fs::symlink_metadata(tree.path(bucket, id)) {
             Ok(meta) => Ok(Some(meta.len())),
@@ -206,6 +238,14 @@ impl ChunkStore {
                     // Another writer stored the same chunk first: nothing more to count.
                     return Ok(());
                 }
+            }
+            Backend::Remote(remote) => {
+                check(crate::durable::Step::Write).map_err(Error::io("write chunk"))?;
+                remote
+                    .store
+                    .put(&remote::name_of(bucket, id), sealed)
+                    .map_err(Error::remote("store a chunk"))?;
+                remote.cache.insert(bucket, id, sealed);
             }
         }
         self.tally.files.fetch_add(1, Ordering::Relaxed);
@@ -236,6 +276,17 @@ impl ChunkStore {
         let tree = match &self.backend {
             Backend::Files(tree) => tree,
             Backend::Memory(memory) => return memory.get_into(bucket, id, out),
+            Backend::Remote(remote) => {
+                if remote.cache.read_into(bucket, id, out) {
+                    return Ok(());
+                }
+                let Some(sealed) = remote.store.get(&remote::name_of(bucket, id))? else {
+                    return Err(std::io::ErrorKind::NotFound.into());
+                };
+                remote.cache.insert(bucket, id, &sealed);
+                *out = sealed;
+                return Ok(());
+            }
         };
         let mut file = fs::File::open(tree.path(bucket, id))?;
         let len = file.metadata()?.len();
@@ -250,6 +301,23 @@ impl ChunkStore {
             Backend::Files(tree) => tree,
             Backend::Memory(memory) => {
                 if let Some(len) = memory.remove(bucket, id) {
+                    take_away(&self.tally.files, 1);
+                    take_away(&self.tally.bytes, len);
+                }
+                return Ok(());
+            }
+            Backend::Remote(remote) => {
+                remote.cache.remove(bucket, id);
+                let name = remote::name_of(bucket, id);
+                let len = remote
+                    .store
+                    .size(&name)
+                    .map_err(Error::remote("look a chunk up"))?;
+                remote
+                    .store
+                    .delete(&name)
+                    .map_err(Error::remote("remove a chunk"))?;
+                if let Some(len) = len {
                     take_away(&self.tally.files, 1);
                     take_away(&self.tally.bytes, len);
                 }
@@ -281,6 +349,22 @@ impl ChunkStore {
                 let (files, bytes) = memory.remove_bucket(bucket);
                 take_away(&self.tally.files, files);
                 take_away(&self.tally.bytes, bytes);
+                return Ok(());
+            }
+            Backend::Remote(remote) => {
+                remote.cache.remove_bucket(bucket);
+                let listed = remote
+                    .store
+                    .list(&remote::bucket_prefix(bucket))
+                    .map_err(Error::remote("list a bucket's chunks"))?;
+                for (name, len) in listed {
+                    remote
+                        .store
+                        .delete(&name)
+                        .map_err(Error::remote("remove a chunk"))?;
+                    take_away(&self.tally.files, 1);
+                    take_away(&self.tally.bytes, len);
+                }
                 return Ok(());
             }
         };
@@ -322,6 +406,18 @@ impl ChunkStore {
         let tree = match &self.backend {
             Backend::Files(tree) => tree,
             Backend::Memory(memory) => return Ok(memory.buckets()),
+            Backend::Remote(remote) => {
+                let mut buckets: Vec<BucketId> = remote
+                    .store
+                    .list("")
+                    .map_err(Error::remote("list chunks"))?
+                    .iter()
+                    .filter_map(|(name, _)| remote::parse_name(name).map(|(b, _)| b))
+                    .collect();
+                buckets.sort_unstable();
+                buckets.dedup();
+                return Ok(buckets);
+            }
         };
         Ok(read_dir(&tree.dir)?
             .iter()
@@ -337,6 +433,19 @@ impl ChunkStore {
             Backend::Memory(memory) => {
                 for (bucket, id, len) in memory.list() {
                     f(TreeEntry::Chunk { bucket, id, len })?;
+                }
+                return Ok(());
+            }
+            Backend::Remote(remote) => {
+                let listed = remote
+                    .store
+                    .list("")
+                    .map_err(Error::remote("list chunks"))?;
+                for (name, len) in listed {
+                    match remote::parse_name(&name) {
+                        Some((bucket, id)) => f(TreeEntry::Chunk { bucket, id, len })?,
+                        None => f(TreeEntry::Foreign)?,
+                    }
                 }
                 return Ok(());
             }

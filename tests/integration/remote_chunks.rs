@@ -1,0 +1,359 @@
+//! Sealed chunks on a remote S3 store (`--chunk-store`): here a second Coffer on loopback,
+//! driven by the primary through aws-sdk-s3, exactly as AWS S3, Ceph RGW or Garage would be.
+//!
+//! The remote must see nothing readable: no body, key, bucket name or metadata, and no name
+//! that is not a random or keyed id. Objects of every kind round-trip through it, survive a
+//! restart with an empty cache (SSE-C ones too), and go from the remote when deleted. A remote that goes
+//! away fails writes with 503 and loses nothing acknowledged.
+
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, VersioningConfiguration,
+};
+use base64::Engine as _;
+
+use crate::common::{
+    Expect, ROOT_ACCESS_KEY, ROOT_SECRET_KEY, Server, TestEnv, create_bucket, eventually,
+    files_under, get, put, status_of,
+};
+
+/// The remote bucket, and the prefix the primary's chunks go under.
+const REMOTE_BUCKET: &str = "clinic-chunk-store";
+const LOCATION: &str = "s3://clinic-chunk-store/coffer/main";
+
+/// What went in through the API and must never reach the remote readable.
+const BODY_MARKER: &str = "PATIENT-BODY-7f3a91";
+const KEY_MARKER: &str = "patient-key-c0ffee";
+const BUCKET_MARKER: &str = "patient-bucket-b4d5e6";
+const META_MARKER: &str = "patient-meta-5a5a5a";
+/// A versioned bucket (its name marked too).
+const VERSIONED: &str = "patient-bucket-b4d5e6-versions";
+
+/// A durable Coffer: the remote chunk store, which keeps what it stored across a restart.
+fn start_remote(env: &TestEnv, port: Option<u16>) -> Server {
+    let data = env.data();
+    let listen = format!("127.0.0.1:{}", port.unwrap_or(0));
+    env.start(
+        &[
+            "serve",
+            "--data",
+            data.to_str().expect("utf-8 path"),
+            "--listen",
+            &listen,
+        ],
+        &[
+            ("COFFER_ROOT_ACCESS_KEY", ROOT_ACCESS_KEY),
+            ("COFFER_ROOT_SECRET_KEY", ROOT_SECRET_KEY),
+        ],
+        &Expect::Known {
+            access_key: ROOT_ACCESS_KEY.to_owned(),
+            secret_key: ROOT_SECRET_KEY.to_owned(),
+        },
+    )
+}
+
+/// The primary, durable, keeping its chunks on `remote`.
+fn start_primary(env: &TestEnv, remote: &Server, flags: &[&str]) -> Server {
+    let data = env.data();
+    let mut args = vec![
+        "serve",
+        "--data",
+        data.to_str().expect("utf-8 path"),
+        "--listen",
+        "127.0.0.1:0",
+        "--chunk-store",
+        LOCATION,
+        "--chunk-store-endpoint",
+        &remote.endpoint,
+    ];
+    args.extend_from_slice(flags);
+    env.start(
+        &args,
+        &[
+            ("COFFER_ROOT_ACCESS_KEY", ROOT_ACCESS_KEY),
+            ("COFFER_ROOT_SECRET_KEY", ROOT_SECRET_KEY),
+            ("COFFER_CHUNK_STORE_ACCESS_KEY", &remote.access_key),
+            ("COFFER_CHUNK_STORE_SECRET_KEY", &remote.secret_key),
+        ],
+        &Expect::Known {
+            access_key: ROOT_ACCESS_KEY.to_owned(),
+            secret_key: ROOT_SECRET_KEY.to_owned(),
+        },
+    )
+}
+
+/// Every object in the remote bucket: its name and bytes.
+async fn remote_objects(remote: &Client) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for key in crate::common::list_all_keys(remote, REMOTE_BUCKET).await {
+        let bytes = get(remote, REMOTE_BUCKET, &key).await;
+        out.push((key, bytes));
+    }
+    out
+}
+
+fn marked_body(len: usize) -> Vec<u8> {
+    BODY_MARKER
+        .as_bytes()
+        .iter()
+        .copied()
+        .cycle()
+        .take(len)
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_round_trip_through_a_remote_that_sees_only_sealed_chunks() {
+    let remote_env = TestEnv::new();
+    let remote = start_remote(&remote_env, None);
+    let remote_s3 = remote.client();
+    create_bucket(&remote_s3, REMOTE_BUCKET).await;
+
+    let env = TestEnv::new();
+    let mut primary = start_primary(&env, &remote, &[]);
+    let s3 = primary.client();
+    create_bucket(&s3, BUCKET_MARKER).await;
+
+    // Two versions of one key, in a bucket of their own.
+    create_bucket(&s3, VERSIONED).await;
+    s3.put_bucket_versioning()
+        .bucket(VERSIONED)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let first = marked_body(100 << 10);
+    let v1 = s3
+        .put_object()
+        .bucket(VERSIONED)
+        .key("consent.pdf")
+        .body(ByteStream::from(first.clone()))
+        .send()
+        .await
+        .unwrap();
+    put(&s3, VERSIONED, "consent.pdf", &marked_body(200 << 10)).await;
+
+    let versions_only = remote_objects(&remote_s3).await.len();
+
+    // A single PUT of several chunks, with a marked key and metadata.
+    let single = marked_body(9 << 20);
+    let key = format!("{KEY_MARKER}/scan.raw");
+    s3.put_object()
+        .bucket(BUCKET_MARKER)
+        .key(&key)
+        .metadata("study", META_MARKER)
+        .body(ByteStream::from(single.clone()))
+        .send()
+        .await
+        .unwrap();
+
+    // A multipart upload.
+    let part = marked_body(5 << 20);
+    let upload = s3
+        .create_multipart_upload()
+        .bucket(BUCKET_MARKER)
+        .key(format!("{KEY_MARKER}/video.mp4"))
+        .send()
+        .await
+        .unwrap();
+    let id = upload.upload_id().unwrap();
+    let mut parts = Vec::new();
+    for n in 1..=2 {
+        let done = s3
+            .upload_part()
+            .bucket(BUCKET_MARKER)
+            .key(format!("{KEY_MARKER}/video.mp4"))
+            .upload_id(id)
+            .part_number(n)
+            .body(ByteStream::from(part.clone()))
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(done.e_tag().unwrap())
+                .build(),
+        );
+    }
+    s3.complete_multipart_upload()
+        .bucket(BUCKET_MARKER)
+        .key(format!("{KEY_MARKER}/video.mp4"))
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    // An SSE-C object: sealed under the customer's key too.
+    let customer_key = [0x5c_u8; 32];
+    let key_b64 = base64::engine::general_purpose::STANDARD.encode(customer_key);
+    let key_md5 = crate::common::md5_base64(&customer_key);
+    let secret = marked_body(300 << 10);
+    s3.put_object()
+        .bucket(BUCKET_MARKER)
+        .key("sse-c.jpg")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key_b64)
+        .sse_customer_key_md5(&key_md5)
+        .body(ByteStream::from(secret.clone()))
+        .send()
+        .await
+        .unwrap();
+
+    // What the remote holds: names of random and keyed ids under the prefix, sealed bytes.
+    let stored = remote_objects(&remote_s3).await;
+    assert!(stored.len() >= 5, "{} remote chunks", stored.len());
+    for (name, bytes) in &stored {
+        let parts: Vec<&str> = name.split('/').collect();
+        assert_eq!(parts[..2], ["coffer", "main"], "{name}");
+        let hex_len: Vec<usize> = parts[2..].iter().map(|p| p.len()).collect();
+        assert_eq!(hex_len, [32, 32, 64], "{name}");
+        assert!(
+            parts[2..]
+                .iter()
+                .all(|p| p.bytes().all(|b| b.is_ascii_hexdigit())),
+            "{name}"
+        );
+        for marker in [
+            BODY_MARKER,
+            KEY_MARKER,
+            BUCKET_MARKER,
+            META_MARKER,
+            &key_b64,
+        ] {
+            assert!(!contains(name.as_bytes(), marker), "{marker} in {name}");
+            assert!(
+                !contains(bytes, marker),
+                "{marker} in the remote object {name}"
+            );
+        }
+    }
+    // And nothing went to the local chunk tree.
+    assert!(files_under(&env.data().join("chunks")).is_empty());
+
+    // Restarted, with an empty cache: every read comes from the remote.
+    primary.stop();
+    let primary = start_primary(&env, &remote, &["--cache-size", "0"]);
+    let s3 = primary.client();
+    assert_eq!(get(&s3, BUCKET_MARKER, &key).await, single);
+    let video = get(&s3, BUCKET_MARKER, &format!("{KEY_MARKER}/video.mp4")).await;
+    assert_eq!(video, [part.clone(), part].concat());
+    let read = s3
+        .get_object()
+        .bucket(BUCKET_MARKER)
+        .key("sse-c.jpg")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key_b64)
+        .sse_customer_key_md5(&key_md5)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.body.collect().await.unwrap().into_bytes(), secret);
+    let old = s3
+        .get_object()
+        .bucket(VERSIONED)
+        .key("consent.pdf")
+        .version_id(v1.version_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.body.collect().await.unwrap().into_bytes(), first);
+
+    // Deleted for good, their chunks go from the remote too.
+    for gone in [key.as_str(), "sse-c.jpg"] {
+        s3.delete_object()
+            .bucket(BUCKET_MARKER)
+            .key(gone)
+            .send()
+            .await
+            .unwrap();
+    }
+    s3.delete_object()
+        .bucket(BUCKET_MARKER)
+        .key(format!("{KEY_MARKER}/video.mp4"))
+        .send()
+        .await
+        .unwrap();
+    let gone = eventually(Duration::from_secs(20), || {
+        let names = futures_block(crate::common::list_all_keys(&remote_s3, REMOTE_BUCKET));
+        names.len() == versions_only
+    })
+    .await;
+    assert!(gone, "the deleted objects' chunks are still on the remote");
+    // The versions' chunks stay, and still read.
+    assert!(versions_only >= 2);
+    assert_eq!(get(&s3, VERSIONED, "consent.pdf").await.len(), 200 << 10);
+}
+
+/// Runs `f` to completion from synchronous code inside the test's runtime.
+fn futures_block<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_that_goes_away_fails_writes_and_loses_nothing_acknowledged() {
+    let remote_env = TestEnv::new();
+    let mut remote = start_remote(&remote_env, None);
+    let port = remote.addr.port();
+    create_bucket(&remote.client(), REMOTE_BUCKET).await;
+
+    let env = TestEnv::new();
+    let primary = start_primary(&env, &remote, &[]);
+    let s3 = primary.client();
+    create_bucket(&s3, "scans").await;
+    let kept = marked_body(3 << 20);
+    put(&s3, "scans", "kept.raw", &kept).await;
+
+    // The remote stops: a write that needs it fails with 503, and nothing is half-stored.
+    remote.kill();
+    let err = s3
+        .put_object()
+        .bucket("scans")
+        .key("lost.raw")
+        .body(ByteStream::from(crate::common::random_bytes(3 << 20)))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status_of(&err), 503, "{err:?}");
+    let missing = s3
+        .head_object()
+        .bucket("scans")
+        .key("lost.raw")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status_of(&missing), 404);
+    // Small objects live in the index, not in chunks: they are still written.
+    put(&s3, "scans", "note.txt", b"a small note").await;
+
+    // Back on the same address: writes go on, and what was acknowledged is all there.
+    let remote = start_remote(&remote_env, Some(port));
+    put(
+        &s3,
+        "scans",
+        "after.raw",
+        &crate::common::random_bytes(2 << 20),
+    )
+    .await;
+    assert_eq!(get(&s3, "scans", "kept.raw").await, kept);
+    assert_eq!(get(&s3, "scans", "note.txt").await, b"a small note");
+    drop(remote);
+}
