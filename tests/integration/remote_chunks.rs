@@ -357,3 +357,54 @@ async fn a_remote_that_goes_away_fails_writes_and_loses_nothing_acknowledged() {
     assert_eq!(get(&s3, "scans", "note.txt").await, b"a small note");
     drop(remote);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fsck_finds_and_repairs_orphans_on_the_remote() {
+    let remote_env = TestEnv::new();
+    let remote = start_remote(&remote_env, None);
+    let remote_s3 = remote.client();
+    create_bucket(&remote_s3, REMOTE_BUCKET).await;
+    let env = TestEnv::new();
+    let mut primary = start_primary(&env, &remote, &[]);
+    let s3 = primary.client();
+    create_bucket(&s3, "scans").await;
+    let body = crate::common::random_bytes(1 << 20);
+    put(&s3, "scans", "scan.raw", &body).await;
+    primary.stop();
+
+    // A chunk no record uses, beside the real one: the same deployment and bucket id.
+    let names = crate::common::list_all_keys(&remote_s3, REMOTE_BUCKET).await;
+    assert_eq!(names.len(), 1, "{names:?}");
+    let (dir, _) = names[0].rsplit_once('/').unwrap();
+    let orphan_id = "ab".repeat(32);
+    let orphan = format!("{dir}/{orphan_id}");
+    put(&remote_s3, REMOTE_BUCKET, &orphan, b"not a chunk of ours").await;
+
+    let data = env.data();
+    let creds = [
+        ("COFFER_CHUNK_STORE_ACCESS_KEY", remote.access_key.as_str()),
+        ("COFFER_CHUNK_STORE_SECRET_KEY", remote.secret_key.as_str()),
+    ];
+    let fsck = |flags: &[&str]| {
+        let mut args = vec!["fsck", "--data", data.to_str().expect("utf-8 path")];
+        args.extend_from_slice(flags);
+        env.run_for_code(&args, &creds, b"")
+    };
+    let (code, out, log) = fsck(&[]);
+    assert_eq!(code, 1, "{out}\n{log}");
+    assert!(out.contains("orphaned chunk"), "{out}");
+    assert!(out.contains(&orphan_id), "{out}");
+    let (code, out, log) = fsck(&["--repair"]);
+    assert!(code == 0 || code == 1, "{out}\n{log}");
+    let left = crate::common::list_all_keys(&remote_s3, REMOTE_BUCKET).await;
+    assert_eq!(
+        left,
+        [names[0].clone()],
+        "the orphan goes, the referenced chunk stays"
+    );
+    let (code, out, _) = fsck(&[]);
+    assert_eq!(code, 0, "{out}");
+
+    let primary = start_primary(&env, &remote, &["--cache-size", "0"]);
+    assert_eq!(get(&primary.client(), "scans", "scan.raw").await, body);
+}
