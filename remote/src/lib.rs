@@ -40,6 +40,8 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
 /// The longest a connection may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest a probe (readiness, start-up) waits for an answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Attempts per call, the first included.
 const ATTEMPTS: u32 = 4;
 /// Threads of the client's own runtime.
@@ -246,29 +248,26 @@ impl S3Chunks {
     fn key(&self, name: &str) -> String {
         format!("{}{name}", self.base)
     }
+}
 
-    /// Checks that the bucket answers with these credentials (one small listing).
-    ///
-    /// # Errors
-    /// What the remote answered, or that it did not.
-    pub fn probe(&self) -> io::Result<()> {
+impl RemoteChunks for S3Chunks {
+    fn probe(&self) -> io::Result<()> {
         let (client, bucket, prefix) =
             (self.client.clone(), self.bucket.clone(), self.base.clone());
         self.run(async move {
-            client
+            let listing = client
                 .list_objects_v2()
                 .bucket(bucket)
                 .prefix(prefix)
                 .max_keys(1)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| remote_error("list", &e))
+                .send();
+            match tokio::time::timeout(PROBE_TIMEOUT, listing).await {
+                Ok(answer) => answer.map(|_| ()).map_err(|e| remote_error("list", &e)),
+                Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "no answer in time")),
+            }
         })
     }
-}
 
-impl RemoteChunks for S3Chunks {
     fn put(&self, name: &str, sealed: &[u8]) -> io::Result<()> {
         let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key(name));
         let body = ByteStream::from(sealed.to_vec());

@@ -550,6 +550,15 @@ impl Store {
         }
     }
 
+    /// Whether the sealed chunks can be reached now: always for a data directory or memory;
+    /// with a remote chunk store, whether it answers a short probe. For readiness probes.
+    pub async fn chunks_reachable(&self) -> bool {
+        let shared = self.inner.shared.clone();
+        tokio::task::spawn_blocking(move || shared.chunks.reachable())
+            .await
+            .unwrap_or(false)
+    }
+
     /// Whether writes can still commit: the index is open and its writer thread is running
     /// (it stops at [`Store::shutdown`], or if it died). A cheap check for readiness probes.
     pub fn is_open(&self) -> bool {

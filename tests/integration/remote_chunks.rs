@@ -4,7 +4,7 @@
 //! The remote must see nothing readable: no body, key, bucket name or metadata, and no name
 //! that is not a random or keyed id. Objects of every kind round-trip through it, survive a
 //! restart with an empty cache (SSE-C ones too), and go from the remote when deleted. A remote that goes
-//! away fails writes with 503 and loses nothing acknowledged.
+//! away fails writes with 503, makes the server not ready, and loses nothing acknowledged.
 
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use base64::Engine as _;
 
 use crate::common::{
     Expect, ROOT_ACCESS_KEY, ROOT_SECRET_KEY, Server, TestEnv, create_bucket, eventually,
-    files_under, get, put, status_of,
+    files_under, get, put, raw, status_of,
 };
 
 /// The remote bucket, and the prefix the primary's chunks go under.
@@ -343,9 +343,22 @@ async fn a_remote_that_goes_away_fails_writes_and_loses_nothing_acknowledged() {
     assert_eq!(status_of(&missing), 404);
     // Small objects live in the index, not in chunks: they are still written.
     put(&s3, "scans", "note.txt", b"a small note").await;
+    // And readiness says the server cannot serve everything.
+    let ready = |want: u16| {
+        let addr = primary.addr;
+        move || futures_block(raw::request(addr, "GET", "/health/ready", &[], b"")).status == want
+    };
+    assert!(
+        eventually(Duration::from_secs(15), ready(503)).await,
+        "/health/ready stays ready without the remote"
+    );
 
     // Back on the same address: writes go on, and what was acknowledged is all there.
     let remote = start_remote(&remote_env, Some(port));
+    assert!(
+        eventually(Duration::from_secs(15), ready(200)).await,
+        "/health/ready does not come back with the remote"
+    );
     put(
         &s3,
         "scans",

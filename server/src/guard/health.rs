@@ -20,9 +20,10 @@
 //! # Readiness
 //!
 //! Ready means: unsealed (the store is open), the index writer running, the data directory
-//! writable, and not shutting down. Writability is checked by creating and writing an
-//! anonymous temp file (unsynced, never linked), at most once per
-//! [`READY_DISK_CHECK_EVERY`]; probes in between reuse the answer.
+//! writable, the remote chunk store (if any) answering, and not shutting down. Writability
+//! is checked by creating and writing an anonymous temp file (unsynced, never linked), and
+//! the remote with one short listing, at most once per [`READY_DISK_CHECK_EVERY`]; probes
+//! in between reuse the answer.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -74,6 +75,8 @@ pub(crate) enum NotReady {
     IndexClosed,
     /// The data directory does not take a write.
     DiskNotWritable,
+    /// The remote chunk store (`--chunk-store`) does not answer.
+    ChunkStoreDown,
 }
 
 /// What readiness depends on. Shared by the seal gate and the metrics listener.
@@ -83,8 +86,8 @@ pub(crate) struct Readiness {
     dir: Option<PathBuf>,
     store: OnceLock<coffer_storage::Store>,
     stopping: AtomicBool,
-    /// When the disk was last checked, and the answer.
-    disk: tokio::sync::Mutex<Option<(Instant, bool)>>,
+    /// When the disk and the chunk store were last checked, and the answer.
+    disk: tokio::sync::Mutex<Option<(Instant, Result<(), NotReady>)>>,
 }
 
 impl Readiness {
@@ -125,33 +128,41 @@ impl Readiness {
         if !store.is_open() {
             return Err(NotReady::IndexClosed);
         }
-        if !self.disk_writable().await {
-            return Err(NotReady::DiskNotWritable);
-        }
-        Ok(())
+        self.storage_usable(store).await
     }
 
-    /// The last writability answer if recent, else a fresh one. The lock makes concurrent
-    /// probes share one check.
-    async fn disk_writable(&self) -> bool {
+    /// The last answer about the disk and the chunk store if recent, else a fresh one. The
+    /// lock makes concurrent probes share one check.
+    async fn storage_usable(&self, store: &coffer_storage::Store) -> Result<(), NotReady> {
         let mut last = self.disk.lock().await;
-        if let Some((at, ok)) = *last
+        if let Some((at, answer)) = *last
             && at.elapsed() < READY_DISK_CHECK_EVERY
         {
-            return ok;
+            return answer;
         }
+        let answer = if !self.disk_writable().await {
+            Err(NotReady::DiskNotWritable)
+        } else if !store.chunks_reachable().await {
+            Err(NotReady::ChunkStoreDown)
+        } else {
+            Ok(())
+        };
+        *last = Some((Instant::now(), answer));
+        answer
+    }
+
+    /// Whether the data directory takes a write (in memory: always).
+    async fn disk_writable(&self) -> bool {
         let Some(dir) = self.dir.clone() else {
             // In memory: a full budget refuses writes but reads go on, as a full disk's do.
             return true;
         };
-        let ok = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             // An unnamed file (O_TMPFILE where there is one): nothing is left behind.
             tempfile::tempfile_in(&dir).and_then(|mut f| std::io::Write::write_all(&mut f, b"."))
         })
         .await
-        .is_ok_and(|written| written.is_ok());
-        *last = Some((Instant::now(), ok));
-        ok
+        .is_ok_and(|written| written.is_ok())
     }
 }
 

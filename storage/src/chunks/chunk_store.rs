@@ -151,6 +151,15 @@ impl ChunkStore {
         }
     }
 
+    /// Whether the chunks can be reached now: always on disk and in memory; for a remote,
+    /// whether it answers a probe.
+    pub(crate) fn reachable(&self) -> bool {
+        match &self.backend {
+            Backend::Remote(remote) => remote.store.probe().is_ok(),
+            Backend::Files(_) | Backend::Memory(_) => true,
+        }
+    }
+
     /// The counters. Two writers storing the same new chunk at once may count it twice
     /// (both find it missing); the next open counts afresh.
     pub(crate) fn stats(&self) -> ChunkStats {

@@ -47,6 +47,13 @@ pub trait RemoteChunks: Send + Sync + fmt::Debug {
     /// As [`RemoteChunks::put`].
     fn delete(&self, name: &str) -> std::io::Result<()>;
 
+    /// Whether the remote answers now: one small request, bounded by a short timeout (it
+    /// backs the readiness probe).
+    ///
+    /// # Errors
+    /// What the remote answered, or that it did not.
+    fn probe(&self) -> std::io::Result<()>;
+
     /// Every object whose name starts with `prefix` (`""`: all of them), with its size.
     ///
     /// # Errors
