@@ -10,14 +10,12 @@ use std::time::Duration;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{
-    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, VersioningConfiguration,
-};
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use base64::Engine as _;
 
 use crate::common::{
     Expect, ROOT_ACCESS_KEY, ROOT_SECRET_KEY, Server, TestEnv, create_bucket, eventually,
-    files_under, get, put, raw, status_of,
+    files_under, get, put, put_multipart, raw, status_of,
 };
 
 /// The remote bucket, and the prefix the primary's chunks go under.
@@ -85,6 +83,29 @@ fn start_primary(env: &TestEnv, remote: &Server, flags: &[&str]) -> Server {
     )
 }
 
+/// A remote with its bucket, and a primary keeping its chunks there (each with its own
+/// environment, kept alive with it).
+struct Pair {
+    remote_env: TestEnv,
+    remote: Server,
+    env: TestEnv,
+    primary: Server,
+}
+
+async fn pair() -> Pair {
+    let remote_env = TestEnv::new();
+    let remote = start_remote(&remote_env, None);
+    create_bucket(&remote.client(), REMOTE_BUCKET).await;
+    let env = TestEnv::new();
+    let primary = start_primary(&env, &remote, &[]);
+    Pair {
+        remote_env,
+        remote,
+        env,
+        primary,
+    }
+}
+
 /// Every object in the remote bucket: its name and bytes.
 async fn remote_objects(remote: &Client) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
@@ -113,13 +134,13 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn objects_round_trip_through_a_remote_that_sees_only_sealed_chunks() {
-    let remote_env = TestEnv::new();
-    let remote = start_remote(&remote_env, None);
+    let Pair {
+        remote_env: _remote_env,
+        remote,
+        env,
+        mut primary,
+    } = pair().await;
     let remote_s3 = remote.client();
-    create_bucket(&remote_s3, REMOTE_BUCKET).await;
-
-    let env = TestEnv::new();
-    let mut primary = start_primary(&env, &remote, &[]);
     let s3 = primary.client();
     create_bucket(&s3, BUCKET_MARKER).await;
 
@@ -162,45 +183,8 @@ async fn objects_round_trip_through_a_remote_that_sees_only_sealed_chunks() {
 
     // A multipart upload.
     let part = marked_body(5 << 20);
-    let upload = s3
-        .create_multipart_upload()
-        .bucket(BUCKET_MARKER)
-        .key(format!("{KEY_MARKER}/video.mp4"))
-        .send()
-        .await
-        .unwrap();
-    let id = upload.upload_id().unwrap();
-    let mut parts = Vec::new();
-    for n in 1..=2 {
-        let done = s3
-            .upload_part()
-            .bucket(BUCKET_MARKER)
-            .key(format!("{KEY_MARKER}/video.mp4"))
-            .upload_id(id)
-            .part_number(n)
-            .body(ByteStream::from(part.clone()))
-            .send()
-            .await
-            .unwrap();
-        parts.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(done.e_tag().unwrap())
-                .build(),
-        );
-    }
-    s3.complete_multipart_upload()
-        .bucket(BUCKET_MARKER)
-        .key(format!("{KEY_MARKER}/video.mp4"))
-        .upload_id(id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let video = format!("{KEY_MARKER}/video.mp4");
+    put_multipart(&s3, BUCKET_MARKER, &video, &[part.clone(), part.clone()]).await;
 
     // An SSE-C object: sealed under the customer's key too.
     let customer_key = [0x5c_u8; 32];
@@ -254,8 +238,8 @@ async fn objects_round_trip_through_a_remote_that_sees_only_sealed_chunks() {
     let primary = start_primary(&env, &remote, &["--cache-size", "0"]);
     let s3 = primary.client();
     assert_eq!(get(&s3, BUCKET_MARKER, &key).await, single);
-    let video = get(&s3, BUCKET_MARKER, &format!("{KEY_MARKER}/video.mp4")).await;
-    assert_eq!(video, [part.clone(), part].concat());
+    let read = get(&s3, BUCKET_MARKER, &video).await;
+    assert_eq!(read, [part.clone(), part].concat());
     let read = s3
         .get_object()
         .bucket(BUCKET_MARKER)
@@ -288,7 +272,7 @@ async fn objects_round_trip_through_a_remote_that_sees_only_sealed_chunks() {
     }
     s3.delete_object()
         .bucket(BUCKET_MARKER)
-        .key(format!("{KEY_MARKER}/video.mp4"))
+        .key(&video)
         .send()
         .await
         .unwrap();
@@ -310,13 +294,13 @@ fn futures_block<T>(f: impl std::future::Future<Output = T>) -> T {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remote_that_goes_away_fails_writes_and_loses_nothing_acknowledged() {
-    let remote_env = TestEnv::new();
-    let mut remote = start_remote(&remote_env, None);
+    let Pair {
+        remote_env,
+        mut remote,
+        env: _env,
+        primary,
+    } = pair().await;
     let port = remote.addr.port();
-    create_bucket(&remote.client(), REMOTE_BUCKET).await;
-
-    let env = TestEnv::new();
-    let primary = start_primary(&env, &remote, &[]);
     let s3 = primary.client();
     create_bucket(&s3, "scans").await;
     let kept = marked_body(3 << 20);
@@ -373,12 +357,13 @@ async fn a_remote_that_goes_away_fails_writes_and_loses_nothing_acknowledged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fsck_finds_and_repairs_orphans_on_the_remote() {
-    let remote_env = TestEnv::new();
-    let remote = start_remote(&remote_env, None);
+    let Pair {
+        remote_env: _remote_env,
+        remote,
+        env,
+        mut primary,
+    } = pair().await;
     let remote_s3 = remote.client();
-    create_bucket(&remote_s3, REMOTE_BUCKET).await;
-    let env = TestEnv::new();
-    let mut primary = start_primary(&env, &remote, &[]);
     let s3 = primary.client();
     create_bucket(&s3, "scans").await;
     let body = crate::common::random_bytes(1 << 20);

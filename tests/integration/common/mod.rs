@@ -703,6 +703,51 @@ pub async fn get(client: &Client, bucket: &str, key: &str) -> Vec<u8> {
     out.body.collect().await.expect("read body").to_vec()
 }
 
+/// A multipart upload of `parts` (in order) to `bucket`/`key`, completed; its ETag.
+pub async fn put_multipart(client: &Client, bucket: &str, key: &str, parts: &[Vec<u8>]) -> String {
+    let upload = client
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("create multipart upload");
+    let id = upload.upload_id().expect("an upload id");
+    let mut done = Vec::new();
+    for (n, body) in (1..).zip(parts) {
+        let part = client
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(id)
+            .part_number(n)
+            .body(aws_sdk_s3::primitives::ByteStream::from(body.clone()))
+            .send()
+            .await
+            .expect("upload part");
+        done.push(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(n)
+                .e_tag(part.e_tag().expect("a part ETag"))
+                .build(),
+        );
+    }
+    let completed = client
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete multipart upload");
+    completed.e_tag().expect("an ETag").to_owned()
+}
+
 /// Every key in the bucket, via ListObjectsV2 paging.
 pub async fn list_all_keys(client: &Client, bucket: &str) -> Vec<String> {
     let mut keys = Vec::new();
