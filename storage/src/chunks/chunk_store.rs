@@ -79,6 +79,7 @@ enum Backend {
 struct Remote {
     store: std::sync::Arc<dyn RemoteChunks>,
     cache: ChunkCache,
+    breaker: remote::Breaker,
 }
 
 /// The sealed chunks of one store.
@@ -110,6 +111,7 @@ impl ChunkStore {
         ChunkStore::with(Backend::Remote(Remote {
             store: std::sync::Arc::clone(&config.remote),
             cache: ChunkCache::new(config.cache_bytes),
+            breaker: remote::Breaker::default(),
         }))
     }
 
@@ -317,15 +319,19 @@ impl ChunkStore {
             }
             Backend::Remote(remote) => {
                 remote.cache.remove(bucket, id);
+                // Removals run on the index writer's thread: while the remote is failing,
+                // they are left for the tidying pass rather than each waiting out the
+                // deadline (an unremoved chunk is only an orphan).
+                remote.breaker.check()?;
                 let name = remote::name_of(bucket, id);
                 let len = remote
                     .store
                     .size(&name)
-                    .map_err(Error::remote("look a chunk up"))?;
+                    .map_err(|e| remote.breaker.tripped("look a chunk up", e))?;
                 remote
                     .store
                     .delete(&name)
-                    .map_err(Error::remote("remove a chunk"))?;
+                    .map_err(|e| remote.breaker.tripped("remove a chunk", e))?;
                 if let Some(len) = len {
                     take_away(&self.tally.files, 1);
                     take_away(&self.tally.bytes, len);

@@ -107,6 +107,45 @@ fn decode_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
+/// How long removals are skipped after one failed on the remote.
+pub(crate) const BREAKER_OPEN_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Remembers that the remote just failed, so that the removals that follow (on the index
+/// writer's thread) fail at once instead of each waiting out the remote's deadline.
+#[derive(Debug, Default)]
+pub(crate) struct Breaker {
+    open_until: Mutex<Option<std::time::Instant>>,
+}
+
+impl Breaker {
+    /// `Err` while open (a failure less than [`BREAKER_OPEN_FOR`] ago).
+    pub(crate) fn check(&self) -> crate::error::Result<()> {
+        let open = self
+            .open_until
+            .lock()
+            .is_ok_and(|until| until.is_some_and(|t| std::time::Instant::now() < t));
+        if open {
+            return Err(crate::error::Error::Remote {
+                action: "remove a chunk",
+                source: std::io::Error::other("skipped: the remote failed moments ago"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Opens the breaker; the error of `action`, for `map_err`.
+    pub(crate) fn tripped(
+        &self,
+        action: &'static str,
+        source: std::io::Error,
+    ) -> crate::error::Error {
+        if let Ok(mut until) = self.open_until.lock() {
+            *until = Some(std::time::Instant::now() + BREAKER_OPEN_FOR);
+        }
+        crate::error::Error::Remote { action, source }
+    }
+}
+
 /// Recently stored or read sealed chunks, in memory, oldest first out once over budget.
 #[derive(Debug)]
 pub(crate) struct ChunkCache {
@@ -241,6 +280,17 @@ mod tests {
         ] {
             assert_eq!(parse_name(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn a_failure_opens_the_breaker_for_a_while() {
+        let breaker = Breaker::default();
+        assert!(breaker.check().is_ok());
+        let err = breaker.tripped("remove a chunk", std::io::Error::other("down"));
+        assert!(matches!(err, crate::error::Error::Remote { .. }));
+        assert!(breaker.check().is_err());
+        *breaker.open_until.lock().unwrap() = Some(std::time::Instant::now());
+        assert!(breaker.check().is_ok(), "closed again once the time is up");
     }
 
     #[test]
