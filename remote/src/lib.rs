@@ -32,6 +32,7 @@ use aws_sdk_s3::config::{BehaviorVersion, Region};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 pub use coffer_storage::RemoteChunks;
+use coffer_storage::When;
 use zeroize::Zeroizing;
 
 /// The longest any one call may take, retries included.
@@ -328,6 +329,43 @@ impl RemoteChunks for S3Chunks {
                 Ok(_) => Ok(()),
                 Err(e) if status_of(&e) == Some(404) => Ok(()),
                 Err(e) => Err(remote_error("remove a chunk", &e)),
+            }
+        })
+    }
+
+    fn get_tagged(&self, name: &str) -> io::Result<Option<(Vec<u8>, String)>> {
+        let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key(name));
+        self.run(async move {
+            let out = match client.get_object().bucket(bucket).key(key).send().await {
+                Ok(out) => out,
+                Err(e) if status_of(&e) == Some(404) => return Ok(None),
+                Err(e) => return Err(remote_error("read", &e)),
+            };
+            let tag = out.e_tag().unwrap_or_default().to_owned();
+            let bytes = out
+                .body
+                .collect()
+                .await
+                .map_err(|e| io::Error::other(format!("read: {e}")))?;
+            Ok(Some((bytes.into_bytes().to_vec(), tag)))
+        })
+    }
+
+    fn put_when(&self, name: &str, bytes: &[u8], when: When) -> io::Result<Option<String>> {
+        let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key(name));
+        let body = ByteStream::from(bytes.to_vec());
+        self.run(async move {
+            let request = client.put_object().bucket(bucket).key(key).body(body);
+            let request = match when {
+                When::Always => request,
+                When::Absent => request.if_none_match("*"),
+                When::Tagged(tag) => request.if_match(tag),
+            };
+            match request.send().await {
+                Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_owned())),
+                // 409: a conditional write raced another one (AWS answers either).
+                Err(e) if matches!(status_of(&e), Some(412 | 409)) => Ok(None),
+                Err(e) => Err(remote_error("write", &e)),
             }
         })
     }

@@ -123,6 +123,29 @@ pub enum Error {
         /// Why it failed.
         source: std::io::Error,
     },
+    /// This server may not change the index now: it is a standby (`--standby-of`), another
+    /// server took the chunk store's lease from it (fenced), or its lease could not be
+    /// renewed in time. Nothing was changed; reads go on.
+    #[error("this server does not accept writes now: {why}")]
+    NotWriter {
+        /// Why, in words fit for the client.
+        why: &'static str,
+    },
+    /// Another live server holds the remote chunk store's lease: two servers never write
+    /// one deployment. Stop it, or promote this one with `coffer promote`.
+    #[error(
+        "another server holds the chunk store's lease (it renewed it {seen_renewals} times while this one waited)"
+    )]
+    LeaseHeld {
+        /// Renewals seen while waiting for the lease to lapse.
+        seen_renewals: u32,
+    },
+    /// Nothing to restore from, or what is there does not fit together.
+    #[error("cannot restore: {what}")]
+    Restore {
+        /// What is missing or wrong.
+        what: &'static str,
+    },
     /// A part other than the last is smaller than the 5 MiB minimum.
     #[error("part too small")]
     EntityTooSmall,

@@ -59,6 +59,7 @@ mod reader;
 mod records;
 mod rotation;
 mod scrub;
+mod ship;
 mod store;
 mod tidy;
 mod version;
@@ -83,7 +84,7 @@ pub fn write_private_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Resu
 pub use bucket_settings::BucketSetting;
 pub use checksum::{Checksum, ChecksumAlgorithm, ChecksumType, UnknownName};
 pub use chunks::chunk_store::ChunkStats;
-pub use chunks::remote::{RemoteChunkStore, RemoteChunks};
+pub use chunks::remote::{RemoteChunkStore, RemoteChunks, When};
 pub use commit_gate::{CommitGate, GateFuture};
 pub use error::{Error, Result};
 pub use fsck::{Finding, FsckCounts, FsckMode, FsckReport, RecordKind, Repairs};
@@ -106,6 +107,7 @@ pub use object_ops::{DeleteOptions, WriteOptions};
 pub use reader::ObjectReader;
 pub use rotation::{Rotation, rotate_master_key, rotate_sealed};
 pub use scrub::{ScrubProgress, ScrubReport};
+pub use ship::{Position, RestoreReport, Role, Shipping, fetch_shipped_files, restore_index};
 pub use store::{
     DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_MAX, Durability, IndexLocation, IndexStats,
     MAX_BUCKET_SETTING_LEN, MAX_CHUNK_SIZE, MAX_INLINE, MAX_KEY_LEN, MIN_CHUNK_SIZE, Placement,

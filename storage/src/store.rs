@@ -265,6 +265,8 @@ pub(crate) struct Shared {
     pub(crate) runtime: tokio::runtime::Handle,
     /// Set at shutdown, so background passes (`tidy.rs`) stop and let the index close.
     pub(crate) stopping: AtomicBool,
+    /// Index shipping, with a remote chunk store (`ship/`).
+    pub(crate) ship: Option<Arc<crate::ship::Ship>>,
 }
 
 impl Shared {
@@ -355,6 +357,11 @@ impl Shared {
         }
     }
 
+    /// A sender to the writer thread, while it runs.
+    pub(crate) fn writer(&self) -> Option<mpsc::Sender<Request>> {
+        self.wake.upgrade()
+    }
+
     pub(crate) fn take_releases(&self) -> Vec<Release> {
         std::mem::take(&mut *self.releases.lock().unwrap_or_else(PoisonError::into_inner))
     }
@@ -381,6 +388,8 @@ pub(crate) struct Inner {
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// The tidying pass after open (`tidy.rs`), until awaited.
     tidy: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The index shipping thread, with a remote chunk store.
+    ship: Mutex<Option<crate::ship::Runner>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -432,11 +441,27 @@ impl Store {
             Placement::Directory { .. } | Placement::Remote { .. } => durability,
         };
         let sync = durability == Durability::Immediate;
+        let (placement, shipping) = crate::ship::gate_placement(placement);
+        let standby = shipping
+            .as_ref()
+            .is_some_and(|(s, _, _)| s.role == crate::ship::Role::Standby);
+        // A standby removes nothing: what its index does not name yet may be the primary's.
+        let sweep = sweep && !standby;
         let location = placement.clone();
-        let (index, chunks, keyring, key_shares) = tokio::task::spawn_blocking(move || {
+        let (index, chunks, keyring, key_shares, ship) = tokio::task::spawn_blocking(move || {
             let keyring = Keyring::new(&master_key);
             drop(master_key);
             let (index, chunks, shares) = open_placement(&placement, sync, &keyring)?;
+            let ship = match (shipping, &placement) {
+                (Some((config, remote, gate)), Placement::Remote { root, .. }) => {
+                    let position = index.snapshot()?.ship_position()?;
+                    let ship =
+                        crate::ship::Ship::open(config, remote, gate, root, &keyring, position)?;
+                    index.set_journaled(ship.journals());
+                    Some(Arc::new(ship))
+                }
+                _ => None,
+            };
             if sweep {
                 let live: std::collections::HashSet<BucketId> = index
                     .snapshot()?
@@ -446,7 +471,7 @@ impl Store {
                     .collect();
                 shares.0.sweep(|b| live.contains(b))?;
             }
-            Ok::<_, Error>((Arc::new(index), chunks, keyring, shares))
+            Ok::<_, Error>((Arc::new(index), chunks, keyring, shares, ship))
         })
         .await
         .map_err(Error::join)??;
@@ -475,11 +500,15 @@ impl Store {
             buffers: BufferPool::new(chunk_size + SEAL_OVERHEAD),
             runtime,
             stopping: AtomicBool::new(false),
+            ship: ship.clone(),
         });
         if durability == Durability::Relaxed {
             shared.runtime.spawn(tick(tx.downgrade()));
         }
         let thread = writer::spawn(shared.clone(), index, rx)?;
+        let ship = ship
+            .map(|ship| crate::ship::spawn(shared.clone(), ship))
+            .transpose()?;
         let tidy = sweep.then(|| {
             let shared = shared.clone();
             let started = std::time::Instant::now();
@@ -504,6 +533,7 @@ impl Store {
                 tx,
                 thread: Mutex::new(Some(thread)),
                 tidy: Mutex::new(tidy),
+                ship: Mutex::new(ship),
             }),
         })
     }
@@ -522,6 +552,16 @@ impl Store {
             .take();
         if let Some(thread) = thread {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        // After the writer: the last commits are shipped, then the lease is given up.
+        let ship = self
+            .inner
+            .ship
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(mut ship) = ship {
+            let _ = tokio::task::spawn_blocking(move || ship.stop()).await;
         }
         *self
             .inner
@@ -547,6 +587,68 @@ impl Store {
         let (reply, done) = oneshot::channel();
         if self.inner.tx.send(Request::Barrier(reply)).await.is_ok() {
             let _ = done.await;
+        }
+    }
+
+    /// Makes this standby the primary (`coffer promote`): it takes the chunk store's lease,
+    /// waits for the old primary's to run out while still following it, and then accepts
+    /// writes. Returns where its own shipped stream starts.
+    ///
+    /// # Errors
+    /// `Error::NotWriter` if this store is not a standby; `Error::Remote`,
+    /// `Error::LeaseHeld` if the promotion could not complete.
+    pub async fn promote(&self) -> Result<crate::Position> {
+        let commands = self
+            .inner
+            .ship
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|runner| runner.commands.clone())
+            .ok_or(Error::NotWriter {
+                why: "it does not ship its index (no remote chunk store)",
+            })?;
+        let lease_for = self
+            .inner
+            .shared
+            .ship
+            .as_ref()
+            .map_or(std::time::Duration::ZERO, |s| s.config.lease);
+        tokio::task::spawn_blocking(move || {
+            let (reply, answer) = std::sync::mpsc::channel();
+            commands
+                .send(crate::ship::Command::Promote(reply))
+                .map_err(|_| Error::ShuttingDown)?;
+            answer
+                .recv_timeout(crate::ship::promote_timeout(lease_for))
+                .map_err(|_| Error::ShuttingDown)?
+        })
+        .await
+        .map_err(Error::join)?
+    }
+
+    /// Where the shipped index stands, and whether this store writes it; `None` without
+    /// index shipping.
+    #[must_use]
+    pub fn shipping(&self) -> Option<(crate::Role, crate::Position)> {
+        let ship = self.inner.shared.ship.as_ref()?;
+        let role = if ship.gate.is_standby() {
+            crate::Role::Standby
+        } else {
+            crate::Role::Primary
+        };
+        Some((role, ship.position()))
+    }
+
+    /// Refused unless this store may write now (a standby, a fenced primary or a lapsed
+    /// lease may not): lets a server refuse a write before it reads the body.
+    ///
+    /// # Errors
+    /// `Error::NotWriter`.
+    pub fn check_writable(&self) -> Result<()> {
+        match self.inner.shared.ship.as_ref() {
+            Some(ship) => ship.gate.check(),
+            None => Ok(()),
         }
     }
 

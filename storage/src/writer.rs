@@ -22,6 +22,7 @@ use crate::inflight::deregister;
 use crate::ingest::StagedBody;
 use crate::object::ObjectGrant;
 use crate::records::{BucketId, BucketRecord, ObjectRecord};
+use crate::ship::Removal;
 use crate::store::Shared;
 use crate::version::{
     DeleteOutcome, ObjectLockConfig, Precondition, Retention, VersionRef, Versioning,
@@ -54,6 +55,27 @@ pub(crate) enum Request {
     Barrier(oneshot::Sender<()>),
     /// Finish what is queued before this, then stop.
     Shutdown,
+    /// A standby's change from the shipped index, answered once committed.
+    Follow {
+        work: Follow,
+        reply: oneshot::Sender<Result<()>>,
+    },
+}
+
+/// A standby's change (see `ship/`).
+pub(crate) enum Follow {
+    /// Replays these shipped changes; the index is then at log `seq` of `epoch`.
+    Apply {
+        changes: Vec<crate::index::Change>,
+        epoch: u64,
+        seq: u64,
+    },
+    /// Replaces the whole index with a shipped snapshot's.
+    Replace {
+        source: redb::ReadTransaction,
+        epoch: u64,
+        seq: u64,
+    },
 }
 
 /// An index change.
@@ -236,6 +258,9 @@ fn run(shared: &Shared, index: &Index, mut rx: mpsc::Receiver<Request>) {
                     stop = true;
                     break;
                 }
+                Request::Follow { work, reply } => {
+                    let _ = reply.send(follow(index, work));
+                }
             }
             if pending.len() < MAX_BATCH {
                 next = rx.try_recv().ok();
@@ -243,6 +268,19 @@ fn run(shared: &Shared, index: &Index, mut rx: mpsc::Receiver<Request>) {
         }
         // Releases queued before a request are handled before it is answered.
         process_releases(shared, index);
+        // A standby, a fenced primary or a lapsed lease: nothing may be committed.
+        if let Some(Err(e)) = shared.ship.as_ref().map(|ship| ship.gate.check())
+            && !pending.is_empty()
+        {
+            for p in pending.drain(..) {
+                let _ = p.reply.send(Err(Error::NotWriter {
+                    why: match &e {
+                        Error::NotWriter { why } => why,
+                        _ => "its chunk store's lease is not held",
+                    },
+                }));
+            }
+        }
         if !pending.is_empty() {
             match relaxed.as_mut() {
                 Some(r) if r.due() => r.flush(shared, index, Some(&mut pending)),
@@ -279,17 +317,38 @@ fn run(shared: &Shared, index: &Index, mut rx: mpsc::Receiver<Request>) {
     tracing::debug!("index writer stopped");
 }
 
+/// Commits a standby's change from the shipped index.
+fn follow(index: &Index, work: Follow) -> Result<()> {
+    let mut batch = index.batch(true)?;
+    let (epoch, seq) = match work {
+        Follow::Apply {
+            changes,
+            epoch,
+            seq,
+        } => {
+            batch.replay(&changes)?;
+            (epoch, seq)
+        }
+        Follow::Replace { source, epoch, seq } => {
+            batch.replace_all(&source)?;
+            (epoch, seq)
+        }
+    };
+    batch.set_ship_position(epoch, seq)?;
+    batch.commit().map(drop)
+}
+
 fn execute(shared: &Shared, index: &Index, pending: &mut [Pending], force_durable: bool) {
     shared.commits.note(pending.len());
     match run_batch(index, pending, force_durable) {
-        Ok(effects) => after_commit(shared, &effects, pending),
+        Ok(effects) => after_commit(shared, effects, pending),
         Err(e) if pending.len() == 1 => pending[0].outcome = Some(Err(e)),
         Err(e) => {
             tracing::debug!(error = %e, requests = pending.len(), "batch failed; retrying one by one");
             for p in pending.iter_mut() {
                 let one = std::slice::from_mut(p);
                 match run_batch(index, one, force_durable) {
-                    Ok(effects) => after_commit(shared, &effects, one),
+                    Ok(effects) => after_commit(shared, effects, one),
                     Err(e) => one[0].outcome = Some(Err(e)),
                 }
             }
@@ -442,9 +501,13 @@ fn apply(batch: &mut Batch, op: &Op) -> Result<Reply> {
     }
 }
 
-fn after_commit(shared: &Shared, effects: &Effects, pending: &[Pending]) {
+fn after_commit(shared: &Shared, mut effects: Effects, pending: &mut [Pending]) {
+    let commit = shared
+        .ship
+        .as_ref()
+        .map(|ship| ship.note_commit(std::mem::take(&mut effects.changes)));
     // Committed bodies' chunks are referenced now: their registrations can go.
-    for p in pending {
+    for p in pending.iter() {
         if let (
             Op::PutObject {
                 body: Some(body), ..
@@ -457,6 +520,32 @@ fn after_commit(shared: &Shared, effects: &Effects, pending: &[Pending]) {
         if let (Op::Multipart(op), Some(Ok(_))) = (&p.op, &p.outcome) {
             op.committed();
         }
+    }
+    if let (Some(ship), Some(commit)) = (shared.ship.as_ref(), commit) {
+        // Removed once this commit is shipped: no shipped state may name a missing chunk.
+        for (bucket, id) in &effects.unreferenced {
+            ship.defer(commit, Removal::Chunk(*bucket, *id));
+        }
+        for bucket in &effects.dropped_buckets {
+            shared.forget_bucket_keys(bucket);
+            ship.defer(commit, Removal::Bucket(*bucket));
+        }
+        if ship.config.each_commit
+            && let Err(e) = shared.index().and_then(|index| ship.ship(&index))
+        {
+            // Committed here but not shipped: the client hears it failed (it may retry),
+            // and the changes go with the next shipment.
+            tracing::warn!(error = %e, "could not ship a commit before acknowledging it");
+            for p in pending.iter_mut() {
+                if matches!(p.outcome, Some(Ok(_))) {
+                    p.outcome = Some(Err(Error::Remote {
+                        action: "ship the index",
+                        source: std::io::Error::other(e.to_string()),
+                    }));
+                }
+            }
+        }
+        return;
     }
     remove_unreferenced(shared, &effects.unreferenced);
     for bucket in &effects.dropped_buckets {
@@ -510,7 +599,17 @@ fn remove_unreferenced(shared: &Shared, chunks: &[(BucketId, ChunkId)]) {
 /// Also does the removals a backup's pin held back, once no pin is held.
 fn process_releases(shared: &Shared, index: &Index) {
     let mut pins = shared.pins.lock();
-    let due = pins.take_due();
+    let mut due = pins.take_due();
+    if !pins.is_held()
+        && let Some(ship) = shared.ship.as_ref()
+    {
+        for removal in ship.take_due() {
+            match removal {
+                Removal::Chunk(bucket, id) => due.chunks.push((bucket, id)),
+                Removal::Bucket(bucket) => due.buckets.push(bucket),
+            }
+        }
+    }
     let releases = shared.take_releases();
     if releases.is_empty() && due.is_empty() {
         return;

@@ -100,11 +100,20 @@ pub(crate) fn storage_error(err: coffer_storage::Error) -> S3Error {
                 "The server's chunk store is unavailable: nothing was changed. Please retry later."
             )
         }
+        // A standby, a fenced former primary, or a lease that lapsed: nothing was changed,
+        // and the write succeeds on the primary (or here once promoted), so 503.
+        E::NotWriter { why } => s3_error!(
+            ServiceUnavailable,
+            "This server does not accept writes now ({}): nothing was changed.",
+            why
+        ),
         e @ (E::Io { .. } | E::Index { .. }) if e.is_out_of_space() => no_room(&e),
         // Coffer's own failures: logged with their cause, reported as InternalError. Key
         // management (unlockers, `coffer init`, `coffer keys`) never runs for a request; if
         // one of its errors ever surfaced here, it would be ours to fix too.
         e @ (E::WrongMasterKey
+        | E::LeaseHeld { .. }
+        | E::Restore { .. }
         | E::BadMasterKey
         | E::KeyFilePermissions { .. }
         | E::Corrupt { .. }

@@ -457,6 +457,9 @@ impl ChunkStore {
                     .list("")
                     .map_err(Error::remote("list chunks"))?;
                 for (name, len) in listed {
+                    if remote::is_shipped_index(&name) {
+                        continue;
+                    }
                     match remote::parse_name(&name) {
                         Some((bucket, id)) => f(TreeEntry::Chunk { bucket, id, len })?,
                         None => f(TreeEntry::Foreign)?,

@@ -17,7 +17,8 @@ use std::sync::{Arc, Mutex};
 use crate::chunks::chunk_id::ChunkId;
 use crate::records::BucketId;
 
-/// A remote object store holding sealed chunks under plain names (see the module docs).
+/// A remote object store holding sealed chunks under plain names (see the module docs),
+/// and the shipped index beside them (`ship/`).
 ///
 /// Every call blocks until the remote has answered, or its implementation's deadline has
 /// passed. A successful [`RemoteChunks::put`] means the chunk is durable remotely.
@@ -59,6 +60,30 @@ pub trait RemoteChunks: Send + Sync + fmt::Debug {
     /// # Errors
     /// As [`RemoteChunks::put`].
     fn list(&self, prefix: &str) -> std::io::Result<Vec<(String, u64)>>;
+
+    /// The object `name` and its entity tag, or `None` if there is none.
+    ///
+    /// # Errors
+    /// As [`RemoteChunks::put`].
+    fn get_tagged(&self, name: &str) -> std::io::Result<Option<(Vec<u8>, String)>>;
+
+    /// Writes `bytes` under `name` if `when` holds there (a conditional write): the new
+    /// entity tag, or `None` if the condition did not hold (HTTP 412).
+    ///
+    /// # Errors
+    /// As [`RemoteChunks::put`].
+    fn put_when(&self, name: &str, bytes: &[u8], when: When) -> std::io::Result<Option<String>>;
+}
+
+/// The condition of [`RemoteChunks::put_when`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum When {
+    /// Always (an unconditional write).
+    Always,
+    /// No object of that name exists (`If-None-Match: *`).
+    Absent,
+    /// The object there has this entity tag (`If-Match`).
+    Tagged(String),
 }
 
 /// A remote chunk store and the memory its cache may use.
@@ -68,11 +93,15 @@ pub struct RemoteChunkStore {
     pub remote: Arc<dyn RemoteChunks>,
     /// Sealed chunks kept in memory for reads, in bytes (0: none).
     pub cache_bytes: u64,
+    /// How the index is shipped beside the chunks; `None`: it is not.
+    pub ship: Option<crate::ship::Shipping>,
 }
 
 impl PartialEq for RemoteChunkStore {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.remote, &other.remote) && self.cache_bytes == other.cache_bytes
+        Arc::ptr_eq(&self.remote, &other.remote)
+            && self.cache_bytes == other.cache_bytes
+            && self.ship == other.ship
     }
 }
 
@@ -86,6 +115,11 @@ pub(crate) fn name_of(bucket: &BucketId, id: &ChunkId) -> String {
 /// The remote name prefix of a bucket's chunks.
 pub(crate) fn bucket_prefix(bucket: &BucketId) -> String {
     format!("{}/", hex::encode(bucket))
+}
+
+/// Whether a remote name is the shipped index's (`ship/layout.rs`), not a chunk.
+pub(crate) fn is_shipped_index(name: &str) -> bool {
+    name.starts_with(crate::ship::SHIPPED_PREFIX)
 }
 
 /// The bucket and chunk a remote name stands for; `None` for a name this store does not

@@ -8,8 +8,9 @@
 
 use std::collections::BTreeSet;
 
-use redb::{ReadableTable as _, WriteTransaction};
+use redb::{Key, ReadableTable as _, TableDefinition, Value, WriteTransaction};
 
+use super::journal::{Change, Journal, Journaled};
 use super::{BUCKET_KEYS, BUCKETS, CHUNK_REFS, OBJECTS, SEALED, chunk_ref_key, prefix_end};
 use crate::chunks::chunk_id::ChunkId;
 use crate::error::{Error, Result};
@@ -22,30 +23,62 @@ pub(crate) struct Effects {
     pub(crate) unreferenced: Vec<(BucketId, ChunkId)>,
     /// Buckets deleted: their keys are gone, their chunk directories can go.
     pub(crate) dropped_buckets: Vec<BucketId>,
+    /// What the commit wrote, when the index is shipped (`journal.rs`).
+    pub(crate) changes: Vec<Change>,
 }
 
 /// An open write transaction and what it has freed so far.
 pub(crate) struct Batch {
-    pub(super) txn: WriteTransaction,
+    // Private: every table goes through `table`, so no write escapes the journal.
+    write: WriteTransaction,
+    journal: Journal,
     freed: BTreeSet<(BucketId, ChunkId)>,
     dropped_buckets: Vec<BucketId>,
 }
 
 impl Batch {
-    pub(super) fn new(txn: WriteTransaction) -> Batch {
+    pub(super) fn new(txn: WriteTransaction, journaled: bool) -> Batch {
         Batch {
-            txn,
+            write: txn,
+            journal: Journal::new(journaled.then(Vec::new)),
             freed: BTreeSet::new(),
             dropped_buckets: Vec::new(),
         }
     }
 
+    /// A table of this batch: its writes are journaled.
+    pub(super) fn table<K: Key + 'static, V: Value + 'static>(
+        &self,
+        def: TableDefinition<K, V>,
+    ) -> std::result::Result<Journaled<'_, K, V>, redb::TableError> {
+        Journaled::open(&self.write, &self.journal, def)
+    }
+
+    /// The transaction, for crash tests that read what a commit would leave.
+    #[cfg(test)]
+    pub(super) fn txn(&self) -> &WriteTransaction {
+        &self.write
+    }
+
+    /// Replays changes shipped from another index, journaling them too.
+    pub(crate) fn replay(&mut self, changes: &[Change]) -> Result<()> {
+        super::journal::apply(&self.write, changes)?;
+        if let Some(journal) = self.journal.get_mut() {
+            journal.extend_from_slice(changes);
+        }
+        Ok(())
+    }
+
+    /// Replaces every table with the tables of `source` (a shipped snapshot).
+    pub(crate) fn replace_all(&mut self, source: &redb::ReadTransaction) -> Result<()> {
+        super::journal::clear_all(&self.write)?;
+        super::copy::copy_tables(source, &self.write)?;
+        Ok(())
+    }
+
     /// The id of the bucket named `name`, in this transaction.
     pub(super) fn bucket_id(&self, name: &str) -> Result<BucketId> {
-        let buckets = self
-            .txn
-            .open_table(BUCKETS)
-            .map_err(Error::index("open buckets"))?;
+        let buckets = self.table(BUCKETS).map_err(Error::index("open buckets"))?;
         match buckets.get(name).map_err(Error::index("read bucket"))? {
             Some(v) => Ok(records::decode::<BucketRecord>(v.value(), "bucket record")?.id),
             None => Err(Error::NoSuchBucket),
@@ -61,10 +94,7 @@ impl Batch {
         wrapped_key: &[u8],
         object_lock: bool,
     ) -> Result<()> {
-        let mut buckets = self
-            .txn
-            .open_table(BUCKETS)
-            .map_err(Error::index("open buckets"))?;
+        let mut buckets = self.table(BUCKETS).map_err(Error::index("open buckets"))?;
         if let Some(existing) = buckets.get(name).map_err(Error::index("read bucket"))? {
             let existing: BucketRecord = records::decode(existing.value(), "bucket record")?;
             return Err(Error::BucketAlreadyExists {
@@ -75,8 +105,7 @@ impl Batch {
             .insert(name, records::encode(record).as_slice())
             .map_err(Error::index("write bucket"))?;
         let mut keys = self
-            .txn
-            .open_table(BUCKET_KEYS)
+            .table(BUCKET_KEYS)
             .map_err(Error::index("open bucket keys"))?;
         keys.insert(record.id.as_slice(), wrapped_key)
             .map_err(Error::index("write bucket key"))?;
@@ -90,19 +119,13 @@ impl Batch {
     /// Deletes an empty bucket, its wrapped key (crypto-shredding), its unfinished uploads
     /// and its settings.
     pub(crate) fn delete_bucket(&mut self, name: &str) -> Result<()> {
-        let mut buckets = self
-            .txn
-            .open_table(BUCKETS)
-            .map_err(Error::index("open buckets"))?;
+        let mut buckets = self.table(BUCKETS).map_err(Error::index("open buckets"))?;
         let record: BucketRecord = match buckets.get(name).map_err(Error::index("read bucket"))? {
             Some(v) => records::decode(v.value(), "bucket record")?,
             None => return Err(Error::NoSuchBucket),
         };
         {
-            let objects = self
-                .txn
-                .open_table(OBJECTS)
-                .map_err(Error::index("open objects"))?;
+            let objects = self.table(OBJECTS).map_err(Error::index("open objects"))?;
             let start = record.id.to_vec();
             let any = match prefix_end(&record.id) {
                 Some(end) => objects.range(start.as_slice()..end.as_slice()),
@@ -124,8 +147,7 @@ impl Batch {
             .remove(name)
             .map_err(Error::index("remove bucket"))?;
         let mut keys = self
-            .txn
-            .open_table(BUCKET_KEYS)
+            .table(BUCKET_KEYS)
             .map_err(Error::index("open bucket keys"))?;
         keys.remove(record.id.as_slice())
             .map_err(Error::index("remove bucket key"))?;
@@ -141,8 +163,7 @@ impl Batch {
 
     pub(super) fn bucket_exists(&self, bucket: &BucketId) -> Result<bool> {
         let keys = self
-            .txn
-            .open_table(BUCKET_KEYS)
+            .table(BUCKET_KEYS)
             .map_err(Error::index("open bucket keys"))?;
         Ok(keys
             .get(bucket.as_slice())
@@ -153,8 +174,7 @@ impl Batch {
     /// Stores a sealed record.
     pub(crate) fn put_sealed(&mut self, name: &str, sealed: &[u8]) -> Result<()> {
         let mut table = self
-            .txn
-            .open_table(SEALED)
+            .table(SEALED)
             .map_err(Error::index("open sealed records"))?;
         table
             .insert(name, sealed)
@@ -164,8 +184,7 @@ impl Batch {
 
     pub(super) fn add_refs(&mut self, bucket: &BucketId, chunks: &[ChunkRef]) -> Result<()> {
         let mut refs = self
-            .txn
-            .open_table(CHUNK_REFS)
+            .table(CHUNK_REFS)
             .map_err(Error::index("open chunk refs"))?;
         for chunk in chunks {
             let key = chunk_ref_key(bucket, &chunk.id);
@@ -181,9 +200,9 @@ impl Batch {
 
     pub(super) fn drop_refs(&mut self, bucket: &BucketId, chunks: &[ChunkRef]) -> Result<()> {
         let mut refs = self
-            .txn
-            .open_table(CHUNK_REFS)
+            .table(CHUNK_REFS)
             .map_err(Error::index("open chunk refs"))?;
+        let mut freed = Vec::new();
         for chunk in chunks {
             let key = chunk_ref_key(bucket, &chunk.id);
             let count = refs
@@ -196,9 +215,11 @@ impl Batch {
             } else {
                 refs.remove(key.as_slice())
                     .map_err(Error::index("remove chunk refcount"))?;
-                self.freed.insert((*bucket, chunk.id));
+                freed.push((*bucket, chunk.id));
             }
         }
+        drop(refs);
+        self.freed.extend(freed);
         Ok(())
     }
 
@@ -206,10 +227,7 @@ impl Batch {
     /// a bug or a bad disk block would leave it.
     #[cfg(test)]
     pub(crate) fn garble_first_object(&mut self) -> Result<()> {
-        let mut objects = self
-            .txn
-            .open_table(OBJECTS)
-            .map_err(Error::index("open objects"))?;
+        let mut objects = self.table(OBJECTS).map_err(Error::index("open objects"))?;
         let key = objects
             .first()
             .map_err(Error::index("read objects"))?
@@ -226,24 +244,24 @@ impl Batch {
         let mut unreferenced = Vec::with_capacity(self.freed.len());
         {
             let refs = self
-                .txn
-                .open_table(CHUNK_REFS)
+                .table(CHUNK_REFS)
                 .map_err(Error::index("open chunk refs"))?;
             // A chunk freed by one request may have been linked again by a later one.
-            for (bucket, id) in self.freed {
+            for (bucket, id) in &self.freed {
                 if refs
-                    .get(chunk_ref_key(&bucket, &id).as_slice())
+                    .get(chunk_ref_key(bucket, id).as_slice())
                     .map_err(Error::index("read chunk refcount"))?
                     .is_none()
                 {
-                    unreferenced.push((bucket, id));
+                    unreferenced.push((*bucket, *id));
                 }
             }
         }
-        self.txn.commit().map_err(Error::index("commit"))?;
+        self.write.commit().map_err(Error::index("commit"))?;
         Ok(Effects {
             unreferenced,
             dropped_buckets: self.dropped_buckets,
+            changes: self.journal.into_inner().unwrap_or_default(),
         })
     }
 }

@@ -63,24 +63,33 @@ impl Snapshot {
             ))
             .map_err(Error::index("create index copy"))?;
         let txn = db.begin_write().map_err(Error::index("begin write"))?;
-        let mut entries = 0;
-        entries += copy_table(&self.txn, &txn, META)?;
-        entries += copy_table(&self.txn, &txn, BUCKETS)?;
-        entries += copy_table(&self.txn, &txn, BUCKET_KEYS)?;
-        entries += copy_table(&self.txn, &txn, OBJECTS)?;
-        entries += copy_table(&self.txn, &txn, CHUNK_REFS)?;
-        entries += copy_table(&self.txn, &txn, SEALED)?;
-        entries += copy_table(&self.txn, &txn, UPLOADS)?;
-        entries += copy_table(&self.txn, &txn, PARTS)?;
-        entries += copy_table(&self.txn, &txn, LAYOUTS)?;
-        entries += copy_table(&self.txn, &txn, SETTINGS)?;
-        entries += copy_table(&self.txn, &txn, VERSIONS)?;
+        let entries = copy_tables(&self.txn, &txn)?;
         // Immediate durability: the commit is on disk before the file is renamed into place.
         txn.commit().map_err(Error::index("commit index copy"))?;
         drop(db);
         handle.sync_all().map_err(Error::io("fsync index copy"))?;
         Ok(entries)
     }
+}
+
+/// Copies every table of `from` into `to`; returns the entries copied.
+pub(super) fn copy_tables(
+    from: &redb::ReadTransaction,
+    to: &redb::WriteTransaction,
+) -> Result<u64> {
+    let mut entries = 0;
+    entries += copy_table(from, to, META)?;
+    entries += copy_table(from, to, BUCKETS)?;
+    entries += copy_table(from, to, BUCKET_KEYS)?;
+    entries += copy_table(from, to, OBJECTS)?;
+    entries += copy_table(from, to, CHUNK_REFS)?;
+    entries += copy_table(from, to, SEALED)?;
+    entries += copy_table(from, to, UPLOADS)?;
+    entries += copy_table(from, to, PARTS)?;
+    entries += copy_table(from, to, LAYOUTS)?;
+    entries += copy_table(from, to, SETTINGS)?;
+    entries += copy_table(from, to, VERSIONS)?;
+    Ok(entries)
 }
 
 /// Copies one table, entry by entry in key order (redb's cheapest insertion order).
@@ -107,4 +116,18 @@ fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
         n += 1;
     }
     Ok(n)
+}
+
+/// Opens an index copy (a shipped snapshot) read-only, sealed under `index_key`.
+///
+/// # Errors
+/// `Error::Io`, `Error::Index` (not an index under this key).
+pub(crate) fn open_copy(path: &Path, index_key: &[u8; 32]) -> Result<redb::ReadOnlyDatabase> {
+    let file = std::fs::File::open(path).map_err(Error::io("open index copy"))?;
+    redb::Database::builder()
+        .open_read_only_with_backend(SealedBackend::new(
+            file_backend(file)?,
+            IndexCipher::new(index_key),
+        ))
+        .map_err(Error::index("open index copy"))
 }

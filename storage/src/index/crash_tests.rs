@@ -614,7 +614,7 @@ mod versions {
                 .map_err(crate::error::Error::index("table"))?;
             super::super::uploads::create_tables(&txn)?;
             super::super::settings::create_table(&txn)?;
-            let mut batch = Batch::new(txn);
+            let mut batch = Batch::new(txn, false);
             let bucket = BucketRecord {
                 id: BUCKET,
                 owner: "o".into(),
@@ -632,7 +632,7 @@ mod versions {
             if txn.set_durability(redb::Durability::Immediate).is_err() {
                 break;
             }
-            let mut batch = Batch::new(txn);
+            let mut batch = Batch::new(txn, false);
             let ok = (|| -> crate::error::Result<()> {
                 for _ in 0..=rng.below(6) {
                     let key = KEYS[usize::try_from(rng.below(4)).unwrap()];
@@ -676,7 +676,7 @@ mod versions {
             }
             // What this commit leaves if it lands.
             states.truncate(acked + 1);
-            states.push(pending_state(&batch.txn));
+            states.push(pending_state(batch.txn()));
             if batch.commit().is_err() {
                 break;
             }

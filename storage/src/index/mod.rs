@@ -23,6 +23,7 @@ mod copy;
 mod crash_tests;
 #[cfg(feature = "fuzzing")]
 pub(crate) mod fuzzing;
+mod journal;
 mod list;
 mod memory_backend;
 pub(crate) mod sealed_backend;
@@ -36,11 +37,13 @@ mod walk;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use redb::{ReadableDatabase, TableDefinition, TableError};
 
 pub(crate) use batch::{Batch, Effects};
+pub(crate) use copy::open_copy;
+pub(crate) use journal::Change;
 pub(crate) use snapshot::Snapshot;
 pub(crate) use uploads::{
     LayoutRecord, MIN_PART_SIZE, PartRecord, UploadId, UploadRecord, UploadsView, WantedPart,
@@ -87,6 +90,8 @@ pub(crate) struct Index {
     on_disk: bool,
     /// How many bytes an index in memory holds now (for the store's memory budget).
     memory_bytes: Option<Arc<AtomicU64>>,
+    /// Whether write batches journal their changes (the index is shipped: `journal.rs`).
+    journaled: AtomicBool,
 }
 
 impl Index {
@@ -123,6 +128,7 @@ impl Index {
             durable,
             on_disk: matches!(at, IndexAt::File(_)),
             memory_bytes,
+            journaled: AtomicBool::new(false),
         })
     }
 
@@ -156,7 +162,18 @@ impl Index {
         };
         txn.set_durability(durability)
             .map_err(Error::index("set durability"))?;
-        Ok(Batch::new(txn))
+        Ok(Batch::new(txn, self.journaled.load(Ordering::Relaxed)))
+    }
+
+    /// Every table's entries, as bytes (tests of shipping).
+    #[cfg(test)]
+    pub(crate) fn dump(&self) -> std::collections::BTreeMap<(&'static str, Vec<u8>), Vec<u8>> {
+        journal::dump(&self.db.begin_read().unwrap())
+    }
+
+    /// Makes later write batches journal their changes (or stop).
+    pub(crate) fn set_journaled(&self, on: bool) {
+        self.journaled.store(on, Ordering::Relaxed);
     }
 }
 

@@ -81,8 +81,7 @@ impl Batch {
     /// The setting `tag` of the bucket with id `bucket`, in this transaction.
     pub(super) fn setting_of(&self, bucket: &BucketId, tag: u8) -> Result<Option<Vec<u8>>> {
         let table = self
-            .txn
-            .open_table(SETTINGS)
+            .table(SETTINGS)
             .map_err(Error::index("open bucket settings"))?;
         table
             .get(setting_key(bucket, tag).as_slice())
@@ -102,8 +101,7 @@ impl Batch {
         value: Option<&[u8]>,
     ) -> Result<()> {
         let mut table = self
-            .txn
-            .open_table(SETTINGS)
+            .table(SETTINGS)
             .map_err(Error::index("open bucket settings"))?;
         let key = setting_key(id, tag);
         match value {
@@ -127,15 +125,13 @@ impl Batch {
     /// Removes every setting of a bucket that is being deleted.
     pub(super) fn drop_bucket_settings(&mut self, bucket: &BucketId) -> Result<()> {
         let mut table = self
-            .txn
-            .open_table(SETTINGS)
+            .table(SETTINGS)
             .map_err(Error::index("open bucket settings"))?;
         let start = bucket.as_slice();
-        match prefix_end(bucket) {
-            Some(end) => table.retain_in(start..end.as_slice(), |_, _| false),
-            None => table.retain_in(start.., |_, _| false),
-        }
-        .map_err(Error::index("remove bucket settings"))
+        table
+            .remove_range(start, prefix_end(bucket).as_deref())
+            .map(drop)
+            .map_err(Error::index("remove bucket settings"))
     }
 }
 

@@ -264,10 +264,7 @@ pub(crate) struct WantedPart {
 
 impl Batch {
     fn read_upload(&self, bucket: &BucketId, id: &UploadId) -> Result<Option<UploadRecord>> {
-        let uploads = self
-            .txn
-            .open_table(UPLOADS)
-            .map_err(Error::index("open uploads"))?;
+        let uploads = self.table(UPLOADS).map_err(Error::index("open uploads"))?;
         uploads
             .get(upload_key(bucket, id).as_slice())
             .map_err(Error::index("read upload"))?
@@ -289,10 +286,7 @@ impl Batch {
         id: &UploadId,
         record: &UploadRecord,
     ) -> Result<()> {
-        let mut uploads = self
-            .txn
-            .open_table(UPLOADS)
-            .map_err(Error::index("open uploads"))?;
+        let mut uploads = self.table(UPLOADS).map_err(Error::index("open uploads"))?;
         uploads
             .insert(
                 upload_key(bucket, id).as_slice(),
@@ -310,8 +304,7 @@ impl Batch {
         record: &UploadRecord,
     ) -> Result<()> {
         let exists = self
-            .txn
-            .open_table(BUCKET_KEYS)
+            .table(BUCKET_KEYS)
             .map_err(Error::index("open bucket keys"))?
             .get(bucket.as_slice())
             .map_err(Error::index("read bucket key"))?
@@ -340,8 +333,7 @@ impl Batch {
         self.add_refs(bucket, &record.chunks)?;
         let old = {
             let mut parts = self
-                .txn
-                .open_table(PARTS)
+                .table(PARTS)
                 .map_err(Error::index("open upload parts"))?;
             parts
                 .insert(
@@ -362,18 +354,16 @@ impl Batch {
     fn remove_parts(&mut self, bucket: &BucketId, id: &UploadId) -> Result<()> {
         let removed: Vec<PartRecord> = {
             let mut parts = self
-                .txn
-                .open_table(PARTS)
+                .table(PARTS)
                 .map_err(Error::index("open upload parts"))?;
             let start = upload_key(bucket, id);
             let end = prefix_end(&start).unwrap_or_default();
             let mut removed = Vec::new();
-            for entry in parts
-                .extract_from_if(start.as_slice()..end.as_slice(), |_, _| true)
+            for v in parts
+                .remove_range(&start, Some(&end))
                 .map_err(Error::index("remove parts"))?
             {
-                let (_, v) = entry.map_err(Error::index("remove parts"))?;
-                removed.push(records::decode(v.value(), "part record")?);
+                removed.push(records::decode(&v, "part record")?);
             }
             removed
         };
@@ -392,8 +382,7 @@ impl Batch {
     ) -> Result<()> {
         self.open_upload(bucket, id, key)?;
         self.remove_parts(bucket, id)?;
-        self.txn
-            .open_table(UPLOADS)
+        self.table(UPLOADS)
             .map_err(Error::index("open uploads"))?
             .remove(upload_key(bucket, id).as_slice())
             .map_err(Error::index("remove upload"))?;
@@ -418,10 +407,7 @@ impl Batch {
             _ => return Err(Error::NoSuchUpload),
         };
         if let Some(done) = &upload.completed {
-            let objects = self
-                .txn
-                .open_table(OBJECTS)
-                .map_err(Error::index("open objects"))?;
+            let objects = self.table(OBJECTS).map_err(Error::index("open objects"))?;
             let current: Option<ObjectRecord> = objects
                 .get(prefixed(bucket, key.as_bytes()).as_slice())
                 .map_err(Error::index("read object"))?
@@ -438,8 +424,7 @@ impl Batch {
         let mut found = Vec::with_capacity(wanted.len());
         {
             let parts = self
-                .txn
-                .open_table(PARTS)
+                .table(PARTS)
                 .map_err(Error::index("open upload parts"))?;
             for w in wanted {
                 let part: PartRecord = parts
@@ -500,8 +485,7 @@ impl Batch {
                 })
                 .collect(),
         };
-        self.txn
-            .open_table(LAYOUTS)
+        self.table(LAYOUTS)
             .map_err(Error::index("open multipart layouts"))?
             .insert(
                 prefixed(bucket, key.as_bytes()).as_slice(),
@@ -519,8 +503,7 @@ impl Batch {
 
     /// Forgets the part layout of the object at `key` (it is being replaced or deleted).
     pub(crate) fn forget_layout(&mut self, bucket: &BucketId, key: &str) -> Result<()> {
-        self.txn
-            .open_table(LAYOUTS)
+        self.table(LAYOUTS)
             .map_err(Error::index("open multipart layouts"))?
             .remove(prefixed(bucket, key.as_bytes()).as_slice())
             .map_err(Error::index("remove multipart layout"))?;
@@ -535,22 +518,19 @@ impl Batch {
         let mut freed: Vec<PartRecord> = Vec::new();
         {
             let mut parts = self
-                .txn
-                .open_table(PARTS)
+                .table(PARTS)
                 .map_err(Error::index("open upload parts"))?;
-            for entry in parts
-                .extract_from_if(range.clone(), |_, _| true)
+            for v in parts
+                .remove_range(range.start, Some(range.end))
                 .map_err(Error::index("remove parts"))?
             {
-                let (_, v) = entry.map_err(Error::index("remove parts"))?;
-                freed.push(records::decode(v.value(), "part record")?);
+                freed.push(records::decode(&v, "part record")?);
             }
         }
         for table in [UPLOADS, LAYOUTS] {
-            self.txn
-                .open_table(table)
+            self.table(table)
                 .map_err(Error::index("open uploads"))?
-                .retain_in(range.clone(), |_, _| false)
+                .remove_range(range.start, Some(range.end))
                 .map_err(Error::index("remove uploads"))?;
         }
         for part in freed {
@@ -563,10 +543,7 @@ impl Batch {
     /// than that. Returns how many open uploads were aborted.
     pub(crate) fn expire_uploads(&mut self, cutoff_ms: u64) -> Result<u64> {
         let expired: Vec<(Vec<u8>, UploadRecord)> = {
-            let uploads = self
-                .txn
-                .open_table(UPLOADS)
-                .map_err(Error::index("open uploads"))?;
+            let uploads = self.table(UPLOADS).map_err(Error::index("open uploads"))?;
             let mut out = Vec::new();
             for entry in uploads.iter().map_err(Error::index("scan uploads"))? {
                 let (k, v) = entry.map_err(Error::index("scan uploads"))?;
@@ -593,8 +570,7 @@ impl Batch {
                 self.remove_parts(&bucket, &id)?;
                 aborted += 1;
             }
-            self.txn
-                .open_table(UPLOADS)
+            self.table(UPLOADS)
                 .map_err(Error::index("open uploads"))?
                 .remove(k.as_slice())
                 .map_err(Error::index("remove upload"))?;

@@ -127,10 +127,7 @@ fn check_precondition(cond: Option<&Precondition>, current: Option<&ObjectRecord
 
 impl Batch {
     fn current(&self, bucket: &BucketId, key: &str) -> Result<Option<ObjectRecord>> {
-        let objects = self
-            .txn
-            .open_table(OBJECTS)
-            .map_err(Error::index("open objects"))?;
+        let objects = self.table(OBJECTS).map_err(Error::index("open objects"))?;
         objects
             .get(prefixed(bucket, key.as_bytes()).as_slice())
             .map_err(Error::index("read object"))?
@@ -139,10 +136,7 @@ impl Batch {
     }
 
     fn set_current(&mut self, bucket: &BucketId, key: &str, record: &ObjectRecord) -> Result<()> {
-        let mut objects = self
-            .txn
-            .open_table(OBJECTS)
-            .map_err(Error::index("open objects"))?;
+        let mut objects = self.table(OBJECTS).map_err(Error::index("open objects"))?;
         objects
             .insert(
                 prefixed(bucket, key.as_bytes()).as_slice(),
@@ -153,10 +147,7 @@ impl Batch {
     }
 
     fn remove_current(&mut self, bucket: &BucketId, key: &str) -> Result<()> {
-        let mut objects = self
-            .txn
-            .open_table(OBJECTS)
-            .map_err(Error::index("open objects"))?;
+        let mut objects = self.table(OBJECTS).map_err(Error::index("open objects"))?;
         objects
             .remove(prefixed(bucket, key.as_bytes()).as_slice())
             .map_err(Error::index("remove object"))?;
@@ -166,8 +157,7 @@ impl Batch {
     /// The key's older versions and delete markers, newest first.
     fn older(&self, bucket: &BucketId, key: &str) -> Result<Vec<VersionRecord>> {
         let table = self
-            .txn
-            .open_table(VERSIONS)
+            .table(VERSIONS)
             .map_err(Error::index("open versions"))?;
         let start = versions_prefix(bucket, key);
         let end = prefix_end(&start).unwrap_or_default();
@@ -189,8 +179,7 @@ impl Batch {
         seq: u64,
     ) -> Result<Option<VersionRecord>> {
         let table = self
-            .txn
-            .open_table(VERSIONS)
+            .table(VERSIONS)
             .map_err(Error::index("open versions"))?;
         table
             .get(version_key(bucket, key, seq).as_slice())
@@ -201,8 +190,7 @@ impl Batch {
 
     fn put_older(&mut self, bucket: &BucketId, key: &str, record: &VersionRecord) -> Result<()> {
         let mut table = self
-            .txn
-            .open_table(VERSIONS)
+            .table(VERSIONS)
             .map_err(Error::index("open versions"))?;
         table
             .insert(
@@ -215,8 +203,7 @@ impl Batch {
 
     fn remove_older(&mut self, bucket: &BucketId, key: &str, seq: u64) -> Result<()> {
         let mut table = self
-            .txn
-            .open_table(VERSIONS)
+            .table(VERSIONS)
             .map_err(Error::index("open versions"))?;
         table
             .remove(version_key(bucket, key, seq).as_slice())
@@ -227,8 +214,7 @@ impl Batch {
     /// Whether the bucket has any older version or delete marker.
     pub(super) fn has_older_versions(&self, bucket: &BucketId) -> Result<bool> {
         let table = self
-            .txn
-            .open_table(VERSIONS)
+            .table(VERSIONS)
             .map_err(Error::index("open versions"))?;
         let start = bucket.to_vec();
         let any = match prefix_end(bucket) {
@@ -243,10 +229,7 @@ impl Batch {
 
     /// The next number of the store-wide write sequence.
     fn next_seq(&mut self) -> Result<u64> {
-        let mut meta = self
-            .txn
-            .open_table(META)
-            .map_err(Error::index("open meta"))?;
+        let mut meta = self.table(META).map_err(Error::index("open meta"))?;
         let last = match meta
             .get(META_VERSION_SEQ)
             .map_err(Error::index("read version sequence"))?

@@ -209,8 +209,7 @@ impl Batch {
         count: u64,
     ) -> Result<()> {
         let mut refs = self
-            .txn
-            .open_table(CHUNK_REFS)
+            .table(CHUNK_REFS)
             .map_err(Error::index("open chunk refs"))?;
         let key = chunk_ref_key(bucket, id);
         if count == 0 {

@@ -17,6 +17,7 @@ mod objects;
 mod races;
 mod scrub;
 mod settings;
+mod shipping;
 mod sse_c;
 mod unlockers;
 mod versions;
