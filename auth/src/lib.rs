@@ -77,6 +77,8 @@ struct Inner {
     current: RwLock<Arc<Directory>>,
     /// Changes are made one at a time: read, change, store sealed, swap.
     changes: tokio::sync::Mutex<()>,
+    /// The root the operator gave at open, which replaces the stored one.
+    provided: Option<(String, Secret)>,
 }
 
 impl fmt::Debug for Auth {
@@ -112,22 +114,20 @@ impl Auth {
         store: Arc<dyn RecordStore>,
         root: RootSource,
     ) -> Result<(Auth, Option<GeneratedRoot>), Error> {
+        let provided = match &root {
+            RootSource::Provided { access_key, secret } => {
+                Some((access_key.clone(), secret.clone()))
+            }
+            RootSource::StoredOrGenerated => None,
+        };
         let stored = match store.get_record(CREDENTIALS_RECORD).await? {
             Some(bytes) => DirectoryRecord::decode(&bytes, users::new_account_id)?,
             None => None,
         };
         let (record, generated, changed) = match (root, stored) {
             (RootSource::Provided { access_key, secret }, Some(mut record)) => {
-                let same = record.root.access_key == access_key
-                    && constant_time_eq(record.root.secret.as_bytes(), secret.expose().as_bytes());
-                if !same {
-                    // A user's key cannot also be root's.
-                    for user in &mut record.users {
-                        user.keys.retain(|k| k.access_key != access_key);
-                    }
-                    record.root = root_key(access_key, &secret);
-                }
-                (record, None, !same)
+                let changed = replace_root(&mut record, access_key, &secret);
+                (record, None, changed)
             }
             (RootSource::Provided { access_key, secret }, None) => {
                 let record = DirectoryRecord::new(
@@ -150,18 +150,50 @@ impl Auth {
         };
         // An upgraded version 1 record is written back as version 2 on its first change.
         if changed {
-            store
-                .put_record(CREDENTIALS_RECORD, record.encode()?)
-                .await?;
+            match store.put_record(CREDENTIALS_RECORD, record.encode()?).await {
+                // A standby: the directory is the primary's, which `refresh` reads as the
+                // index it follows brings it; the root given is used meanwhile.
+                Err(Error::Storage {
+                    source: coffer_storage::Error::NotWriter { .. },
+                    ..
+                }) => {}
+                other => other?,
+            }
         }
         let auth = Auth {
             inner: Arc::new(Inner {
                 store,
                 current: RwLock::new(Arc::new(Directory::new(record))),
                 changes: tokio::sync::Mutex::new(()),
+                provided,
             }),
         };
         Ok((auth, generated))
+    }
+
+    /// Reads the stored directory again, for a standby whose index follows a primary's
+    /// (users, keys and policies changed there). The root given at open still replaces
+    /// the stored one, in memory only. Returns whether there was a stored directory.
+    ///
+    /// # Errors
+    /// [`Error::Storage`], [`Error::Corrupt`].
+    pub async fn refresh(&self) -> Result<bool, Error> {
+        let _one_at_a_time = self.inner.changes.lock().await;
+        let Some(bytes) = self.inner.store.get_record(CREDENTIALS_RECORD).await? else {
+            return Ok(false);
+        };
+        let Some(mut record) = DirectoryRecord::decode(&bytes, users::new_account_id)? else {
+            return Ok(false);
+        };
+        if let Some((access_key, secret)) = &self.inner.provided {
+            replace_root(&mut record, access_key.clone(), secret);
+        }
+        let fresh = Arc::new(Directory::new(record));
+        match self.inner.current.write() {
+            Ok(mut guard) => *guard = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+        Ok(true)
     }
 
     /// The table as it is now.
@@ -221,6 +253,20 @@ impl Auth {
 }
 
 /// Root's key record from an operator's or a generated credential.
+/// Makes `access_key` and `secret` the root of `record`; whether that changed it.
+fn replace_root(record: &mut DirectoryRecord, access_key: String, secret: &Secret) -> bool {
+    let same = record.root.access_key == access_key
+        && constant_time_eq(record.root.secret.as_bytes(), secret.expose().as_bytes());
+    if !same {
+        // A user's key cannot also be root's.
+        for user in &mut record.users {
+            user.keys.retain(|k| k.access_key != access_key);
+        }
+        record.root = root_key(access_key, secret);
+    }
+    !same
+}
+
 fn root_key(access_key: String, secret: &Secret) -> KeyRecord {
     KeyRecord {
         access_key,

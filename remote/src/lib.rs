@@ -217,11 +217,13 @@ impl S3Chunks {
             )
             .http_client(http)
             .build();
-        let base = if settings.location.prefix.is_empty() {
-            format!("{}/", settings.deployment)
-        } else {
-            format!("{}/{}/", settings.location.prefix, settings.deployment)
-        };
+        let base = [
+            settings.location.prefix.as_str(),
+            settings.deployment.as_str(),
+        ]
+        .iter()
+        .filter(|part| !part.is_empty())
+        .fold(String::new(), |base, part| format!("{base}{part}/"));
         Ok(S3Chunks {
             client: Client::from_conf(config),
             bucket: settings.location.bucket.clone(),
@@ -401,6 +403,68 @@ impl RemoteChunks for S3Chunks {
             }
         })
     }
+}
+
+/// The deployments under `settings.location` that ship their index (a lease object is
+/// there): what a standby or a restore may follow. `settings.deployment` is not used.
+///
+/// # Errors
+/// As [`S3Chunks::connect`]; a remote failure as [`Error::Runtime`].
+pub fn shipped_deployments(settings: &Settings) -> Result<Vec<String>, Error> {
+    let root = S3Chunks::connect(&Settings {
+        location: settings.location.clone(),
+        endpoint: settings.endpoint.clone(),
+        region: settings.region.clone(),
+        access_key: settings.access_key.clone(),
+        secret_key: settings.secret_key.clone(),
+        deployment: String::new(),
+    })?;
+    let (client, bucket, base) = (root.client.clone(), root.bucket.clone(), root.base.clone());
+    let children = root
+        .run(async move {
+            let mut found = Vec::new();
+            let mut token: Option<String> = None;
+            loop {
+                let page = client
+                    .list_objects_v2()
+                    .bucket(bucket.clone())
+                    .prefix(base.clone())
+                    .delimiter("/")
+                    .set_continuation_token(token.take())
+                    .send()
+                    .await
+                    .map_err(|e| remote_error("list deployments", &e))?;
+                for prefix in page.common_prefixes() {
+                    if let Some(child) = prefix
+                        .prefix()
+                        .and_then(|p| p.strip_prefix(&base))
+                        .and_then(|p| p.strip_suffix('/'))
+                    {
+                        found.push(child.to_owned());
+                    }
+                }
+                match page.next_continuation_token() {
+                    Some(next) if page.is_truncated() == Some(true) => {
+                        token = Some(next.to_owned());
+                    }
+                    _ => return Ok(found),
+                }
+            }
+        })
+        .map_err(Error::Runtime)?;
+    let mut shipped = Vec::new();
+    for child in children {
+        let is_id = child.len() == 32 && child.bytes().all(|b| b.is_ascii_hexdigit());
+        if is_id
+            && root
+                .size(&format!("{child}/index/lease"))
+                .map_err(Error::Runtime)?
+                .is_some()
+        {
+            shipped.push(child);
+        }
+    }
+    Ok(shipped)
 }
 
 /// A shareable [`S3Chunks`], as storage takes it.

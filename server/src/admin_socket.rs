@@ -12,6 +12,7 @@
 //! ```text
 //! coffer-admin 1\nbackup\n<absolute target directory>\n
 //! coffer-admin 1\nscrub\n<bytes per second, 0: unpaced>\n
+//! coffer-admin 1\npromote\n\n
 //! ```
 //!
 //! and one answer line: `ok <report as JSON>` or `error: <why>`. Backups run one at a time,
@@ -59,6 +60,8 @@ enum Request {
     Backup(PathBuf),
     /// A scrub pass now, at this many bytes per second (0: unpaced).
     Scrub { bytes_per_sec: u64 },
+    /// Make this standby the writer (`coffer promote`).
+    Promote,
 }
 
 /// The client side: sends `verb` and its `argument` to the server running on `data` and
@@ -155,6 +158,7 @@ async fn serve(listener: UnixListener, store: Store, scrub: Arc<Scrub>) {
                     Ok(Ok(Request::Scrub { bytes_per_sec })) => {
                         scrub_now(&scrub, &store, bytes_per_sec).await
                     }
+                    Ok(Ok(Request::Promote)) => promote(&store).await,
                     Ok(Err(why)) => format!("error: {why}"),
                     Err(_) => "error: no request within 10 seconds".to_owned(),
                 };
@@ -181,6 +185,29 @@ async fn backup(store: &Store, target: PathBuf) -> String {
         }
         Err(error) => {
             tracing::warn!(%error, "backup failed");
+            format!("error: {error}")
+        }
+    }
+}
+
+async fn promote(store: &Store) -> String {
+    tracing::info!("promotion asked");
+    let started = Instant::now();
+    match store.promote().await {
+        Ok(position) => {
+            let seconds = started.elapsed().as_secs_f64();
+            tracing::info!(
+                epoch = position.epoch,
+                seconds,
+                "promoted: this server is the writer now"
+            );
+            format!(
+                "ok {}",
+                serde_json::json!({ "epoch": position.epoch, "seconds": seconds })
+            )
+        }
+        Err(error) => {
+            tracing::warn!(%error, "promotion failed");
             format!("error: {error}")
         }
     }
@@ -236,6 +263,7 @@ fn parse(verb: Option<&str>, argument: &str) -> Result<Request, &'static str> {
             .parse()
             .map(|bytes_per_sec| Request::Scrub { bytes_per_sec })
             .map_err(|_| "the scrub rate must be a whole number of bytes per second"),
+        Some("promote") => Ok(Request::Promote),
         _ => Err("unknown request"),
     }
 }

@@ -119,13 +119,27 @@ impl std::fmt::Debug for AuditTrail {
     }
 }
 
+/// How long a standby waits for the primary's audit key to arrive.
+const STANDBY_KEY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The trail's key from `store`, made (32 random bytes) and stored sealed on first use.
 ///
 /// # Errors
 /// Storage errors; no randomness.
 pub(crate) async fn trail_key(store: &Store) -> anyhow::Result<Zeroizing<[u8; 32]>> {
     let mut key = Zeroizing::new([0u8; 32]);
-    if let Some(stored) = store.get_sealed(AUDIT_KEY_RECORD).await? {
+    let mut stored = store.get_sealed(AUDIT_KEY_RECORD).await?;
+    // A standby cannot store a key: the primary's comes with the index it follows, within
+    // one shipping interval of the primary's first start.
+    let deadline = std::time::Instant::now() + STANDBY_KEY_WAIT;
+    while stored.is_none()
+        && store.check_writable().is_err()
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        stored = store.get_sealed(AUDIT_KEY_RECORD).await?;
+    }
+    if let Some(stored) = stored {
         anyhow::ensure!(
             stored.len() == 32,
             "the stored audit key is not 32 bytes long"

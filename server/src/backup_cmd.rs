@@ -48,9 +48,29 @@ pub(crate) struct BackupArgs {
 /// Flags of `coffer restore`.
 #[derive(Debug, Args)]
 pub(crate) struct RestoreArgs {
-    /// The backup directory (what `coffer backup --to` wrote).
-    #[arg(long, value_name = "DIR")]
-    from: PathBuf,
+    /// The backup directory (what `coffer backup --to` wrote), or s3://BUCKET[/PREFIX]:
+    /// the remote chunk store of a server that ships its index there.
+    #[arg(long, value_name = "DIR|S3_URL")]
+    from: String,
+
+    /// With --from s3://…: the remote's endpoint, http(s)://HOST[:PORT]. Credentials
+    /// come from COFFER_CHUNK_STORE_ACCESS_KEY and COFFER_CHUNK_STORE_SECRET_KEY.
+    #[arg(long, env = "COFFER_CHUNK_STORE_ENDPOINT", value_name = "URL")]
+    chunk_store_endpoint: Option<String>,
+
+    /// With --from s3://…: the region requests are signed for.
+    #[arg(
+        long,
+        env = "COFFER_CHUNK_STORE_REGION",
+        value_name = "REGION",
+        default_value = "us-east-1"
+    )]
+    chunk_store_region: String,
+
+    /// With --from s3://…, when several servers ship under that location: which one (the
+    /// 32-digit id in its DATA/chunk-store.toml).
+    #[arg(long, value_name = "ID")]
+    deployment: Option<String>,
 
     /// The new data directory: must not exist, or be empty.
     #[arg(long, value_name = "DIR")]
@@ -103,9 +123,12 @@ pub(crate) async fn run_restore(args: RestoreArgs) -> anyhow::Result<()> {
             args.data.display()
         );
     }
+    if args.from.starts_with("s3://") {
+        return restore_shipped(args).await;
+    }
     let started = Instant::now();
     let from = DirArgs {
-        data: args.from,
+        data: PathBuf::from(args.from),
         proof: args.proof,
     };
     let store = open_dir(&from, "", Sweep::Never).await?;
@@ -134,6 +157,53 @@ pub(crate) async fn run_restore(args: RestoreArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `coffer restore --from s3://…`: the key files, then (unlocked) the newest shipped
+/// snapshot and the logs after it. Nothing is opened for writing: a server that still runs
+/// keeps its lease, and the restored directory takes it only when it is served.
+async fn restore_shipped(args: RestoreArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let wanted = crate::remote_store::Wanted {
+        location: Some(args.from.clone()),
+        endpoint: args.chunk_store_endpoint.clone(),
+        region: args.chunk_store_region.clone(),
+        deployment: args.deployment.clone(),
+        ..crate::remote_store::Wanted::default()
+    };
+    let data = args.data.clone();
+    tokio::task::spawn_blocking(move || crate::remote_store::prepare_copy(&wanted, &data))
+        .await
+        .context("the restore task failed")??;
+    let dir = DirArgs {
+        data: args.data.clone(),
+        proof: args.proof,
+    };
+    let key = crate::users_cmd::master_key_of(&dir).await?;
+    let data = args.data.clone();
+    let report =
+        tokio::task::spawn_blocking(move || crate::remote_store::restore_index(&data, &key))
+            .await
+            .context("the restore task failed")??;
+    let seconds = started.elapsed().as_secs_f64();
+    let value = serde_json::json!({
+        "mode": "restore from shipped index",
+        "seconds": seconds,
+        "epoch": report.position.epoch,
+        "seq": report.position.seq,
+        "snapshot_bytes": report.snapshot_bytes,
+        "logs": report.logs,
+        "changes": report.changes,
+    });
+    let text = if args.json {
+        format!("{value}\n")
+    } else {
+        format!(
+            "restored: snapshot of {} bytes and {} logs ({} changes) of epoch {}, in {seconds:.2} s\n",
+            report.snapshot_bytes, report.logs, report.changes, report.position.epoch
+        )
+    };
+    crate::print_flushed(&text)
 }
 
 /// Asks the server running on `data` for a backup into `to`. `None`: no server answers.

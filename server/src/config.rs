@@ -30,11 +30,11 @@ const DEFAULT_PORT: u16 = 9000;
 const DEFAULT_EPHEMERAL_PORT: u16 = 0;
 
 use crate::limits::{
-    DEFAULT_CACHE_SIZE, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_CACHE_SIZE, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LEASE_SECS,
     DEFAULT_LIFECYCLE_INTERVAL_SECS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
-    DEFAULT_MAX_MEMORY, DEFAULT_POST_FORM_MAX, Limits, MAX_CHUNK_SIZE, MAX_LIFECYCLE_INTERVAL_SECS,
-    MAX_POST_FORM_MAX, MAX_PRESIGNED_EXPIRES_SECS, MAX_STARTUP_USERS, MIN_CHUNK_SIZE,
-    MIN_MAX_MEMORY, MIN_POST_FORM_MAX,
+    DEFAULT_MAX_MEMORY, DEFAULT_POST_FORM_MAX, DEFAULT_SHIP_INTERVAL_SECS, Limits, MAX_CHUNK_SIZE,
+    MAX_LIFECYCLE_INTERVAL_SECS, MAX_POST_FORM_MAX, MAX_PRESIGNED_EXPIRES_SECS, MAX_STARTUP_USERS,
+    MIN_CHUNK_SIZE, MIN_MAX_MEMORY, MIN_POST_FORM_MAX,
 };
 
 /// Coffer: a self-hosted S3-compatible object server, private by default.
@@ -164,7 +164,14 @@ pub(crate) enum Command {
     Backup(crate::backup_cmd::BackupArgs),
     /// Restore a backup into a new, empty data directory: a verified copy (opened with the
     /// master key or an unlocker, copied as a backup is, then checked as fsck checks).
+    /// With --from s3://BUCKET[/PREFIX], rebuild it instead from the index a server with a
+    /// remote chunk store ships beside its chunks: the key files, the newest snapshot and
+    /// the logs after it (the chunks stay remote).
     Restore(crate::backup_cmd::RestoreArgs),
+    /// Make a running standby (serve --standby-of) the writer: it takes the chunk store's
+    /// lease, waits out the old primary's (which is then refused every write), catches up
+    /// and accepts writes. Asks through <data>/admin.sock.
+    Promote(crate::promote_cmd::PromoteArgs),
 }
 
 /// Flags of `coffer config`.
@@ -506,6 +513,52 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "COFFER_CACHE_SIZE", value_name = "SIZE", default_value = DEFAULT_CACHE_SIZE)]
     pub(crate) cache_size: String,
 
+    /// With a remote chunk store: how often, in seconds, the index changes since the last
+    /// shipment are shipped, sealed, beside the chunks (1 to 3600). A crash of this
+    /// machine loses at most this much for a restore elsewhere; a standby follows this
+    /// often.
+    #[arg(
+        long,
+        env = "COFFER_SHIP_INTERVAL",
+        value_name = "SECS",
+        default_value_t = DEFAULT_SHIP_INTERVAL_SECS
+    )]
+    pub(crate) ship_interval: u64,
+
+    /// With a remote chunk store: ship each commit's index changes before acknowledging
+    /// it, so a restore elsewhere loses nothing acknowledged (one more remote write per
+    /// group commit).
+    #[arg(long, env = "COFFER_SHIP_EACH_COMMIT")]
+    pub(crate) ship_each_commit: bool,
+
+    /// With a remote chunk store: how long, in seconds, the lease that makes this server
+    /// the only writer lasts without renewal (2 to 600). It is renewed every third of
+    /// that; a promotion waits it out.
+    #[arg(
+        long,
+        env = "COFFER_LEASE_DURATION",
+        value_name = "SECS",
+        default_value_t = DEFAULT_LEASE_SECS
+    )]
+    pub(crate) lease_duration: u64,
+
+    /// Serve as a standby of the server whose chunk store is at s3://BUCKET[/PREFIX]
+    /// (with --chunk-store-endpoint): an empty --data is restored from the index shipped
+    /// there, then follows it every --ship-interval and serves reads; writes get 503 until
+    /// `coffer promote` makes it the writer.
+    #[arg(
+        long,
+        env = "COFFER_STANDBY_OF",
+        value_name = "S3_URL",
+        conflicts_with = "chunk_store"
+    )]
+    pub(crate) standby_of: Option<String>,
+
+    /// With --standby-of, when several servers ship under that location: which one to
+    /// follow (the 32-digit id in its DATA/chunk-store.toml).
+    #[arg(long, env = "COFFER_DEPLOYMENT", value_name = "ID")]
+    pub(crate) deployment: Option<String>,
+
     /// How often, in seconds, a background sweep applies buckets' lifecycle rules
     /// (expirations and aborted uploads), 1 to 86400. Rules count days to midnight UTC, so
     /// an action is taken within this long after it becomes due [default: 3600].
@@ -777,6 +830,12 @@ pub(crate) enum ConfigError {
     /// `--cache-size` is not a size.
     #[error("--cache-size must be a size such as 256MiB or 2GiB (0: no cache)")]
     CacheSize,
+    /// `--ship-interval` out of range.
+    #[error("--ship-interval must be 1 to 3600 seconds")]
+    ShipInterval,
+    /// `--lease-duration` out of range.
+    #[error("--lease-duration must be 2 to 600 seconds")]
+    LeaseDuration,
     /// `--chunk-store` is not an s3:// location.
     #[error("--chunk-store must be s3://BUCKET or s3://BUCKET/PREFIX")]
     ChunkStore,
@@ -957,7 +1016,16 @@ fn check_bounds(args: &ServeArgs) -> Result<(), ConfigError> {
     if args.in_memory && args.chunk_store.is_some() {
         return Err(ConfigError::ChunkStoreInMemory);
     }
-    if let Some(location) = &args.chunk_store {
+    if !(1..=3600).contains(&args.ship_interval) {
+        return Err(ConfigError::ShipInterval);
+    }
+    if !(2..=600).contains(&args.lease_duration) {
+        return Err(ConfigError::LeaseDuration);
+    }
+    if args.standby_of.is_some() && args.in_memory {
+        return Err(ConfigError::ChunkStoreInMemory);
+    }
+    if let Some(location) = args.chunk_store.as_ref().or(args.standby_of.as_ref()) {
         coffer_remote::Location::parse(location).map_err(|_| ConfigError::ChunkStore)?;
     }
     if !(1..=MAX_LIFECYCLE_INTERVAL_SECS).contains(&args.lifecycle_interval) {
@@ -1002,6 +1070,8 @@ impl ConfigError {
             ConfigError::TooManyUsers | ConfigError::UsersNeedEphemeral => "users",
             ConfigError::MaxMemory => "max_memory",
             ConfigError::CacheSize => "cache_size",
+            ConfigError::ShipInterval => "ship_interval",
+            ConfigError::LeaseDuration => "lease_duration",
             ConfigError::ChunkStore | ConfigError::ChunkStoreInMemory => "chunk_store",
             ConfigError::ChunkSize => "chunk_size",
             ConfigError::Region => "region",
@@ -1106,10 +1176,15 @@ impl Config {
             multipart_max_age: Duration::from_secs(args.multipart_max_age),
             lifecycle_interval: Duration::from_secs(args.lifecycle_interval),
             chunk_store: crate::remote_store::Wanted {
-                location: args.chunk_store.clone(),
+                location: args.chunk_store.clone().or_else(|| args.standby_of.clone()),
                 endpoint: args.chunk_store_endpoint.clone(),
                 region: args.chunk_store_region.clone(),
                 cache_bytes: byte_size(&args.cache_size, 0).ok_or(ConfigError::CacheSize)?,
+                ship_interval: Duration::from_secs(args.ship_interval),
+                ship_each_commit: args.ship_each_commit,
+                lease: Duration::from_secs(args.lease_duration),
+                standby: args.standby_of.is_some(),
+                deployment: args.deployment.clone(),
             },
             harness,
             metrics_listen: args.metrics_listen,

@@ -35,6 +35,7 @@ mod listener;
 mod metrics;
 mod metrics_listener;
 mod per_address;
+mod promote_cmd;
 mod remote_store;
 mod s3;
 mod scrub_cmd;
@@ -92,6 +93,7 @@ pub async fn run() -> ExitCode {
         Command::Health(args) => health_cmd::run(args).await,
         Command::Backup(args) => backup_cmd::run_backup(args).await,
         Command::Restore(args) => backup_cmd::run_restore(args).await,
+        Command::Promote(args) => promote_cmd::run(args).await,
         // Its own exit codes: 1 is "problems found", not "failed to run".
         Command::Fsck(args) => return fsck_cmd::run(args).await,
         Command::Scrub(args) => return scrub_cmd::run(args).await,

@@ -83,6 +83,10 @@ pub(crate) const DEFAULT_MAX_MEMORY: &str = "1GiB";
 pub(crate) const MIN_MAX_MEMORY: u64 = 16 << 20;
 /// Default memory for recently used sealed chunks of a remote chunk store (`--cache-size`).
 pub(crate) const DEFAULT_CACHE_SIZE: &str = "256MiB";
+/// How often a primary ships its index changes, and a standby looks for them.
+pub(crate) const DEFAULT_SHIP_INTERVAL_SECS: u64 = 5;
+/// How long the writer's lease on a remote chunk store lasts without renewal.
+pub(crate) const DEFAULT_LEASE_SECS: u64 = 10;
 
 // ---- Presigned URLs ----
 

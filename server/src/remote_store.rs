@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use coffer_remote::{Location, S3Chunks, Settings};
-use coffer_storage::{IndexLocation, Placement, RemoteChunkStore, RemoteChunks};
+use std::time::Duration;
+
+use coffer_storage::{IndexLocation, Placement, RemoteChunkStore, RemoteChunks, Role, Shipping};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
@@ -23,14 +25,39 @@ pub(crate) const RECORD_FILE: &str = "chunk-store.toml";
 pub(crate) const ACCESS_KEY_VAR: &str = "COFFER_CHUNK_STORE_ACCESS_KEY";
 pub(crate) const SECRET_KEY_VAR: &str = "COFFER_CHUNK_STORE_SECRET_KEY";
 
-/// What the command line asks for (`--chunk-store`, `--chunk-store-endpoint`,
-/// `--chunk-store-region`, `--cache-size`).
-#[derive(Debug, Clone, Default)]
+/// What the command line asks for (`--chunk-store` or `--standby-of`,
+/// `--chunk-store-endpoint`, `--chunk-store-region`, `--cache-size`, `--ship-interval`,
+/// `--ship-each-commit`, `--lease-duration`, `--deployment`).
+#[derive(Debug, Clone)]
 pub(crate) struct Wanted {
     pub(crate) location: Option<String>,
     pub(crate) endpoint: Option<String>,
     pub(crate) region: String,
     pub(crate) cache_bytes: u64,
+    pub(crate) ship_interval: Duration,
+    pub(crate) ship_each_commit: bool,
+    pub(crate) lease: Duration,
+    /// Follow the deployment at `location` (`--standby-of`) instead of writing it.
+    pub(crate) standby: bool,
+    /// Which deployment to follow or restore, if several ship under `location`.
+    pub(crate) deployment: Option<String>,
+}
+
+impl Default for Wanted {
+    /// What offline commands use: the directory's record decides, with the defaults.
+    fn default() -> Wanted {
+        Wanted {
+            location: None,
+            endpoint: None,
+            region: "us-east-1".to_owned(),
+            cache_bytes: 0,
+            ship_interval: Duration::from_secs(crate::limits::DEFAULT_SHIP_INTERVAL_SECS),
+            ship_each_commit: false,
+            lease: Duration::from_secs(crate::limits::DEFAULT_LEASE_SECS),
+            standby: false,
+            deployment: None,
+        }
+    }
 }
 
 /// What `chunk-store.toml` holds.
@@ -45,6 +72,10 @@ struct Record {
     region: String,
     /// The random id every remote name goes under.
     deployment: String,
+    /// This data directory's own id, the lease holder's name (added at the first start
+    /// that ships the index).
+    #[serde(default)]
+    node: Option<String>,
 }
 
 impl Record {
@@ -53,8 +84,12 @@ impl Record {
         format!(
             "# Where this data directory's sealed chunks are kept: written at its first start.\n\
              # The location and deployment must not change; the endpoint and region may.\n\
-             location = \"{}\"\nendpoint = \"{}\"\nregion = \"{}\"\ndeployment = \"{}\"\n",
-            self.location, self.endpoint, self.region, self.deployment
+             location = \"{}\"\nendpoint = \"{}\"\nregion = \"{}\"\ndeployment = \"{}\"\nnode = \"{}\"\n",
+            self.location,
+            self.endpoint,
+            self.region,
+            self.deployment,
+            self.node.as_deref().unwrap_or_default()
         )
     }
 }
@@ -147,14 +182,12 @@ pub(crate) fn placement(
             let Some(endpoint) = wanted.endpoint.clone() else {
                 bail!("--chunk-store needs --chunk-store-endpoint (the remote's http(s):// URL)");
             };
-            let mut id = [0u8; 16];
-            getrandom::fill(&mut id)
-                .map_err(|e| anyhow::anyhow!("no randomness for the deployment id: {e}"))?;
             let record = Record {
                 location: location.to_string(),
                 endpoint,
                 region: wanted.region.clone(),
-                deployment: hex::encode(id),
+                deployment: random_id()?,
+                node: Some(random_id()?),
             };
             check_plain(&record)?;
             write_record(root, &record)?;
@@ -162,15 +195,141 @@ pub(crate) fn placement(
             record
         }
     };
+    let record = with_node(root, record)?;
     let remote = connect(&record)?;
+    let ship = Shipping {
+        interval: wanted.ship_interval,
+        each_commit: wanted.ship_each_commit,
+        role: if wanted.standby {
+            Role::Standby
+        } else {
+            Role::Primary
+        },
+        node: record.node.clone().unwrap_or_default(),
+        lease: wanted.lease,
+    };
     Ok(Placement::Remote {
         root: root.to_path_buf(),
         index,
         chunks: RemoteChunkStore {
             remote,
             cache_bytes: wanted.cache_bytes,
+            ship: Some(ship),
         },
     })
+}
+
+fn random_id() -> anyhow::Result<String> {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).map_err(|e| anyhow::anyhow!("no randomness for an id: {e}"))?;
+    Ok(hex::encode(id))
+}
+
+/// `record` with a node id, written down if it had none (a record from before shipping).
+fn with_node(root: &Path, mut record: Record) -> anyhow::Result<Record> {
+    if record.node.as_deref().is_none_or(str::is_empty) {
+        record.node = Some(random_id()?);
+        write_record(root, &record)?;
+    }
+    Ok(record)
+}
+
+/// Makes `root` a copy of a deployment shipped at `wanted.location`: writes its record
+/// (the same location and deployment, a node id of its own) and fetches the key files, so
+/// it can be unlocked and its index restored (`coffer restore --from s3://…`, or a first
+/// `serve --standby-of`). A directory that has a record already must name the same
+/// location; it is left as it is. Returns whether the index still needs restoring.
+///
+/// # Errors
+/// A non-empty directory without a record, no endpoint or credentials, no (or more than
+/// one) shipped deployment, or the remote failing.
+pub(crate) fn prepare_copy(wanted: &Wanted, root: &Path) -> anyhow::Result<bool> {
+    let Some(location) = wanted.location.as_deref() else {
+        bail!("no location to copy from");
+    };
+    let location = Location::parse(location).context("the location to follow or restore")?;
+    if let Some(record) = read_record(root)? {
+        if record.location != location.to_string() {
+            bail!(
+                "{} keeps its chunks at {}, not {location}",
+                root.display(),
+                record.location
+            );
+        }
+        return Ok(!root.join("index.redb").exists());
+    }
+    let empty = match std::fs::read_dir(root) {
+        Ok(mut entries) => entries.next().is_none(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(e) => return Err(e).with_context(|| format!("could not read {}", root.display())),
+    };
+    if !empty {
+        bail!(
+            "{} is not empty: a copy of a shipped deployment goes into a new directory (nothing was changed)",
+            root.display()
+        );
+    }
+    let Some(endpoint) = wanted.endpoint.clone() else {
+        bail!("--chunk-store-endpoint is needed to reach {location}");
+    };
+    let (access_key, secret_key) = credentials()?;
+    let mut settings = Settings {
+        location: location.clone(),
+        endpoint: endpoint.clone(),
+        region: wanted.region.clone(),
+        access_key,
+        secret_key,
+        deployment: String::new(),
+    };
+    let deployment = if let Some(id) = &wanted.deployment {
+        id.clone()
+    } else {
+        let found = coffer_remote::shipped_deployments(&settings)
+            .with_context(|| format!("could not list what ships at {location}"))?;
+        match found.as_slice() {
+            [one] => one.clone(),
+            [] => bail!("no server ships its index at {location}"),
+            many => bail!(
+                "several servers ship at {location}: choose one with --deployment ({})",
+                many.join(", ")
+            ),
+        }
+    };
+    settings.deployment.clone_from(&deployment);
+    let record = Record {
+        location: location.to_string(),
+        endpoint,
+        region: wanted.region.clone(),
+        deployment,
+        node: Some(random_id()?),
+    };
+    check_plain(&record)?;
+    let remote = S3Chunks::connect(&settings).context("could not set up the remote chunk store")?;
+    std::fs::create_dir_all(root)
+        .with_context(|| format!("could not create {}", root.display()))?;
+    std::fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .with_context(|| format!("could not chmod {}", root.display()))?;
+    let files = coffer_storage::fetch_shipped_files(&remote, root)
+        .context("could not fetch the shipped key files")?;
+    if files == 0 {
+        bail!("nothing was shipped at {location} for that deployment");
+    }
+    write_record(root, &record)?;
+    Ok(true)
+}
+
+/// Rebuilds `root`'s index from what is shipped (after [`prepare_copy`] and an unlock).
+///
+/// # Errors
+/// What [`coffer_storage::restore_index`] reports, or a record that cannot be read.
+pub(crate) fn restore_index(
+    root: &Path,
+    master_key: &coffer_storage::MasterKey,
+) -> anyhow::Result<coffer_storage::RestoreReport> {
+    let record = read_record(root)?.context("no chunk-store.toml: nothing to restore from")?;
+    let remote = connect(&record)?;
+    coffer_storage::restore_index(remote.as_ref(), root, master_key)
+        .context("could not restore the shipped index")
 }
 
 fn check_plain(record: &Record) -> anyhow::Result<()> {
@@ -185,19 +344,24 @@ fn check_plain(record: &Record) -> anyhow::Result<()> {
 
 /// A client of the remote in `record`, with the credentials from the environment; says so
 /// (and goes on) if the remote does not answer now.
-fn connect(record: &Record) -> anyhow::Result<Arc<dyn RemoteChunks>> {
+fn credentials() -> anyhow::Result<(String, Zeroizing<String>)> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let (Some(access_key), Some(secret_key)) = (var(ACCESS_KEY_VAR), var(SECRET_KEY_VAR)) else {
-        bail!(
+    match (var(ACCESS_KEY_VAR), var(SECRET_KEY_VAR)) {
+        (Some(access), Some(secret)) => Ok((access, Zeroizing::new(secret))),
+        _ => bail!(
             "the remote chunk store needs {ACCESS_KEY_VAR} and {SECRET_KEY_VAR} in the environment"
-        );
-    };
+        ),
+    }
+}
+
+fn connect(record: &Record) -> anyhow::Result<Arc<dyn RemoteChunks>> {
+    let (access_key, secret_key) = credentials()?;
     let settings = Settings {
         location: Location::parse(&record.location).context("chunk-store.toml: location")?,
         endpoint: record.endpoint.clone(),
         region: record.region.clone(),
         access_key,
-        secret_key: Zeroizing::new(secret_key),
+        secret_key,
         deployment: record.deployment.clone(),
     };
     let client =
@@ -223,8 +387,7 @@ mod tests {
         Wanted {
             location: location.map(str::to_owned),
             endpoint: endpoint.map(str::to_owned),
-            region: "us-east-1".to_owned(),
-            cache_bytes: 0,
+            ..Wanted::default()
         }
     }
 
@@ -257,6 +420,7 @@ mod tests {
             endpoint: "http://127.0.0.1:1".to_owned(),
             region: "us-east-1".to_owned(),
             deployment: "00ff".to_owned(),
+            node: Some("0a".to_owned()),
         };
         write_record(dir.path(), &record).unwrap();
         assert_eq!(read_record(dir.path()).unwrap(), Some(record));

@@ -64,6 +64,14 @@ pub(crate) async fn serve(cfg: Config, stop: Stop, announcer: Announcer) -> anyh
         }
         Mode::Durable { data, master_key } => {
             let ops = Ops::start(&cfg, Some(data), announcer).await?;
+            if cfg.chunk_store.standby {
+                // A first start fetches the primary's key files, so the unlock below can
+                // open them; the index is restored once unlocked (`open_store`).
+                let (wanted, dir) = (cfg.chunk_store.clone(), data.clone());
+                tokio::task::spawn_blocking(move || remote_store::prepare_copy(&wanted, &dir))
+                    .await
+                    .context("preparing the standby")??;
+            }
             match unlock_at_start::resolve(data, master_key).await? {
                 AtStart::Unlocked(key) => {
                     let store = open_store(&cfg, Placement::directory(data), key)
@@ -406,6 +414,19 @@ impl Recording {
     }
 }
 
+/// A standby's users, keys and policies are the primary's: read again as its index
+/// follows (and, once promoted, its own changes are read back, harmlessly).
+async fn follow_credentials(auth: Auth, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(error) = auth.refresh().await {
+            tracing::warn!(%error, "could not read the followed user directory");
+        }
+    }
+}
+
 /// Opens the credentials and the audit trail (`<root>/audit`; none in memory), starts
 /// delivering bucket logs from it, and builds the request guard around the S3 service,
 /// counting requests in `metrics`.
@@ -423,6 +444,12 @@ async fn build_guard(
     let (auth, generated) = Auth::open(store, root_source(cfg)?)
         .await
         .context("could not load the credentials")?;
+    if let Some((coffer_storage::Role::Standby, _)) = store.shipping() {
+        background.keep(&tokio::spawn(follow_credentials(
+            auth.clone(),
+            cfg.chunk_store.ship_interval,
+        )));
+    }
     create_startup_users(&auth, cfg.harness.users, announcer).await?;
     create_startup_buckets(store, &cfg.harness.buckets, cfg.harness.versioning).await?;
     let trail = if let (true, Some(root)) = (cfg.audit, root) {
@@ -564,9 +591,21 @@ async fn open_store(
     let placement = match placement {
         Placement::Directory { root, index } => {
             let wanted = cfg.chunk_store.clone();
-            tokio::task::spawn_blocking(move || remote_store::placement(&wanted, &root, index))
-                .await
-                .context("choosing the chunk store")??
+            let key = MasterKey::from_base64(&master_key.to_base64())?;
+            tokio::task::spawn_blocking(move || {
+                if wanted.standby && !root.join("index.redb").exists() {
+                    let report = remote_store::restore_index(&root, &key)?;
+                    tracing::info!(
+                        epoch = report.position.epoch,
+                        seq = report.position.seq,
+                        logs = report.logs,
+                        "restored the shipped index; following it"
+                    );
+                }
+                remote_store::placement(&wanted, &root, index)
+            })
+            .await
+            .context("choosing the chunk store")??
         }
         other => other,
     };

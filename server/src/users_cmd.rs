@@ -140,25 +140,7 @@ pub(crate) enum Sweep {
 /// [`open_store`], choosing whether the open sweeps.
 pub(crate) async fn open_dir(dir: &DirArgs, instead: &str, sweep: Sweep) -> anyhow::Result<Store> {
     let data = &dir.data;
-    let state = coffer_storage::dir_state(data)
-        .with_context(|| format!("could not inspect the data directory {}", data.display()))?;
-    let secret = match state {
-        // Refused before the store would create an empty directory.
-        DirState::Fresh => bail!(
-            "{} is not a Coffer data directory (no unlockers, no key file): check --data",
-            data.display()
-        ),
-        DirState::Legacy => UnlockSecret::Key(crate::keys_cmd::old_key(
-            data,
-            dir.proof.master_key_file.as_deref(),
-        )?),
-        DirState::Sealed => dir.proof.read()?,
-    };
-    let root = data.clone();
-    let master_key = tokio::task::spawn_blocking(move || coffer_storage::unlock(&root, secret))
-        .await
-        .context("the unlock task failed")?
-        .with_context(|| format!("could not unlock the data directory {}", data.display()))?;
+    let master_key = master_key_of(dir).await?;
     // Chunks kept remotely stay there: the directory's record says where (and the
     // credentials come from the environment, as for `serve`).
     let dir = data.clone();
@@ -194,6 +176,31 @@ pub(crate) async fn open_dir(dir: &DirArgs, instead: &str, sweep: Sweep) -> anyh
                 .context(format!("could not open the data directory {}", data.display()))
         }
     })
+}
+
+/// The master key of the stopped data directory `dir.data`, from the unlocker `dir.proof`
+/// names.
+pub(crate) async fn master_key_of(dir: &DirArgs) -> anyhow::Result<coffer_storage::MasterKey> {
+    let data = &dir.data;
+    let state = coffer_storage::dir_state(data)
+        .with_context(|| format!("could not inspect the data directory {}", data.display()))?;
+    let secret = match state {
+        // Refused before the store would create an empty directory.
+        DirState::Fresh => bail!(
+            "{} is not a Coffer data directory (no unlockers, no key file): check --data",
+            data.display()
+        ),
+        DirState::Legacy => UnlockSecret::Key(crate::keys_cmd::old_key(
+            data,
+            dir.proof.master_key_file.as_deref(),
+        )?),
+        DirState::Sealed => dir.proof.read()?,
+    };
+    let root = data.clone();
+    tokio::task::spawn_blocking(move || coffer_storage::unlock(&root, secret))
+        .await
+        .context("the unlock task failed")?
+        .with_context(|| format!("could not unlock the data directory {}", data.display()))
 }
 
 fn list(auth: &Auth) -> anyhow::Result<()> {

@@ -291,8 +291,15 @@ impl Error {
     }
 
     /// `Remote` with `action` as context; for `map_err` on a remote chunk store's calls.
+    /// A write the shipping gate refused (`ship/gate.rs`) stays that refusal.
     pub(crate) fn remote(action: &'static str) -> impl FnOnce(std::io::Error) -> Error {
-        move |source| Error::Remote { action, source }
+        move |source| match source
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<crate::ship::Refused>())
+        {
+            Some(refused) => Error::NotWriter { why: refused.0 },
+            None => Error::Remote { action, source },
+        }
     }
 
     /// `Index` with `action` as context; for `map_err` on any redb error type.

@@ -113,6 +113,19 @@ fn open_memory(
     ))
 }
 
+/// The tidying pass after open (`tidy.rs`), in the background.
+fn spawn_tidy(shared: Arc<Shared>) -> tokio::task::JoinHandle<()> {
+    let started = std::time::Instant::now();
+    tokio::task::spawn_blocking(move || match crate::tidy::run(&shared) {
+        Ok(done) => {
+            let took = started.elapsed();
+            tracing::debug!(?done, ?took, "tidied the chunk tree after open");
+        }
+        Err(Error::ShuttingDown) => {}
+        Err(e) => tracing::warn!(error = %e, "could not tidy the chunk tree after open"),
+    })
+}
+
 /// Relaxed durability's clock: a tick to the writer every flush interval, so writes
 /// acknowledged just before the server goes idle are flushed too. Ends with the writer.
 async fn tick(writer: mpsc::WeakSender<Request>) {
@@ -442,26 +455,17 @@ impl Store {
         };
         let sync = durability == Durability::Immediate;
         let (placement, shipping) = crate::ship::gate_placement(placement);
-        let standby = shipping
-            .as_ref()
-            .is_some_and(|(s, _, _)| s.role == crate::ship::Role::Standby);
         // A standby removes nothing: what its index does not name yet may be the primary's.
-        let sweep = sweep && !standby;
+        let sweep = sweep
+            && !shipping
+                .as_ref()
+                .is_some_and(|(s, _, _)| s.role == crate::ship::Role::Standby);
         let location = placement.clone();
         let (index, chunks, keyring, key_shares, ship) = tokio::task::spawn_blocking(move || {
             let keyring = Keyring::new(&master_key);
             drop(master_key);
             let (index, chunks, shares) = open_placement(&placement, sync, &keyring)?;
-            let ship = match (shipping, &placement) {
-                (Some((config, remote, gate)), Placement::Remote { root, .. }) => {
-                    let position = index.snapshot()?.ship_position()?;
-                    let ship =
-                        crate::ship::Ship::open(config, remote, gate, root, &keyring, position)?;
-                    index.set_journaled(ship.journals());
-                    Some(Arc::new(ship))
-                }
-                _ => None,
-            };
+            let ship = crate::ship::open_for(shipping, &placement, &index, &keyring)?;
             if sweep {
                 let live: std::collections::HashSet<BucketId> = index
                     .snapshot()?
@@ -509,18 +513,7 @@ impl Store {
         let ship = ship
             .map(|ship| crate::ship::spawn(shared.clone(), ship))
             .transpose()?;
-        let tidy = sweep.then(|| {
-            let shared = shared.clone();
-            let started = std::time::Instant::now();
-            tokio::task::spawn_blocking(move || match crate::tidy::run(&shared) {
-                Ok(done) => {
-                    let took = started.elapsed();
-                    tracing::debug!(?done, ?took, "tidied the chunk tree after open");
-                }
-                Err(Error::ShuttingDown) => {}
-                Err(e) => tracing::warn!(error = %e, "could not tidy the chunk tree after open"),
-            })
-        });
+        let tidy = sweep.then(|| spawn_tidy(shared.clone()));
         tracing::debug!(
             chunk_size,
             ?durability,

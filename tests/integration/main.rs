@@ -62,6 +62,7 @@ mod public_access;
 mod region;
 mod remote_chunks;
 mod sdk_clients;
+mod shipping;
 mod sse_c;
 mod sse_kms;
 mod storage;

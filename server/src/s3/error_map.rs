@@ -93,20 +93,9 @@ pub(crate) fn storage_error(err: coffer_storage::Error) -> S3Error {
         e @ E::MemoryFull { .. } => no_room(&e),
         // The remote chunk store is down or slow: nothing was changed, and the same request
         // succeeds once it is back, so 503, which SDKs retry.
-        e @ E::Remote { .. } => {
-            tracing::error!(error = %e, "a request failed on the remote chunk store");
-            s3_error!(
-                ServiceUnavailable,
-                "The server's chunk store is unavailable: nothing was changed. Please retry later."
-            )
-        }
         // A standby, a fenced former primary, or a lease that lapsed: nothing was changed,
-        // and the write succeeds on the primary (or here once promoted), so 503.
-        E::NotWriter { why } => s3_error!(
-            ServiceUnavailable,
-            "This server does not accept writes now ({}): nothing was changed.",
-            why
-        ),
+        // and the write succeeds on the primary (or here once promoted), so 503 too.
+        e @ (E::Remote { .. } | E::NotWriter { .. }) => unavailable(&e),
         e @ (E::Io { .. } | E::Index { .. }) if e.is_out_of_space() => no_room(&e),
         // Coffer's own failures: logged with their cause, reported as InternalError. Key
         // management (unlockers, `coffer init`, `coffer keys`) never runs for a request; if
@@ -138,6 +127,21 @@ pub(crate) fn storage_error(err: coffer_storage::Error) -> S3Error {
 }
 
 /// `503 SlowDown` for a write refused for want of room, saying which room.
+fn unavailable(e: &coffer_storage::Error) -> S3Error {
+    if let coffer_storage::Error::NotWriter { why } = e {
+        return s3_error!(
+            ServiceUnavailable,
+            "This server does not accept writes now ({}): nothing was changed.",
+            why
+        );
+    }
+    tracing::error!(error = %e, "a request failed on the remote chunk store");
+    s3_error!(
+        ServiceUnavailable,
+        "The server's chunk store is unavailable: nothing was changed. Please retry later."
+    )
+}
+
 fn no_room(e: &coffer_storage::Error) -> S3Error {
     if let coffer_storage::Error::MemoryFull { .. } = e {
         tracing::warn!("a write was refused: the in-memory store is at its --max-memory budget");

@@ -736,7 +736,9 @@ pub(crate) async fn sweep_expired_uploads(
     loop {
         tick.tick().await;
         match store.abort_expired_uploads(max_age).await {
-            Ok(0) => {}
+            // Nothing due, or a standby: its primary sweeps, and the result comes with the
+            // index.
+            Ok(0) | Err(coffer_storage::Error::NotWriter { .. }) => {}
             Ok(n) => tracing::info!(aborted = n, "aborted expired multipart uploads"),
             Err(coffer_storage::Error::ShuttingDown) => return,
             Err(e) => tracing::warn!(error = %e, "multipart expiry sweep failed"),

@@ -176,7 +176,7 @@ impl Breaker {
         if let Ok(mut until) = self.open_until.lock() {
             *until = Some(std::time::Instant::now() + BREAKER_OPEN_FOR);
         }
-        crate::error::Error::Remote { action, source }
+        crate::error::Error::remote(action)(source)
     }
 }
 

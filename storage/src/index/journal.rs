@@ -154,7 +154,7 @@ impl<'t, K: Key + 'static, V: Value + 'static> Journaled<'t, K, V> {
     }
 }
 
-impl<'t, V: Value + 'static> Journaled<'t, &'static [u8], V> {
+impl<V: Value + 'static> Journaled<'_, &'static [u8], V> {
     /// Removes every key from `start` up to `end` (exclusive; `None`: the table's end) and
     /// returns the values removed.
     pub(crate) fn remove_range(

@@ -28,7 +28,9 @@ fn is_shipped(rel: &str) -> bool {
     SHARE_DIRS.contains(&dir)
         && !name.is_empty()
         && !name.starts_with('.')
-        && !name.ends_with(".tmp")
+        && !Path::new(name)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("tmp"))
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')

@@ -92,11 +92,21 @@ pub(crate) struct Gated {
     pub(crate) gate: Arc<Gate>,
 }
 
+/// A write the gate refused, carried through the remote's `io::Error` so that storage
+/// reports it as [`Error::NotWriter`], not as a remote failure.
+#[derive(Debug, thiserror::Error)]
+#[error("this server does not accept writes now: {0}")]
+pub(crate) struct Refused(pub(crate) &'static str);
+
 impl Gated {
     fn allowed(&self) -> std::io::Result<()> {
-        self.gate
-            .check()
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e.to_string()))
+        self.gate.check().map_err(|e| {
+            let why = match e {
+                Error::NotWriter { why } => why,
+                _ => "it may not write now",
+            };
+            std::io::Error::new(std::io::ErrorKind::PermissionDenied, Refused(why))
+        })
     }
 }
 

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
-pub(crate) use gate::{Gate, Gated};
+pub(crate) use gate::{Gate, Gated, Refused};
 pub(crate) use stream::{Command, Runner, Stream, promote_timeout, spawn};
 
 use crate::chunks::chunk_id::ChunkId;
@@ -297,14 +297,30 @@ impl Ship {
     }
 }
 
+/// What [`Ship::open`] needs: the settings, the remote ungated, and the gate.
+pub(crate) type Setup = (Shipping, Arc<dyn RemoteChunks>, Arc<Gate>);
+
+/// Opens shipping for a store just opened at `placement` (see [`Ship::open`]), and
+/// turns the index's journal on if this store writes.
+pub(crate) fn open_for(
+    setup: Option<Setup>,
+    placement: &crate::Placement,
+    index: &crate::index::Index,
+    keyring: &Keyring,
+) -> Result<Option<Arc<Ship>>> {
+    let (Some((config, remote, gate)), crate::Placement::Remote { root, .. }) = (setup, placement)
+    else {
+        return Ok(None);
+    };
+    let position = index.snapshot()?.ship_position()?;
+    let ship = Ship::open(config, remote, gate, root, keyring, position)?;
+    index.set_journaled(ship.journals());
+    Ok(Some(Arc::new(ship)))
+}
+
 /// The shipping set-up of `placement`, if it ships: its chunk store then writes through a
 /// gate (`gate.rs`), and shipping gets the ungated remote and the gate.
-pub(crate) fn gate_placement(
-    placement: crate::Placement,
-) -> (
-    crate::Placement,
-    Option<(Shipping, Arc<dyn RemoteChunks>, Arc<Gate>)>,
-) {
+pub(crate) fn gate_placement(placement: crate::Placement) -> (crate::Placement, Option<Setup>) {
     match placement {
         crate::Placement::Remote {
             root,

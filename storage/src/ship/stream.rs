@@ -438,8 +438,12 @@ fn run(shared: &Arc<Shared>, ship: &Arc<Ship>, commands: &mpsc::Receiver<Command
             .ok();
     }
     let mut failing = false;
+    // The first round at once: a restore or standby can start from this epoch right away.
+    let mut wait = Duration::ZERO;
     loop {
-        match commands.recv_timeout(ship.config.interval) {
+        let command = commands.recv_timeout(wait);
+        wait = ship.config.interval;
+        match command {
             Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => break,
             Ok(Command::Promote(reply)) => {
                 let outcome = if ship.gate.is_standby() {
@@ -500,5 +504,5 @@ fn run(shared: &Arc<Shared>, ship: &Arc<Ship>, commands: &mpsc::Receiver<Command
 
 /// How long a command may wait for the thread (a promotion waits a lease out).
 pub(crate) fn promote_timeout(lease_for: Duration) -> Duration {
-    lease_for * 3 + Duration::from_secs(60)
+    lease_for * 3 + Duration::from_mins(1)
 }

@@ -9,6 +9,7 @@ pub mod iam_cli;
 pub mod markers;
 pub mod metrics;
 pub mod raw;
+pub mod remote;
 pub mod sign;
 pub mod versions;
 
@@ -67,6 +68,12 @@ impl TestEnv {
             spawned: Mutex::new(0),
             master_key,
         }
+    }
+
+    /// The master key every command of this env gets (`COFFER_MASTER_KEY`), for a copy
+    /// of its data directory elsewhere (restore, standby).
+    pub fn master_key(&self) -> &str {
+        &self.master_key
     }
 
     pub fn root(&self) -> &Path {

@@ -31,7 +31,9 @@ pub(crate) async fn sweep_lifecycle(store: Store, every: Duration) {
     loop {
         tick.tick().await;
         match sweep_once(&store, SystemTime::now()).await {
-            Ok(0) => {}
+            // Nothing due, or a standby: its primary sweeps, and the result comes with the
+            // index.
+            Ok(0) | Err(Error::NotWriter { .. }) => {}
             Ok(n) => tracing::info!(actions = n, "lifecycle rules applied"),
             Err(Error::ShuttingDown) => return,
             Err(e) => tracing::warn!(error = %e, "lifecycle sweep failed"),
