@@ -149,8 +149,20 @@ pub(crate) const KEYS: &[Key] = &[
         Kind::Count,
         "",
     ),
-    key("chunk_store", "standby_of", "standby_of", Kind::Text, ""),
-    key("chunk_store", "deployment", "deployment", Kind::Text, ""),
+    key(
+        "chunk_store",
+        "standby_of",
+        "standby_of",
+        Kind::Text,
+        "\"s3://clinic-chunks/coffer\"",
+    ),
+    key(
+        "chunk_store",
+        "deployment",
+        "deployment",
+        Kind::Text,
+        "\"0123456789abcdef0123456789abcdef\"",
+    ),
     key(
         "keys",
         "master_key_file",

@@ -214,7 +214,8 @@ pub(crate) fn placement(
         chunks: RemoteChunkStore {
             remote,
             cache_bytes: wanted.cache_bytes,
-            ship: Some(ship),
+            // An index in memory (--ephemeral) is gone at exit: nothing to ship.
+            ship: (index == IndexLocation::File).then_some(ship),
         },
     })
 }

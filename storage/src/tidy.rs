@@ -47,6 +47,11 @@ pub(crate) struct Tidied {
 
 /// One pass over the chunk tree (blocking). Stops early, without error, at shutdown.
 pub(crate) fn run(shared: &Arc<Shared>) -> Result<Tidied> {
+    // A shipped index may still name what this one no longer does (a commit not shipped
+    // before a crash): nothing goes before this start's first snapshot is shipped.
+    if let Some(ship) = &shared.ship {
+        ship.wait_shipped(&shared.stopping)?;
+    }
     let mut done = Tidied::default();
     let live: HashSet<BucketId> = {
         let snapshot = shared.index()?.snapshot()?;

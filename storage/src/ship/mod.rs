@@ -291,6 +291,20 @@ impl Ship {
         due
     }
 
+    /// Waits until this epoch's first snapshot is shipped (a primary), or `stopping`.
+    ///
+    /// # Errors
+    /// `Error::ShuttingDown` if `stopping` is set first.
+    pub(crate) fn wait_shipped(&self, stopping: &std::sync::atomic::AtomicBool) -> Result<()> {
+        while !self.gate.is_standby() && !locked(&self.stream).is_based() {
+            if stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(Error::ShuttingDown);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
     /// Where the shipped stream stands.
     pub(crate) fn position(&self) -> Position {
         locked(&self.stream).position()

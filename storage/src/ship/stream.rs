@@ -59,6 +59,10 @@ impl Stream {
         self.seq = seq;
     }
 
+    pub(crate) fn is_based(&self) -> bool {
+        self.based
+    }
+
     pub(crate) fn shipped_commit(&self) -> u64 {
         self.shipped_commit
     }
