@@ -335,25 +335,7 @@ impl RemoteChunks for S3Chunks {
         })
     }
 
-    fn get_tagged(&self, name: &str) -> io::Result<Option<(Vec<u8>, String)>> {
-        let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key(name));
-        self.run(async move {
-            let out = match client.get_object().bucket(bucket).key(key).send().await {
-                Ok(out) => out,
-                Err(e) if status_of(&e) == Some(404) => return Ok(None),
-                Err(e) => return Err(remote_error("read", &e)),
-            };
-            let tag = out.e_tag().unwrap_or_default().to_owned();
-            let bytes = out
-                .body
-                .collect()
-                .await
-                .map_err(|e| io::Error::other(format!("read: {e}")))?;
-            Ok(Some((bytes.into_bytes().to_vec(), tag)))
-        })
-    }
-
-    fn put_when(&self, name: &str, bytes: &[u8], when: When) -> io::Result<Option<String>> {
+    fn put_when(&self, name: &str, bytes: &[u8], when: When) -> io::Result<Option<()>> {
         let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key(name));
         let body = ByteStream::from(bytes.to_vec());
         self.run(async move {
@@ -361,10 +343,9 @@ impl RemoteChunks for S3Chunks {
             let request = match when {
                 When::Always => request,
                 When::Absent => request.if_none_match("*"),
-                When::Tagged(tag) => request.if_match(tag),
             };
             match request.send().await {
-                Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_owned())),
+                Ok(_) => Ok(Some(())),
                 // 409: a conditional write raced another one (AWS answers either).
                 Err(e) if matches!(status_of(&e), Some(412 | 409)) => Ok(None),
                 Err(e) => Err(remote_error("write", &e)),
@@ -405,8 +386,7 @@ impl RemoteChunks for S3Chunks {
     }
 }
 
-/// The deployments under `settings.location` that ship their index (a lease object is
-/// there): what a standby or a restore may follow. `settings.deployment` is not used.
+/// The deployments under `settings.location` that ship their index (a lease is there): what a standby or a restore may follow. `settings.deployment` is not used.
 ///
 /// # Errors
 /// As [`S3Chunks::connect`]; a remote failure as [`Error::Runtime`].
@@ -456,10 +436,10 @@ pub fn shipped_deployments(settings: &Settings) -> Result<Vec<String>, Error> {
     for child in children {
         let is_id = child.len() == 32 && child.bytes().all(|b| b.is_ascii_hexdigit());
         if is_id
-            && root
-                .size(&format!("{child}/index/lease"))
+            && !root
+                .list(&format!("{child}/index/lease/"))
                 .map_err(Error::Runtime)?
-                .is_some()
+                .is_empty()
         {
             shipped.push(child);
         }

@@ -61,29 +61,21 @@ pub trait RemoteChunks: Send + Sync + fmt::Debug {
     /// As [`RemoteChunks::put`].
     fn list(&self, prefix: &str) -> std::io::Result<Vec<(String, u64)>>;
 
-    /// The object `name` and its entity tag, or `None` if there is none.
+    /// Writes `bytes` under `name` if `when` holds there: `Some(())`, or `None` if an
+    /// object was there and `when` is [`When::Absent`] (HTTP 412).
     ///
     /// # Errors
     /// As [`RemoteChunks::put`].
-    fn get_tagged(&self, name: &str) -> std::io::Result<Option<(Vec<u8>, String)>>;
-
-    /// Writes `bytes` under `name` if `when` holds there (a conditional write): the new
-    /// entity tag, or `None` if the condition did not hold (HTTP 412).
-    ///
-    /// # Errors
-    /// As [`RemoteChunks::put`].
-    fn put_when(&self, name: &str, bytes: &[u8], when: When) -> std::io::Result<Option<String>>;
+    fn put_when(&self, name: &str, bytes: &[u8], when: When) -> std::io::Result<Option<()>>;
 }
 
 /// The condition of [`RemoteChunks::put_when`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum When {
     /// Always (an unconditional write).
     Always,
-    /// No object of that name exists (`If-None-Match: *`).
+    /// No object of that name exists (`If-None-Match: *`, a create-only write).
     Absent,
-    /// The object there has this entity tag (`If-Match`).
-    Tagged(String),
 }
 
 /// A remote chunk store and the memory its cache may use.

@@ -137,11 +137,7 @@ impl RemoteChunks for Gated {
         self.inner.list(prefix)
     }
 
-    fn get_tagged(&self, name: &str) -> std::io::Result<Option<(Vec<u8>, String)>> {
-        self.inner.get_tagged(name)
-    }
-
-    fn put_when(&self, name: &str, bytes: &[u8], when: When) -> std::io::Result<Option<String>> {
+    fn put_when(&self, name: &str, bytes: &[u8], when: When) -> std::io::Result<Option<()>> {
         self.allowed()?;
         self.inner.put_when(name, bytes, when)
     }

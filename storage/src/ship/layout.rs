@@ -2,7 +2,7 @@
 //!
 //! | name | what |
 //! |---|---|
-//! | `index/lease` | who may write: epoch, holder, released (`lease.rs`) |
+//! | `index/lease/<epoch>` | who may write in that epoch (`lease.rs`) |
 //! | `index/files/<path>` | the data directory's key files as they are on disk (`files.rs`) |
 //! | `index/<epoch>/snapshot-<seq>` | the whole index after log `seq` of that epoch, sealed |
 //! | `index/<epoch>/log-<seq>` | the changes of the commits after log `seq - 1`, sealed |
@@ -13,8 +13,6 @@
 
 use std::collections::BTreeMap;
 
-/// The lease object.
-pub(crate) const LEASE: &str = "index/lease";
 /// The prefix of shipped files.
 pub(crate) const FILES: &str = "index/files/";
 /// The prefix of everything shipped.
@@ -129,7 +127,10 @@ mod tests {
             (log(2, 2), 1),
             (log(2, 4), 1),
             (log(3, 1), 1),
-            (LEASE.to_owned(), 5),
+            (
+                format!("{}00000000000000000003", super::super::lease::PREFIX),
+                5,
+            ),
             (format!("{FILES}keys"), 5),
             ("0123/abcd".to_owned(), 5),
         ];

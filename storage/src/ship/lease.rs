@@ -1,57 +1,66 @@
-//! The lease: which server may write a deployment, taken and renewed with conditional
-//! writes on one remote object (`index/lease`), so two servers never both commit.
+//! The lease: which server may write a deployment, so two servers never both commit.
 //!
-//! The object says which epoch is current and which server (by its data directory's node
-//! id) holds it. The holder renews it every third of the lease's duration with `If-Match`
-//! on the tag it last wrote, and accepts writes only until `duration` after the start of
-//! its last successful renewal. A renewal answered 412 means another server took the lease:
-//! the holder is fenced and never writes again.
+//! Only create-only writes (`If-None-Match: *`) are needed, which AWS S3, Ceph RGW, MinIO,
+//! Garage and Coffer all honour (Ceph 16 does not honour `If-Match` on PUT). Each time a
+//! server takes the lease it *creates* the object of the next epoch,
+//! `index/lease/<epoch>`; of two servers racing for one epoch, one create fails. The
+//! holder renews by rewriting its own epoch's object with a new beat count, and before
+//! each renewal it looks for the next epoch's object: if one exists, another server took
+//! over, and the holder is fenced — it never writes again. It accepts writes only until
+//! `duration` after the start of its last successful renewal.
 //!
 //! Taking it:
-//! - no lease, or one released at a clean stop, or one held by this node (a crash before):
-//!   at once, with a new epoch;
-//! - one held by another node: only once its tag has stayed the same for a whole duration
-//!   (its holder stopped renewing, so by its own clock its lease has run out); a renewal
-//!   seen meanwhile means the holder is alive, and the start is refused;
+//! - no lease yet, or the latest released at a clean stop, or held by this node (a crash
+//!   before): at once;
+//! - held by another node: only once its beat has stood still for a whole duration (its
+//!   holder stopped renewing, so by its own clock its lease has run out); a beat seen
+//!   meanwhile means the holder is alive, and the start is refused;
 //! - by force (`coffer promote`): at once; the new holder then waits a whole duration
-//!   before it commits anything, so the old holder's last renewal has run out.
+//!   before it commits anything, so the old holder, which looks for the next epoch at
+//!   least every third of a duration, has seen it and stopped, or its lease has run out.
 //!
-//! The object is plain text: it holds no secret, and an operator may read it.
+//! The objects are plain text: they hold no secret, and an operator may read them.
 
 use std::time::{Duration, Instant};
 
-use super::layout::LEASE;
 use crate::chunks::remote::{RemoteChunks, When};
 use crate::error::{Error, Result};
 
-/// The lease as stored.
+/// The prefix of the lease objects.
+pub(crate) const PREFIX: &str = "index/lease/";
+
+fn name(epoch: u64) -> String {
+    format!("{PREFIX}{epoch:020}")
+}
+
+/// One epoch's lease object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Lease {
-    pub(crate) epoch: u64,
     pub(crate) holder: String,
+    pub(crate) beat: u64,
     pub(crate) released: bool,
 }
 
 impl Lease {
     fn text(&self) -> String {
         format!(
-            "coffer-lease 1\nepoch {}\nholder {}\nreleased {}\n",
-            self.epoch, self.holder, self.released
+            "coffer-lease 2\nholder {}\nbeat {}\nreleased {}\n",
+            self.holder, self.beat, self.released
         )
     }
 
     fn parse(bytes: &[u8]) -> Option<Lease> {
         let text = std::str::from_utf8(bytes).ok()?;
         let mut lines = text.lines();
-        if lines.next()? != "coffer-lease 1" {
+        if lines.next()? != "coffer-lease 2" {
             return None;
         }
-        let epoch = lines.next()?.strip_prefix("epoch ")?.parse().ok()?;
         let holder = lines.next()?.strip_prefix("holder ")?.to_owned();
+        let beat = lines.next()?.strip_prefix("beat ")?.parse().ok()?;
         let released = lines.next()?.strip_prefix("released ")?.parse().ok()?;
         Some(Lease {
-            epoch,
             holder,
+            beat,
             released,
         })
     }
@@ -61,7 +70,7 @@ impl Lease {
 #[derive(Debug, Clone)]
 pub(crate) struct Held {
     pub(crate) epoch: u64,
-    tag: String,
+    beat: u64,
     /// Writes are accepted until then.
     pub(crate) valid_until: Instant,
 }
@@ -75,81 +84,98 @@ pub(crate) enum Take {
     Now,
 }
 
-fn read(remote: &dyn RemoteChunks) -> Result<Option<(Option<Lease>, String)>> {
-    Ok(remote
-        .get_tagged(LEASE)
-        .map_err(Error::remote("read the lease"))?
-        .map(|(bytes, tag)| (Lease::parse(&bytes), tag)))
+/// The latest epoch and its lease object's bytes (`None`: no lease yet).
+fn latest(remote: &dyn RemoteChunks) -> Result<Option<(u64, Option<Vec<u8>>)>> {
+    let listed = remote
+        .list(PREFIX)
+        .map_err(Error::remote("list the leases"))?;
+    let Some(epoch) = listed
+        .iter()
+        .filter_map(|(n, _)| n.strip_prefix(PREFIX)?.parse::<u64>().ok())
+        .max()
+    else {
+        return Ok(None);
+    };
+    let bytes = remote
+        .get(&name(epoch))
+        .map_err(Error::remote("read the lease"))?;
+    Ok(Some((epoch, bytes)))
 }
 
 /// Takes the lease for `node`, with an epoch above every earlier one.
 ///
 /// # Errors
-/// `Error::LeaseHeld` if another holder renewed it while this one waited;
-/// `Error::Remote` if the remote fails.
+/// `Error::LeaseHeld` if another holder renewed it while this one waited, or took it
+/// first; `Error::Remote` if the remote fails.
 pub(crate) fn take(
     remote: &dyn RemoteChunks,
     node: &str,
     duration: Duration,
     how: Take,
 ) -> Result<Held> {
-    let mut watched: Option<(String, Instant)> = None;
-    let mut renewals = 0;
+    let mut watched: Option<(u64, Vec<u8>, Instant)> = None;
     loop {
-        let current = read(remote)?;
-        let (when, epoch) = match &current {
-            None => (When::Absent, 1),
-            Some((lease, tag)) => {
-                let epoch = lease.as_ref().map_or(0, |l| l.epoch) + 1;
-                let free = lease
-                    .as_ref()
-                    .is_some_and(|l| l.released || l.holder == node);
-                if !free && how == Take::WhenFree {
-                    // Another holder's: free once its tag stood still for a whole duration.
-                    match &watched {
-                        Some((seen, since)) if seen == tag => {
-                            if since.elapsed() < duration + duration / 10 {
-                                std::thread::sleep((duration / 8).max(Duration::from_millis(50)));
-                                continue;
-                            }
-                        }
-                        Some(_) => {
-                            renewals += 1;
-                            return Err(Error::LeaseHeld {
-                                seen_renewals: renewals,
-                            });
-                        }
-                        None => {
-                            tracing::info!(
-                                ?duration,
-                                "another server held the chunk store's lease: waiting for it to lapse"
-                            );
-                            watched = Some((tag.clone(), Instant::now()));
+        let (epoch, current) = match latest(remote)? {
+            None => (1, None),
+            Some((epoch, bytes)) => (epoch + 1, Some((epoch, bytes.unwrap_or_default()))),
+        };
+        if let (Some((held_epoch, bytes)), Take::WhenFree) = (&current, how) {
+            let free = Lease::parse(bytes).is_some_and(|l| l.released || l.holder == node);
+            if !free {
+                // Another holder's: free once its beat stood still for a whole duration.
+                match &watched {
+                    Some((e, seen, since)) if e == held_epoch && seen == bytes => {
+                        if since.elapsed() < duration + duration / 10 {
+                            std::thread::sleep((duration / 8).max(Duration::from_millis(50)));
                             continue;
                         }
                     }
+                    Some(_) => return Err(Error::LeaseHeld { seen_renewals: 1 }),
+                    None => {
+                        tracing::info!(
+                            ?duration,
+                            "another server held the chunk store's lease: waiting for it to lapse"
+                        );
+                        watched = Some((*held_epoch, bytes.clone(), Instant::now()));
+                        continue;
+                    }
                 }
-                (When::Tagged(tag.clone()), epoch)
             }
-        };
+        }
         let lease = Lease {
-            epoch,
             holder: node.to_owned(),
+            beat: 0,
             released: false,
         };
         let started = Instant::now();
-        if let Some(tag) = remote
-            .put_when(LEASE, lease.text().as_bytes(), when)
-            .map_err(Error::remote("take the lease"))?
-        {
-            return Ok(Held {
-                epoch,
-                tag,
-                valid_until: started + duration,
-            });
+        let created = remote
+            .put_when(&name(epoch), lease.text().as_bytes(), When::Absent)
+            .map_err(Error::remote("take the lease"))?;
+        if created.is_none() {
+            // Another server created this epoch first.
+            return Err(Error::LeaseHeld { seen_renewals: 0 });
         }
-        // Someone wrote it between the read and the write: look again.
-        watched = None;
+        prune(remote, epoch);
+        return Ok(Held {
+            epoch,
+            beat: 0,
+            valid_until: started + duration,
+        });
+    }
+}
+
+/// Removes lease objects older than the one before `epoch`. Best effort.
+fn prune(remote: &dyn RemoteChunks, epoch: u64) {
+    let Ok(listed) = remote.list(PREFIX) else {
+        return;
+    };
+    for (n, _) in listed {
+        if n.strip_prefix(PREFIX)
+            .and_then(|e| e.parse::<u64>().ok())
+            .is_some_and(|e| e + 1 < epoch)
+        {
+            let _ = remote.delete(&n);
+        }
     }
 }
 
@@ -162,7 +188,7 @@ pub(crate) enum Renewal {
     Lost,
 }
 
-/// Renews `held` for another `duration`.
+/// Renews `held` for another `duration`, unless another server took the lease.
 ///
 /// # Errors
 /// `Error::Remote` (the lease runs out unless a later renewal succeeds).
@@ -172,42 +198,41 @@ pub(crate) fn renew(
     held: &mut Held,
     duration: Duration,
 ) -> Result<Renewal> {
+    let started = Instant::now();
+    if remote
+        .size(&name(held.epoch + 1))
+        .map_err(Error::remote("look for a newer lease"))?
+        .is_some()
+    {
+        return Ok(Renewal::Lost);
+    }
     let lease = Lease {
-        epoch: held.epoch,
         holder: node.to_owned(),
+        beat: held.beat + 1,
         released: false,
     };
-    let started = Instant::now();
-    match remote
-        .put_when(
-            LEASE,
-            lease.text().as_bytes(),
-            When::Tagged(held.tag.clone()),
-        )
-        .map_err(Error::remote("renew the lease"))?
-    {
-        Some(tag) => {
-            held.tag = tag;
-            held.valid_until = started + duration;
-            Ok(Renewal::Renewed)
-        }
-        None => Ok(Renewal::Lost),
-    }
+    remote
+        .put_when(&name(held.epoch), lease.text().as_bytes(), When::Always)
+        .map_err(Error::remote("renew the lease"))?;
+    held.beat += 1;
+    held.valid_until = started + duration;
+    Ok(Renewal::Renewed)
 }
 
 /// Gives the lease up at a clean stop, so the next writer need not wait for it to lapse.
 /// Best effort: a failure only makes the next start wait.
 pub(crate) fn release(remote: &dyn RemoteChunks, node: &str, held: &Held) {
     let lease = Lease {
-        epoch: held.epoch,
         holder: node.to_owned(),
+        beat: held.beat + 1,
         released: true,
     };
-    if let Err(e) = remote.put_when(
-        LEASE,
-        lease.text().as_bytes(),
-        When::Tagged(held.tag.clone()),
-    ) {
+    let newer = remote.size(&name(held.epoch + 1));
+    if !matches!(newer, Ok(None)) {
+        // Taken over (or unknown): the newer holder's lease is not this one's to touch.
+        return;
+    }
+    if let Err(e) = remote.put_when(&name(held.epoch), lease.text().as_bytes(), When::Always) {
         tracing::warn!(error = %e, "could not release the chunk store's lease; the next start waits for it to lapse");
     }
 }
@@ -219,12 +244,13 @@ mod tests {
     #[test]
     fn leases_round_trip_and_refuse_garbage() {
         let lease = Lease {
-            epoch: 7,
             holder: "abc".to_owned(),
+            beat: 7,
             released: true,
         };
         assert_eq!(Lease::parse(lease.text().as_bytes()), Some(lease));
-        assert_eq!(Lease::parse(b"coffer-lease 2\nepoch 1\n"), None);
+        assert_eq!(Lease::parse(b"coffer-lease 1\nepoch 1\n"), None);
         assert_eq!(Lease::parse(b"\xff"), None);
+        assert!(name(2) > name(1) && name(10) > name(9));
     }
 }

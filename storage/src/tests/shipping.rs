@@ -11,7 +11,7 @@ use super::*;
 use crate::index::{Index, IndexAt};
 use crate::keys::keyring::Keyring;
 
-/// An S3-like remote in memory, with entity tags and conditional writes.
+/// An S3-like remote in memory, with create-only writes.
 #[derive(Debug, Default)]
 pub(crate) struct MemoryRemote {
     objects: Mutex<HashMap<String, (Vec<u8>, u64)>>,
@@ -34,7 +34,12 @@ impl RemoteChunks for MemoryRemote {
     }
 
     fn get(&self, name: &str) -> std::io::Result<Option<Vec<u8>>> {
-        Ok(self.get_tagged(name)?.map(|(v, _)| v))
+        Ok(self
+            .objects
+            .lock()
+            .unwrap()
+            .get(name)
+            .map(|(v, _)| v.clone()))
     }
 
     fn size(&self, name: &str) -> std::io::Result<Option<u64>> {
@@ -61,28 +66,14 @@ impl RemoteChunks for MemoryRemote {
         Ok(out)
     }
 
-    fn get_tagged(&self, name: &str) -> std::io::Result<Option<(Vec<u8>, String)>> {
-        let objects = self.objects.lock().unwrap();
-        Ok(objects
-            .get(name)
-            .map(|(v, tag)| (v.clone(), format!("\"{tag}\""))))
-    }
-
-    fn put_when(&self, name: &str, bytes: &[u8], when: When) -> std::io::Result<Option<String>> {
+    fn put_when(&self, name: &str, bytes: &[u8], when: When) -> std::io::Result<Option<()>> {
         let mut objects = self.objects.lock().unwrap();
-        let current = objects.get(name).map(|(_, tag)| format!("\"{tag}\""));
-        let holds = match &when {
-            When::Always => true,
-            When::Absent => current.is_none(),
-            When::Tagged(tag) => current.as_ref() == Some(tag),
-        };
-        if !holds {
-            // A chunk already there is the same chunk.
+        if when == When::Absent && objects.contains_key(name) {
             return Ok(None);
         }
         let tag = self.tags.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         objects.insert(name.to_owned(), (bytes.to_vec(), tag));
-        Ok(Some(format!("\"{tag}\"")))
+        Ok(Some(()))
     }
 }
 
