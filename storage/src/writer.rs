@@ -268,18 +268,22 @@ fn run(shared: &Shared, index: &Index, mut rx: mpsc::Receiver<Request>) {
         }
         // Releases queued before a request are handled before it is answered.
         process_releases(shared, index);
-        // A standby, a fenced primary or a lapsed lease: nothing may be committed.
+        // A standby, a fenced primary or a lapsed lease: nothing may be committed (a
+        // barrier changes nothing, and still waits for what is queued before it).
         if let Some(Err(e)) = shared.ship.as_ref().map(|ship| ship.gate.check())
             && !pending.is_empty()
         {
-            for p in pending.drain(..) {
-                let _ = p.reply.send(Err(Error::NotWriter {
-                    why: match &e {
-                        Error::NotWriter { why } => why,
-                        _ => "its chunk store's lease is not held",
-                    },
-                }));
+            let why = match &e {
+                Error::NotWriter { why } => *why,
+                _ => "its chunk store's lease is not held",
+            };
+            let (barriers, refused): (Vec<_>, Vec<_>) = std::mem::take(&mut pending)
+                .into_iter()
+                .partition(|p| matches!(p.op, Op::Barrier));
+            for p in refused {
+                let _ = p.reply.send(Err(Error::NotWriter { why }));
             }
+            pending = barriers;
         }
         if !pending.is_empty() {
             match relaxed.as_mut() {

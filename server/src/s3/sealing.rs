@@ -131,12 +131,15 @@ pub(crate) struct Sealing {
 /// response's `x-amz-expiration`), read together.
 ///
 /// # Errors
-/// `NoSuchBucket`; `InternalError` for a stored default that does not decode (lifecycle
-/// rules that do not decode are logged and read as none).
+/// `ServiceUnavailable` on a server that may not write now (a standby); `NoSuchBucket`;
+/// `InternalError` for a stored default that does not decode (lifecycle rules that do not
+/// decode are logged and read as none).
 pub(crate) async fn bucket_for_write(
     coffer: &Coffer,
     name: &str,
 ) -> S3Result<(BucketInfo, DefaultEncryption, Option<Lifecycle>)> {
+    // A standby (or a fenced primary) refuses before it reads a byte of the body.
+    coffer.store.check_writable().map_err(storage_error)?;
     let (bucket, [encryption, rules]) = coffer
         .store
         .bucket_with_settings(name, [BucketSetting::Encryption, BucketSetting::Lifecycle])
