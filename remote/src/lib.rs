@@ -354,32 +354,48 @@ impl RemoteChunks for S3Chunks {
     }
 
     fn list(&self, prefix: &str) -> io::Result<Vec<(String, u64)>> {
+        self.list_under(prefix, false).map(|(objects, _)| objects)
+    }
+}
+
+/// Objects (name after the base, size) and, with `folders`, the names of the next level
+/// down (`Delimiter: /`), both relative to the base.
+type Listing = (Vec<(String, u64)>, Vec<String>);
+
+impl S3Chunks {
+    /// Every page of a listing under `prefix` (after the base).
+    fn list_under(&self, prefix: &str, folders: bool) -> io::Result<Listing> {
         let (client, bucket) = (self.client.clone(), self.bucket.clone());
         let (base, full) = (self.base.clone(), self.key(prefix));
         self.run(async move {
-            let mut found = Vec::new();
+            let (mut objects, mut children) = (Vec::new(), Vec::new());
             let mut token: Option<String> = None;
             loop {
                 let page = client
                     .list_objects_v2()
                     .bucket(bucket.clone())
                     .prefix(full.clone())
+                    .set_delimiter(folders.then(|| "/".to_owned()))
                     .set_continuation_token(token.take())
                     .send()
                     .await
-                    .map_err(|e| remote_error("list chunks", &e))?;
+                    .map_err(|e| remote_error("list", &e))?;
                 for object in page.contents() {
                     let Some(name) = object.key().and_then(|k| k.strip_prefix(&base)) else {
                         continue;
                     };
                     let size = object.size().and_then(|n| u64::try_from(n).ok());
-                    found.push((name.to_owned(), size.unwrap_or(0)));
+                    objects.push((name.to_owned(), size.unwrap_or(0)));
                 }
+                children.extend(page.common_prefixes().iter().filter_map(|p| {
+                    let child = p.prefix()?.strip_prefix(&base)?.strip_suffix('/')?;
+                    Some(child.to_owned())
+                }));
                 match page.next_continuation_token() {
                     Some(next) if page.is_truncated() == Some(true) => {
                         token = Some(next.to_owned());
                     }
-                    _ => return Ok(found),
+                    _ => return Ok((objects, children)),
                 }
             }
         })
@@ -399,39 +415,7 @@ pub fn shipped_deployments(settings: &Settings) -> Result<Vec<String>, Error> {
         secret_key: settings.secret_key.clone(),
         deployment: String::new(),
     })?;
-    let (client, bucket, base) = (root.client.clone(), root.bucket.clone(), root.base.clone());
-    let children = root
-        .run(async move {
-            let mut found = Vec::new();
-            let mut token: Option<String> = None;
-            loop {
-                let page = client
-                    .list_objects_v2()
-                    .bucket(bucket.clone())
-                    .prefix(base.clone())
-                    .delimiter("/")
-                    .set_continuation_token(token.take())
-                    .send()
-                    .await
-                    .map_err(|e| remote_error("list deployments", &e))?;
-                for prefix in page.common_prefixes() {
-                    if let Some(child) = prefix
-                        .prefix()
-                        .and_then(|p| p.strip_prefix(&base))
-                        .and_then(|p| p.strip_suffix('/'))
-                    {
-                        found.push(child.to_owned());
-                    }
-                }
-                match page.next_continuation_token() {
-                    Some(next) if page.is_truncated() == Some(true) => {
-                        token = Some(next.to_owned());
-                    }
-                    _ => return Ok(found),
-                }
-            }
-        })
-        .map_err(Error::Runtime)?;
+    let (_, children) = root.list_under("", true).map_err(Error::Runtime)?;
     let mut shipped = Vec::new();
     for child in children {
         let is_id = child.len() == 32 && child.bytes().all(|b| b.is_ascii_hexdigit());

@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 
 use crate::common::remote::{RemoteStore, remote_store, serve_on_remote, start_primary};
+use crate::common::versions::{get_version, put_version, versioned_bucket};
 use crate::common::{TestEnv, create_bucket, get, put, put_multipart, status_of};
 
 const BUCKET: &str = "patient-bucket-shipped";
@@ -82,17 +82,7 @@ async fn a_fresh_directory_restored_from_the_remote_serves_every_acknowledged_ob
     flags.push("--ship-each-commit");
     let mut primary = start_primary(&env, &remote, &flags);
     let s3 = primary.client();
-    create_bucket(&s3, BUCKET).await;
-    s3.put_bucket_versioning()
-        .bucket(BUCKET)
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    versioned_bucket(&s3, BUCKET).await;
     let mut objects = Vec::new();
     for (i, len) in [10usize, 20 << 10, 5 << 20].into_iter().enumerate() {
         let key = format!("{KEY_MARKER}/{i}");
@@ -101,14 +91,7 @@ async fn a_fresh_directory_restored_from_the_remote_serves_every_acknowledged_ob
         objects.push((key, body));
     }
     let first = marked(3000, 0xaa);
-    let v1 = s3
-        .put_object()
-        .bucket(BUCKET)
-        .key("versioned")
-        .body(ByteStream::from(first.clone()))
-        .send()
-        .await
-        .unwrap();
+    let v1 = put_version(&s3, BUCKET, "versioned", &first).await;
     put(&s3, BUCKET, "versioned", &marked(4000, 0xbb)).await;
     let part = marked(5 << 20, 0xcc);
     put_multipart(&s3, BUCKET, "multipart", &[part.clone(), part.clone()]).await;
@@ -132,18 +115,7 @@ async fn a_fresh_directory_restored_from_the_remote_serves_every_acknowledged_ob
     for (key, body) in &objects {
         assert_eq!(&get(&s3, BUCKET, key).await, body, "{key}");
     }
-    let old = s3
-        .get_object()
-        .bucket(BUCKET)
-        .key("versioned")
-        .version_id(v1.version_id().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        old.body.collect().await.unwrap().into_bytes().as_ref(),
-        first
-    );
+    assert_eq!(get_version(&s3, BUCKET, "versioned", &v1).await, first);
     let whole = get(&s3, BUCKET, "multipart").await;
     assert_eq!(whole.len(), 2 * part.len());
     assert_eq!(&whole[..part.len()], part.as_slice());

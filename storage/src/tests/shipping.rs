@@ -110,6 +110,19 @@ fn remote_config(
     }
 }
 
+/// A store in `root` with its chunks and shipped index on `remote`.
+async fn open_on(
+    root: &Path,
+    key: &MasterKey,
+    remote: &Arc<MemoryRemote>,
+    role: Role,
+    node: &str,
+) -> Store {
+    Store::open(remote_config(root, key, remote, shipping(role, node)))
+        .await
+        .unwrap()
+}
+
 fn dump(
     root: &Path,
     key: &MasterKey,
@@ -139,14 +152,7 @@ async fn a_restore_rebuilds_every_table_and_the_remote_reads_as_noise() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let key = MasterKey::generate().unwrap();
     let remote = Arc::new(MemoryRemote::default());
-    let store = Store::open(remote_config(
-        a.path(),
-        &key,
-        &remote,
-        shipping(Role::Primary, "a"),
-    ))
-    .await
-    .unwrap();
+    let store = open_on(a.path(), &key, &remote, Role::Primary, "a").await;
     // Every kind of change: buckets, chunked and inline objects, versions and delete
     // markers, multipart (open and completed), settings, tags, and a deleted bucket.
     let photos = store
@@ -206,14 +212,7 @@ async fn a_restore_rebuilds_every_table_and_the_remote_reads_as_noise() {
     assert_eq!(dump(b.path(), &key), dump(a.path(), &key));
 
     // The restored directory serves the objects, reading chunks from the remote.
-    let restored = Store::open(remote_config(
-        b.path(),
-        &key,
-        &remote,
-        shipping(Role::Primary, "b"),
-    ))
-    .await
-    .unwrap();
+    let restored = open_on(b.path(), &key, &remote, Role::Primary, "b").await;
     let photos = restored.bucket("marker-bucket-photos").await.unwrap();
     let info = restored
         .head_object(&photos, "marker-key/scan.jpg")
@@ -236,14 +235,7 @@ async fn a_standby_follows_and_a_promotion_fences_the_old_primary() {
     );
     let key = MasterKey::generate().unwrap();
     let remote = Arc::new(MemoryRemote::default());
-    let primary = Store::open(remote_config(
-        a.path(),
-        &key,
-        &remote,
-        shipping(Role::Primary, "a"),
-    ))
-    .await
-    .unwrap();
+    let primary = open_on(a.path(), &key, &remote, Role::Primary, "a").await;
     let bucket = primary.create_bucket("b", "o").await.unwrap();
     put(&primary, &bucket, "before", &body(3, CHUNK + 5), 4096).await;
     eventually("snapshot 0 shipped", async || {
@@ -251,14 +243,7 @@ async fn a_standby_follows_and_a_promotion_fences_the_old_primary() {
     })
     .await;
     restore(&remote, b.path(), &key);
-    let standby = Store::open(remote_config(
-        b.path(),
-        &key,
-        &remote,
-        shipping(Role::Standby, "b"),
-    ))
-    .await
-    .unwrap();
+    let standby = open_on(b.path(), &key, &remote, Role::Standby, "b").await;
     // Follows what comes after its restore.
     let later = body(4, 2 * CHUNK);
     put(&primary, &bucket, "after", &later, 4096).await;
@@ -315,14 +300,7 @@ async fn a_standby_follows_and_a_promotion_fences_the_old_primary() {
 
     // What the new primary wrote is what a restore finds.
     restore(&remote, c.path(), &key);
-    let restored = Store::open(remote_config(
-        c.path(),
-        &key,
-        &remote,
-        shipping(Role::Primary, "c"),
-    ))
-    .await
-    .unwrap();
+    let restored = open_on(c.path(), &key, &remote, Role::Primary, "c").await;
     let bucket = restored.bucket("b").await.unwrap();
     for name in ["before", "after", "by-new-primary"] {
         restored.head_object(&bucket, name).await.unwrap();
