@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 
+use crate::common::iam_cli::user_with_key;
 use crate::common::remote::{RemoteStore, remote_store, serve_on_remote, start_primary};
 use crate::common::versions::{get_version, put_version, versioned_bucket};
-use crate::common::{TestEnv, create_bucket, get, put, put_multipart, status_of};
+use crate::common::{TestEnv, code_of, create_bucket, get, put, put_multipart, status_of};
 
 const BUCKET: &str = "patient-bucket-shipped";
 const KEY_MARKER: &str = "patient-key-shipped-9c1d";
@@ -170,12 +171,28 @@ async fn a_standby_follows_and_a_promotion_fences_the_old_primary() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    // A standby refuses writes, with 503, and writes nothing to the remote.
+    // Users come with the index: a key made on the primary signs requests on the standby.
+    let (access_key, secret) = user_with_key(&env, &primary, "radiology");
+    let user = crate::common::s3_client(&standby.endpoint, &access_key, &secret, None);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while let Err(err) = user.list_buckets().send().await {
+        // An unknown key is answered as a wrong signature.
+        assert_eq!(code_of(&err).as_deref(), Some("SignatureDoesNotMatch"));
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the standby never knew the new user"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A standby refuses writes with 503, before it reads the body (a client that does not
+    // send `Expect: 100-continue` may have a large body cut off instead: the body here is
+    // small enough to be sent whole first), and writes nothing to the remote.
     let refused = reads
         .put_object()
         .bucket(BUCKET)
         .key("on-standby")
-        .body(ByteStream::from(marked(3 << 20, 3)))
+        .body(ByteStream::from(marked(32 << 10, 3)))
         .send()
         .await;
     assert_eq!(status_of(&refused.unwrap_err()), 503);
