@@ -378,6 +378,36 @@ fn render_index(out: &mut String, index: IndexStats) {
         ),
     ];
     unlabelled(out, "counter", &counters);
+    if let Some(ship) = index.shipping {
+        let gauges = [
+            (
+                "coffer_ship_standby",
+                "1 while this server follows another's shipped index (a standby), 0 while it writes and ships its own.",
+                u64::from(ship.role == coffer_storage::Role::Standby),
+            ),
+            (
+                "coffer_ship_epoch",
+                "The shipped index's epoch: one per lease taken (each start or promotion of a writer).",
+                ship.position.epoch,
+            ),
+            (
+                "coffer_ship_seq",
+                "The last log segment of that epoch shipped (primary) or applied (standby).",
+                ship.position.seq,
+            ),
+            (
+                "coffer_ship_failing",
+                "1 while the last shipping (or following) round failed: the remote is down or refuses.",
+                u64::from(ship.failing),
+            ),
+            (
+                "coffer_ship_fenced",
+                "1 once another server took the chunk store's lease: this one accepts no more writes.",
+                u64::from(ship.fenced),
+            ),
+        ];
+        unlabelled(out, "gauge", &gauges);
+    }
 }
 
 /// Series without labels, one sample each: (name, help, value).

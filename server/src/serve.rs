@@ -444,7 +444,10 @@ async fn build_guard(
     let (auth, generated) = Auth::open(store, root_source(cfg)?)
         .await
         .context("could not load the credentials")?;
-    if let Some((coffer_storage::Role::Standby, _)) = store.shipping() {
+    if store
+        .shipping()
+        .is_some_and(|s| s.role == coffer_storage::Role::Standby)
+    {
         background.keep(&tokio::spawn(follow_credentials(
             auth.clone(),
             cfg.chunk_store.ship_interval,

@@ -107,7 +107,9 @@ pub use object_ops::{DeleteOptions, WriteOptions};
 pub use reader::ObjectReader;
 pub use rotation::{Rotation, rotate_master_key, rotate_sealed};
 pub use scrub::{ScrubProgress, ScrubReport};
-pub use ship::{Position, RestoreReport, Role, Shipping, fetch_shipped_files, restore_index};
+pub use ship::{
+    Position, RestoreReport, Role, ShipStatus, Shipping, fetch_shipped_files, restore_index,
+};
 pub use store::{
     DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_MAX, Durability, IndexLocation, IndexStats,
     MAX_BUCKET_SETTING_LEN, MAX_CHUNK_SIZE, MAX_INLINE, MAX_KEY_LEN, MIN_CHUNK_SIZE, Placement,

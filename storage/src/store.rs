@@ -145,6 +145,8 @@ async fn tick(writer: mpsc::WeakSender<Request>) {
 /// A reading of the index writer's counters (see [`Store::index_stats`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IndexStats {
+    /// Index shipping, with a remote chunk store.
+    pub shipping: Option<crate::ShipStatus>,
     /// Write transactions run since the store opened (a failed batch retried one request
     /// at a time counts once).
     pub commits: u64,
@@ -620,17 +622,10 @@ impl Store {
         .map_err(Error::join)?
     }
 
-    /// Where the shipped index stands, and whether this store writes it; `None` without
-    /// index shipping.
+    /// How index shipping stands; `None` without it.
     #[must_use]
-    pub fn shipping(&self) -> Option<(crate::Role, crate::Position)> {
-        let ship = self.inner.shared.ship.as_ref()?;
-        let role = if ship.gate.is_standby() {
-            crate::Role::Standby
-        } else {
-            crate::Role::Primary
-        };
-        Some((role, ship.position()))
+    pub fn shipping(&self) -> Option<crate::ShipStatus> {
+        Some(self.inner.shared.ship.as_ref()?.status())
     }
 
     /// Refused unless this store may write now (a standby, a fenced primary or a lapsed
@@ -681,6 +676,7 @@ impl Store {
         IndexStats {
             commits: c.commits.load(Ordering::Relaxed),
             requests: c.requests.load(Ordering::Relaxed),
+            shipping: self.shipping(),
         }
     }
 

@@ -83,6 +83,20 @@ pub struct Position {
     pub seq: u64,
 }
 
+/// How index shipping stands (see [`crate::Store::shipping`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShipStatus {
+    /// Whether this store writes (and ships) or follows.
+    pub role: Role,
+    /// The last log shipped (primary) or applied (standby).
+    pub position: Position,
+    /// Whether the last round failed (the remote is down or refused).
+    pub failing: bool,
+    /// Whether another server took the lease from this one: it writes nothing, ever.
+    pub fenced: bool,
+}
+
 /// What [`restore_index`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -184,6 +198,8 @@ pub(crate) struct Ship {
     stream: Mutex<Stream>,
     held: Mutex<Vec<Deferred>>,
     lease: Mutex<Option<lease::Held>>,
+    /// The last shipping or following round failed.
+    failing: std::sync::atomic::AtomicBool,
 }
 
 fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -240,6 +256,7 @@ impl Ship {
             stream: Mutex::new(stream),
             held: Mutex::new(Vec::new()),
             lease: Mutex::new(held),
+            failing: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -308,6 +325,25 @@ impl Ship {
     /// Where the shipped stream stands.
     pub(crate) fn position(&self) -> Position {
         locked(&self.stream).position()
+    }
+
+    /// Notes whether the last round worked; whether that changed.
+    pub(crate) fn note_round(&self, ok: bool) -> bool {
+        self.failing.swap(!ok, std::sync::atomic::Ordering::Relaxed) == ok
+    }
+
+    /// How shipping stands.
+    pub(crate) fn status(&self) -> ShipStatus {
+        ShipStatus {
+            role: if self.gate.is_standby() {
+                Role::Standby
+            } else {
+                Role::Primary
+            },
+            position: self.position(),
+            failing: self.failing.load(std::sync::atomic::Ordering::Relaxed),
+            fenced: self.gate.is_fenced(),
+        }
     }
 }
 

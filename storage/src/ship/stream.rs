@@ -441,7 +441,6 @@ fn run(shared: &Arc<Shared>, ship: &Arc<Ship>, commands: &mpsc::Receiver<Command
             .inspect_err(|e| tracing::error!(error = %e, "could not start the lease thread"))
             .ok();
     }
-    let mut failing = false;
     // The first round at once: a restore or standby can start from this epoch right away.
     let mut wait = Duration::ZERO;
     loop {
@@ -476,15 +475,12 @@ fn run(shared: &Arc<Shared>, ship: &Arc<Ship>, commands: &mpsc::Receiver<Command
             shared.wake_writer();
             outcome
         };
+        let changed = ship.note_round(outcome.is_ok());
         match outcome {
-            Err(e) if !failing => {
+            Err(e) if changed => {
                 tracing::warn!(error = %e, "index shipping failed; retrying every interval");
-                failing = true;
             }
-            Ok(()) if failing => {
-                tracing::info!("index shipping works again");
-                failing = false;
-            }
+            Ok(()) if changed => tracing::info!("index shipping works again"),
             _ => {}
         }
     }

@@ -239,7 +239,7 @@ async fn a_standby_follows_and_a_promotion_fences_the_old_primary() {
     let bucket = primary.create_bucket("b", "o").await.unwrap();
     put(&primary, &bucket, "before", &body(3, CHUNK + 5), 4096).await;
     eventually("snapshot 0 shipped", async || {
-        primary.shipping().unwrap().1.seq > 0
+        primary.shipping().unwrap().position.seq > 0
     })
     .await;
     restore(&remote, b.path(), &key);
@@ -280,7 +280,8 @@ async fn a_standby_follows_and_a_promotion_fences_the_old_primary() {
 
     // Promotion: the standby takes over, the old primary's next write is refused.
     let position = standby.promote().await.unwrap();
-    assert!(position.epoch > primary.shipping().unwrap().1.epoch);
+    assert!(position.epoch > primary.shipping().unwrap().position.epoch);
+    assert!(primary.shipping().unwrap().fenced);
     let refused = primary.create_bucket("late", "o").await;
     assert!(
         matches!(refused, Err(Error::NotWriter { .. })),
