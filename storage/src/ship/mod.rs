@@ -227,16 +227,26 @@ impl Ship {
         let mut held = None;
         match config.role {
             Role::Primary => {
-                let lease = lease::take(
+                match lease::take(
                     remote.as_ref(),
                     &config.node,
                     config.lease,
                     lease::Take::WhenFree,
-                )?;
-                gate.make_primary(lease.valid_until);
-                stream.start_epoch(lease.epoch);
-                tracing::info!(epoch = lease.epoch, "took the chunk store's lease");
-                held = Some(lease);
+                ) {
+                    Ok(lease) => {
+                        gate.make_primary(lease.valid_until);
+                        stream.start_epoch(lease.epoch);
+                        tracing::info!(epoch = lease.epoch, "took the chunk store's lease");
+                        held = Some(lease);
+                    }
+                    // The remote is down: start anyway, serving what can be read, and
+                    // take the lease (then accept writes) once it answers.
+                    Err(e @ Error::Remote { .. }) => {
+                        tracing::warn!(error = %e, "could not take the chunk store's lease; writes wait until the remote answers");
+                        gate.make_primary(std::time::Instant::now());
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             Role::Standby => {
                 let (epoch, seq) = position.ok_or(Error::Restore {
@@ -258,6 +268,36 @@ impl Ship {
             lease: Mutex::new(held),
             failing: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// A primary that started without its lease (the remote was down) takes it now.
+    ///
+    /// # Errors
+    /// `Error::Remote` (tried again next round), `Error::LeaseHeld` (another server took
+    /// it meanwhile: this one is fenced).
+    pub(crate) fn take_lease_if_missing(&self) -> Result<()> {
+        if self.gate.is_standby() || self.gate.is_fenced() || locked(&self.lease).is_some() {
+            return Ok(());
+        }
+        match lease::take(
+            self.remote.as_ref(),
+            &self.config.node,
+            self.config.lease,
+            lease::Take::WhenFree,
+        ) {
+            Ok(held) => {
+                locked(&self.stream).start_epoch(held.epoch);
+                self.gate.extend(held.valid_until);
+                tracing::info!(epoch = held.epoch, "took the chunk store's lease");
+                *locked(&self.lease) = Some(held);
+                Ok(())
+            }
+            Err(e @ Error::LeaseHeld { .. }) => {
+                self.gate.fence();
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Whether the index changes of a commit must be journaled (this server writes).

@@ -117,7 +117,8 @@ impl Ship {
     /// `Error::Remote` and the like: the changes stay pending and go with the next call.
     pub(crate) fn ship(&self, index: &Index) -> Result<()> {
         let mut stream = locked(&self.stream);
-        if self.gate.is_fenced() || self.gate.is_standby() {
+        // Epoch 0: the lease is not taken yet (the remote was down at the start).
+        if self.gate.is_fenced() || self.gate.is_standby() || stream.epoch == 0 {
             return Ok(());
         }
         let files = match stream.files.take() {
@@ -470,7 +471,10 @@ fn run(shared: &Arc<Shared>, ship: &Arc<Ship>, commands: &mpsc::Receiver<Command
         let outcome = if ship.gate.is_standby() {
             ship.follow(shared)
         } else {
-            let outcome = shared.index().and_then(|index| ship.ship(&index));
+            let outcome = ship
+                .take_lease_if_missing()
+                .and_then(|()| shared.index())
+                .and_then(|index| ship.ship(&index));
             // Removals held for this shipment may be due.
             shared.wake_writer();
             outcome

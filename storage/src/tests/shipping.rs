@@ -16,9 +16,18 @@ use crate::keys::keyring::Keyring;
 pub(crate) struct MemoryRemote {
     objects: Mutex<HashMap<String, (Vec<u8>, u64)>>,
     tags: std::sync::atomic::AtomicU64,
+    /// Every call fails while set (the remote is down).
+    down: std::sync::atomic::AtomicBool,
 }
 
 impl MemoryRemote {
+    fn up(&self) -> std::io::Result<()> {
+        if self.down.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(std::io::Error::other("the remote is down"));
+        }
+        Ok(())
+    }
+
     fn all(&self) -> Vec<(String, Vec<u8>)> {
         let objects = self.objects.lock().unwrap();
         objects
@@ -34,6 +43,7 @@ impl RemoteChunks for MemoryRemote {
     }
 
     fn get(&self, name: &str) -> std::io::Result<Option<Vec<u8>>> {
+        self.up()?;
         Ok(self
             .objects
             .lock()
@@ -47,15 +57,18 @@ impl RemoteChunks for MemoryRemote {
     }
 
     fn delete(&self, name: &str) -> std::io::Result<()> {
+        self.up()?;
         self.objects.lock().unwrap().remove(name);
         Ok(())
     }
 
     fn probe(&self) -> std::io::Result<()> {
+        self.up()?;
         Ok(())
     }
 
     fn list(&self, prefix: &str) -> std::io::Result<Vec<(String, u64)>> {
+        self.up()?;
         let objects = self.objects.lock().unwrap();
         let mut out: Vec<(String, u64)> = objects
             .iter()
@@ -67,6 +80,7 @@ impl RemoteChunks for MemoryRemote {
     }
 
     fn put_when(&self, name: &str, bytes: &[u8], when: When) -> std::io::Result<Option<()>> {
+        self.up()?;
         let mut objects = self.objects.lock().unwrap();
         if when == When::Absent && objects.contains_key(name) {
             return Ok(None);
@@ -308,4 +322,40 @@ async fn a_standby_follows_and_a_promotion_fences_the_old_primary() {
     }
     assert!(restored.bucket("late").await.is_err());
     restored.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_starts_while_the_remote_is_down_and_writes_once_it_answers() {
+    let a = tempfile::tempdir().unwrap();
+    let key = MasterKey::generate().unwrap();
+    let remote = Arc::new(MemoryRemote::default());
+    let store = open_on(a.path(), &key, &remote, Role::Primary, "a").await;
+    let bucket = store.create_bucket("b", "o").await.unwrap();
+    put(&store, &bucket, "note", b"kept in the index", 64).await;
+    store.shutdown().await;
+
+    remote
+        .down
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let store = open_on(a.path(), &key, &remote, Role::Primary, "a").await;
+    // Reads what it has; refuses writes: without the lease it may not commit.
+    let bucket = store.bucket("b").await.unwrap();
+    let info = store.head_object(&bucket, "note").await.unwrap();
+    assert_eq!(
+        get(&store, &info, 0..info.size).await.unwrap(),
+        b"kept in the index"
+    );
+    assert!(matches!(
+        store.create_bucket("c", "o").await,
+        Err(Error::NotWriter { .. })
+    ));
+    remote
+        .down
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    eventually("writes resume once the lease is taken", async || {
+        store.create_bucket("c", "o").await.is_ok()
+    })
+    .await;
+    assert_eq!(store.shipping().unwrap().position.epoch, 2);
+    store.shutdown().await;
 }
