@@ -6,9 +6,9 @@
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::primitives::DateTime;
 use aws_sdk_s3::types::{
-    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, CompletedMultipartUpload,
-    CompletedPart, ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleAndOperator,
-    LifecycleRuleFilter, NoncurrentVersionExpiration, Tag, Transition, TransitionStorageClass,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
+    LifecycleExpiration, LifecycleRule, LifecycleRuleAndOperator, LifecycleRuleFilter,
+    NoncurrentVersionExpiration, Tag, Transition, TransitionStorageClass,
 };
 
 use crate::common::versions::{put_version, versioned_bucket};
@@ -758,24 +758,8 @@ async fn objects_report_their_expiration_as_aws_does() {
         .send()
         .await
         .expect("upload part");
-    let done = s3
-        .complete_multipart_upload()
-        .bucket("expiring")
-        .key("tmp/upload")
-        .upload_id(id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .parts(
-                    CompletedPart::builder()
-                        .part_number(1)
-                        .e_tag(part.e_tag().expect("etag"))
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .expect("complete");
+    let etag = part.e_tag().expect("etag").to_owned();
+    let done = crate::common::complete_upload(&s3, "expiring", "tmp/upload", id, &[etag]).await;
     let (written, read) = read_expiration(&s3, "expiring", "tmp/upload").await;
     assert_expires(done.expiration(), written, 3, "tmp-rule");
     assert_eq!(read.as_deref(), done.expiration());

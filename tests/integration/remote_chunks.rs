@@ -13,7 +13,6 @@
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use base64::Engine as _;
 
 use crate::common::remote::{RemoteStore, remote_store, start_primary, start_remote};
@@ -87,17 +86,7 @@ async fn objects_round_trip_through_a_remote_that_sees_only_sealed_chunks() {
     create_bucket(&s3, BUCKET_MARKER).await;
 
     // Two versions of one key, in a bucket of their own.
-    create_bucket(&s3, VERSIONED).await;
-    s3.put_bucket_versioning()
-        .bucket(VERSIONED)
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    crate::common::versions::versioned_bucket(&s3, VERSIONED).await;
     let first = marked_body(100 << 10);
     let v1 = s3
         .put_object()

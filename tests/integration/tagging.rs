@@ -3,9 +3,7 @@
 //! their own permission, and sealed at rest like the rest of the metadata.
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{
-    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Tag, Tagging, TaggingDirective,
-};
+use aws_sdk_s3::types::{BucketVersioningStatus, Tag, Tagging, TaggingDirective};
 
 use crate::common::iam_cli::{aws_ok, user_arn, user_with_key};
 use crate::common::markers::{assert_no_marker_anywhere, marker};
@@ -132,23 +130,8 @@ async fn tags_ride_with_writes_versions_copies_and_multipart_uploads() {
         .send()
         .await
         .expect("part");
-    s3.complete_multipart_upload()
-        .bucket("tags")
-        .key("video")
-        .upload_id(id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .parts(
-                    CompletedPart::builder()
-                        .part_number(1)
-                        .e_tag(part.e_tag().expect("etag"))
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .expect("complete");
+    let etag = part.e_tag().expect("etag").to_owned();
+    crate::common::complete_upload(&s3, "tags", "video", id, &[etag]).await;
     assert_eq!(
         tags_of(&s3, "tags", "video", None).await,
         pairs(&[("kind", "360")])

@@ -720,7 +720,7 @@ pub async fn put_multipart(client: &Client, bucket: &str, key: &str, parts: &[Ve
         .await
         .expect("create multipart upload");
     let id = upload.upload_id().expect("an upload id");
-    let mut done = Vec::new();
+    let mut etags = Vec::new();
     for (n, body) in (1..).zip(parts) {
         let part = client
             .upload_part()
@@ -732,27 +732,42 @@ pub async fn put_multipart(client: &Client, bucket: &str, key: &str, parts: &[Ve
             .send()
             .await
             .expect("upload part");
-        done.push(
+        etags.push(part.e_tag().expect("a part ETag").to_owned());
+    }
+    let completed = complete_upload(client, bucket, key, id, &etags).await;
+    completed.e_tag().expect("an ETag").to_owned()
+}
+
+/// Completes upload `id` of `bucket`/`key` with parts 1, 2, … of these ETags.
+pub async fn complete_upload(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    id: &str,
+    etags: &[String],
+) -> aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput {
+    let parts = (1..)
+        .zip(etags)
+        .map(|(n, etag)| {
             aws_sdk_s3::types::CompletedPart::builder()
                 .part_number(n)
-                .e_tag(part.e_tag().expect("a part ETag"))
-                .build(),
-        );
-    }
-    let completed = client
+                .e_tag(etag)
+                .build()
+        })
+        .collect();
+    client
         .complete_multipart_upload()
         .bucket(bucket)
         .key(key)
         .upload_id(id)
         .multipart_upload(
             aws_sdk_s3::types::CompletedMultipartUpload::builder()
-                .set_parts(Some(done))
+                .set_parts(Some(parts))
                 .build(),
         )
         .send()
         .await
-        .expect("complete multipart upload");
-    completed.e_tag().expect("an ETag").to_owned()
+        .expect("complete multipart upload")
 }
 
 /// Every key in the bucket, via ListObjectsV2 paging.
